@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: Node-side code (API, platform, secrets, scripts, cross-part tests)
+// and the Vue app (happy-dom). The web project is defined in web/vitest.config.ts
+// so it sees exactly the Vite config the app is built with.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          environment: 'node',
+          include: [
+            'functions/**/*.test.ts',
+            'platform/**/*.test.ts',
+            'secrets/**/*.test.ts',
+            'scripts/**/*.test.ts',
+            'test/**/*.test.ts',
+          ],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
