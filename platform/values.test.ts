@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deepMerge, environments, loadValues, serviceHost, awsSecretName } from './values.ts';
+import { deepMerge, environments, loadValues, serviceHost, awsSecretName } from './values';
 
 describe('loadValues', () => {
   it.each(environments)('loads and validates %s', (env) => {
