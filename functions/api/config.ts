@@ -1,0 +1,166 @@
+import { z } from 'zod';
+
+/**
+ * Configuration, read once at start-up from the environment and validated.
+ * A bad value fails fast with an error that names the variable (never its value:
+ * some of these hold credentials).
+ */
+
+const bool = (name: string, fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const s = v.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(s)) return true;
+      if (['false', '0', 'no', 'off'].includes(s)) return false;
+      ctx.addIssue({ code: 'custom', message: `${name} must be true or false` });
+      return z.NEVER;
+    });
+
+const int = (name: string, fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const schema = z.object({
+  PORT: int('PORT', 3000, 0, 65535),
+  DATABASE_URL: optional,
+  DB_HOST: optional,
+  DB_PORT: int('DB_PORT', 5432, 1, 65535),
+  DB_NAME: optional,
+  DB_USER: optional,
+  DB_PASSWORD: z.string().optional(),
+  DB_CREDENTIALS_DIR: optional,
+  DB_DRIVER: z
+    .enum(['pg', 'neon', 'pglite'], { message: 'DB_DRIVER must be one of pg, neon, pglite' })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  DB_POOL_MAX: int('DB_POOL_MAX', 10, 1, 1000),
+  DB_CONNECT_TIMEOUT_MS: int('DB_CONNECT_TIMEOUT_MS', 5000, 100, 120000),
+  PGLITE_DIR: optional,
+  MIGRATE_ON_START: bool('MIGRATE_ON_START', false),
+  FEATURE_EDIT_TASK: bool('FEATURE_EDIT_TASK', true),
+  FEATURE_DELETE_TASK: bool('FEATURE_DELETE_TASK', true),
+  CORS_ORIGINS: optional,
+  INTERNAL_TOKEN_FILE: optional,
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  APP_VERSION: optional,
+  K_REVISION: optional,
+  SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
+  NODE_ENV: optional,
+});
+
+/** Set by the production build to the package version. */
+declare const __APP_VERSION__: string | undefined;
+
+export type Driver = 'pg' | 'neon' | 'pglite';
+
+/** Where the database is, without the secret parts (those come from DbCredentials). */
+export interface DbTarget {
+  connectionString?: string;
+  host?: string;
+  port: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  credentialsDir?: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+}
+
+export interface Config {
+  port: number;
+  driver: Driver;
+  db: DbTarget;
+  pgliteDir: string;
+  migrateOnStart: boolean;
+  features: { editTask: boolean; deleteTask: boolean };
+  corsOrigins: string[];
+  internalTokenFile?: string;
+  logLevel: string;
+  version: string;
+  revision: string | null;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const variable = String(i.path[0] ?? '');
+      // Zod's own messages for enums/types do not name the variable; make sure each line does.
+      return i.message.includes(variable) ? i.message : `${variable}: ${i.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+
+  if (e.DATABASE_URL) {
+    try {
+      new URL(e.DATABASE_URL);
+    } catch {
+      throw new ConfigError('Invalid configuration:\n  DATABASE_URL is not a valid URL (postgres://user:password@host:port/db)');
+    }
+  }
+
+  const hasDatabase = Boolean(e.DATABASE_URL || e.DB_HOST || e.DB_CREDENTIALS_DIR);
+  const host = e.DATABASE_URL ? new URL(e.DATABASE_URL).hostname : e.DB_HOST;
+  const driver: Driver =
+    e.DB_DRIVER ?? (!hasDatabase ? 'pglite' : host?.endsWith('.neon.tech') ? 'neon' : 'pg');
+
+  if (driver !== 'pglite' && !hasDatabase) {
+    throw new ConfigError(
+      `Invalid configuration:\n  DB_DRIVER=${driver} needs DATABASE_URL, DB_HOST or DB_CREDENTIALS_DIR`,
+    );
+  }
+
+  return {
+    port: e.PORT,
+    driver,
+    db: {
+      connectionString: e.DATABASE_URL,
+      host: e.DB_HOST,
+      port: e.DB_PORT,
+      database: e.DB_NAME,
+      user: e.DB_USER,
+      password: e.DB_PASSWORD,
+      credentialsDir: e.DB_CREDENTIALS_DIR,
+      poolMax: e.DB_POOL_MAX,
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    },
+    pgliteDir: e.PGLITE_DIR ?? '.data/pglite',
+    migrateOnStart: e.MIGRATE_ON_START || driver === 'pglite',
+    features: { editTask: e.FEATURE_EDIT_TASK, deleteTask: e.FEATURE_DELETE_TASK },
+    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    internalTokenFile: e.INTERNAL_TOKEN_FILE,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    version: e.APP_VERSION ?? (typeof __APP_VERSION__ === 'string' ? __APP_VERSION__ : 'dev'),
+    revision: e.K_REVISION ?? null,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

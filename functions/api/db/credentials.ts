@@ -1,0 +1,97 @@
+import { readFileSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+
+export interface DbCredentials {
+  username: string;
+  password: string;
+  host?: string;
+  port?: number;
+  dbname?: string;
+}
+
+/**
+ * Database credentials from a mounted Kubernetes Secret volume.
+ *
+ * The kubelet never edits files in place: each key is a symlink into `..data`, and an
+ * update writes a new timestamped directory and renames `..data` to point at it. So the
+ * target of `..data` identifies a version; outside Kubernetes (plain files) a hash of the
+ * contents does the same job.
+ */
+export class MountedCredentials {
+  constructor(readonly dir: string) {}
+
+  read(): DbCredentials {
+    const username = this.file('username', true)!;
+    const password = this.file('password', true)!;
+    const port = this.file('port', false);
+    return {
+      username,
+      password,
+      host: this.file('host', false),
+      port: port ? Number(port) : undefined,
+      dbname: this.file('dbname', false),
+    };
+  }
+
+  /** An identifier that changes whenever the mounted values change. */
+  version(): string {
+    try {
+      return readlinkSync(join(this.dir, '..data'));
+    } catch {
+      const h = createHash('sha256');
+      for (const key of ['username', 'password', 'host', 'port', 'dbname']) h.update(`${key}=${this.file(key, false) ?? ''}\n`);
+      return h.digest('hex');
+    }
+  }
+
+  /**
+   * Calls onChange when the version changes. fs.watch sees the kubelet's rename at once;
+   * the poll is the safety net for filesystems where watch events get lost.
+   */
+  watch(onChange: () => void, pollMs = 2000): () => void {
+    let last = this.safeVersion();
+    const check = () => {
+      const now = this.safeVersion();
+      if (now !== undefined && now !== last) {
+        last = now;
+        onChange();
+      }
+    };
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.dir, { persistent: false }, check);
+      watcher.on('error', () => undefined);
+    } catch {
+      watcher = undefined;
+    }
+    const timer = setInterval(check, pollMs);
+    timer.unref();
+    return () => {
+      watcher?.close();
+      clearInterval(timer);
+    };
+  }
+
+  private safeVersion(): string | undefined {
+    try {
+      return this.version();
+    } catch {
+      return undefined; // mid-swap or unreadable: try again on the next event
+    }
+  }
+
+  private file(key: string, required: boolean): string | undefined {
+    try {
+      const value = readFileSync(join(this.dir, key), 'utf8').trim();
+      if (value === '' && required) throw new Error('empty');
+      return value === '' ? undefined : value;
+    } catch {
+      if (required) {
+        // Name the file, never its content.
+        throw new Error(`DB_CREDENTIALS_DIR: cannot read a non-empty "${key}" file in ${this.dir}`);
+      }
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { ConfigError, loadConfig } from './config';
+import { MountedCredentials } from './db/credentials';
+import { openDb } from './db';
+import { isDatabaseUnavailable } from './errors';
+import { createLogger } from './logger';
+import { ensureAppRole, migrate } from './migrations';
+
+/**
+ * `npm run migrate` and the bundled `migrate` entry (the cluster's migration Job). Runs as
+ * the owner role; with APP_CREDENTIALS_DIR it also makes sure the app role exists with DML
+ * rights only. Waits up to MIGRATE_WAIT_SECONDS for the database to accept connections.
+ */
+async function main() {
+  const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' });
+  const log = createLogger(config.logLevel);
+  const waitSeconds = Number(process.env.MIGRATE_WAIT_SECONDS ?? 60);
+  const appDir = process.env.APP_CREDENTIALS_DIR?.trim();
+  const db = await openDb(config, log);
+  const deadline = Date.now() + waitSeconds * 1000;
+  try {
+    for (;;) {
+      try {
+        const result = await migrate(db);
+        log.info({ driver: config.driver, applied: result.applied, current: result.current }, result.applied.length ? 'migrations applied' : 'schema is current');
+        break;
+      } catch (err) {
+        if (!isDatabaseUnavailable(err) || Date.now() > deadline) throw err;
+        log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'database not ready; retrying');
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+    if (appDir) {
+      const steps = await ensureAppRole(db, new MountedCredentials(appDir).read());
+      log.info({ steps }, 'app role checked');
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof ConfigError ? err.message : `migrate failed: ${err?.code ? `${err.code} ` : ''}${err?.message ?? err}`);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import type { Db, Queryable } from './db';
+import { loadMigrations, type Migration } from './migrations/index';
+
+/** Any constant works; it only has to be the same in every process that migrates. */
+const LOCK_KEY = 7_315_240_001;
+
+export interface MigrationResult {
+  applied: string[];
+  current: string;
+}
+
+const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
+
+/**
+ * Applies pending migrations in one transaction under an advisory lock, so many pods
+ * starting at once apply each file exactly once and the others wait, then see it done.
+ */
+export async function migrate(db: Db, migrations: Migration[] = loadMigrations()): Promise<MigrationResult> {
+  return db.transaction(async (q) => {
+    await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    TEXT PRIMARY KEY,
+      name       TEXT NOT NULL,
+      checksum   TEXT NOT NULL,
+      applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    )`);
+    const done = new Set((await q.query<{ version: string }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+    const applied: string[] = [];
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      await q.query(m.sql);
+      await q.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        checksum(m.sql),
+      ]);
+      applied.push(m.name);
+    }
+    return { applied, current: migrations.at(-1)?.version ?? '' };
+  });
+}
+
+/** True when every known migration is recorded; false when the schema is missing or behind. */
+export async function migrationsApplied(db: Queryable, migrations: Migration[] = loadMigrations()): Promise<boolean> {
+  try {
+    const rows = await db.query<{ version: string | null }>('SELECT max(version) AS version FROM schema_migrations');
+    return (rows[0]?.version ?? '') >= (migrations.at(-1)?.version ?? '');
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return false; // no schema_migrations yet
+    throw err;
+  }
+}
+
+const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
+const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/**
+ * Makes sure the app's login role exists with DML rights only. An existing role keeps its
+ * password: rotation owns it. With alternating users the app role may currently be
+ * `<base>_clone`; privileges always go to the base role, which the clone is a member of.
+ */
+export async function ensureAppRole(db: Db, creds: { username: string; password: string }): Promise<string[]> {
+  const done: string[] = [];
+  const base = creds.username.replace(/_clone$/, '');
+  const exists = async (role: string) =>
+    (await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).length > 0;
+
+  if (!(await exists(base))) {
+    const login = base === creds.username ? `LOGIN PASSWORD ${literal(creds.password)}` : 'NOLOGIN';
+    await db.query(`CREATE ROLE ${ident(base)} ${login}`);
+    done.push(`created role ${base}`);
+  }
+  if (base !== creds.username && !(await exists(creds.username))) {
+    await db.query(`CREATE ROLE ${ident(creds.username)} LOGIN PASSWORD ${literal(creds.password)}`);
+    await db.query(`GRANT ${ident(base)} TO ${ident(creds.username)}`);
+    done.push(`created role ${creds.username} (member of ${base})`);
+  }
+  await db.query(`GRANT USAGE ON SCHEMA public TO ${ident(base)}`);
+  await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(base)}`);
+  await db.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${ident(base)}`);
+  done.push(`granted DML on schema public to ${base}`);
+  return done;
+}

@@ -1,0 +1,20 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface Migration {
+  version: string; // "001"
+  name: string; // "001_create_main_table.sql"
+  sql: string;
+}
+
+/**
+ * The SQL files in this folder, in order. The production bundle replaces this module with
+ * the same list embedded at build time (scripts/build-functions.ts), so it needs no files.
+ */
+export function loadMigrations(): Migration[] {
+  const dir = fileURLToPath(new URL('.', import.meta.url));
+  return readdirSync(dir)
+    .filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f))
+    .sort()
+    .map((name) => ({ version: name.slice(0, 3), name, sql: readFileSync(`${dir}/${name}`, 'utf8') }));
+}

@@ -1,0 +1,206 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Config } from '../config';
+import { fail } from '../errors';
+import type { TaskStore } from '../tasks';
+import * as s from '../schemas';
+
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export interface ApiDeps {
+  config: Config;
+  store: () => Promise<TaskStore>;
+  driver: () => string;
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+type ErrorResponse = ReturnType<typeof json<typeof s.ErrorBody>>;
+const errors = <const S extends readonly number[]>(...statuses: S) =>
+  Object.fromEntries(statuses.map((st) => [st, json(s.ErrorBody, ERROR_TEXT[st] ?? 'Error')])) as {
+    [K in S[number]]: ErrorResponse;
+  };
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input',
+  401: 'Missing or wrong X-Internal-Token',
+  403: 'This feature is turned off',
+  404: 'Task not found',
+  413: 'Body too large',
+  415: 'Body must be application/json',
+  503: 'Database unavailable',
+};
+const bodyOf = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});
+
+/** Validation failures become the one error shape, naming the first problem. */
+const onInvalid = (result: { success: boolean; error?: z.ZodError }, c: Context) => {
+  if (result.success || !result.error) return;
+  const issue = result.error.issues[0];
+  let message = issue?.message ?? 'invalid input';
+  if (issue && issue.path.length === 0 && issue.code === 'invalid_type') message = 'request body must be a JSON object';
+  return fail(c, 400, 'validation_error', message);
+};
+
+/** Write routes need a JSON body: anything else is refused before it is read. */
+const requireJson: MiddlewareHandler = async (c, next) => {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    return fail(c, 415, 'unsupported_media_type', 'Send the body as JSON with Content-Type: application/json');
+  }
+  await next();
+};
+
+const limitBody = bodyLimit({
+  maxSize: BODY_LIMIT_BYTES,
+  onError: (c) => fail(c, 413, 'payload_too_large', `The request body must be at most ${BODY_LIMIT_BYTES} bytes`),
+});
+
+const feature = (enabled: boolean, what: string): MiddlewareHandler => async (c, next) => {
+  if (!enabled) return fail(c, 403, 'feature_disabled', `${what} tasks is turned off on this server`);
+  await next();
+};
+
+const notFound = (c: Context) => fail(c, 404, 'not_found', 'Task not found');
+
+export function apiRoutes({ config, store, driver }: ApiDeps) {
+  const api = new OpenAPIHono({ defaultHook: onInvalid });
+  const canEdit = feature(config.features.editTask, 'Editing');
+  const canDelete = feature(config.features.deleteTask, 'Deleting');
+
+  api.get('/', (c) => c.json({ message: 'Task API is running' }));
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/info',
+      summary: 'Version, Knative revision, database driver and feature flags',
+      responses: { 200: json(s.Info, 'About this server') },
+    }),
+    (c) =>
+      c.json({
+        version: config.version,
+        revision: config.revision,
+        driver: driver() as 'pg' | 'neon' | 'pglite',
+        features: config.features,
+      }),
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/tasks',
+      summary: 'List tasks in ascending id order, a page at a time',
+      request: { query: s.ListQuery },
+      responses: { 200: json(s.TaskList, 'A page of tasks'), ...errors(400, 503) },
+    }),
+    async (c) => {
+      const { limit = 1000, cursor } = c.req.valid('query');
+      const page = await (await store()).list(limit, cursor);
+      return c.json(
+        { success: true as const, tasks: page.tasks, nextCursor: page.nextAfterId === null ? null : String(page.nextAfterId) },
+        200,
+      );
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'get',
+      path: '/tasks/{id}',
+      summary: 'One task',
+      request: { params: s.IdParam },
+      responses: { 200: json(s.TaskResponse, 'The task'), ...errors(400, 404, 503) },
+    }),
+    async (c) => {
+      const task = await (await store()).get(c.req.valid('param').id);
+      return task ? c.json({ success: true as const, task }, 200) : notFound(c);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/tasks',
+      summary: 'Add a task',
+      middleware: [requireJson, limitBody] as const,
+      request: { body: bodyOf(s.CreateBody) },
+      responses: { 201: json(s.TaskChanged, 'Created'), ...errors(400, 413, 415, 503) },
+    }),
+    async (c) => {
+      const task = await (await store()).create(c.req.valid('json').task);
+      return c.json({ success: true as const, message: 'Task added successfully', task }, 201);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'put',
+      path: '/tasks/{id}',
+      summary: "Replace a task's text (needs FEATURE_EDIT_TASK)",
+      middleware: [canEdit, requireJson, limitBody] as const,
+      request: { params: s.IdParam, body: bodyOf(s.ReplaceBody) },
+      responses: { 200: json(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 413, 415, 503) },
+    }),
+    async (c) => {
+      const task = await (await store()).update(c.req.valid('param').id, { task: c.req.valid('json').task });
+      return task ? c.json({ success: true as const, message: 'Task updated successfully', task }, 200) : notFound(c);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/tasks/{id}',
+      summary: 'Change text and/or done (needs FEATURE_EDIT_TASK)',
+      middleware: [canEdit, requireJson, limitBody] as const,
+      request: { params: s.IdParam, body: bodyOf(s.PatchBody) },
+      responses: { 200: json(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 413, 415, 503) },
+    }),
+    async (c) => {
+      const task = await (await store()).update(c.req.valid('param').id, c.req.valid('json'));
+      return task ? c.json({ success: true as const, message: 'Task updated successfully', task }, 200) : notFound(c);
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/tasks/{id}',
+      summary: 'Delete a task (needs FEATURE_DELETE_TASK)',
+      middleware: [canDelete] as const,
+      request: { params: s.IdParam },
+      responses: { 200: json(s.Deleted, 'Deleted'), ...errors(400, 403, 404, 503) },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      return (await (await store()).remove(id))
+        ? c.json({ success: true as const, message: 'Task deleted successfully', id }, 200)
+        : notFound(c);
+    },
+  );
+
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Task API', version: config.version, description: 'Tasks for the task app. Errors: {success:false, message, code}.' },
+    servers: [{ url: '/api' }],
+  });
+
+  return api;
+}
+
+/** Every path the server knows, with its methods: an unknown method on a known path is a 405. */
+export const ROUTES: Array<[RegExp, string[]]> = [
+  [/^\/api\/?$/, ['GET']],
+  [/^\/api\/info$/, ['GET']],
+  [/^\/api\/openapi\.json$/, ['GET']],
+  [/^\/api\/tasks\/?$/, ['GET', 'POST']],
+  [/^\/api\/tasks\/[^/]+$/, ['GET', 'PUT', 'PATCH', 'DELETE']],
+  [/^\/healthz$/, ['GET']],
+  [/^\/readyz$/, ['GET']],
+  [/^\/metrics$/, ['GET']],
+];

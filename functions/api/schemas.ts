@@ -1,0 +1,84 @@
+import { z } from '@hono/zod-openapi';
+
+/** The seed stored tasks in VARCHAR(255); Postgres counts characters (code points), so do we. */
+export const MAX_TASK_LENGTH = 255;
+/** The largest id a SERIAL (int4) column can hold. */
+export const MAX_ID = 2_147_483_647;
+
+const taskText = z
+  .string({ error: (i) => (i.input === undefined ? 'task is required' : 'task must be a string') })
+  .refine((s) => s.trim().length > 0, { message: 'task must not be empty' })
+  .refine((s) => [...s].length <= MAX_TASK_LENGTH, { message: `task must be at most ${MAX_TASK_LENGTH} characters` })
+  .refine((s) => !s.includes('\u0000'), { message: 'task must not contain NUL characters' })
+  .openapi({ example: 'Buy milk', description: 'Stored exactly as sent; must contain a non-space character' });
+
+export const Task = z
+  .object({
+    id: z.number().int().openapi({ example: 1 }),
+    task: z.string().openapi({ example: 'Buy milk' }),
+    done: z.boolean(),
+    createdAt: z.string().openapi({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' }),
+    updatedAt: z.string().openapi({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' }),
+  })
+  .openapi('Task');
+
+export const ErrorBody = z
+  .object({
+    success: z.literal(false),
+    message: z.string().openapi({ description: 'What is wrong, for a person' }),
+    code: z.string().openapi({ description: 'Stable machine-readable code', example: 'validation_error' }),
+  })
+  .openapi('Error');
+
+export const IdParam = z.object({
+  id: z
+    .string()
+    .regex(/^[0-9]+$/, { message: 'id must be a positive integer' })
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= MAX_ID, { message: `id must be between 1 and ${MAX_ID}` })
+    .openapi({ param: { name: 'id', in: 'path' }, example: '1', type: 'integer' }),
+});
+
+export const ListQuery = z.object({
+  limit: z
+    .string()
+    .regex(/^[0-9]+$/, { message: 'limit must be an integer from 1 to 1000' })
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 1000, { message: 'limit must be an integer from 1 to 1000' })
+    .optional()
+    .openapi({ param: { name: 'limit', in: 'query' }, example: '100', description: '1–1000, default 1000' }),
+  cursor: z
+    .string()
+    .regex(/^[0-9]{1,10}$/, { message: 'cursor is not valid; use the nextCursor of a previous page' })
+    .transform(Number)
+    .refine((n) => n <= MAX_ID, { message: 'cursor is not valid; use the nextCursor of a previous page' })
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'nextCursor from the previous page' }),
+});
+
+export const CreateBody = z.object({ task: taskText }).openapi('NewTask');
+export const ReplaceBody = z.object({ task: taskText }).openapi('TaskText');
+export const PatchBody = z
+  .object({
+    task: taskText.optional(),
+    done: z.boolean({ error: 'done must be true or false' }).optional(),
+  })
+  .refine((b) => b.task !== undefined || b.done !== undefined, { message: 'send task, done or both' })
+  .openapi('TaskPatch');
+
+export const TaskResponse = z.object({ success: z.literal(true), task: Task });
+export const TaskChanged = z.object({ success: z.literal(true), message: z.string(), task: Task });
+export const TaskList = z.object({
+  success: z.literal(true),
+  tasks: z.array(Task),
+  nextCursor: z.string().nullable().openapi({ description: 'Pass as ?cursor= for the next page; null on the last page' }),
+});
+export const Deleted = z.object({ success: z.literal(true), message: z.string(), id: z.number().int() });
+export const Info = z
+  .object({
+    version: z.string(),
+    revision: z.string().nullable().openapi({ description: "Knative revision (K_REVISION), null outside Knative" }),
+    driver: z.enum(['pg', 'neon', 'pglite']),
+    features: z.object({ editTask: z.boolean(), deleteTask: z.boolean() }),
+  })
+  .openapi('Info');

@@ -1,0 +1,88 @@
+import { build, type Plugin } from 'esbuild';
+import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+/**
+ * Bundles each deployable function into one ESM file that runs with plain `node` and no
+ * node_modules. PGlite stays external: it is the local/embedded driver, loaded only when
+ * chosen, and never shipped in the production image.
+ */
+const root = new URL('..', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+
+export const entries = [
+  { in: 'functions/api/server.ts', out: 'dist/api/server.mjs' },
+  { in: 'functions/api/migrate.ts', out: 'dist/api/migrate.mjs' },
+  { in: 'functions/rotate-db-credentials/index.ts', out: 'dist/rotate-db-credentials/index.mjs' },
+];
+
+/** Replaces the migrations loader with the SQL files embedded as strings. */
+const embedMigrations: Plugin = {
+  name: 'embed-migrations',
+  setup(b) {
+    b.onLoad({ filter: /functions[\\/]api[\\/]migrations[\\/]index\.ts$/ }, (args) => {
+      const dir = join(args.path, '..');
+      const files = readdirSync(dir).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
+      const list = files.map((name) => ({ version: name.slice(0, 3), name, sql: readFileSync(join(dir, name), 'utf8') }));
+      return {
+        contents: `export function loadMigrations() { return ${JSON.stringify(list)}; }`,
+        loader: 'js',
+        watchFiles: files.map((f) => join(dir, f)),
+      };
+    });
+  },
+};
+
+/** Newest modification time under the sources a bundle depends on. */
+export function sourcesMtime(): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else newest = Math.max(newest, st.mtimeMs);
+    }
+  };
+  walk(join(root, 'functions'));
+  newest = Math.max(newest, statSync(join(root, 'package-lock.json')).mtimeMs);
+  return newest;
+}
+
+export function isStale(): boolean {
+  const src = sourcesMtime();
+  return entries.some((e) => {
+    if (!existsSync(join(root, e.in))) return false;
+    const out = join(root, e.out);
+    return !existsSync(out) || statSync(out).mtimeMs < src;
+  });
+}
+
+export async function buildFunctions(): Promise<void> {
+  for (const e of entries) {
+    if (!existsSync(join(root, e.in))) continue;
+    await build({
+      entryPoints: [join(root, e.in)],
+      outfile: join(root, e.out),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      minify: true,
+      sourcemap: 'linked',
+      legalComments: 'none',
+      external: ['pg-native', '@electric-sql/pglite', 'bufferutil', 'utf-8-validate'],
+      define: { __APP_VERSION__: JSON.stringify(pkg.version) },
+      // Some bundled CommonJS packages call require(); give the ESM output one.
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      plugins: [embedMigrations],
+      logLevel: 'warning',
+    });
+    const size = statSync(join(root, e.out)).size;
+    console.log(`built ${relative(root, join(root, e.out))} (${(size / 1024).toFixed(0)} KB)`);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await buildFunctions();
+}
