@@ -21,6 +21,7 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      'web/vitest.config.ts',
     ],
   },
 });

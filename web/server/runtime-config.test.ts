@@ -1,0 +1,38 @@
+// @vitest-environment node
+import { describe, expect, it } from 'vitest';
+import { runtimeConfig } from './runtime-config';
+
+describe('runtimeConfig', () => {
+  it('defaults to the same-origin API with both features on', () => {
+    expect(runtimeConfig({})).toEqual({
+      apiUrl: '/api',
+      featureEditTask: true,
+      featureDeleteTask: true,
+      appVersion: 'dev',
+    });
+  });
+
+  it('reads every variable', () => {
+    expect(
+      runtimeConfig({
+        API_URL: 'https://tasks.example.com/api',
+        FEATURE_EDIT_TASK: 'false',
+        FEATURE_DELETE_TASK: 'FALSE',
+        APP_VERSION: '2.1.0',
+      }),
+    ).toEqual({
+      apiUrl: 'https://tasks.example.com/api',
+      featureEditTask: false,
+      featureDeleteTask: false,
+      appVersion: '2.1.0',
+    });
+  });
+
+  it('falls back to the npm package version', () => {
+    expect(runtimeConfig({ npm_package_version: '1.4.0' }).appVersion).toBe('1.4.0');
+  });
+
+  it('rejects a flag that is neither true nor false, naming the variable', () => {
+    expect(() => runtimeConfig({ FEATURE_DELETE_TASK: 'yes' })).toThrow(/FEATURE_DELETE_TASK must be "true" or "false"/);
+  });
+});

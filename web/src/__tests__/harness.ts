@@ -1,0 +1,87 @@
+import { flushPromises, mount } from '@vue/test-utils';
+import App from '../App.vue';
+import { createApiClient } from '../api/client';
+import { defaultConfig, type RuntimeConfig } from '../config';
+import { createTaskStore, taskStoreKey, type Task } from '../stores/useTaskStore';
+
+type Handler = (method: string, path: string, body: any) => { status: number; body: unknown } | undefined;
+
+/**
+ * An in-memory task API behind a fake `fetch`, with the real API's routes and error shape.
+ * `fail` lets a test refuse the next matching request; `hold` makes requests wait until released.
+ */
+export function fakeApi(initial: string[] = []) {
+  let nextId = 1;
+  const now = '2026-01-01T00:00:00.000Z';
+  const tasks: Task[] = initial.map((task) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now }));
+  const calls: string[] = [];
+  let override: Handler | undefined;
+  let held: (() => void)[] | undefined;
+
+  function handle(method: string, path: string, body: any): { status: number; body: unknown } {
+    const o = override?.(method, path, body);
+    if (o) return o;
+    if (method === 'GET' && path === '/api/tasks') return { status: 200, body: { success: true, tasks, nextCursor: null } };
+    if (method === 'GET' && path === '/api/info') return { status: 200, body: { version: '1.0.0', revision: 'tasks-api-00007', driver: 'pglite' } };
+    if (method === 'POST' && path === '/api/tasks') {
+      const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now };
+      tasks.push(task);
+      return { status: 201, body: { success: true, message: 'created', task } };
+    }
+    const m = /^\/api\/tasks\/(\d+)$/.exec(path);
+    const i = m ? tasks.findIndex((t) => t.id === Number(m[1])) : -1;
+    if (i < 0) return { status: 404, body: { success: false, message: 'Task not found', code: 'not_found' } };
+    if (method === 'PATCH') {
+      Object.assign(tasks[i]!, body);
+      return { status: 200, body: { success: true, task: tasks[i] } };
+    }
+    if (method === 'DELETE') {
+      tasks.splice(i, 1);
+      return { status: 200, body: { success: true, message: 'deleted', id: Number(m![1]) } };
+    }
+    return { status: 405, body: { success: false, message: 'Method not allowed', code: 'method_not_allowed' } };
+  }
+
+  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const method = init?.method ?? 'GET';
+    const path = String(input);
+    calls.push(`${method} ${path}`);
+    if (held) await new Promise<void>((resolve) => held!.push(resolve));
+    const { status, body } = handle(method, path, init?.body ? JSON.parse(String(init.body)) : undefined);
+    return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+  }) as typeof globalThis.fetch;
+
+  return {
+    tasks,
+    calls,
+    fetch,
+    /** Answer requests through `handler` first (return undefined to fall through). */
+    intercept(handler: Handler | undefined) {
+      override = handler;
+    },
+    hold() {
+      held = [];
+    },
+    release() {
+      const waiting = held ?? [];
+      held = undefined;
+      waiting.forEach((resolve) => resolve());
+    },
+  };
+}
+
+export async function mountApp(api: ReturnType<typeof fakeApi>, config: Partial<RuntimeConfig> = {}) {
+  const client = createApiClient({ baseUrl: '/api', fetch: api.fetch, retryForMs: 0 });
+  const store = createTaskStore(client, { ...defaultConfig, ...config });
+  const wrapper = mount(App, {
+    props: { appVersion: config.appVersion ?? '1.2.3' },
+    global: { provide: { [taskStoreKey as symbol]: store } },
+    attachTo: document.body,
+  });
+  await Promise.all([store.load(), store.loadInfo()]);
+  await flushPromises();
+  return { wrapper, store };
+}
+
+/** The visible task texts, in order. */
+export const texts = (wrapper: ReturnType<typeof mount>) => wrapper.findAll('li .text').map((w) => w.text());

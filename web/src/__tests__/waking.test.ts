@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { flushPromises } from '@vue/test-utils';
+import { createApiClient } from '../api/client';
+import { fakeApi, mountApp } from './harness';
+
+afterEach(() => {
+  vi.useRealTimers();
+  document.body.innerHTML = '';
+});
+
+describe('waking-up notice', () => {
+  it('appears when a request runs past 700 ms and goes when it finishes', async () => {
+    const api = fakeApi(['A']);
+    const { wrapper, store } = await mountApp(api);
+    vi.useFakeTimers();
+    api.hold();
+    const loading = store.load();
+    await vi.advanceTimersByTimeAsync(600);
+    expect(wrapper.find('.waking').exists()).toBe(false);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(wrapper.get('[role="status"]').text()).toContain('Waking up the API…');
+    api.release();
+    await loading;
+    await flushPromises();
+    expect(wrapper.find('.waking').exists()).toBe(false);
+  });
+
+  it('never shows for a quick answer', async () => {
+    const api = fakeApi(['A']);
+    const { wrapper, store } = await mountApp(api);
+    vi.useFakeTimers();
+    await store.load();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(wrapper.find('.waking').exists()).toBe(false);
+  });
+
+  it('retries reads while the API is unavailable, but never writes', async () => {
+    vi.useFakeTimers();
+    let failures = 2;
+    const calls: string[] = [];
+    const client = createApiClient({
+      baseUrl: '/api',
+      fetch: async (_input, init) => {
+        calls.push(init?.method ?? 'GET');
+        if (failures-- > 0) {
+          return new Response(JSON.stringify({ success: false, message: 'The API is unavailable', code: 'api_unavailable' }), { status: 502 });
+        }
+        return new Response(JSON.stringify({ ok: 1 }), { status: 200 });
+      },
+    });
+    const read = client.request('GET', '/tasks');
+    await vi.advanceTimersByTimeAsync(2000);
+    await expect(read).resolves.toEqual({ ok: 1 });
+    expect(calls).toEqual(['GET', 'GET', 'GET']);
+    expect(client.waking.value).toBe(false);
+
+    failures = 5;
+    calls.length = 0;
+    await expect(client.request('POST', '/tasks', { task: 'x' })).rejects.toMatchObject({ status: 502, code: 'api_unavailable' });
+    expect(calls).toEqual(['POST']);
+  });
+
+  it('gives up on reads after the retry window with a clear message', async () => {
+    vi.useFakeTimers();
+    const client = createApiClient({
+      baseUrl: '/api',
+      retryForMs: 3000,
+      fetch: async () => {
+        throw new TypeError('Failed to fetch');
+      },
+    });
+    const read = client.request('GET', '/tasks');
+    const outcome = expect(read).rejects.toThrow('The API cannot be reached. Check your connection.');
+    await vi.advanceTimersByTimeAsync(800);
+    expect(client.waking.value).toBe(true);
+    await vi.advanceTimersByTimeAsync(5000);
+    await outcome;
+    expect(client.waking.value).toBe(false);
+  });
+});

@@ -1,0 +1,32 @@
+import type { RuntimeConfig } from '../server/runtime-config';
+
+export type { RuntimeConfig };
+
+export const defaultConfig: RuntimeConfig = {
+  apiUrl: '/api',
+  featureEditTask: true,
+  featureDeleteTask: true,
+  appVersion: 'unknown',
+};
+
+/**
+ * Reads `/config.json`, written at deploy time from the environment. A missing or malformed file
+ * falls back to the defaults key by key: the API still enforces its own feature flags.
+ */
+export async function loadConfig(doFetch: typeof fetch = (i, init) => fetch(i, init)): Promise<RuntimeConfig> {
+  let raw: Record<string, unknown> = {};
+  try {
+    const res = await doFetch('/config.json', { cache: 'no-store' });
+    if (res.ok) raw = ((await res.json()) as Record<string, unknown> | null) ?? {};
+  } catch {
+    // Offline or not JSON: the defaults below are a working configuration.
+  }
+  const pick = <K extends keyof RuntimeConfig>(key: K): RuntimeConfig[K] =>
+    typeof raw[key] === typeof defaultConfig[key] ? (raw[key] as RuntimeConfig[K]) : defaultConfig[key];
+  return {
+    apiUrl: pick('apiUrl') || defaultConfig.apiUrl,
+    featureEditTask: pick('featureEditTask'),
+    featureDeleteTask: pick('featureDeleteTask'),
+    appVersion: pick('appVersion'),
+  };
+}
