@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { isMap, isScalar, parse, parseDocument } from 'yaml';
 import { z } from 'zod';
 
 export const environments = ['dev', 'prod'] as const;
@@ -41,6 +41,7 @@ const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/.+$/, 'mu
 export const valuesSchema = z.strictObject({
   project: name,
   clusterDomain: z.string().min(1),
+  features: z.strictObject({ editTask: z.boolean(), deleteTask: z.boolean() }),
   namespaces: z.strictObject({ frontend: name, backend: name, database: name }),
   images: z.strictObject({ api: image, web: image, postgres: image }),
   platform: z.strictObject({
@@ -59,6 +60,7 @@ export const valuesSchema = z.strictObject({
     serviceName: name,
     headlessServiceName: name,
     serviceAccountName: name,
+    runAsUser: z.number().int().positive(),
     port,
     dbname: z.string().regex(/^[a-z_][a-z0-9_]*$/),
     dataMountPath: z.string().startsWith('/'),
@@ -79,6 +81,7 @@ export const valuesSchema = z.strictObject({
     configMapName: name,
     serviceAccountName: name,
     port,
+    runAsUser: z.number().int().positive(),
     credentialsMountPath: z.string().startsWith('/'),
     internalTokenMountPath: z.string().startsWith('/'),
     timeoutSeconds: z.number().int().min(31).max(600),
@@ -99,6 +102,7 @@ export const valuesSchema = z.strictObject({
     serviceAccountName: name,
     replicas: z.number().int().min(1),
     port,
+    runAsUser: z.number().int().positive(),
     servicePort: port,
     apiUrl: z.string().min(1),
     internalTokenMountPath: z.string().startsWith('/'),
@@ -198,4 +202,27 @@ export function serviceHost(values: Values, service: string, namespace: string):
 /** The AWS Secrets Manager name of one of the app's secrets, e.g. tasks/prod/db-app. */
 export function awsSecretName(values: Values, secret: keyof Values['secrets']['aws']): string {
   return `${values.secrets.awsPrefix}/${values.secrets.aws[secret]}`;
+}
+
+/**
+ * The comment written beside each scalar in the values files, by dotted path
+ * (e.g. "api.autoscaling.maxScale"); the environment file's comment wins when it sets the key.
+ * The render copies these reasons next to the numbers they explain.
+ */
+export function valueComments(env: Environment, dir = platformDir): Map<string, string> {
+  const comments = new Map<string, string>();
+  const walk = (node: unknown, path: string[]): void => {
+    if (!isMap(node)) return;
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const here = [...path, key];
+      if (isScalar(pair.value)) {
+        const text = pair.value.comment?.trim();
+        if (text) comments.set(here.join('.'), text);
+        else comments.delete(here.join('.'));
+      } else walk(pair.value, here);
+    }
+  };
+  for (const file of valuesFiles(env, dir)) walk(parseDocument(readFileSync(file, 'utf8')).contents, []);
+  return comments;
 }
