@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SecretsManagerDouble } from './support/secrets-manager-double.js';
+import { SecretsManagerDouble } from './support/secrets-manager-double';
 
 // The stand-in must behave like the service where rotation depends on it; these checks drive it
 // with the real SDK client so protocol and error shapes are the SDK's, not ours.

@@ -1,0 +1,115 @@
+import { createHmac, pbkdf2Sync, randomBytes, createHash } from 'node:crypto';
+import pg from 'pg';
+import type { DatabaseSecret } from './secret';
+
+/** SQLSTATEs PostgreSQL answers a login with when the user or password is wrong. */
+const AUTH_FAILURES = new Set(['28P01', '28000']);
+
+export interface ConnectOptions {
+  connectTimeoutMs?: number;
+}
+
+function clientFor(secret: DatabaseSecret, options: ConnectOptions): pg.Client {
+  return new pg.Client({
+    host: secret.host,
+    port: secret.port,
+    database: secret.dbname,
+    user: secret.username,
+    password: secret.password,
+    // `ssl: true` in the secret means verified TLS; there is no silent fallback to plain text.
+    ssl: secret.ssl ? { rejectUnauthorized: true, servername: secret.host } : false,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    statement_timeout: 10_000,
+    application_name: 'rotate-db-credentials',
+  });
+}
+
+function describeTarget(secret: DatabaseSecret): string {
+  return `${secret.username}@${secret.host}:${secret.port}/${secret.dbname}`;
+}
+
+/** Runs `fn` on a fresh connection as the secret's user; connection errors name the target, never the password. */
+export async function withConnection<T>(secret: DatabaseSecret, options: ConnectOptions, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = clientFor(secret, options);
+  client.on('error', () => {}); // a server-side disconnect after we are done must not crash the process
+  try {
+    await client.connect();
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    throw Object.assign(new Error(`cannot connect as ${describeTarget(secret)}: ${e.message ?? e.code ?? 'unknown error'}`), { code: e.code });
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** True when the credentials log in, false when PostgreSQL rejects them; other failures throw. */
+export async function canLogIn(secret: DatabaseSecret, options: ConnectOptions = {}): Promise<boolean> {
+  try {
+    await withConnection(secret, options, (c) => c.query('SELECT 1'));
+    return true;
+  } catch (error) {
+    if (AUTH_FAILURES.has((error as { code?: string }).code ?? '')) return false;
+    throw error;
+  }
+}
+
+/**
+ * As the master user: give `pending.username` the pending password, creating the role (as a member of
+ * `memberOf`, so it inherits exactly the app's grants) when it does not exist yet. One transaction, so a
+ * re-run after a failure starts from a clean state.
+ */
+export async function applyPendingCredentials(
+  master: DatabaseSecret,
+  pending: DatabaseSecret,
+  memberOf: string,
+  options: ConnectOptions = {},
+): Promise<'created' | 'updated'> {
+  const verifier = scramSha256Verifier(pending.password);
+  return withConnection(master, options, async (c) => {
+    await c.query('BEGIN');
+    try {
+      const role = await c.query<{ rolsuper: boolean; rolcreaterole: boolean }>(
+        'SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = $1',
+        [pending.username],
+      );
+      const name = c.escapeIdentifier(pending.username);
+      let outcome: 'created' | 'updated';
+      if (role.rowCount === 0) {
+        await c.query(`CREATE ROLE ${name} WITH LOGIN PASSWORD ${c.escapeLiteral(verifier)}`);
+        await c.query(`GRANT ${c.escapeIdentifier(memberOf)} TO ${name}`);
+        outcome = 'created';
+      } else {
+        // Never let an app secret take over an administrative role.
+        if (role.rows[0]!.rolsuper || role.rows[0]!.rolcreaterole) {
+          throw new Error(`refusing to set a password for ${pending.username}: it is a superuser or can create roles`);
+        }
+        await c.query(`ALTER ROLE ${name} WITH LOGIN PASSWORD ${c.escapeLiteral(verifier)}`);
+        outcome = 'updated';
+      }
+      await c.query('COMMIT');
+      return outcome;
+    } catch (error) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
+}
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677, as `\password` computes
+ * it). Sending the verifier instead of the password keeps the plain password out of server logs and
+ * statement statistics. Limited to printable ASCII, where SASLprep changes nothing.
+ */
+export function scramSha256Verifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+  if (!/^[\x20-\x7e]+$/.test(password)) {
+    throw new Error('the pending password must be printable ASCII (as GetRandomPassword generates)');
+  }
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
