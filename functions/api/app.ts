@@ -35,7 +35,8 @@ export interface AppDeps {
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
-  const app = new Hono();
+  // strict: false so the seed client's GET /api/ (trailing slash) reaches the same route as /api.
+  const app = new Hono({ strict: false });
   let driverName: string = config.driver;
   let firstRequestSeen = false;
   let readyRecorded = false;

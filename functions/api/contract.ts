@@ -1,0 +1,335 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from './app';
+import { loadConfig } from './config';
+import type { Db } from './db';
+import { createLogger } from './logger';
+import { createMetrics } from './metrics';
+import { migrate } from './migrations';
+import { BODY_LIMIT_BYTES } from './routes/api';
+
+/**
+ * The HTTP contract, row by row, run in-process (app.request) against a real database.
+ * Each driver's test file calls this with its own Db, so every row holds on every driver.
+ */
+export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise<{ db: Db; cleanup: () => Promise<void> }>) {
+  describe(`API contract on ${driverName}`, () => {
+    let db: Db;
+    let cleanup: () => Promise<void>;
+    const log = createLogger('silent');
+    const make = (env: Record<string, string> = {}) => {
+      const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused', ...env });
+      return createApp({ config, db: async () => db, log, metrics: createMetrics(() => db.stats()), state: { shuttingDown: false, migrated: false } });
+    };
+    let app: ReturnType<typeof make>;
+
+    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === 'string' ? body : JSON.stringify(body);
+        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+      }
+      const res = await app.request(path, init);
+      const text = await res.text();
+      let json: any;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, json, text, headers: res.headers };
+    };
+    const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM main_table'))[0]!.n;
+    const add = async (task: string) => (await call('POST', '/api/tasks', { task })).json.task;
+    const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+    beforeAll(async () => {
+      ({ db, cleanup } = await open());
+      await migrate(db);
+      app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
+    });
+    afterAll(async () => cleanup?.());
+    beforeEach(async () => {
+      await db.query('TRUNCATE main_table RESTART IDENTITY');
+    });
+
+    it('GET /api/ answers the connectivity check', async () => {
+      const r = await call('GET', '/api/');
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ message: 'Task API is running' });
+    });
+
+    it('GET /api/tasks on an empty table', async () => {
+      const r = await call('GET', '/api/tasks');
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ success: true, tasks: [], nextCursor: null });
+    });
+
+    it('POST /api/tasks creates a task with the seed shape and timestamps', async () => {
+      const r = await call('POST', '/api/tasks', { task: 'Buy milk' });
+      expect(r.status).toBe(201);
+      expect(r.json).toEqual({
+        success: true,
+        message: 'Task added successfully',
+        task: { id: 1, task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
+      });
+      expect(await count()).toBe(1);
+    });
+
+    it('stores text exactly as sent: quotes, SQL, emoji, RTL, spaces, 255 characters', async () => {
+      const samples = [
+        `It's "quoted" \\ back\\slash`,
+        "'); DROP TABLE main_table; --",
+        'Emoji 👩🏽‍💻🚀 and ZWJ',
+        'مهمة جديدة עם טקסט',
+        '  padded with spaces  ',
+        '🙂'.repeat(255), // 255 characters, 510 UTF-16 units
+        'x'.repeat(255),
+        'line\nbreak\ttab',
+      ];
+      for (const text of samples) {
+        const created = await call('POST', '/api/tasks', { task: text });
+        expect(created.status, text).toBe(201);
+        expect(created.json.task.task).toBe(text);
+        const got = await call('GET', `/api/tasks/${created.json.task.id}`);
+        expect(got.json.task.task).toBe(text);
+      }
+      expect(await count()).toBe(samples.length);
+    });
+
+    it('GET /api/tasks lists in ascending id order', async () => {
+      for (const t of ['a', 'b', 'c']) await add(t);
+      const r = await call('GET', '/api/tasks');
+      expect(r.json.tasks.map((t: { task: string }) => t.task)).toEqual(['a', 'b', 'c']);
+      expect(r.json.tasks.map((t: { id: number }) => t.id)).toEqual([1, 2, 3]);
+      expect(r.json.nextCursor).toBeNull();
+    });
+
+    it('pages with ?limit and ?cursor (keyset)', async () => {
+      for (let i = 1; i <= 5; i++) await add(`t${i}`);
+      const p1 = await call('GET', '/api/tasks?limit=2');
+      expect(p1.json.tasks.map((t: { task: string }) => t.task)).toEqual(['t1', 't2']);
+      expect(typeof p1.json.nextCursor).toBe('string');
+      const p2 = await call('GET', `/api/tasks?limit=2&cursor=${p1.json.nextCursor}`);
+      expect(p2.json.tasks.map((t: { task: string }) => t.task)).toEqual(['t3', 't4']);
+      const p3 = await call('GET', `/api/tasks?limit=2&cursor=${p2.json.nextCursor}`);
+      expect(p3.json.tasks.map((t: { task: string }) => t.task)).toEqual(['t5']);
+      expect(p3.json.nextCursor).toBeNull();
+      const exact = await call('GET', '/api/tasks?limit=5');
+      expect(exact.json.tasks).toHaveLength(5);
+      expect(exact.json.nextCursor).toBeNull();
+    });
+
+    it.each([
+      ['limit=0', 'limit must be an integer from 1 to 1000'],
+      ['limit=1001', 'limit must be an integer from 1 to 1000'],
+      ['limit=abc', 'limit must be an integer from 1 to 1000'],
+      ['limit=-1', 'limit must be an integer from 1 to 1000'],
+      ['cursor=xyz', 'cursor is not valid; use the nextCursor of a previous page'],
+      ['cursor=99999999999', 'cursor is not valid; use the nextCursor of a previous page'],
+    ])('GET /api/tasks?%s → 400', async (query, message) => {
+      const r = await call('GET', `/api/tasks?${query}`);
+      expect(r.status).toBe(400);
+      expect(r.json).toEqual({ success: false, message, code: 'validation_error' });
+    });
+
+    it('GET /api/tasks/:id returns one task, 404 when missing', async () => {
+      const t = await add('one');
+      const r = await call('GET', `/api/tasks/${t.id}`);
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ success: true, task: t });
+      const missing = await call('GET', '/api/tasks/999');
+      expect(missing.status).toBe(404);
+      expect(missing.json).toEqual({ success: false, message: 'Task not found', code: 'not_found' });
+    });
+
+    it.each([
+      ['abc', 'id must be a positive integer'],
+      ['1.5', 'id must be a positive integer'],
+      ['-1', 'id must be a positive integer'],
+      ['1e3', 'id must be a positive integer'],
+      ['0', 'id must be between 1 and 2147483647'],
+      ['2147483648', 'id must be between 1 and 2147483647'],
+      ['99999999999999999999999', 'id must be between 1 and 2147483647'],
+    ])('non-integer or out-of-range id %s → 400 on every method', async (id, message) => {
+      await add('keep me');
+      for (const [method, body] of [['GET'], ['PUT', { task: 'x' }], ['PATCH', { done: true }], ['DELETE']] as const) {
+        const r = await call(method, `/api/tasks/${id}`, body);
+        expect(r.status, `${method} ${id}`).toBe(400);
+        expect(r.json).toEqual({ success: false, message, code: 'validation_error' });
+      }
+      expect(await count()).toBe(1);
+    });
+
+    it.each([
+      ['missing task', {}, 'task is required'],
+      ['empty task', { task: '' }, 'task must not be empty'],
+      ['whitespace-only task', { task: ' \t\n ' }, 'task must not be empty'],
+      ['256 characters', { task: 'x'.repeat(256) }, 'task must be at most 255 characters'],
+      ['256 emoji characters', { task: '🙂'.repeat(256) }, 'task must be at most 255 characters'],
+      ['a number', { task: 42 }, 'task must be a string'],
+      ['null', { task: null }, 'task must be a string'],
+      ['a NUL character', { task: 'a\u0000b' }, 'task must not contain NUL characters'],
+      ['a JSON array', [{ task: 'x' }], 'request body must be a JSON object'],
+      ['a JSON string', '"just text"', 'request body must be a JSON object'],
+    ])('POST with %s → 400 and nothing written', async (_name, body, message) => {
+      const r = await call('POST', '/api/tasks', body);
+      expect(r.status).toBe(400);
+      expect(r.json).toEqual({ success: false, message, code: 'validation_error' });
+      expect(await count()).toBe(0);
+    });
+
+    it('malformed JSON → 400', async () => {
+      for (const raw of ['{"task": "x"', '{task: x}', '']) {
+        const r = await call('POST', '/api/tasks', raw);
+        expect(r.status, raw).toBe(400);
+        expect(r.json).toEqual({ success: false, message: 'The request body is not valid JSON', code: 'malformed_json' });
+      }
+      expect(await count()).toBe(0);
+    });
+
+    it('wrong or missing content type → 415', async () => {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
+        const headers: Record<string, string> = type ? { 'content-type': type } : {};
+        const r = await app.request('/api/tasks', { method: 'POST', body: JSON.stringify({ task: 'x' }), headers });
+        expect(r.status, String(type)).toBe(415);
+        expect(await r.json()).toEqual({
+          success: false,
+          message: 'Send the body as JSON with Content-Type: application/json',
+          code: 'unsupported_media_type',
+        });
+      }
+      const charset = await call('POST', '/api/tasks', { task: 'ok' }, { 'content-type': 'application/json; charset=utf-8' });
+      expect(charset.status).toBe(201);
+      expect(await count()).toBe(1);
+    });
+
+    it(`body over ${BODY_LIMIT_BYTES} bytes → 413`, async () => {
+      const r = await call('POST', '/api/tasks', { task: 'x', padding: 'y'.repeat(BODY_LIMIT_BYTES) });
+      expect(r.status).toBe(413);
+      expect(r.json).toEqual({ success: false, message: `The request body must be at most ${BODY_LIMIT_BYTES} bytes`, code: 'payload_too_large' });
+      expect(await count()).toBe(0);
+    });
+
+    it('PUT /api/tasks/:id replaces the text', async () => {
+      const t = await add('old');
+      const r = await call('PUT', `/api/tasks/${t.id}`, { task: 'new' });
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({
+        success: true,
+        message: 'Task updated successfully',
+        task: { ...t, task: 'new', updatedAt: expect.stringMatching(ISO) },
+      });
+      expect(r.json.task.updatedAt >= t.updatedAt).toBe(true);
+      const missing = await call('PUT', '/api/tasks/999', { task: 'x' });
+      expect(missing.status).toBe(404);
+      expect(missing.json.code).toBe('not_found');
+    });
+
+    it('PUT with bad input → 400/415 and the task is unchanged', async () => {
+      const t = await add('keep');
+      expect((await call('PUT', `/api/tasks/${t.id}`, { task: '   ' })).status).toBe(400);
+      expect((await call('PUT', `/api/tasks/${t.id}`, {})).status).toBe(400);
+      expect((await call('PUT', `/api/tasks/${t.id}`, { task: 'y'.repeat(256) })).status).toBe(400);
+      expect((await call('PUT', `/api/tasks/${t.id}`, '{oops')).status).toBe(400);
+      expect((await call('PUT', `/api/tasks/${t.id}`, 'task=x', { 'content-type': 'text/plain' })).status).toBe(415);
+      expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
+    });
+
+    it('PATCH /api/tasks/:id marks done, changes text, or both', async () => {
+      const t = await add('patch me');
+      const done = await call('PATCH', `/api/tasks/${t.id}`, { done: true });
+      expect(done.status).toBe(200);
+      expect(done.json).toEqual({ success: true, message: 'Task updated successfully', task: { ...t, done: true, updatedAt: expect.stringMatching(ISO) } });
+      const both = await call('PATCH', `/api/tasks/${t.id}`, { task: 'patched', done: false });
+      expect(both.json.task).toMatchObject({ id: t.id, task: 'patched', done: false });
+      const text = await call('PATCH', `/api/tasks/${t.id}`, { task: 'only text' });
+      expect(text.json.task).toMatchObject({ task: 'only text', done: false });
+      expect((await call('PATCH', '/api/tasks/999', { done: true })).status).toBe(404);
+    });
+
+    it('PATCH with nothing to change or wrong types → 400, unchanged', async () => {
+      const t = await add('same');
+      const empty = await call('PATCH', `/api/tasks/${t.id}`, {});
+      expect(empty.status).toBe(400);
+      expect(empty.json).toEqual({ success: false, message: 'send task, done or both', code: 'validation_error' });
+      const wrong = await call('PATCH', `/api/tasks/${t.id}`, { done: 'yes' });
+      expect(wrong.status).toBe(400);
+      expect(wrong.json).toEqual({ success: false, message: 'done must be true or false', code: 'validation_error' });
+      expect((await call('PATCH', `/api/tasks/${t.id}`, { task: '' })).status).toBe(400);
+      expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
+    });
+
+    it('DELETE /api/tasks/:id deletes once, then 404', async () => {
+      const t = await add('bye');
+      const r = await call('DELETE', `/api/tasks/${t.id}`);
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ success: true, message: 'Task deleted successfully', id: t.id });
+      expect((await call('GET', `/api/tasks/${t.id}`)).status).toBe(404);
+      const again = await call('DELETE', `/api/tasks/${t.id}`);
+      expect(again.status).toBe(404);
+      expect(again.json).toEqual({ success: false, message: 'Task not found', code: 'not_found' });
+    });
+
+    it('feature flags off → 403 on PUT, PATCH, DELETE and nothing changes', async () => {
+      const t = await add('locked');
+      app = make({ FEATURE_EDIT_TASK: 'false', FEATURE_DELETE_TASK: 'false' });
+      try {
+        for (const [method, body, what] of [
+          ['PUT', { task: 'x' }, 'Editing'],
+          ['PATCH', { done: true }, 'Editing'],
+          ['DELETE', undefined, 'Deleting'],
+        ] as const) {
+          const r = await call(method, `/api/tasks/${t.id}`, body);
+          expect(r.status, method).toBe(403);
+          expect(r.json).toEqual({ success: false, message: `${what} tasks is turned off on this server`, code: 'feature_disabled' });
+        }
+        expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
+        expect((await call('GET', '/api/info')).json.features).toEqual({ editTask: false, deleteTask: false });
+        expect((await call('POST', '/api/tasks', { task: 'adding still works' })).status).toBe(201);
+      } finally {
+        app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
+      }
+    });
+
+    it('GET /api/info reports version, revision, driver and features', async () => {
+      const r = await call('GET', '/api/info');
+      expect(r.status).toBe(200);
+      expect(r.json).toEqual({ version: '9.9.9', revision: 'tasks-api-00007', driver: driverName, features: { editTask: true, deleteTask: true } });
+    });
+
+    it('GET /api/openapi.json is an OpenAPI 3.1 document of every route', async () => {
+      const r = await call('GET', '/api/openapi.json');
+      expect(r.status).toBe(200);
+      expect(r.json.openapi).toBe('3.1.0');
+      expect(Object.keys(r.json.paths).sort()).toEqual(['/info', '/tasks', '/tasks/{id}']);
+      expect(Object.keys(r.json.paths['/tasks/{id}']).sort()).toEqual(['delete', 'get', 'patch', 'put']);
+      expect(r.json.paths['/tasks'].post.responses).toHaveProperty('415');
+      expect(r.json.components.schemas.Task.required).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt']);
+    });
+
+    it('unknown route → 404, wrong method → 405 with Allow', async () => {
+      const unknown = await call('GET', '/api/nope');
+      expect(unknown.status).toBe(404);
+      expect(unknown.json).toEqual({ success: false, message: 'No route for GET /api/nope', code: 'not_found' });
+      const method = await call('DELETE', '/api/tasks');
+      expect(method.status).toBe(405);
+      expect(method.headers.get('allow')).toBe('GET, POST');
+      expect(method.json).toEqual({ success: false, message: 'DELETE is not allowed on /api/tasks; use GET, POST', code: 'method_not_allowed' });
+      expect((await call('POST', '/api/tasks/1', { task: 'x' })).status).toBe(405);
+      expect(await count()).toBe(0);
+    });
+
+    it('health, readiness and metrics', async () => {
+      expect((await call('GET', '/healthz')).json).toEqual({ status: 'ok' });
+      const ready = await call('GET', '/readyz');
+      expect(ready.status).toBe(200);
+      await call('GET', '/api/tasks');
+      const metrics = await call('GET', '/metrics');
+      expect(metrics.status).toBe(200);
+      expect(metrics.text).toMatch(/http_requests_total\{method="GET",route="\/api\/tasks",status="200"\} \d+/);
+      expect(metrics.text).toMatch(/http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/api\/tasks",status="200"\}/);
+      expect(metrics.text).toMatch(/db_pool_connections\{state="waiting"\} 0/);
+      expect(metrics.text).toContain('process_resident_memory_bytes');
+    });
+  });
+}
