@@ -1,0 +1,128 @@
+import { spawn } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './api';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const entrypoint = join(root, 'web/nginx/entrypoint.sh');
+
+/** A fresh temp folder that nginx's workers (user nobody when the tests run as root) can enter. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** Builds the SPA into a folder of its own, so parallel test files never share a half-written dist. */
+export function buildWeb(outDir = join(tempDir('tasks-web-build-'), 'dist')): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const vite = join(root, 'node_modules/vite/bin/vite.js');
+    const child = spawn(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+      cwd: root,
+      env: { ...process.env, VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(outDir) : reject(new Error(`vite build failed (${code}):\n${output}`))));
+  });
+}
+
+export interface RunningNginx {
+  url: string;
+  port: number;
+  pid: number;
+  /** The prefix folder: rendered nginx.conf, config.json, logs. */
+  dir: string;
+  errorLog(): string;
+  accessLog(): string;
+  stop(): Promise<void>;
+}
+
+export interface NginxOptions {
+  /** The built SPA; copied so the workers can read it whoever owns the checkout. */
+  htmlDir: string;
+  apiUpstream?: string;
+  /** Extra environment for the entrypoint: API_URL, FEATURE_*, APP_VERSION, INTERNAL_TOKEN_FILE… */
+  env?: Record<string, string>;
+}
+
+/**
+ * Runs web/nginx/entrypoint.sh (the image's own start script) with the real nginx on a free port,
+ * everything under a temp prefix, and waits until /healthz answers.
+ */
+export async function startNginx(opts: NginxOptions): Promise<RunningNginx> {
+  const dir = tempDir('tasks-nginx-');
+  const html = join(dir, 'html');
+  cpSync(opts.htmlDir, html, { recursive: true });
+  // Another process may grab the free port before nginx binds it: try again on a new one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await launch(dir, html, opts);
+    } catch (err) {
+      if (attempt >= 3 || !/Address already in use/.test(String(err))) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+    }
+  }
+}
+
+async function launch(dir: string, html: string, opts: NginxOptions): Promise<RunningNginx> {
+  const port = await freePort();
+  const run = join(dir, `run-${port}`);
+  const env = {
+    PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`,
+    PORT: String(port),
+    LISTEN_HOST: '127.0.0.1',
+    API_UPSTREAM: opts.apiUpstream ?? 'http://127.0.0.1:9',
+    HTML_DIR: html,
+    RUNTIME_DIR: run,
+    ERROR_LOG: join(run, 'error.log'),
+    ACCESS_LOG: join(run, 'access.log'),
+    ...opts.env,
+  };
+  const child = spawn('sh', [entrypoint], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const read = (file: string) => (existsSync(join(run, file)) ? readFileSync(join(run, file), 'utf8') : '');
+  const url = `http://127.0.0.1:${port}`;
+  const nginx: RunningNginx = {
+    url,
+    port,
+    pid: child.pid!,
+    dir: run,
+    errorLog: () => read('error.log'),
+    accessLog: () => read('access.log'),
+    async stop() {
+      // The entrypoint execs nginx, so this PID is the nginx master; SIGQUIT = graceful shutdown.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGQUIT');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}:\n${output}${nginx.errorLog()}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) return nginx;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`nginx did not answer /healthz within 10 s:\n${output}${nginx.errorLog()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

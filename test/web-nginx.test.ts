@@ -1,0 +1,221 @@
+import { spawnSync } from 'node:child_process';
+import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './support/api';
+import { buildWeb, entrypoint, startNginx, tempDir, type RunningNginx } from './support/nginx';
+
+/** A stand-in API that records what nginx sends it; `fail(n)` answers the next n requests with 502. */
+function fakeApi(port: number) {
+  const seen: { method: string; url: string; headers: IncomingHttpHeaders }[] = [];
+  let failures = 0;
+  let server: Server | undefined;
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    seen.push({ method: req.method!, url: req.url!, headers: req.headers });
+    req.resume();
+    if (failures > 0) {
+      failures--;
+      res.writeHead(502, { 'Content-Type': 'text/plain' }).end('activator: no healthy upstream');
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ success: true, method: req.method, url: req.url }));
+  };
+  return {
+    seen,
+    fail(n: number) {
+      failures = n;
+    },
+    up: () => new Promise<void>((resolve) => (server = createServer(handler).listen(port, '127.0.0.1', () => resolve()))),
+    down: () => new Promise<void>((resolve) => (server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve())),
+  };
+}
+
+let dist: string;
+let api: ReturnType<typeof fakeApi>;
+let nginx: RunningNginx;
+let apiPort: number;
+const tricky = { API_URL: '/api", "featureEditTask": false, "x": "\\', APP_VERSION: 'v1 "quoted" \\ back\nslash\t' };
+
+beforeAll(async () => {
+  dist = await buildWeb();
+  apiPort = await freePort();
+  api = fakeApi(apiPort);
+  await api.up();
+  const secrets = tempDir('tasks-nginx-token-');
+  writeFileSync(join(secrets, 'token'), 's3cr3t-token_value\n');
+  nginx = await startNginx({
+    htmlDir: dist,
+    apiUpstream: `http://127.0.0.1:${apiPort}`,
+    env: { ...tricky, FEATURE_DELETE_TASK: 'false', INTERNAL_TOKEN_FILE: join(secrets, 'token') },
+  });
+});
+
+afterAll(async () => {
+  await nginx?.stop();
+  await api?.down();
+});
+
+const get = (path: string, init?: RequestInit) => fetch(nginx.url + path, init);
+/** fetch() decompresses on its own; this sees the bytes on the wire. */
+const rawGet = (path: string, headers: Record<string, string>) =>
+  new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+    request(nginx.url + path, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    })
+      .on('error', reject)
+      .end();
+  });
+const asset = (ext: string) => `/assets/${readdirSync(join(dist, 'assets')).find((f) => f.endsWith(ext))}`;
+
+describe('nginx serving the SPA', () => {
+  it('sends the security headers on pages, assets, config and API errors', async () => {
+    for (const path of ['/', '/index.html', asset('.js'), '/config.json', '/favicon.svg', '/api/tasks', '/nope/deep/link']) {
+      const res = await get(path);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp, path).toContain("default-src 'self'");
+      expect(csp, path).toContain("script-src 'self';");
+      expect(csp, path).toContain("frame-ancestors 'none'");
+      expect(csp, path).not.toContain('unsafe-inline');
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(res.headers.get('referrer-policy'), path).toBe('strict-origin-when-cross-origin');
+      expect(res.headers.get('permissions-policy'), path).toContain('camera=()');
+      expect(res.headers.get('server'), path).toBe('nginx'); // no version
+    }
+  });
+
+  it('caches hashed assets for a year and never caches index.html or config.json', async () => {
+    for (const path of [asset('.js'), asset('.css')]) {
+      const res = await get(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('cache-control'), path).toBe('public, max-age=31536000, immutable');
+    }
+    for (const path of ['/', '/index.html', '/config.json', '/some/page']) {
+      expect((await get(path)).headers.get('cache-control'), path).toBe('no-store');
+    }
+    const missing = await get('/assets/index-00000000.js');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('cache-control')).toBeNull();
+  });
+
+  it('answers any other path with index.html (SPA fallback)', async () => {
+    const index = await (await get('/')).text();
+    expect(index).toContain('<div id="app"></div>');
+    for (const path of ['/tasks/42', '/done?x=1', '/a/b/c']) {
+      const res = await get(path);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toBe('text/html; charset=utf-8');
+      expect(await res.text(), path).toBe(index);
+    }
+  });
+
+  it('gzips text types', async () => {
+    for (const path of [asset('.js'), asset('.css'), '/']) {
+      const plain = Buffer.from(await (await get(path)).arrayBuffer());
+      const res = await rawGet(path, { 'Accept-Encoding': 'gzip' });
+      expect(res.headers['content-encoding'], path).toBe('gzip');
+      expect(res.headers.vary, path).toContain('Accept-Encoding');
+      expect(res.body.length, path).toBeLessThan(plain.length);
+      expect(gunzipSync(res.body).equals(plain), path).toBe(true);
+    }
+  });
+
+  it('writes config.json with proper JSON escaping: no key can be injected', async () => {
+    const res = await get('/config.json');
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(await res.json()).toEqual({
+      apiUrl: tricky.API_URL,
+      featureEditTask: true,
+      featureDeleteTask: false,
+      appVersion: tricky.APP_VERSION,
+    });
+  });
+
+  it('answers /healthz for probes', async () => {
+    const res = await get('/healthz');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('ok\n');
+  });
+});
+
+describe('nginx proxying /api/', () => {
+  it('passes the path and query, sends the upstream host and the internal token', async () => {
+    api.seen.length = 0;
+    const res = await get('/api/tasks?cursor=5', { headers: { 'X-Internal-Token': 'forged' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ method: 'GET', url: '/api/tasks?cursor=5' });
+    const [req] = api.seen;
+    expect(req!.headers.host).toBe(`127.0.0.1:${apiPort}`);
+    expect(req!.headers['x-internal-token']).toBe('s3cr3t-token_value');
+    expect(req!.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('retries a read while the API answers 502, but never a write', async () => {
+    api.seen.length = 0;
+    api.fail(2);
+    const read = await get('/api/tasks');
+    expect(read.status).toBe(200);
+    expect(api.seen.map((r) => r.method)).toEqual(['GET', 'GET', 'GET']);
+
+    api.seen.length = 0;
+    api.fail(1);
+    const write = await get('/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"task":"x"}' });
+    expect(write.status).toBe(502);
+    expect(api.seen.map((r) => r.method)).toEqual(['POST']);
+  });
+
+  it('gives a JSON 502 while the API is down, and recovers when it returns', async () => {
+    await api.down();
+    try {
+      for (const method of ['GET', 'POST', 'DELETE']) {
+        const res = await get('/api/tasks/1', { method });
+        expect(res.status, method).toBe(502);
+        expect(res.headers.get('content-type'), method).toContain('application/json');
+        expect(await res.json(), method).toEqual({
+          success: false,
+          message: 'The API is not available right now. Try again in a moment.',
+          code: 'api_unavailable',
+        });
+      }
+      expect(nginx.errorLog()).toContain('Connection refused');
+    } finally {
+      await api.up();
+    }
+    expect((await get('/api/tasks')).status).toBe(200);
+  });
+
+  it('drops a browser-sent X-Internal-Token when no token file is configured', async () => {
+    const bare = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${apiPort}` });
+    try {
+      api.seen.length = 0;
+      expect((await fetch(`${bare.url}/api/`, { headers: { 'X-Internal-Token': 'forged' } })).status).toBe(200);
+      expect(api.seen[0]!.headers['x-internal-token']).toBeUndefined();
+    } finally {
+      await bare.stop();
+    }
+  });
+});
+
+describe('entrypoint input checks', () => {
+  const run = (env: Record<string, string>) =>
+    spawnSync('sh', [entrypoint], {
+      env: { PATH: process.env.PATH ?? '', HTML_DIR: dist, RUNTIME_DIR: join(tempDir('tasks-nginx-bad-'), 'run'), ...env },
+      encoding: 'utf8',
+    });
+
+  it.each([
+    [{ API_UPSTREAM: 'http://api;evil' }, 'API_UPSTREAM must be http://host[:port]'],
+    [{ API_UPSTREAM: 'https://api.example.com' }, 'API_UPSTREAM must start with http://'],
+    [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be "true" or "false"'],
+    [{ PORT: '80; include /etc/passwd' }, 'PORT must be a number'],
+    [{ HTML_DIR: '/nonexistent' }, 'has no index.html'],
+    [{ INTERNAL_TOKEN_FILE: '/nonexistent/token' }, 'INTERNAL_TOKEN_FILE (/nonexistent/token) cannot be read'],
+  ])('rejects %j with a message naming the variable', (env, message) => {
+    const result = run(env);
+    expect(result.status).toBe(64);
+    expect(result.stderr).toContain(message);
+  });
+});

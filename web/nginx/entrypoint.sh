@@ -1,0 +1,140 @@
+#!/bin/sh
+# Starts nginx for the task SPA: validates the environment, writes /config.json and the nginx
+# configuration under RUNTIME_DIR, then execs nginx in the foreground. Used by the image and by
+# `npm run preview:nginx`; the tests run it too.
+#
+#   PORT                 listen port (8080)             LISTEN_HOST   bind address (all)
+#   API_UPSTREAM         http://host[:port] of the API (http://127.0.0.1:3000)
+#   INTERNAL_TOKEN_FILE  file whose content nginx sends as X-Internal-Token (optional)
+#   API_URL, FEATURE_EDIT_TASK, FEATURE_DELETE_TASK, APP_VERSION
+#                        written to /config.json, the same keys as web/server/runtime-config.ts
+#   HTML_DIR             the built SPA (/usr/share/nginx/html)
+#   RUNTIME_DIR          where nginx writes (/tmp/nginx); the only writable path it needs
+#   ERROR_LOG, ACCESS_LOG  (/dev/stderr, /dev/stdout)
+set -eu
+
+fail() {
+  echo "entrypoint: $*" >&2
+  exit 64
+}
+
+CONF_DIR=$(cd "$(dirname "$0")" && pwd)
+PORT=${PORT:-8080}
+LISTEN_HOST=${LISTEN_HOST:-}
+API_UPSTREAM=${API_UPSTREAM:-http://127.0.0.1:3000}
+HTML_DIR=${HTML_DIR:-/usr/share/nginx/html}
+RUNTIME_DIR=${RUNTIME_DIR:-/tmp/nginx}
+ERROR_LOG=${ERROR_LOG:-/dev/stderr}
+ACCESS_LOG=${ACCESS_LOG:-/dev/stdout}
+
+# Every value that goes into nginx.conf is checked against a strict pattern first, so it can neither
+# break the configuration nor add directives to it.
+safe_path() {
+  case "$2" in
+    /*) ;;
+    *) fail "$1 must be an absolute path, got '$2'" ;;
+  esac
+  case "$2" in
+    *[!A-Za-z0-9._/-]*) fail "$1 may contain only letters, digits and . _ / -, got '$2'" ;;
+  esac
+}
+safe_path HTML_DIR "$HTML_DIR"
+safe_path RUNTIME_DIR "$RUNTIME_DIR"
+safe_path ERROR_LOG "$ERROR_LOG"
+safe_path ACCESS_LOG "$ACCESS_LOG"
+safe_path CONF_DIR "$CONF_DIR"
+[ -f "$HTML_DIR/index.html" ] || fail "HTML_DIR ($HTML_DIR) has no index.html; build the SPA first (npm run build:web)"
+
+case "$PORT" in
+  '' | *[!0-9]*) fail "PORT must be a number, got '$PORT'" ;;
+esac
+[ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || fail "PORT must be between 1 and 65535, got '$PORT'"
+case "$LISTEN_HOST" in
+  *[!0-9A-Za-z.:\[\]-]*) fail "LISTEN_HOST must be an address, got '$LISTEN_HOST'" ;;
+esac
+LISTEN=${LISTEN_HOST:+$LISTEN_HOST:}$PORT
+
+# API_UPSTREAM: http://host[:port] with an optional trailing slash, nothing else.
+api=${API_UPSTREAM%/}
+case "$api" in
+  http://*) API_HOST=${api#http://} ;;
+  *) fail "API_UPSTREAM must start with http://, got '$API_UPSTREAM'" ;;
+esac
+case "$API_HOST" in
+  '' | *[!A-Za-z0-9.:-]* | :* | *:*:*) fail "API_UPSTREAM must be http://host[:port], got '$API_UPSTREAM'" ;;
+esac
+case "$API_HOST" in
+  *:*) API_HOSTPORT=$API_HOST ;;
+  *) API_HOSTPORT=$API_HOST:80 ;;
+esac
+
+flag() {
+  value=$(printf '%s' "$2" | tr 'A-Z' 'a-z' | tr -d ' \t')
+  case "$value" in
+    '' | true) echo true ;;
+    false) echo false ;;
+    *) fail "$1 must be \"true\" or \"false\", got '$2'" ;;
+  esac
+}
+FEATURE_EDIT=$(flag FEATURE_EDIT_TASK "${FEATURE_EDIT_TASK:-}")
+FEATURE_DELETE=$(flag FEATURE_DELETE_TASK "${FEATURE_DELETE_TASK:-}")
+
+mkdir -p "$RUNTIME_DIR/client_body" "$RUNTIME_DIR/proxy" "$RUNTIME_DIR/fastcgi" "$RUNTIME_DIR/uwsgi" "$RUNTIME_DIR/scgi"
+umask 077
+
+# The token goes into a file only the master process reads; an empty value removes the header.
+token=
+if [ -n "${INTERNAL_TOKEN_FILE:-}" ]; then
+  [ -r "$INTERNAL_TOKEN_FILE" ] || fail "INTERNAL_TOKEN_FILE ($INTERNAL_TOKEN_FILE) cannot be read"
+  token=$(tr -d ' \t\r\n' <"$INTERNAL_TOKEN_FILE")
+  case "$token" in
+    '') fail "INTERNAL_TOKEN_FILE ($INTERNAL_TOKEN_FILE) is empty" ;;
+    *[!A-Za-z0-9._~+/=-]*) fail "INTERNAL_TOKEN_FILE must hold a token of letters, digits and . _ ~ + / = -" ;;
+  esac
+fi
+printf 'proxy_set_header X-Internal-Token "%s";\n' "$token" >"$RUNTIME_DIR/internal-token.conf"
+
+# config.json: awk escapes each string for JSON (backslash, quote, control characters), so no value
+# can end its string early or add a key.
+umask 022
+API_URL=${API_URL:-/api} APP_VERSION=${APP_VERSION:-dev} awk \
+  -v edit_task="$FEATURE_EDIT" -v delete_task="$FEATURE_DELETE" '
+  function str(s,   out, i, c) {
+    out = ""
+    for (i = 1; i <= length(s); i++) {
+      c = substr(s, i, 1)
+      if (c == "\\") out = out "\\\\"
+      else if (c == "\"") out = out "\\\""
+      else if (c in control) out = out control[c]
+      else out = out c
+    }
+    return "\"" out "\""
+  }
+  BEGIN {
+    for (i = 1; i < 32; i++) control[sprintf("%c", i)] = sprintf("\\u%04x", i)
+    printf "{\"apiUrl\":%s,\"featureEditTask\":%s,\"featureDeleteTask\":%s,\"appVersion\":%s}\n",
+      str(ENVIRON["API_URL"]), edit_task, delete_task, str(ENVIRON["APP_VERSION"])
+  }' >"$RUNTIME_DIR/config.json.tmp"
+mv "$RUNTIME_DIR/config.json.tmp" "$RUNTIME_DIR/config.json"
+
+# As root (local previews, CI) nginx would run its workers as "nobody": give them the temp folders.
+# The image runs as an unprivileged user and needs no user line.
+USER_LINE=
+if [ "$(id -u)" = 0 ]; then
+  USER_LINE="user nobody $(id -gn nobody);"
+  chown -R nobody "$RUNTIME_DIR/client_body" "$RUNTIME_DIR/proxy" "$RUNTIME_DIR/fastcgi" "$RUNTIME_DIR/uwsgi" "$RUNTIME_DIR/scgi"
+fi
+
+sed -e "s|@@USER_LINE@@|$USER_LINE|" \
+  -e "s|@@RUNTIME_DIR@@|$RUNTIME_DIR|g" \
+  -e "s|@@CONF_DIR@@|$CONF_DIR|g" \
+  -e "s|@@HTML_DIR@@|$HTML_DIR|g" \
+  -e "s|@@ERROR_LOG@@|$ERROR_LOG|g" \
+  -e "s|@@ACCESS_LOG@@|$ACCESS_LOG|g" \
+  -e "s|@@LISTEN@@|$LISTEN|g" \
+  -e "s|@@API_HOST@@|$API_HOST|g" \
+  -e "s|@@API_HOSTPORT@@|$API_HOSTPORT|g" \
+  "$CONF_DIR/nginx.conf.template" >"$RUNTIME_DIR/nginx.conf"
+
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+exec "$NGINX" -p "$RUNTIME_DIR/" -c "$RUNTIME_DIR/nginx.conf" -e "$ERROR_LOG"
