@@ -33,6 +33,17 @@ const int = (name: string, fallback: number, min: number, max: number) =>
       return n;
     });
 
+const oneOf = <const T extends readonly string[]>(name: string, values: T) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      if ((values as readonly string[]).includes(v.trim())) return v.trim() as T[number];
+      ctx.addIssue({ code: 'custom', message: `${name} must be one of ${values.join(', ')}` });
+      return z.NEVER;
+    });
+
 const optional = z
   .string()
   .optional()
@@ -47,10 +58,7 @@ const schema = z.object({
   DB_USER: optional,
   DB_PASSWORD: z.string().optional(),
   DB_CREDENTIALS_DIR: optional,
-  DB_DRIVER: z
-    .enum(['pg', 'neon', 'pglite'], { message: 'DB_DRIVER must be one of pg, neon, pglite' })
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
+  DB_DRIVER: oneOf('DB_DRIVER', ['pg', 'neon', 'pglite']),
   DB_POOL_MAX: int('DB_POOL_MAX', 10, 1, 1000),
   DB_CONNECT_TIMEOUT_MS: int('DB_CONNECT_TIMEOUT_MS', 5000, 100, 120000),
   PGLITE_DIR: optional,
@@ -59,12 +67,7 @@ const schema = z.object({
   FEATURE_DELETE_TASK: bool('FEATURE_DELETE_TASK', true),
   CORS_ORIGINS: optional,
   INTERNAL_TOKEN_FILE: optional,
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      message: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-    })
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
+  LOG_LEVEL: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   APP_VERSION: optional,
   K_REVISION: optional,
   SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),

@@ -1,0 +1,128 @@
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/support/postgres';
+import { loadConfig } from './config';
+import { createPgDb } from './db/pg';
+import { createPgliteDb } from './db/pglite';
+import type { Db } from './db';
+import { createLogger } from './logger';
+import { ensureAppRole, migrate, migrationsApplied } from './migrations';
+
+const log = createLogger('silent');
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+async function freshPg(): Promise<{ database: TestDatabase; db: Db; open: () => Db }> {
+  const database = await createTestDatabase('tasks_mig');
+  const open = () => {
+    const d = createPgDb(loadConfig({ DATABASE_URL: database.url }).db, log);
+    cleanups.unshift(() => d.close());
+    return d;
+  };
+  cleanups.push(() => database.drop());
+  return { database, db: open(), open };
+}
+
+describe('migrations', () => {
+  it('upgrades a seed database in place, keeping every row', async () => {
+    const { db } = await freshPg();
+    // The seed's schema and data, exactly as the old service left them.
+    await db.query('CREATE TABLE main_table (id SERIAL PRIMARY KEY, task VARCHAR(255) NOT NULL)');
+    await db.query("INSERT INTO main_table (task) VALUES ('seed one'), ('seed ''two'''), ('🙂 three')");
+    expect(await migrationsApplied(db)).toBe(false);
+
+    const result = await migrate(db);
+    expect(result.applied).toEqual(['001_create_main_table.sql', '002_done_and_timestamps.sql']);
+    const rows = await db.query<{ id: number; task: string; done: boolean; created_at: Date }>('SELECT id, task, done, created_at FROM main_table ORDER BY id');
+    expect(rows.map((r) => [r.id, r.task, r.done])).toEqual([
+      [1, 'seed one', false],
+      [2, "seed 'two'", false],
+      [3, '🙂 three', false],
+    ]);
+    expect(rows.every((r) => r.created_at instanceof Date)).toBe(true);
+    expect(await migrationsApplied(db)).toBe(true);
+    // New rows continue the seed's sequence.
+    const [next] = await db.query<{ id: number }>("INSERT INTO main_table (task) VALUES ('four') RETURNING id");
+    expect(next!.id).toBe(4);
+  });
+
+  it('is idempotent: a second run applies nothing', async () => {
+    const { db } = await freshPg();
+    expect((await migrate(db)).applied).toHaveLength(2);
+    expect((await migrate(db)).applied).toEqual([]);
+    const recorded = await db.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version');
+    expect(recorded.map((r) => r.version)).toEqual(['001', '002']);
+    expect(recorded.every((r) => /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
+  });
+
+  it('serializes concurrent runners: each migration is applied exactly once', async () => {
+    const { open } = await freshPg();
+    const runners = Array.from({ length: 6 }, () => open());
+    const results = await Promise.all(runners.map((d) => migrate(d)));
+    const applied = results.flatMap((r) => r.applied);
+    expect(applied.sort()).toEqual(['001_create_main_table.sql', '002_done_and_timestamps.sql']);
+    expect(results.filter((r) => r.applied.length > 0)).toHaveLength(1);
+  });
+
+  it('works the same on PGlite', async () => {
+    const db = await createPgliteDb('memory://');
+    cleanups.push(() => db.close());
+    expect((await migrate(db)).applied).toHaveLength(2);
+    expect(await migrationsApplied(db)).toBe(true);
+    expect((await migrate(db)).applied).toEqual([]);
+  });
+
+  it('ensureAppRole creates a login role with DML only and never resets its password', async () => {
+    const { database, db } = await freshPg();
+    await migrate(db);
+    const suffix = database.name.slice(-8);
+    const user = `tasks_app_${suffix}`;
+    cleanups.push(async () => {
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      await admin.query(`DROP OWNED BY ${user}, ${user}_clone CASCADE`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${user}_clone`);
+      await admin.query(`DROP ROLE IF EXISTS ${user}`);
+      await admin.end();
+    });
+    expect(await ensureAppRole(db, { username: user, password: 'first' })).toContain(`created role ${user}`);
+    const [role] = await db.query<{ rolcanlogin: boolean; rolsuper: boolean; rolcreaterole: boolean; pw: string }>(
+      'SELECT rolcanlogin, rolsuper, rolcreaterole, (SELECT passwd FROM pg_shadow WHERE usename = $1) AS pw FROM pg_roles WHERE rolname = $1',
+      [user],
+    );
+    expect(role).toMatchObject({ rolcanlogin: true, rolsuper: false, rolcreaterole: false });
+    // A second run (a later deploy, after rotation changed the password) keeps the password.
+    expect(await ensureAppRole(db, { username: user, password: 'second' })).not.toContain(`created role ${user}`);
+    const [again] = await db.query<{ pw: string }>('SELECT passwd AS pw FROM pg_shadow WHERE usename = $1', [user]);
+    expect(again!.pw).toBe(role!.pw);
+
+    // As the app role (trust auth here): DML works, DDL does not.
+    const url = new URL(database.url);
+    url.username = user;
+    const app = new pg.Client({ connectionString: url.toString() });
+    await app.connect();
+    try {
+      await app.query("INSERT INTO main_table (task) VALUES ('as app')");
+      await app.query('UPDATE main_table SET done = true');
+      expect((await app.query('SELECT count(*)::int AS n FROM main_table')).rows[0].n).toBe(1);
+      await app.query('DELETE FROM main_table');
+      await expect(app.query('CREATE TABLE sneaky (id int)')).rejects.toMatchObject({ code: '42501' });
+      await expect(app.query('DROP TABLE main_table')).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await app.end();
+    }
+
+    // With alternating users the current secret may name the clone: it inherits the base role's rights.
+    expect(await ensureAppRole(db, { username: `${user}_clone`, password: 'clone' })).toContain(`created role ${user}_clone (member of ${user})`);
+    url.username = `${user}_clone`;
+    const clone = new pg.Client({ connectionString: url.toString() });
+    await clone.connect();
+    try {
+      await clone.query("INSERT INTO main_table (task) VALUES ('as clone')");
+    } finally {
+      await clone.end();
+    }
+  });
+});
