@@ -1,0 +1,46 @@
+/**
+ * `npm run preview:nginx`: serves web/dist through the real nginx with the image's configuration
+ * (web/nginx/entrypoint.sh), on PORT (8080), proxying /api/ to API_UPSTREAM (http://127.0.0.1:3000).
+ * Every other variable the entrypoint reads (FEATURE_*, API_URL, INTERNAL_TOKEN_FILE…) passes through.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const html = join(root, 'web/dist');
+if (!existsSync(join(html, 'index.html'))) {
+  console.error('preview:nginx: web/dist/index.html is missing; run `npm run build:web` first.');
+  process.exit(1);
+}
+
+// nginx writes only here; its workers run as "nobody" when this runs as root, so they must enter it.
+const runtime = mkdtempSync(join(tmpdir(), 'tasks-preview-nginx-'));
+chmodSync(runtime, 0o755);
+
+const port = process.env.PORT ?? '8080';
+const upstream = process.env.API_UPSTREAM ?? 'http://127.0.0.1:3000';
+const child = spawn('sh', [join(root, 'web/nginx/entrypoint.sh')], {
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`,
+    PORT: port,
+    API_UPSTREAM: upstream,
+    HTML_DIR: html,
+    RUNTIME_DIR: runtime,
+    // As in runtime-config.ts: `npm run` provides the package version.
+    APP_VERSION: process.env.APP_VERSION || process.env.npm_package_version || 'dev',
+  },
+});
+console.log(`preview:nginx: http://localhost:${port}/ (web/dist, /api/ → ${upstream})`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => child.kill('SIGQUIT'));
+}
+child.on('exit', (code, signal) => {
+  rmSync(runtime, { recursive: true, force: true });
+  process.exit(code ?? (signal ? 1 : 0));
+});
