@@ -1,0 +1,32 @@
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { buildWeb } from './support/nginx';
+
+/** The issue's budget for the whole first load: JS + CSS, gzip. */
+const BUDGET = 35 * 1024;
+
+describe('first-load size', () => {
+  it('keeps all JS and CSS of the built SPA within 35 KB gzip', async () => {
+    const dist = await buildWeb();
+    const html = readFileSync(join(dist, 'index.html'), 'utf8');
+    const referenced = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
+    const all = readdirSync(join(dist, 'assets'))
+      .filter((f) => /\.(js|css)$/.test(f))
+      .map((f) => `assets/${f}`);
+    expect(referenced.length).toBeGreaterThan(0);
+    // No lazy chunks today, so every JS/CSS file is part of the first load; count them all either way.
+    expect(all.sort()).toEqual([...new Set(referenced)].sort());
+
+    // Level 6 is what nginx sends (gzip_comp_level 6 in web/nginx/nginx.conf.template).
+    const files = all.map((file) => {
+      const bytes = readFileSync(join(dist, file));
+      return { file, raw: bytes.length, gzip: gzipSync(bytes, { level: 6 }).length };
+    });
+    const total = files.reduce((sum, f) => sum + f.gzip, 0);
+    mkdirSync('test-results', { recursive: true });
+    writeFileSync('test-results/web-size.json', JSON.stringify({ budget: BUDGET, total, files }, null, 2) + '\n');
+    expect(total, `first load is ${(total / 1024).toFixed(1)} KB gzip`).toBeLessThanOrEqual(BUDGET);
+  });
+});
