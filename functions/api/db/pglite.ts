@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, Row } from './types';
 
 /**
@@ -12,7 +12,9 @@ export async function createPgliteDb(dir: string): Promise<Db> {
   let instance = open.get(dir);
   if (!instance) {
     if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
-    instance = PGlite.create(dir);
+    // A dynamic import of the external package keeps it out of the bundle's static imports,
+    // so production processes on pg or neon never resolve it.
+    instance = import('@electric-sql/pglite').then(({ PGlite }) => PGlite.create(dir));
     open.set(dir, instance);
   }
   const db = await instance;
