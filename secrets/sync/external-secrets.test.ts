@@ -1,0 +1,103 @@
+// Render checks for the secret sync: each namespace gets exactly the Secrets its workloads read,
+// from its own store and IAM role, with nothing pointing across namespaces and no secret value
+// in any manifest.
+import { describe, expect, it } from 'vitest';
+import { awsSecretName, environments, loadValues } from '../../platform/values';
+import { renderEnvironment } from '../../platform/render';
+import { objectsOf, podTemplates, secretsReferenced, type K8sObject } from '../../platform/inspect';
+import { syncedSecrets } from './external-secrets';
+
+interface ExternalSecretSpec {
+  refreshInterval: string;
+  secretStoreRef: { kind: string; name: string };
+  target: { name: string; creationPolicy: string; deletionPolicy: string };
+  data: { secretKey: string; remoteRef: { key: string; property: string } }[];
+  dataFrom?: unknown;
+}
+interface SecretStoreSpec {
+  provider: { aws: { service: string; region: string; auth: { jwt: { serviceAccountRef: { name: string; namespace?: string } } } } };
+}
+
+describe.each(environments)('secret sync (%s)', (env) => {
+  const values = loadValues(env);
+  const files = renderEnvironment(env);
+  const objects = objectsOf(files);
+  const ofKind = (kind: string) => objects.filter((o) => o.kind === kind);
+  const externalSecrets = ofKind('ExternalSecret') as (K8sObject & { spec: ExternalSecretSpec })[];
+  const stores = ofKind('SecretStore') as (K8sObject & { spec: SecretStoreSpec })[];
+
+  it('syncs into each namespace exactly the Secrets its workloads read', () => {
+    for (const [component, ns] of Object.entries(values.namespaces)) {
+      const synced = externalSecrets.filter((e) => e.metadata.namespace === ns).map((e) => e.spec.target.name).sort();
+      const read = [...new Set(podTemplates(objects).filter((p) => p.namespace === ns).flatMap(secretsReferenced))].sort();
+      expect(synced, component).toEqual(read);
+    }
+    expect(externalSecrets.map((e) => `${e.metadata.namespace}/${e.spec.target.name}`).sort()).toEqual(
+      [
+        `${values.namespaces.database}/postgres-admin`,
+        `${values.namespaces.database}/tasks-app-credentials`,
+        `${values.namespaces.backend}/database-credentials`,
+        `${values.namespaces.backend}/internal-token`,
+        `${values.namespaces.frontend}/internal-token`,
+      ].sort(),
+    );
+  });
+
+  it('reads each namespace only the AWS secrets its role is meant for', () => {
+    const keysIn = (ns: string) =>
+      [...new Set(externalSecrets.filter((e) => e.metadata.namespace === ns).flatMap((e) => e.spec.data.map((d) => d.remoteRef.key)))].sort();
+    expect(keysIn(values.namespaces.database)).toEqual([awsSecretName(values, 'dbAdmin'), awsSecretName(values, 'dbApp')].sort());
+    expect(keysIn(values.namespaces.backend)).toEqual([awsSecretName(values, 'dbApp'), awsSecretName(values, 'internalToken')].sort());
+    expect(keysIn(values.namespaces.frontend)).toEqual([awsSecretName(values, 'internalToken')]);
+    for (const e of externalSecrets) {
+      expect(e.spec.data.every((d) => d.remoteRef.key.startsWith(`tasks/${env}/`)), e.metadata.name).toBe(true);
+      expect(e.spec.dataFrom, 'every key is listed, so masterarn and friends never reach the cluster').toBeUndefined();
+    }
+    const backendCreds = externalSecrets.find((e) => e.spec.target.name === values.secrets.kubernetes.databaseCredentials)!;
+    expect(backendCreds.spec.data.map((d) => d.secretKey).sort()).toEqual(['dbname', 'host', 'password', 'port', 'username']);
+  });
+
+  it('has no cross-namespace reference: own store, own ServiceAccount, own IAM role', () => {
+    for (const [component, ns] of Object.entries(values.namespaces) as [keyof typeof values.namespaces, string][]) {
+      const store = stores.filter((s) => s.metadata.namespace === ns);
+      expect(store, ns).toHaveLength(1);
+      const aws = store[0]!.spec.provider.aws;
+      expect(aws).toMatchObject({ service: 'SecretsManager', region: values.secrets.region });
+      expect(aws.auth.jwt.serviceAccountRef.namespace).toBeUndefined();
+      const sa = ofKind('ServiceAccount').find(
+        (o) => o.metadata.namespace === ns && o.metadata.name === aws.auth.jwt.serviceAccountRef.name,
+      );
+      expect(sa?.metadata.annotations?.['eks.amazonaws.com/role-arn'], ns).toBe(values.secrets.roleArns[component]);
+      for (const e of externalSecrets.filter((x) => x.metadata.namespace === ns)) {
+        expect(e.spec.secretStoreRef).toEqual({ kind: 'SecretStore', name: store[0]!.metadata.name });
+      }
+    }
+    expect(new Set(Object.values(values.secrets.roleArns)).size).toBe(3);
+    expect(ofKind('ClusterSecretStore')).toEqual([]);
+    expect(ofKind('ClusterExternalSecret')).toEqual([]);
+  });
+
+  it('writes out refreshInterval, creationPolicy Owner and deletionPolicy Retain', () => {
+    for (const e of externalSecrets) {
+      expect(e.spec.refreshInterval).toBe(values.secrets.refreshInterval);
+      expect(e.spec.target).toMatchObject({ creationPolicy: 'Owner', deletionPolicy: 'Retain' });
+      expect(e.apiVersion).toBe('external-secrets.io/v1');
+    }
+  });
+
+  it('carries no base64 blob or Secret data in any manifest', () => {
+    // A base64 blob: a long run of the base64 alphabet mixing cases and digits, or padded with '='.
+    const blob = /(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[0-9])[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{8,}==?(?![A-Za-z0-9+/=])/;
+    expect(blob.test('password: Y2hhbmdlbWUxMjM=')).toBe(true); // the previous system's Secret
+    for (const [file, text] of files) {
+      expect(text.match(blob)?.[0], file).toBeUndefined();
+      expect(text, file).not.toMatch(/^\s*(stringData|binaryData):/m);
+      expect(text, file).not.toMatch(/changeme123|devpassword123/);
+    }
+  });
+
+  it('matches the consumer table the docs are built from', () => {
+    const table = syncedSecrets(values).map((s) => `${values.namespaces[s.component]}/${s.secretName}`).sort();
+    expect(table).toEqual(externalSecrets.map((e) => `${e.metadata.namespace}/${e.spec.target.name}`).sort());
+  });
+});
