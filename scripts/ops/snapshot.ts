@@ -117,7 +117,8 @@ export interface ScaleObjects {
 
 const SERVICE_LABEL = 'serving.knative.dev/service';
 const REVISION_LABEL = 'serving.knative.dev/revision';
-const APP_CONTAINER = 'user-container';
+// Knative adds queue-proxy beside the app's container; the app's is any other.
+const QUEUE_PROXY = 'queue-proxy';
 
 /** Read the objects behind one Knative Service. */
 export async function readScaleObjects(kube: Kube, namespace: string, name: string): Promise<ScaleObjects> {
@@ -290,7 +291,7 @@ export function podStart(pod: KubeObject): PodStart | undefined {
   const scheduled = scheduledCond?.status === 'True' ? toMillis(scheduledCond.lastTransitionTime) : undefined;
   const ready = readyCond?.status === 'True' ? toMillis(readyCond.lastTransitionTime) : undefined;
   const statuses: any[] = pod.status?.containerStatuses ?? [];
-  const app = statuses.find((c) => c?.name === APP_CONTAINER) ?? statuses.find((c) => c?.name !== 'queue-proxy');
+  const app = statuses.find((c) => c?.name !== QUEUE_PROXY);
   const started = toMillis(app?.state?.running?.startedAt);
   const waiting: string | undefined = app?.state?.waiting?.reason ?? (scheduled === undefined ? scheduledCond?.reason ?? 'Pending' : undefined);
   const seconds = (from?: number, to?: number) =>
