@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
  * one version per staging label, AWSPREVIOUS follows AWSCURRENT, ClientRequestToken idempotency,
  * RemoveFromVersionId must name the label's current holder. RotateSecret runs a registered
  * in-process rotation handler through the four steps, after answering, like the real service.
- * It does not sign-check requests, replicate, encrypt or schedule rotations.
+ * It does not check signatures, replicate, encrypt or schedule rotations, and RotateSecret with
+ * RotateImmediately=false only turns rotation on (the service would also run testSecret once).
  */
 
 export const DOUBLE_REGION = 'us-east-1';

@@ -1,0 +1,163 @@
+/**
+ * Rotate a database secret now.
+ *
+ *   npm run rotate -- --secret-id tasks/prod/db-app            # RotateSecret; the rotation Lambda does the work
+ *   npm run rotate -- --secret-id tasks/prod/db-app --local    # run the four steps from this machine
+ *
+ * Options: --region, --endpoint (a Secrets Manager endpoint, e.g. a VPC endpoint or a local stand-in),
+ * --timeout <seconds> (default 300), --poll <seconds> (default 5), --yes (do not ask).
+ * Prints what it will do and asks first. Never prints a secret value.
+ */
+import { DescribeSecretCommand, RotateSecretCommand, SecretsManagerClient, type DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
+
+const USAGE = 'usage: npm run rotate -- --secret-id <name or ARN> [--local] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--yes]';
+
+class UsageError extends Error {}
+
+const ARGS = {
+  'secret-id': { type: 'string' },
+  local: { type: 'boolean', default: false },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  timeout: { type: 'string', default: '300' },
+  poll: { type: 'string', default: '5' },
+  yes: { type: 'boolean', short: 'y', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function options() {
+  let parsed;
+  try {
+    parsed = parseArgs({ options: ARGS, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const secretId = values['secret-id'];
+  if (!secretId) throw new UsageError('--secret-id is required');
+  const seconds = (name: 'timeout' | 'poll') => {
+    const n = Number(values[name]);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of seconds`);
+    return n * 1000;
+  };
+  if (values.endpoint && !/^https?:\/\//.test(values.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
+  return { ...values, secretId, timeoutMs: seconds('timeout'), pollMs: seconds('poll') };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await Promise.race([rl.question(`${question} [y/N] `), new Promise<string>((r) => rl.once('close', () => r('')))]);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function stageLines(stages: Record<string, string[]> | undefined): string[] {
+  return Object.entries(stages ?? {}).map(([id, labels]) => `    ${id}  ${labels.join(', ')}`);
+}
+
+function versionWith(described: DescribeSecretResponse, label: string): string | undefined {
+  const stages = described.VersionIdsToStages ?? {};
+  return Object.keys(stages).find((id) => stages[id]!.includes(label));
+}
+
+/** Polls DescribeSecret and reports each change of staging labels until `versionId` is AWSCURRENT. */
+async function follow(client: SecretsManagerClient, secretId: string, versionId: string, timeoutMs: number, pollMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const described = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    const labels = described.VersionIdsToStages?.[versionId] ?? [];
+    const state = labels.join(',');
+    if (state !== last) {
+      last = state;
+      if (labels.includes('AWSCURRENT')) {
+        console.log(`  finishSecret done: ${versionId} is AWSCURRENT; ${versionWith(described, 'AWSPREVIOUS') ?? 'none'} is AWSPREVIOUS`);
+      } else if (labels.includes('AWSPENDING')) {
+        console.log(`  rotation running: ${versionId} is AWSPENDING (createSecret, setSecret, testSecret)`);
+      } else {
+        console.log(`  ${versionId} has labels: ${state || 'none'}`);
+      }
+    }
+    if (labels.includes('AWSCURRENT')) {
+      console.log(`rotated: AWSCURRENT is ${versionId}`);
+      return;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `rotation has not finished after ${timeoutMs / 1000}s: AWSPENDING is on ${versionId}, AWSCURRENT unchanged. ` +
+          `Secrets Manager retries it; check the rotation function's logs (${described.RotationLambdaARN ?? 'no function configured'}).`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const client = new SecretsManagerClient({ region: opts.region, endpoint: opts.endpoint });
+  try {
+    const described = await client.send(new DescribeSecretCommand({ SecretId: opts.secretId }));
+    console.log(`secret     ${described.Name} (${described.ARN})`);
+    console.log(`rotation   ${described.RotationEnabled ? `on, function ${described.RotationLambdaARN}` : 'off'}`);
+    console.log('versions');
+    for (const line of stageLines(described.VersionIdsToStages)) console.log(line);
+
+    const unfinished = Object.entries(described.VersionIdsToStages ?? {}).find(([, l]) => l.includes('AWSPENDING') && !l.includes('AWSCURRENT'));
+    if (opts.local) {
+      console.log(
+        unfinished
+          ? `plan       resume the unfinished rotation of version ${unfinished[0]} from this machine`
+          : 'plan       run createSecret, setSecret, testSecret, finishSecret from this machine (needs the database and the master secret)',
+      );
+    } else {
+      if (!described.RotationLambdaARN) {
+        throw new UsageError('rotation is not configured for this secret: use --local, or turn it on with npm run secrets:bootstrap -- --rotation-lambda-arn');
+      }
+      if (unfinished) {
+        throw new Error(`a rotation of version ${unfinished[0]} is unfinished; Secrets Manager retries it. Fix its cause or finish it with --local.`);
+      }
+      console.log(`plan       RotateSecret: ${described.RotationLambdaARN} runs the four steps`);
+    }
+    if (!opts.yes && !(await confirm('Proceed?'))) {
+      console.log('aborted: nothing changed');
+      process.exitCode = 1;
+      return;
+    }
+
+    if (opts.local) {
+      const started = Date.now();
+      let current: Step = 'createSecret';
+      try {
+        const result = await rotateLocally({ client, log: () => {} }, described.ARN!, (step, versionId) => {
+          console.log(`  ${step} done (version ${versionId})`);
+          current = STEPS[STEPS.indexOf(step) + 1] ?? step;
+        });
+        console.log(`rotated: AWSCURRENT is ${result.versionId} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+      } catch (error) {
+        throw new Error(`${current} failed: ${(error as Error).message}. AWSCURRENT is unchanged unless finishSecret ran; run again to resume.`);
+      }
+      return;
+    }
+    const { VersionId } = await client.send(new RotateSecretCommand({ SecretId: described.ARN! }));
+    console.log(`  RotateSecret accepted: new version ${VersionId}`);
+    await follow(client, described.ARN!, VersionId!, opts.timeoutMs, opts.pollMs);
+  } finally {
+    client.destroy();
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(`rotate: ${error.message}`);
+  if (error instanceof UsageError) console.error(USAGE);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});

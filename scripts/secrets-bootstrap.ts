@@ -1,0 +1,202 @@
+/**
+ * Create an environment's secrets in AWS Secrets Manager, and turn on rotation for the app's.
+ *
+ *   npm run secrets:bootstrap -- --env dev
+ *   npm run secrets:bootstrap -- --env dev --rotation-lambda-arn arn:aws:lambda:…:function:tasks-rotate-db-credentials
+ *
+ * Names, region, database host, port and name come from platform/values*.yaml, so they match what
+ * External Secrets reads. Passwords come from GetRandomPassword and are never printed. Safe to run
+ * again: existing secrets are left as they are (their values are never overwritten).
+ * Options: --app-user (default tasks_app), --admin-user (default postgres), --kms-key-id, --region,
+ * --endpoint, --rotation-lambda-arn, --rotation-days (default 30), --yes.
+ */
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  type DescribeSecretResponse,
+} from '@aws-sdk/client-secrets-manager';
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { DEFAULT_EXCLUDE_CHARACTERS } from '../functions/rotate-db-credentials/rotation';
+import { awsSecretName, loadValues, serviceHost } from '../platform/values';
+
+const USAGE =
+  'usage: npm run secrets:bootstrap -- --env <dev|prod> [--app-user tasks_app] [--admin-user postgres] [--kms-key-id <id>] ' +
+  '[--rotation-lambda-arn <arn>] [--rotation-days 30] [--region <r>] [--endpoint <url>] [--yes]';
+
+class UsageError extends Error {}
+
+const ARGS = {
+  env: { type: 'string' },
+  'app-user': { type: 'string', default: 'tasks_app' },
+  'admin-user': { type: 'string', default: 'postgres' },
+  'kms-key-id': { type: 'string' },
+  'rotation-lambda-arn': { type: 'string' },
+  'rotation-days': { type: 'string', default: '30' },
+  region: { type: 'string' },
+  endpoint: { type: 'string' },
+  yes: { type: 'boolean', short: 'y', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function options() {
+  let parsed;
+  try {
+    parsed = parseArgs({ options: ARGS, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (!values.env) throw new UsageError('--env is required');
+  for (const key of ['app-user', 'admin-user'] as const) {
+    if (!/^[a-z_][a-z0-9_]{0,56}$/.test(values[key])) throw new UsageError(`--${key} must be a lower-case PostgreSQL role name of at most 57 characters (its _clone must fit in 63)`);
+  }
+  const days = Number(values['rotation-days']);
+  if (!Number.isInteger(days) || days < 1 || days > 1000) throw new UsageError('--rotation-days must be a whole number from 1 to 1000');
+  const lambdaArn = values['rotation-lambda-arn'];
+  if (lambdaArn && !/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]+(:[\w$-]+)?$/.test(lambdaArn)) {
+    throw new UsageError('--rotation-lambda-arn must be a Lambda function ARN');
+  }
+  if (values.endpoint && !/^https?:\/\//.test(values.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
+  return { ...values, env: values.env, days, lambdaArn };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await Promise.race([rl.question(`${question} [y/N] `), new Promise<string>((r) => rl.once('close', () => r('')))]);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+async function describe(client: SecretsManagerClient, name: string): Promise<DescribeSecretResponse | undefined> {
+  try {
+    return await client.send(new DescribeSecretCommand({ SecretId: name }));
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  let values;
+  try {
+    values = loadValues(opts.env);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const region = opts.region ?? values.secrets.region;
+  const client = new SecretsManagerClient({ region, endpoint: opts.endpoint });
+  const names = {
+    admin: awsSecretName(values, 'dbAdmin'),
+    app: awsSecretName(values, 'dbApp'),
+    token: awsSecretName(values, 'internalToken'),
+  };
+  const database = {
+    engine: 'postgres',
+    host: serviceHost(values, values.database.serviceName, values.namespaces.database),
+    port: values.database.port,
+    dbname: values.database.dbname,
+  };
+  const tags = [
+    { Key: 'app.kubernetes.io/part-of', Value: values.project },
+    { Key: 'environment', Value: opts.env },
+  ];
+
+  try {
+    const existing = {
+      admin: await describe(client, names.admin),
+      app: await describe(client, names.app),
+      token: await describe(client, names.token),
+    };
+    const rules = { ScheduleExpression: `rate(${opts.days} days)` };
+    const rotationUnchanged =
+      existing.app?.RotationEnabled &&
+      existing.app.RotationLambdaARN === opts.lambdaArn &&
+      existing.app.RotationRules?.ScheduleExpression === rules.ScheduleExpression;
+
+    console.log(`environment ${opts.env}, region ${region}, database ${database.host}:${database.port}/${database.dbname}`);
+    const plan = (key: keyof typeof names, what: string) =>
+      console.log(`  ${names[key].padEnd(28)} ${existing[key] ? 'exists: left unchanged' : `create: ${what}`}`);
+    plan('admin', `user ${opts['admin-user']}, random password`);
+    plan('app', `user ${opts['app-user']}, random password, masterarn -> ${names.admin}`);
+    plan('token', 'random internal token');
+    if (opts.lambdaArn) {
+      console.log(
+        `  ${names.app.padEnd(28)} rotation: ${rotationUnchanged ? 'already on, unchanged' : `every ${opts.days} days by ${opts.lambdaArn} (first run on schedule)`}`,
+      );
+    } else {
+      console.log(`  ${names.app.padEnd(28)} rotation: ${existing.app?.RotationEnabled ? `on (${existing.app.RotationLambdaARN}), unchanged` : 'off (pass --rotation-lambda-arn to turn it on)'}`);
+    }
+    const creates = (['admin', 'app', 'token'] as const).filter((k) => !existing[k]);
+    const rotationChange = Boolean(opts.lambdaArn && !rotationUnchanged);
+    if (creates.length === 0 && !rotationChange) {
+      console.log('nothing to do');
+      return;
+    }
+    if (!opts.yes && !(await confirm('Proceed?'))) {
+      console.log('aborted: nothing changed');
+      process.exitCode = 1;
+      return;
+    }
+
+    const password = async (excludePunctuation = false) => {
+      const out = await client.send(
+        new GetRandomPasswordCommand({ PasswordLength: 32, ExcludeCharacters: DEFAULT_EXCLUDE_CHARACTERS, ExcludePunctuation: excludePunctuation }),
+      );
+      if (!out.RandomPassword) throw new Error('GetRandomPassword returned no password');
+      return out.RandomPassword;
+    };
+    const create = async (name: string, description: string, value: Record<string, unknown>) => {
+      const out = await client.send(
+        new CreateSecretCommand({ Name: name, Description: description, KmsKeyId: opts['kms-key-id'], SecretString: JSON.stringify(value), Tags: tags }),
+      );
+      console.log(`  created ${name} (${out.ARN})`);
+      return out.ARN!;
+    };
+
+    const adminArn =
+      existing.admin?.ARN ??
+      (await create(names.admin, 'PostgreSQL owner/superuser for the tasks database', {
+        ...database,
+        username: opts['admin-user'],
+        password: await password(),
+      }));
+    if (!existing.app) {
+      await create(names.app, 'Role the tasks API connects as; rotated with alternating users', {
+        ...database,
+        username: opts['app-user'],
+        password: await password(),
+        masterarn: adminArn,
+      });
+    }
+    if (!existing.token) {
+      // Letters and digits only: the token travels in an HTTP header.
+      await create(names.token, 'Shared token nginx sends and the API checks', { token: await password(true) });
+    }
+    if (rotationChange) {
+      // RotateImmediately=false: Secrets Manager only runs testSecret now, the first rotation follows the schedule.
+      await client.send(new RotateSecretCommand({ SecretId: names.app, RotationLambdaARN: opts.lambdaArn, RotationRules: rules, RotateImmediately: false }));
+      console.log(`  rotation on for ${names.app}: ${rules.ScheduleExpression}`);
+    }
+    console.log('done');
+  } finally {
+    client.destroy();
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(`secrets:bootstrap: ${error.message}`);
+  if (error instanceof UsageError) console.error(USAGE);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+});

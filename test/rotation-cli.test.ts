@@ -1,0 +1,142 @@
+import { DescribeSecretCommand, GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRotationHandler } from '../functions/rotate-db-credentials/rotation';
+import { loginAs, ROTATION_FUNCTION_ARN, startRotationFixture, type DbSecretValue, type RotationFixture } from './support/rotation-fixture';
+
+// `npm run rotate` and `npm run secrets:bootstrap` as the security team runs them, in a child
+// process, against the local Secrets Manager stand-in (--endpoint) and a SCRAM-only PostgreSQL.
+const root = fileURLToPath(new URL('..', import.meta.url));
+let fx: RotationFixture;
+
+beforeAll(async () => {
+  fx = await startRotationFixture();
+  fx.sm.registerRotationFunction(ROTATION_FUNCTION_ARN, createRotationHandler({ client: fx.client, log: () => {} }));
+});
+afterAll(async () => {
+  await fx?.stop();
+});
+
+function cli(script: string, args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, '--endpoint', fx.sm.endpoint, ...args], {
+      cwd: root,
+      env: { ...process.env, ...fx.sm.clientEnv(), NODE_NO_WARNINGS: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+async function current(secretId: string): Promise<DbSecretValue & { versionId: string }> {
+  const out = await fx.client.send(new GetSecretValueCommand({ SecretId: secretId }));
+  return { ...(JSON.parse(out.SecretString!) as DbSecretValue), versionId: out.VersionId! };
+}
+
+describe('npm run rotate', () => {
+  it('--local runs the four steps itself and reports each one', async () => {
+    const { arn, value } = await fx.createAppSecret('tasks/test/db-app-cli-local', 'cli_local');
+    const run = await cli('scripts/rotate.ts', ['--secret-id', 'tasks/test/db-app-cli-local', '--local', '--yes']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const after = await current(arn);
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
+      expect(run.stdout).toContain(`${step} done (version ${after.versionId})`);
+    }
+    expect(run.stdout).toContain(`rotated: AWSCURRENT is ${after.versionId}`);
+    expect(after.username).toBe('cli_local_clone');
+    expect(await loginAs(after)).toBe('cli_local_clone');
+    expect(fx.sm.stages(arn)[after.versionId]).toEqual(['AWSCURRENT']);
+    expect(run.stdout).not.toContain(after.password);
+    expect(run.stdout).not.toContain(value.password);
+  });
+
+  it('starts a rotation with RotateSecret and follows it to AWSCURRENT', async () => {
+    const { arn } = await fx.createAppSecret('tasks/test/db-app-cli-service', 'cli_service');
+    // Turn rotation on first, as secrets:bootstrap would.
+    await fx.client.send(new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: ROTATION_FUNCTION_ARN, RotateImmediately: false }));
+    const run = await cli('scripts/rotate.ts', ['--secret-id', arn, '--yes', '--poll', '0.1', '--timeout', '30']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const after = await current(arn);
+    expect(run.stdout).toMatch(new RegExp(`RotateSecret accepted: new version ${after.versionId}`));
+    expect(run.stdout).toContain(`rotated: AWSCURRENT is ${after.versionId}`);
+    expect(after.username).toBe('cli_service_clone');
+    expect(await loginAs(after)).toBe('cli_service_clone');
+  });
+
+  it('changes nothing when the answer is no, and explains what is missing', async () => {
+    const { arn, value } = await fx.createAppSecret('tasks/test/db-app-cli-no', 'cli_no');
+    const callsBefore = fx.sm.calls.length;
+    const declined = await cli('scripts/rotate.ts', ['--secret-id', arn, '--local'], 'n\n');
+    expect(declined.code).toBe(1);
+    expect(declined.stdout).toContain('plan       run createSecret, setSecret, testSecret, finishSecret');
+    expect(declined.stdout).toContain('aborted: nothing changed');
+    expect((await current(arn)).password).toBe(value.password);
+
+    const unconfigured = await cli('scripts/rotate.ts', ['--secret-id', arn, '--yes']);
+    expect(unconfigured.code).toBe(2);
+    expect(unconfigured.stderr).toContain('rotation is not configured for this secret');
+
+    const badArgs = await cli('scripts/rotate.ts', ['--secret-id', arn, '--timeout', 'soon']);
+    expect(badArgs.code).toBe(2);
+    expect(badArgs.stderr).toContain('--timeout must be a positive number of seconds');
+    // Only reads reached Secrets Manager.
+    const writes = ['RotateSecret', 'PutSecretValue', 'UpdateSecretVersionStage', 'CreateSecret', 'GetRandomPassword'];
+    expect(fx.sm.calls.slice(callsBefore).filter((op) => writes.includes(op))).toEqual([]);
+    expect(fx.sm.calls.slice(callsBefore)).toContain('DescribeSecret');
+  });
+});
+
+describe('npm run secrets:bootstrap', () => {
+  it('creates the three secrets with random values, once, and turns rotation on', async () => {
+    const declined = await cli('scripts/secrets-bootstrap.ts', ['--env', 'dev'], 'no\n');
+    expect(declined.code).toBe(1);
+    expect(declined.stdout).toContain('tasks/dev/db-app             create: user tasks_app, random password, masterarn -> tasks/dev/db-admin');
+    const callsBefore = fx.sm.calls.length;
+
+    const first = await cli('scripts/secrets-bootstrap.ts', ['--env', 'dev', '--yes']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(fx.sm.calls.slice(callsBefore).filter((c) => c === 'CreateSecret')).toHaveLength(3);
+    const admin = await fx.client.send(new DescribeSecretCommand({ SecretId: 'tasks/dev/db-admin' }));
+    const app = await current('tasks/dev/db-app');
+    expect(app).toMatchObject({
+      engine: 'postgres',
+      host: 'database.tasks-dev-database.svc.cluster.local',
+      port: 5432,
+      dbname: 'tasks',
+      username: 'tasks_app',
+      masterarn: admin.ARN,
+    });
+    expect(app.password).toHaveLength(32);
+    const token = JSON.parse((await fx.client.send(new GetSecretValueCommand({ SecretId: 'tasks/dev/internal-token' }))).SecretString!);
+    expect(token.token).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(first.stdout).not.toContain(app.password);
+    expect(first.stdout).not.toContain(token.token);
+
+    const again = await cli('scripts/secrets-bootstrap.ts', ['--env', 'dev', '--yes']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('nothing to do');
+    expect((await current('tasks/dev/db-app')).password).toBe(app.password);
+
+    const withRotation = ['--env', 'dev', '--yes', '--rotation-lambda-arn', ROTATION_FUNCTION_ARN, '--rotation-days', '7'];
+    const rotationOn = await cli('scripts/secrets-bootstrap.ts', withRotation);
+    expect(rotationOn.code).toBe(0);
+    expect(rotationOn.stdout).toContain('rotation on for tasks/dev/db-app: rate(7 days)');
+    const described = await fx.client.send(new DescribeSecretCommand({ SecretId: 'tasks/dev/db-app' }));
+    expect(described).toMatchObject({ RotationEnabled: true, RotationLambdaARN: ROTATION_FUNCTION_ARN, RotationRules: { ScheduleExpression: 'rate(7 days)' } });
+    expect((await current('tasks/dev/db-app')).password).toBe(app.password);
+    expect((await cli('scripts/secrets-bootstrap.ts', withRotation)).stdout).toContain('nothing to do');
+
+    const badEnv = await cli('scripts/secrets-bootstrap.ts', ['--env', 'staging', '--yes']);
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain('unknown environment "staging"');
+  });
+});
