@@ -1,0 +1,107 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { environments } from '../platform/values';
+import { planFor } from './deploy';
+import { formatPlan } from '../platform/deploy-plan';
+
+const root = join(import.meta.dirname, '..');
+const tsx = join(root, 'node_modules/tsx/dist/cli.mjs');
+
+/** Run the deploy CLI with a PATH of our choosing (no real kubectl anywhere in these tests). */
+function deploy(args: string[], path: string) {
+  return spawnSync(process.execPath, [tsx, 'scripts/deploy.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: path },
+    timeout: 30_000,
+  });
+}
+
+describe.each(environments)('deploy plan (%s)', (env) => {
+  const plan = formatPlan(env, planFor(env));
+  const lines = plan.split('\n');
+  const at = (pattern: RegExp) => {
+    const i = lines.findIndex((l) => pattern.test(l));
+    expect(i, `plan line matching ${pattern}`).toBeGreaterThan(-1);
+    return i;
+  };
+  const ns = env === 'dev' ? 'tasks-dev-' : '';
+
+  it('syncs namespaces and secrets first, then the waves in order with their waits', () => {
+    const order = [
+      /^1\. namespaces, network policies and secret sync/,
+      new RegExp(`-f platform/rendered/${env}/database/00-namespace\\.yaml`),
+      new RegExp(`-f platform/rendered/${env}/frontend/20-secret-sync\\.yaml`),
+      /^2\. wave 0: database$/,
+      new RegExp(`-n ${ns}database wait --for=condition=Ready externalsecret/aws-sm-postgres-admin externalsecret/aws-sm-tasks-app-credentials`),
+      new RegExp(`apply -f platform/rendered/${env}/database/$`),
+      new RegExp(`-n ${ns}database rollout status statefulset/postgres`),
+      /^3\. wave 1: backend$/,
+      new RegExp(`-n ${ns}database delete job/tasks-api-migrate --ignore-not-found`),
+      new RegExp(`apply -f platform/rendered/${env}/migrate/$`),
+      new RegExp(`-n ${ns}database wait --for=condition=Complete job/tasks-api-migrate`),
+      new RegExp(`-n ${ns}backend wait --for=condition=Ready externalsecret/aws-sm-database-credentials externalsecret/aws-sm-internal-token`),
+      new RegExp(`apply -f platform/rendered/${env}/backend/$`),
+      new RegExp(`-n ${ns}backend wait --for=condition=Ready ksvc/tasks-api`),
+      /^4\. wave 2: frontend$/,
+      new RegExp(`-n ${ns}frontend wait --for=condition=Ready externalsecret/aws-sm-internal-token`),
+      new RegExp(`apply -f platform/rendered/${env}/frontend/$`),
+      new RegExp(`-n ${ns}frontend rollout status deployment/web`),
+    ];
+    const positions = order.map(at);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
+
+  it('applies no workload before its wave', () => {
+    const first = plan.slice(0, plan.indexOf('2. wave 0'));
+    expect(first).not.toMatch(/30-|migrate\//);
+  });
+});
+
+describe('deploy CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'deploy-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints the plan with --dry-run, without kubectl', () => {
+    const res = deploy(['--env', 'prod', '--dry-run'], dir);
+    expect(res.stderr).toBe('');
+    expect(res.status).toBe(0);
+    expect(res.stdout).toBe(formatPlan('prod', planFor('prod')));
+  });
+
+  it('names the environments when given an unknown one', () => {
+    const res = deploy(['--env', 'staging', '--dry-run'], dir);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('unknown environment "staging": expected one of dev, prod');
+  });
+
+  it('asks for --env', () => {
+    const res = deploy([], dir);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/--env is required\nusage: npm run deploy -- --env <dev\|prod>/);
+  });
+
+  it('says so plainly when kubectl is missing', () => {
+    const res = deploy(['--env', 'dev'], dir);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('kubectl not found on PATH');
+  });
+
+  it('says so plainly when no cluster answers', () => {
+    // A stand-in kubectl: the client works, the API server does not (what kubectl prints then).
+    const bin = join(dir, 'bin');
+    spawnSync('mkdir', ['-p', bin]);
+    writeFileSync(
+      join(bin, 'kubectl'),
+      '#!/bin/sh\nif [ "$1 $2" = "version --client" ]; then echo "Client Version: v1.34.0"; exit 0; fi\n' +
+        'echo "The connection to the server localhost:8080 was refused - did you specify the right host or port?" >&2\nexit 1\n',
+    );
+    chmodSync(join(bin, 'kubectl'), 0o755);
+    const res = deploy(['--env', 'dev'], `${bin}:/usr/bin:/bin`);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('no cluster reachable with the current kubeconfig context: The connection to the server localhost:8080 was refused');
+  });
+});
