@@ -91,3 +91,19 @@ describe('task list', () => {
     expect(document.activeElement?.id).toBe('task-2-done');
   });
 });
+
+describe('adding while the list is still loading', () => {
+  it('keeps the new task once the list arrives', async () => {
+    const api = fakeApi(['Already there']);
+    const { wrapper, store } = await mountApp(api);
+    api.hold();
+    const reloading = store.load();
+    await wrapper.get('#new-task').setValue('Typed early');
+    await wrapper.get('form').trigger('submit');
+    api.release();
+    await reloading;
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Already there', 'Typed early']);
+    expect(api.tasks.map((t) => t.task)).toEqual(['Already there', 'Typed early']);
+  });
+});

@@ -44,6 +44,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
 
   // Optimistic tasks get negative ids until the API answers with the real one.
   let tempId = 0;
+  // The list request in flight. A task added meanwhile waits for it, or the list would overwrite it.
+  let loading: Promise<void> | undefined;
 
   const active = computed(() => state.tasks.filter((t) => !t.done));
   const done = computed(() => state.tasks.filter((t) => t.done));
@@ -70,12 +72,16 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return null;
   }
 
-  async function load() {
+  function load(): Promise<void> {
+    return (loading ??= fetchList().finally(() => (loading = undefined)));
+  }
+
+  async function fetchList() {
     state.status = 'loading';
     state.loadError = '';
     try {
       const reply = await api.request<ListReply>('GET', '/tasks');
-      state.tasks = reply.tasks;
+      state.tasks = [...reply.tasks, ...state.tasks.filter((t) => t.id < 0)];
       state.nextCursor = reply.nextCursor == null ? null : String(reply.nextCursor);
       state.status = 'ready';
     } catch (err) {
@@ -122,6 +128,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     state.draft = '';
     state.notice = null;
     try {
+      await loading;
       const reply = await api.request<TaskReply>('POST', '/tasks', { task: value });
       const i = indexOf(temp.id);
       if (i >= 0) state.tasks[i] = reply.task;
