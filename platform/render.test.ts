@@ -43,3 +43,26 @@ describe('render', () => {
     }
   });
 });
+
+describe('platform/README.md', () => {
+  it('lists every rendered resource with its file', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { parseManifests } = await import('./inspect');
+    const readme = readFileSync(new URL('./README.md', import.meta.url), 'utf8');
+    const values = loadValues('prod');
+    const prodWithIngress = manifests({ ...values, web: { ...values.web, ingress: { ...values.web.ingress, enabled: true } } });
+    const rendered = [...renderEnvironment('prod')].flatMap(([file, text]) =>
+      parseManifests(text).map((o) => ({ kind: o.kind, name: o.metadata.name, file })),
+    );
+    const ingress = [...prodWithIngress].flatMap(([file, objs]) =>
+      objs.filter((o) => o.object.kind === 'Ingress').map((o) => ({ kind: 'Ingress', name: o.object.metadata!.name!, file })),
+    );
+    for (const { kind, name, file } of [...rendered, ...ingress]) {
+      const rel = file.replace(/^platform\/(rendered|argocd)\/prod\//, (_, dir: string) => (dir === 'argocd' ? 'argocd/<env>/' : ''));
+      const shownName = name.replace('tasks-prod-', 'tasks-<env>-');
+      expect(readme, `${kind} ${name} in ${rel}`).toMatch(
+        new RegExp(`\\| ${kind}( \\(Knative\\))? \\| ${shownName.replace(/[<>]/g, '\\$&')} \\| \`${rel.replace(/[.<>]/g, '\\$&')}\` \\|`),
+      );
+    }
+  });
+});
