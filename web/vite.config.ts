@@ -21,7 +21,7 @@ function runtimeConfigJson(): Plugin {
   };
 }
 
-export default defineConfig(({ command }) => ({
+export default defineConfig(({ command, mode }) => ({
   root: here('.'),
   plugins: [
     vue(),
@@ -29,7 +29,7 @@ export default defineConfig(({ command }) => ({
     // The API functions on the same port in development. Everything that is not /api goes to Vite.
     // Loaded through Vite's SSR module graph, so an edited route is live on the next request.
     command === 'serve' &&
-      !process.env.VITEST &&
+      mode !== 'test' &&
       devServer({
         entry: here('../functions/api/dev.ts'),
         adapter: nodeAdapter,

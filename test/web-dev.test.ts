@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from './support/api';
+
+// `npm run dev`: one Vite server for the SPA, /config.json and the API functions on PGlite.
+const root = fileURLToPath(new URL('..', import.meta.url));
+let vite: ChildProcess;
+let url: string;
+let output = '';
+
+beforeAll(async () => {
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  const { VITEST: _v, VITEST_MODE: _m, NODE_ENV: _n, ...env } = process.env;
+  vite = spawn(process.execPath, ['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+    cwd: root,
+    env: { ...env, PGLITE_DIR: 'memory://', FEATURE_DELETE_TASK: 'false', APP_VERSION: '9.9.9 "dev"', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  vite.stdout!.on('data', (d) => (output += d));
+  vite.stderr!.on('data', (d) => (output += d));
+  const deadline = Date.now() + 30_000;
+  while (!(await fetch(`${url}/`).then((r) => r.ok, () => false))) {
+    if (vite.exitCode !== null || Date.now() > deadline) throw new Error(`vite dev server did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+afterAll(async () => {
+  if (vite && vite.exitCode === null) {
+    const exited = new Promise((resolve) => vite.on('exit', resolve));
+    vite.kill('SIGTERM');
+    await exited;
+  }
+});
+
+describe('npm run dev', () => {
+  it('serves the page and compiles the app through Vite', async () => {
+    const html = await (await fetch(`${url}/`)).text();
+    expect(html).toContain('<div id="app"></div>');
+    expect(html).toContain('/@vite/client');
+    const app = await fetch(`${url}/src/App.vue`);
+    expect(app.status).toBe(200);
+    expect(await app.text()).toContain('TasksView');
+  });
+
+  it('serves /config.json from the environment, like nginx and npm start', async () => {
+    const res = await fetch(`${url}/config.json`);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '9.9.9 "dev"' });
+  });
+
+  it('mounts the API functions at /api on PGlite', async () => {
+    const created = await fetch(`${url}/api/tasks`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ task: 'From the dev server' }),
+    });
+    expect(created.status, output).toBe(201);
+    const list = (await (await fetch(`${url}/api/tasks`)).json()) as { tasks: { task: string }[] };
+    expect(list.tasks.map((t) => t.task)).toEqual(['From the dev server']);
+    // Everything outside /api stays with Vite: an unknown page is the SPA, not a Hono 404.
+    expect(await (await fetch(`${url}/some/page`)).text()).toContain('<div id="app"></div>');
+  });
+});
