@@ -55,8 +55,14 @@ function edgesTouching(c: { cluster: Cluster; ours: Set<string> }): string[] {
   });
 }
 
-describe.each(environments)('network policies (%s)', (env) => {
-  const values = loadValues(env);
+// Both environments, and prod with every namespace renamed: references must follow the values.
+const prod = loadValues('prod');
+const cases: [string, Values][] = [
+  ...environments.map((env): [string, Values] => [env, loadValues(env)]),
+  ['prod, namespaces renamed', { ...prod, namespaces: { frontend: 'shop-web', backend: 'shop-api', database: 'shop-db' } }],
+];
+
+describe.each(cases)('network policies (%s)', (_, values) => {
   const { frontend: F, backend: B, database: D } = values.namespaces;
   const web = `${F}/${values.web.deploymentName}`;
   const api = `${B}/${values.api.serviceName}`;

@@ -215,6 +215,21 @@ describe.each(environments)('rendered %s', (env) => {
   });
 });
 
+describe('cross-references', () => {
+  it('follow a namespace rename everywhere: objects, DNS names, selectors, Argo CD destinations', () => {
+    const prod = loadValues('prod');
+    const renamed = { frontend: 'shop-web', backend: 'shop-api', database: 'shop-db' };
+    const text = JSON.stringify(plain({ ...prod, namespaces: renamed }));
+    for (const old of ['frontend', 'backend', 'database']) {
+      expect(text).not.toContain(`"namespace":"${old}"`);
+      expect(text).not.toContain(`"kubernetes.io/metadata.name":"${old}"`);
+      expect(text).not.toContain(`.${old}.svc`);
+    }
+    expect(text).toContain('database.shop-db.svc.cluster.local');
+    expect(text).toContain('http://tasks-api.shop-api.svc.cluster.local');
+  });
+});
+
 describe('dev and prod', () => {
   it('come from the same templates: with the same values they differ only in the environment name', () => {
     const base = parse(readFileSync(valuesFiles('dev')[0]!, 'utf8'));
