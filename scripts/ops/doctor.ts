@@ -13,7 +13,7 @@ export type Verdict = 'pass' | 'warn' | 'fail' | 'unknown';
 export interface Check {
   /** Stable id for scripts, e.g. `secret/backend/database-credentials`. */
   id: string;
-  group: 'cluster' | 'namespaces' | 'database' | 'secrets' | 'config' | 'api' | 'web' | 'network';
+  group: 'cluster' | 'namespaces' | 'database' | 'secrets' | 'api' | 'web' | 'network';
   title: string;
   verdict: Verdict;
   detail: string;
@@ -104,7 +104,7 @@ export async function runDoctor(kube: Kube, t: OpsTargets, options: DoctorOption
   // Wave 1: the API's configuration, then the Knative Service.
   const api = t.api;
   checks.push(
-    await inTier('backend', { id: `configmap/${api.namespace}/${api.configMap}`, group: 'config', title: `ConfigMap ${api.configMap}: DNS names resolve to Services` }, () =>
+    await inTier('backend', { id: `configmap/${api.namespace}/${api.configMap}`, group: 'api', title: `ConfigMap ${api.configMap}: DNS names resolve to Services` }, () =>
       checkConfigMapHosts(kube, t, api.namespace, api.configMap, 'backend'),
     ),
   );
@@ -118,7 +118,7 @@ export async function runDoctor(kube: Kube, t: OpsTargets, options: DoctorOption
   // Wave 2: the web tier and how it reaches the API.
   const web = t.web;
   checks.push(
-    await inTier('frontend', { id: `configmap/${web.namespace}/${web.configMap}`, group: 'config', title: `ConfigMap ${web.configMap}: API upstream resolves` }, () =>
+    await inTier('frontend', { id: `configmap/${web.namespace}/${web.configMap}`, group: 'web', title: `ConfigMap ${web.configMap}: API upstream resolves` }, () =>
       checkConfigMapHosts(kube, t, web.namespace, web.configMap, 'frontend'),
     ),
   );

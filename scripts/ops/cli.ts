@@ -1,0 +1,83 @@
+// What the ops commands share: argument parsing with --help, exit codes, and how a failure to
+// talk to the cluster is reported (a sentence on stderr, and a JSON object for scripts).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { KubeError, errorText } from './kube';
+
+/** Exit codes of watch:scale and doctor (documented in their --help). */
+export const exitCode = {
+  ok: 0,
+  /** doctor: a check failed or could not run; watch:scale: no such service. */
+  problems: 1,
+  usage: 2,
+  /** No kubeconfig, cluster unreachable, or credentials rejected. */
+  noCluster: 3,
+  /** The API server answered 403. */
+  forbidden: 4,
+} as const;
+
+export class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** parseArgs plus --help; unknown flags and missing values become a UsageError. */
+export function parseCommandLine<O extends Options>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new UsageError(errorText(err));
+  }
+}
+
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof UsageError) return exitCode.usage;
+  if (err instanceof KubeError) {
+    switch (err.reason) {
+      case 'no-config':
+      case 'unreachable':
+      case 'unauthorized':
+        return exitCode.noCluster;
+      case 'forbidden':
+        return exitCode.forbidden;
+      default:
+        return exitCode.problems;
+    }
+  }
+  return exitCode.problems;
+}
+
+/** Report a failure: the sentence on stderr; with --json also `{ error: { reason, message } }` on stdout. */
+export function reportFailure(err: unknown, opts: { json?: boolean; command: string }): number {
+  const code = exitCodeFor(err);
+  const reason = err instanceof KubeError ? err.reason : err instanceof UsageError ? 'usage' : 'error';
+  const message = errorText(err);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ error: { reason, message } })}\n`);
+  process.stderr.write(`${opts.command}: ${message}\n`);
+  if (err instanceof UsageError) process.stderr.write(`Run with --help for usage.\n`);
+  return code;
+}
+
+/** Parse a positive number of seconds ("2", "0.5"). */
+export function seconds(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got "${text}"`);
+  return n;
+}
+
+/** Parse "90s", "5m", "1h" (or bare seconds) into milliseconds. */
+export function duration(text: string | undefined, flag: string, fallbackMs: number): number {
+  if (text === undefined) return fallbackMs;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`${flag} must be a duration like 30s, 5m or 1h, got "${text}"`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+  if (ms <= 0) throw new UsageError(`${flag} must be positive`);
+  return ms;
+}
+
+/** Print and exit once stdout has drained (process.exit right after a large write can cut it). */
+export function finish(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.exit(code));
+}

@@ -1,0 +1,156 @@
+// `watch:scale` as a real process against a local fake Kubernetes API serving recorded objects.
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ScaleSnapshot } from '../scripts/ops/snapshot';
+import { loadScenario } from './fixtures/k8s/index';
+import { type FakeKubeApi, runCommand, startFakeKubeApi, writeKubeconfig } from './support/fake-kube-api';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const WATCH = 'scripts/watch-autoscaling.ts';
+let api: FakeKubeApi;
+const scratch = mkdtempSync(join(tmpdir(), 'ops-watch-'));
+
+beforeAll(async () => {
+  api = await startFakeKubeApi({ objects: loadScenario('healthy') });
+});
+afterAll(async () => {
+  await api?.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const watch = (args: string[], options: Parameters<typeof runCommand>[2] = {}) =>
+  runCommand(WATCH, ['--env', 'prod', ...args], { ...options, env: { KUBECONFIG: api.kubeconfig, ...options.env } });
+
+describe('watch:scale --once --json', () => {
+  it('prints one snapshot of the serving revisions and exits 0', async () => {
+    api.setObjects(loadScenario('healthy'));
+    const { code, stdout, stderr } = await watch(['--once', '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const snap = JSON.parse(stdout) as ScaleSnapshot;
+    expect(snap.context).toBe('fixtures');
+    expect(snap.namespace).toBe('backend');
+    expect(snap.service).toMatchObject({ name: 'tasks-api', ready: 'True', latestReadyRevision: 'tasks-api-00002' });
+    expect(snap.revisions.map((r) => `${r.name} ${r.traffic}% ${r.phase} ${r.mode}`)).toEqual([
+      'tasks-api-00002 100% steady Serve',
+      'tasks-api-00001 0% retired Proxy',
+    ]);
+    expect(snap.podStarts.map((p) => p.total)).toEqual([5, 2]);
+    // Built-in kinds come back from client-node with Date timestamps; the snapshot still has ISO strings.
+    expect(snap.podStarts[0]!.readyAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(api.requests).toContain('GET /apis/autoscaling.internal.knative.dev/v1alpha1/namespaces/backend/podautoscalers?labelSelector=serving.knative.dev%2Fservice%3Dtasks-api');
+  });
+
+  it('shows a burst as bursting with the activator in the path', async () => {
+    api.setObjects(loadScenario('burst'));
+    const { code, stdout } = await watch(['--once', '--json']);
+    expect(code).toBe(0);
+    const snap = JSON.parse(stdout) as ScaleSnapshot;
+    expect(snap.revisions[0]).toMatchObject({ phase: 'bursting', mode: 'Proxy', pods: { desired: 5, actual: 3, requested: 5, ready: 3, pending: 2 } });
+  });
+
+  it('shows a failed revision with its reason', async () => {
+    api.setObjects(loadScenario('revision-failed'));
+    const { code, stdout } = await watch(['--once', '--json']);
+    expect(code).toBe(0);
+    const snap = JSON.parse(stdout) as ScaleSnapshot;
+    expect(snap.service.ready).toBe('False');
+    expect(snap.revisions[0]).toMatchObject({ name: 'tasks-api-00003', phase: 'failed', reason: expect.stringContaining('ExitCode1') });
+  });
+
+  it('renders the terminal view with --once', async () => {
+    api.setObjects(loadScenario('scaled-to-zero'));
+    const { code, stdout } = await watch(['--once']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/tasks-api-00002 +100% +at zero +0 +0 +0 +0 +0 +Proxy +50/);
+    expect(stdout).toContain('no pods');
+  });
+});
+
+describe('watch:scale errors', () => {
+  it('says there is no such service (exit 1)', async () => {
+    api.setObjects(loadScenario('no-service'));
+    const { code, stdout, stderr } = await watch(['--once', '--json']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('no Knative Service "tasks-api" in namespace "backend"');
+    expect(JSON.parse(stdout)).toEqual({ error: { reason: 'not-found', message: expect.stringContaining('kubectl get ksvc -n backend') } });
+  });
+
+  it('names the missing permission on a 403 (exit 4)', async () => {
+    const forbidden = await startFakeKubeApi({ objects: loadScenario('healthy'), forbidden: [{ kind: 'PodAutoscaler', namespace: 'backend' }] });
+    try {
+      const { code, stderr } = await runCommand(WATCH, ['--env', 'prod', '--once', '--json'], { env: { KUBECONFIG: forbidden.kubeconfig } });
+      expect(code).toBe(4);
+      expect(stderr).toContain('no permission to list podautoscalers.autoscaling.internal.knative.dev in namespace backend (403)');
+      expect(stderr).toContain('cannot list resource "podautoscalers"');
+    } finally {
+      await forbidden.close();
+    }
+  });
+
+  it('reports an unreachable cluster (exit 3)', async () => {
+    const port = await closedPort();
+    const kubeconfig = writeKubeconfig(mkdtempSync(join(scratch, 'closed-')), { server: `http://127.0.0.1:${port}`, token: 't' });
+    const { code, stderr } = await runCommand(WATCH, ['--env', 'prod', '--once'], { env: { KUBECONFIG: kubeconfig } });
+    expect(code).toBe(3);
+    expect(stderr).toContain(`cannot reach the cluster at http://127.0.0.1:${port} (ECONNREFUSED)`);
+  });
+
+  it('reports missing kubeconfig (exit 3) and rejected credentials (exit 3)', async () => {
+    const none = await runCommand(WATCH, ['--env', 'prod', '--once']);
+    expect(none.code).toBe(3);
+    expect(none.stderr).toContain('no cluster configured');
+    const kubeconfig = writeKubeconfig(mkdtempSync(join(scratch, 'wrong-')), { server: api.url, token: 'wrong' });
+    const rejected = await runCommand(WATCH, ['--env', 'prod', '--once'], { env: { KUBECONFIG: kubeconfig } });
+    expect(rejected.code).toBe(3);
+    expect(rejected.stderr).toContain('rejected the credentials');
+  });
+
+  it('has --help and rejects bad usage (exit 2)', async () => {
+    const [help, unknownEnv, badFlag] = await Promise.all([
+      runCommand(WATCH, ['--help']),
+      runCommand(WATCH, ['--env', 'staging', '--once']),
+      runCommand(WATCH, ['--env', 'prod', '--bogus']),
+    ]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: npm run watch:scale -- --env <env>');
+    expect(unknownEnv.code).toBe(2);
+    expect(unknownEnv.stderr).toContain('unknown environment "staging"');
+    expect(badFlag.code).toBe(2);
+  });
+});
+
+describe('watch:scale live', () => {
+  it('reports scale events and cold starts as the service wakes from zero', async () => {
+    api.setObjects(loadScenario('scaled-to-zero'));
+    // Each printed line is one refresh; change the cluster right after it, before the next one.
+    const next = ['cold-start', 'healthy'] as const;
+    const { code, stdout } = await watch(['--json', '--interval', '0.4', '--frames', '3'], {
+      onLine: (_line, i) => {
+        if (next[i]) api.setObjects(loadScenario(next[i]));
+      },
+    });
+    expect(code).toBe(0);
+    const frames = stdout.trim().split('\n').map((l) => JSON.parse(l) as { snapshot: ScaleSnapshot; events: { revision: string; kind: string; text: string }[] });
+    expect(frames).toHaveLength(3);
+    expect(frames[0]!.events).toEqual([]);
+    expect(frames[1]!.snapshot.revisions[0]!.phase).toBe('waking');
+    expect(frames[1]!.events.map((e) => e.text)).toContain('autoscaler wants 0 → 1 pods (waking from zero)');
+    const texts = frames[2]!.events.map((e) => e.text);
+    expect(texts).toContain('ready pods 0 → 2');
+    expect(texts).toContain('Proxy → Serve (pods serve directly)');
+    expect(texts).toContain('pod tasks-api-00002-deployment-6d9f8b7c5d-q7w4z ready 5.0s after creation (scheduled 0.0s, container 4.0s, ready 1.0s)');
+  });
+});
+
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
