@@ -1,24 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { environments } from '../platform/values';
-import { planFor } from './deploy';
+import { main, planFor } from './deploy';
 import { formatPlan } from '../platform/deploy-plan';
 
 const root = join(import.meta.dirname, '..');
 const tsx = join(root, 'node_modules/tsx/dist/cli.mjs');
-
-/** Run the deploy CLI with a PATH of our choosing (no real kubectl anywhere in these tests). */
-function deploy(args: string[], path: string) {
-  return spawnSync(process.execPath, [tsx, 'scripts/deploy.ts', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, PATH: path },
-    timeout: 30_000,
-  });
-}
 
 describe.each(environments)('deploy plan (%s)', (env) => {
   const plan = formatPlan(env, planFor(env));
@@ -63,45 +53,68 @@ describe.each(environments)('deploy plan (%s)', (env) => {
 
 describe('deploy CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'deploy-'));
+  const savedPath = process.env.PATH;
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    process.env.PATH = savedPath;
+    vi.restoreAllMocks();
+  });
 
-  it('prints the plan with --dry-run, without kubectl', () => {
-    const res = deploy(['--env', 'prod', '--dry-run'], dir);
+  /** Run main() in-process with a PATH of our choosing (no real kubectl anywhere in these tests). */
+  async function deployIn(args: string[], path: string) {
+    process.env.PATH = path;
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+    vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+    const status = await main(args);
+    return { status, stdout: out.join('\n'), stderr: err.join('\n') };
+  }
+
+  it('prints the plan with --dry-run, without kubectl, from the command line', () => {
+    const res = spawnSync(process.execPath, [tsx, 'scripts/deploy.ts', '--env', 'prod', '--dry-run'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: dir },
+      timeout: 30_000,
+    });
     expect(res.stderr).toBe('');
     expect(res.status).toBe(0);
     expect(res.stdout).toBe(formatPlan('prod', planFor('prod')));
   });
 
-  it('names the environments when given an unknown one', () => {
-    const res = deploy(['--env', 'staging', '--dry-run'], dir);
+  it('names the environments when given an unknown one', async () => {
+    const res = await deployIn(['--env', 'staging', '--dry-run'], dir);
     expect(res.status).toBe(1);
     expect(res.stderr).toContain('unknown environment "staging": expected one of dev, prod');
   });
 
-  it('asks for --env', () => {
-    const res = deploy([], dir);
+  it('asks for --env', async () => {
+    const res = await deployIn([], dir);
     expect(res.status).toBe(2);
     expect(res.stderr).toMatch(/--env is required\nusage: npm run deploy -- --env <dev\|prod>/);
   });
 
-  it('says so plainly when kubectl is missing', () => {
-    const res = deploy(['--env', 'dev'], dir);
+  it('says so plainly when kubectl is missing', async () => {
+    const res = await deployIn(['--env', 'dev'], dir);
     expect(res.status).toBe(1);
     expect(res.stderr).toContain('kubectl not found on PATH');
   });
 
-  it('says so plainly when no cluster answers', () => {
+  it('says so plainly when no cluster answers', async () => {
     // A stand-in kubectl: the client works, the API server does not (what kubectl prints then).
     const bin = join(dir, 'bin');
-    spawnSync('mkdir', ['-p', bin]);
+    mkdirSync(bin, { recursive: true });
     writeFileSync(
       join(bin, 'kubectl'),
       '#!/bin/sh\nif [ "$1 $2" = "version --client" ]; then echo "Client Version: v1.34.0"; exit 0; fi\n' +
         'echo "The connection to the server localhost:8080 was refused - did you specify the right host or port?" >&2\nexit 1\n',
     );
     chmodSync(join(bin, 'kubectl'), 0o755);
-    const res = deploy(['--env', 'dev'], `${bin}:/usr/bin:/bin`);
+    const res = await deployIn(['--env', 'dev'], `${bin}:/usr/bin:/bin`);
     expect(res.status).toBe(1);
-    expect(res.stderr).toContain('no cluster reachable with the current kubeconfig context: The connection to the server localhost:8080 was refused');
+    expect(res.stderr).toContain(
+      'no cluster reachable with the current kubeconfig context: The connection to the server localhost:8080 was refused',
+    );
   });
 });
