@@ -183,6 +183,23 @@ describe.each(environments)('rendered %s', (env) => {
     if (env === 'prod') expect(values.web.replicas).toBe(2);
   });
 
+  it('sizes each quota for the most pods the workloads may run', () => {
+    const cpu = (q: string) => (q.endsWith('m') ? Number(q.slice(0, -1)) / 1000 : Number(q));
+    const mem = (q: string) => Number(q.replace(/(Ki|Mi|Gi)$/, '')) * ({ Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[q.slice(-2)] ?? 1);
+    const d = values.limitRangeDefaults.limit;
+    const fits = (quota: Values['quotas']['backend'], pods: number, limits: { cpu: string; memory: string }[]) => {
+      expect(pods, 'pods').toBeLessThanOrEqual(Number(quota.pods));
+      expect(pods * limits.reduce((n, l) => n + cpu(l.cpu), 0), 'limits.cpu').toBeLessThanOrEqual(cpu(quota.limitsCpu));
+      expect(pods * limits.reduce((n, l) => n + mem(l.memory), 0), 'limits.memory').toBeLessThanOrEqual(mem(quota.limitsMemory));
+    };
+    // Knative: max-scale pods, each with queue-proxy taking the LimitRange default.
+    fits(values.quotas.backend, values.api.autoscaling.maxScale, [values.api.resources.limits, d]);
+    // web: replicas plus the one surge pod of a rolling update.
+    fits(values.quotas.frontend, values.web.replicas + 1, [values.web.resources.limits]);
+    fits(values.quotas.database, 1, [values.database.resources.limits, values.database.migration.resources.limits]);
+    expect(mem(values.quotas.database.storage!)).toBeGreaterThanOrEqual(mem(values.database.storage.size));
+  });
+
   it('labels every namespace for Pod Security "restricted" and the environment', () => {
     const namespaces = objects.filter((o) => o.kind === 'Namespace');
     expect(namespaces.map((n) => n.metadata.name).sort()).toEqual(Object.values(values.namespaces).sort());
