@@ -1,7 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiDevServer } from '../web/server/api-dev-server';
 import { freePort } from './support/api';
+import { tempDir } from './support/nginx';
 
 // `npm run dev`: one Vite server for the SPA, /config.json and the API functions on PGlite.
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -62,5 +67,39 @@ describe('npm run dev', () => {
     expect(list.tasks.map((t) => t.task)).toEqual(['From the dev server']);
     // Everything outside /api stays with Vite: an unknown page is the SPA, not a Hono 404.
     expect(await (await fetch(`${url}/some/page`)).text()).toContain('<div id="app"></div>');
+  });
+});
+
+describe('the API functions under Vite', () => {
+  it('serve an edited route on the next request, without a restart', async () => {
+    // A stand-in for functions/api/dev.ts, outside Vite's root like the real one.
+    const dir = tempDir('tasks-dev-entry-');
+    const entry = join(dir, 'api.ts');
+    const route = (version: number) =>
+      `export default { fetch: () => new Response(JSON.stringify({ version: ${version} }), { headers: { 'Content-Type': 'application/json' } }) };\n`;
+    writeFileSync(entry, route(1));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>page</title>');
+    const port = await freePort();
+    const server = await createServer({
+      configFile: false,
+      root: dir,
+      logLevel: 'silent',
+      plugins: [apiDevServer(entry)],
+      server: { host: '127.0.0.1', port, strictPort: true },
+    });
+    await server.listen();
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      expect(await (await fetch(`${base}/api/tasks`)).json()).toEqual({ version: 1 });
+      expect(await (await fetch(`${base}/`)).text()).toContain('<title>page</title>');
+
+      writeFileSync(entry, route(2));
+      await expect
+        .poll(async () => (await (await fetch(`${base}/api/tasks`)).json()) as unknown, { timeout: 10_000 })
+        .toEqual({ version: 2 });
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

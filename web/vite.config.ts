@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
-import devServer from '@hono/vite-dev-server';
-import nodeAdapter from '@hono/vite-dev-server/node';
+import { apiDevServer } from './server/api-dev-server.ts';
 import { runtimeConfig } from './server/runtime-config.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -12,10 +11,12 @@ function runtimeConfigJson(): Plugin {
   return {
     name: 'tasks:runtime-config',
     configureServer(server) {
+      // Read once, so a bad variable stops the server at start with a message naming it.
+      const body = JSON.stringify(runtimeConfig(process.env));
       server.middlewares.use('/config.json', (_req, res) => {
         res.setHeader('Content-Type', 'application/json');
         res.setHeader('Cache-Control', 'no-store');
-        res.end(JSON.stringify(runtimeConfig(process.env)));
+        res.end(body);
       });
     },
   };
@@ -26,16 +27,8 @@ export default defineConfig(({ command, mode }) => ({
   plugins: [
     vue(),
     runtimeConfigJson(),
-    // The API functions on the same port in development. Everything that is not /api goes to Vite.
-    // Loaded through Vite's SSR module graph, so an edited route is live on the next request.
-    command === 'serve' &&
-      mode !== 'test' &&
-      devServer({
-        entry: here('../functions/api/dev.ts'),
-        adapter: nodeAdapter,
-        injectClientScript: false,
-        exclude: [/^(?!\/api(\/|$|\?)).*/],
-      }),
+    // The API functions at /api in development (not in component tests).
+    command === 'serve' && mode !== 'test' && apiDevServer(here('../functions/api/dev.ts')),
   ],
   define: {
     // Smaller Vue runtime: the app uses only the Composition API and never ships devtools hooks.
