@@ -25,7 +25,7 @@ export function applications(values: Values): [string, Rendered[]][] {
             namespace: argocd.namespace,
             labels: labels(values, appName(values, w.name), 'argocd'),
             annotations: { 'argocd.argoproj.io/sync-wave': String(w.wave) },
-            // Deleting the Application deletes what it deployed (the database volume is retained).
+            // Deleting the Application deletes what it deployed, except the database namespace and its volume.
             finalizers: ['resources-finalizer.argocd.argoproj.io'],
           },
           spec: {

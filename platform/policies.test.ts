@@ -212,6 +212,9 @@ describe.each(environments)('rendered %s', (env) => {
         expect(objects.filter((o) => o.kind === kind && o.metadata.namespace === ns.metadata.name), kind).toHaveLength(1);
       }
     }
+    // Deleting the namespace would delete the database volume with it.
+    const db = namespaces.find((n) => n.metadata.name === values.namespaces.database)!;
+    expect(db.metadata.annotations?.['argocd.argoproj.io/sync-options']).toBe('Prune=false,Delete=false');
   });
 
   it('orders the Argo CD waves database < backend < frontend, migrations before the API', () => {

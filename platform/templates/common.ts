@@ -73,7 +73,8 @@ export function contentHash(data: unknown): string {
   return createHash('sha256').update(JSON.stringify(data)).digest('hex').slice(0, 16);
 }
 
-export const configHashAnnotation = 'platform.tasks/config-hash';
+// The Helm convention, so people recognise it.
+export const configHashAnnotation = 'checksum/config';
 
 /** A comment for the rendered YAML, when the values files give a reason for that value. */
 export function commentFor(path: (string | number)[], text: string | undefined): Rendered['comments'] {

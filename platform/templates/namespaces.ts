@@ -19,7 +19,14 @@ export function namespace(values: Values, component: Component): Rendered[] {
   return [
     {
       object: new Namespace({
-        metadata: { name: ns, labels: { ...labels(values, ns, component), ...podSecurity } },
+        metadata: {
+          name: ns,
+          labels: { ...labels(values, ns, component), ...podSecurity },
+          // Deleting a namespace deletes its volumes: Argo CD must never prune or delete the database's.
+          ...(component === 'database'
+            ? { annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false' } }
+            : {}),
+        },
       }),
     },
     {
