@@ -5,21 +5,26 @@
  *   npm run rotate -- --secret-id tasks/prod/db-app --local    # run the four steps from this machine
  *
  * Options: --region, --endpoint (a Secrets Manager endpoint, e.g. a VPC endpoint or a local stand-in),
- * --timeout <seconds> (default 300), --poll <seconds> (default 5), --yes (do not ask).
+ * --connect <host:port> (with --local: reach the database there, e.g. through kubectl port-forward,
+ * instead of the in-cluster host in the secret), --timeout <seconds> (default 300),
+ * --poll <seconds> (default 5), --yes (do not ask).
  * Prints what it will do and asks first. Never prints a secret value.
  */
 import { DescribeSecretCommand, RotateSecretCommand, SecretsManagerClient, type DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
+import { parseConnectTo } from '../functions/rotate-db-credentials/database';
 import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
 
-const USAGE = 'usage: npm run rotate -- --secret-id <name or ARN> [--local] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--yes]';
+const USAGE =
+  'usage: npm run rotate -- --secret-id <name or ARN> [--local [--connect <host:port>]] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--yes]';
 
 class UsageError extends Error {}
 
 const ARGS = {
   'secret-id': { type: 'string' },
   local: { type: 'boolean', default: false },
+  connect: { type: 'string' },
   region: { type: 'string' },
   endpoint: { type: 'string' },
   timeout: { type: 'string', default: '300' },
@@ -48,7 +53,14 @@ function options() {
     return n * 1000;
   };
   if (values.endpoint && !/^https?:\/\//.test(values.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
-  return { ...values, secretId, timeoutMs: seconds('timeout'), pollMs: seconds('poll') };
+  if (values.connect && !values.local) throw new UsageError('--connect only applies to --local');
+  let connectTo;
+  try {
+    connectTo = parseConnectTo(values.connect);
+  } catch (error) {
+    throw new UsageError(`--connect: ${(error as Error).message}`);
+  }
+  return { ...values, secretId, connectTo, timeoutMs: seconds('timeout'), pollMs: seconds('poll') };
 }
 
 async function confirm(question: string): Promise<boolean> {
@@ -119,6 +131,7 @@ async function main(): Promise<void> {
           ? `plan       resume the unfinished rotation of version ${unfinished[0]} from this machine`
           : 'plan       run createSecret, setSecret, testSecret, finishSecret from this machine (needs the database and the master secret)',
       );
+      if (opts.connectTo) console.log(`database   reached through ${opts.connectTo.host}:${opts.connectTo.port}`);
     } else {
       if (!described.RotationLambdaARN) {
         throw new UsageError('rotation is not configured for this secret: use --local, or turn it on with npm run secrets:bootstrap -- --rotation-lambda-arn');
@@ -138,7 +151,7 @@ async function main(): Promise<void> {
       const started = Date.now();
       let current: Step = 'createSecret';
       try {
-        const result = await rotateLocally({ client, log: () => {} }, described.ARN!, (step, versionId) => {
+        const result = await rotateLocally({ client, connectTo: opts.connectTo, log: () => {} }, described.ARN!, (step, versionId) => {
           console.log(`  ${step} done (version ${versionId})`);
           current = STEPS[STEPS.indexOf(step) + 1] ?? step;
         });

@@ -57,6 +57,25 @@ describe('npm run rotate', () => {
     expect(run.stdout).not.toContain(value.password);
   });
 
+  it('--local --connect reaches an in-cluster host through a forwarded address', async () => {
+    const host = 'database.tasks-test-database.svc.cluster.local';
+    const { arn } = await fx.createAppSecret('tasks/test/db-app-cli-connect', 'cli_connect', { host });
+    const connect = `127.0.0.1:${fx.cluster.port}`;
+    const direct = await cli('scripts/rotate.ts', ['--secret-id', arn, '--local', '--yes']);
+    expect(direct.code).toBe(1);
+    expect(direct.stderr).toContain(`setSecret failed: cannot connect as cli_connect_clone@${host}`);
+    expect(direct.stderr).toContain('AWSCURRENT is unchanged');
+
+    const forwarded = await cli('scripts/rotate.ts', ['--secret-id', arn, '--local', '--yes', '--connect', connect]);
+    expect(forwarded.stderr).toBe('');
+    expect(forwarded.code).toBe(0);
+    expect(forwarded.stdout).toContain(`database   reached through ${connect}`);
+    expect(forwarded.stdout).toContain('plan       resume the unfinished rotation of version');
+    const after = await current(arn);
+    expect(after).toMatchObject({ host, username: 'cli_connect_clone' });
+    expect(await loginAs({ ...after, host: '127.0.0.1' })).toBe('cli_connect_clone');
+  });
+
   it('starts a rotation with RotateSecret and follows it to AWSCURRENT', async () => {
     const { arn } = await fx.createAppSecret('tasks/test/db-app-cli-service', 'cli_service');
     // Turn rotation on first, as secrets:bootstrap would.

@@ -7,16 +7,32 @@ const AUTH_FAILURES = new Set(['28P01', '28000']);
 
 export interface ConnectOptions {
   connectTimeoutMs?: number;
+  /**
+   * Where to connect instead of the secret's host and port, when the rotation runs outside the
+   * cluster network (the secret holds the in-cluster Service name the API uses). Only the network
+   * address changes: every check still compares the hosts written in the secrets.
+   */
+  connectTo?: { host: string; port: number };
+}
+
+/** Parses `host:port` (as in DB_CONNECT_TO or --connect). */
+export function parseConnectTo(value: string | undefined): ConnectOptions['connectTo'] {
+  if (!value) return undefined;
+  const match = /^([^:\s]+):(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535) throw new Error(`expected host:port, got "${value}"`);
+  return { host: match[1]!, port };
 }
 
 function clientFor(secret: DatabaseSecret, options: ConnectOptions): pg.Client {
   return new pg.Client({
-    host: secret.host,
-    port: secret.port,
+    host: options.connectTo?.host ?? secret.host,
+    port: options.connectTo?.port ?? secret.port,
     database: secret.dbname,
     user: secret.username,
     password: secret.password,
     // `ssl: true` in the secret means verified TLS; there is no silent fallback to plain text.
+    // The certificate is checked against the secret's host, also when connecting through connectTo.
     ssl: secret.ssl ? { rejectUnauthorized: true, servername: secret.host } : false,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     statement_timeout: 10_000,
@@ -24,8 +40,9 @@ function clientFor(secret: DatabaseSecret, options: ConnectOptions): pg.Client {
   });
 }
 
-function describeTarget(secret: DatabaseSecret): string {
-  return `${secret.username}@${secret.host}:${secret.port}/${secret.dbname}`;
+function describeTarget(secret: DatabaseSecret, options: ConnectOptions): string {
+  const via = options.connectTo ? ` via ${options.connectTo.host}:${options.connectTo.port}` : '';
+  return `${secret.username}@${secret.host}:${secret.port}/${secret.dbname}${via}`;
 }
 
 /** Runs `fn` on a fresh connection as the secret's user; connection errors name the target, never the password. */
@@ -36,7 +53,7 @@ export async function withConnection<T>(secret: DatabaseSecret, options: Connect
     await client.connect();
   } catch (error) {
     const e = error as { code?: string; message?: string };
-    throw Object.assign(new Error(`cannot connect as ${describeTarget(secret)}: ${e.message ?? e.code ?? 'unknown error'}`), { code: e.code });
+    throw Object.assign(new Error(`cannot connect as ${describeTarget(secret, options)}: ${e.message ?? e.code ?? 'unknown error'}`), { code: e.code });
   }
   try {
     return await fn(client);

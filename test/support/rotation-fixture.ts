@@ -25,8 +25,12 @@ export interface RotationFixture {
   sm: SecretsManagerDouble;
   client: SecretsManagerClient;
   adminArn: string;
-  /** Creates role `username` with a random password and DML on `tasks`, and its `tasks/<env>/db-app`-style secret. */
-  createAppSecret(name: string, username: string): Promise<{ arn: string; value: DbSecretValue }>;
+  /**
+   * Creates role `username` with a random password and DML on `tasks`, and its `tasks/<env>/db-app`-style
+   * secret. With `host`, both the secret and a master secret of its own name that host instead of the
+   * cluster's address (as in-cluster Service names do), so connections need `connectTo`.
+   */
+  createAppSecret(name: string, username: string, options?: { host?: string }): Promise<{ arn: string; value: DbSecretValue }>;
   /** A superuser query on the `tasks` database. */
   adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
   stop(): Promise<void>;
@@ -56,11 +60,16 @@ export async function startRotationFixture(): Promise<RotationFixture> {
     sm,
     client,
     adminArn,
-    async createAppSecret(name, username) {
+    async createAppSecret(name, username, options = {}) {
       const password = randomBytes(18).toString('base64url');
       await pool.query(`CREATE ROLE ${username} LOGIN PASSWORD '${password}'`);
       await pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON tasks TO ${username}; GRANT USAGE ON SEQUENCE tasks_id_seq TO ${username}`);
-      const value: DbSecretValue = { ...base, username, password, masterarn: adminArn };
+      let masterarn = adminArn;
+      if (options.host) {
+        const admin = { ...base, host: options.host, dbname: 'postgres', username: cluster.user, password: cluster.password };
+        masterarn = (await client.send(new CreateSecretCommand({ Name: `${name}-admin`, SecretString: JSON.stringify(admin) }))).ARN!;
+      }
+      const value: DbSecretValue = { ...base, host: options.host ?? base.host, username, password, masterarn };
       const out = await client.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }));
       return { arn: out.ARN!, value };
     },
