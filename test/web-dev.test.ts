@@ -43,7 +43,7 @@ afterAll(async () => {
 describe('npm run dev', () => {
   it('serves the page and compiles the app through Vite', async () => {
     const html = await (await fetch(`${url}/`)).text();
-    expect(html).toContain('<div id="app"></div>');
+    expect(html).toContain('<div id="app">');
     expect(html).toContain('/@vite/client');
     const app = await fetch(`${url}/src/App.vue`);
     expect(app.status).toBe(200);
@@ -66,7 +66,7 @@ describe('npm run dev', () => {
     const list = (await (await fetch(`${url}/api/tasks`)).json()) as { tasks: { task: string }[] };
     expect(list.tasks.map((t) => t.task)).toEqual(['From the dev server']);
     // Everything outside /api stays with Vite: an unknown page is the SPA, not a Hono 404.
-    expect(await (await fetch(`${url}/some/page`)).text()).toContain('<div id="app"></div>');
+    expect(await (await fetch(`${url}/some/page`)).text()).toContain('<div id="app">');
   });
 });
 

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readdirSync, writeFileSync } from 'node:fs';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,7 +104,7 @@ describe('nginx serving the SPA', () => {
 
   it('answers any other path with index.html (SPA fallback)', async () => {
     const index = await (await get('/')).text();
-    expect(index).toContain('<div id="app"></div>');
+    expect(index).toContain('<div id="app">');
     for (const path of ['/tasks/42', '/done?x=1', '/a/b/c']) {
       const res = await get(path);
       expect(res.status, path).toBe(200);
@@ -187,6 +188,33 @@ describe('nginx proxying /api/', () => {
     expect((await get('/api/tasks')).status).toBe(200);
   });
 
+  it('gives a JSON 504 when the API does not answer in time, after at most three tries of a read', async () => {
+    const port = await freePort();
+    const sockets = new Set<Socket>();
+    // Accepts connections and never answers, like a pod stuck before its first response.
+    const silent = createTcpServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
+    const slow = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${port}`, env: { API_TIMEOUT: '1' } });
+    try {
+      const read = await fetch(`${slow.url}/api/tasks`);
+      expect(read.status).toBe(504);
+      expect(await read.json()).toEqual({
+        success: false,
+        message: 'The API took too long to answer. Try again in a moment.',
+        code: 'api_timeout',
+      });
+      expect(sockets.size).toBe(3);
+
+      const write = await fetch(`${slow.url}/api/tasks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"task":"x"}' });
+      expect(write.status).toBe(504);
+      expect(sockets.size).toBe(4);
+    } finally {
+      await slow.stop();
+      sockets.forEach((s) => s.destroy());
+      silent.close();
+    }
+  });
+
   it('drops a browser-sent X-Internal-Token when no token file is configured', async () => {
     const bare = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${apiPort}` });
     try {
@@ -211,6 +239,7 @@ describe('entrypoint input checks', () => {
     [{ API_UPSTREAM: 'https://api.example.com' }, 'API_UPSTREAM must start with http://'],
     [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be "true" or "false"'],
     [{ PORT: '80; include /etc/passwd' }, 'PORT must be a number'],
+    [{ API_TIMEOUT: '5s' }, 'API_TIMEOUT must be a whole number of seconds'],
     [{ HTML_DIR: '/nonexistent' }, 'has no index.html'],
     [{ INTERNAL_TOKEN_FILE: '/nonexistent/token' }, 'INTERNAL_TOKEN_FILE (/nonexistent/token) cannot be read'],
   ])('rejects %j with a message naming the variable', (env, message) => {

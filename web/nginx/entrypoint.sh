@@ -5,6 +5,7 @@
 #
 #   PORT                 listen port (8080)             LISTEN_HOST   bind address (all)
 #   API_UPSTREAM         http://host[:port] of the API (http://127.0.0.1:3000)
+#   API_TIMEOUT          seconds to wait for an API answer before a JSON 504 (60)
 #   INTERNAL_TOKEN_FILE  file whose content nginx sends as X-Internal-Token (optional)
 #   API_URL, FEATURE_EDIT_TASK, FEATURE_DELETE_TASK, APP_VERSION
 #                        written to /config.json, the same keys as web/server/runtime-config.ts
@@ -22,6 +23,7 @@ CONF_DIR=$(cd "$(dirname "$0")" && pwd)
 PORT=${PORT:-8080}
 LISTEN_HOST=${LISTEN_HOST:-}
 API_UPSTREAM=${API_UPSTREAM:-http://127.0.0.1:3000}
+API_TIMEOUT=${API_TIMEOUT:-60}
 HTML_DIR=${HTML_DIR:-/usr/share/nginx/html}
 RUNTIME_DIR=${RUNTIME_DIR:-/tmp/nginx}
 ERROR_LOG=${ERROR_LOG:-/dev/stderr}
@@ -66,6 +68,10 @@ esac
 case "$API_HOST" in
   *:*) API_HOSTPORT=$API_HOST ;;
   *) API_HOSTPORT=$API_HOST:80 ;;
+esac
+
+case "$API_TIMEOUT" in
+  '' | *[!0-9]* | 0*) fail "API_TIMEOUT must be a whole number of seconds above 0, got '$API_TIMEOUT'" ;;
 esac
 
 flag() {
@@ -134,6 +140,7 @@ sed -e "s|@@USER_LINE@@|$USER_LINE|" \
   -e "s|@@LISTEN@@|$LISTEN|g" \
   -e "s|@@API_HOST@@|$API_HOST|g" \
   -e "s|@@API_HOSTPORT@@|$API_HOSTPORT|g" \
+  -e "s|@@API_TIMEOUT@@|$API_TIMEOUT|g" \
   "$CONF_DIR/nginx.conf.template" >"$RUNTIME_DIR/nginx.conf"
 
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
