@@ -38,6 +38,15 @@ export interface RotationFixture {
 
 export async function startRotationFixture(): Promise<RotationFixture> {
   const cluster = await startScramCluster();
+  try {
+    return await setUp(cluster);
+  } catch (error) {
+    await cluster.stop(); // a failed setup must not leave a postgres process behind
+    throw error;
+  }
+}
+
+async function setUp(cluster: ScramCluster): Promise<RotationFixture> {
   const sm = await SecretsManagerDouble.start();
   const client = sm.client();
   const admin = new pg.Pool({ connectionString: cluster.url('postgres'), max: 2 });
