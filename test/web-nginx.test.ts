@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -15,13 +15,22 @@ function fakeApi(port: number) {
   let server: Server | undefined;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     seen.push({ method: req.method!, url: req.url!, headers: req.headers });
-    req.resume();
     if (failures > 0) {
+      req.resume();
       failures--;
       res.writeHead(502, { 'Content-Type': 'text/plain' }).end('activator: no healthy upstream');
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ success: true, method: req.method, url: req.url }));
+    if (req.url === '/api/big') {
+      // Far larger than nginx's proxy buffers: with a slow reader it spills to the proxy temp folder.
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ filler: 'x'.repeat(BIG) }));
+      return;
+    }
+    let size = 0;
+    req.on('data', (chunk: Buffer) => (size += chunk.length));
+    req.on('end', () =>
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ success: true, method: req.method, url: req.url, size })),
+    );
   };
   return {
     seen,
@@ -59,13 +68,17 @@ afterAll(async () => {
 });
 
 const get = (path: string, init?: RequestInit) => fetch(nginx.url + path, init);
-/** fetch() decompresses on its own; this sees the bytes on the wire. */
-const rawGet = (path: string, headers: Record<string, string>) =>
-  new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+const BIG = 8 << 20;
+
+/** fetch() decompresses on its own; this sees the bytes on the wire, optionally reading late. */
+const rawGet = (path: string, headers: Record<string, string>, readAfterMs = 0) =>
+  new Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
     request(nginx.url + path, { headers }, (res) => {
       const chunks: Buffer[] = [];
+      res.pause();
+      setTimeout(() => res.resume(), readAfterMs);
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
     })
       .on('error', reject)
       .end();
@@ -154,6 +167,21 @@ describe('nginx proxying /api/', () => {
     expect(req!.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
   });
 
+  it('buffers large bodies in its temp folders, whichever user its workers run as', async () => {
+    const big = await rawGet('/api/big', {}, 500);
+    expect(big.status).toBe(200);
+    expect((JSON.parse(big.body.toString()) as { filler: string }).filler).toHaveLength(BIG);
+    const body = JSON.stringify({ task: 'y'.repeat(40_000) }); // over client_body_buffer_size, under the 64k limit
+    const upload = await get('/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expect(await upload.json()).toMatchObject({ method: 'POST', size: body.length });
+    const tooBig = await get('/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'z'.repeat(70_000) });
+    expect(tooBig.status).toBe(413);
+    // nginx notes each spill in its log: proof the temp folders were used, and writable.
+    expect(nginx.errorLog()).toContain('an upstream response is buffered to a temporary file');
+    expect(nginx.errorLog()).toContain('a client request body is buffered to a temporary file');
+    expect(nginx.errorLog()).not.toContain('Permission denied');
+  });
+
   it('retries a read while the API answers 502, but never a write', async () => {
     api.seen.length = 0;
     api.fail(2);
@@ -223,6 +251,24 @@ describe('nginx proxying /api/', () => {
       expect(api.seen[0]!.headers['x-internal-token']).toBeUndefined();
     } finally {
       await bare.stop();
+    }
+  });
+});
+
+describe('nginx as an unprivileged user', () => {
+  it('runs without root, as in the image, with no user directive', async () => {
+    const plain = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${apiPort}`, unprivileged: true });
+    try {
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${plain.pid}/status`, 'utf8'))![1];
+      expect(Number(uid)).not.toBe(0);
+      expect(readFileSync(join(plain.dir, 'nginx.conf'), 'utf8')).not.toMatch(/^user /m);
+      expect((await fetch(`${plain.url}/`)).status).toBe(200);
+      expect(await (await fetch(`${plain.url}/config.json`)).json()).toMatchObject({ apiUrl: '/api' });
+      expect((await fetch(`${plain.url}/api/tasks`)).status).toBe(200);
+      // Started as root (as in CI), the same script drops the workers to "nobody".
+      if (process.getuid?.() === 0) expect(readFileSync(join(nginx.dir, 'nginx.conf'), 'utf8')).toMatch(/^user nobody /m);
+    } finally {
+      await plain.stop();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +33,16 @@ export function buildWeb(outDir = join(tempDir('tasks-web-build-'), 'dist')): Pr
   });
 }
 
+/** World-readable whatever the umask was, for workers running as "nobody". */
+function readable(path: string) {
+  if (statSync(path).isDirectory()) {
+    chmodSync(path, 0o755);
+    for (const name of readdirSync(path)) readable(join(path, name));
+  } else {
+    chmodSync(path, 0o644);
+  }
+}
+
 export interface RunningNginx {
   url: string;
   port: number;
@@ -50,7 +60,12 @@ export interface NginxOptions {
   apiUpstream?: string;
   /** Extra environment for the entrypoint: API_URL, FEATURE_*, APP_VERSION, INTERNAL_TOKEN_FILE… */
   env?: Record<string, string>;
+  /** Run as "nobody" (uid 65534), as the image runs as its own unprivileged user. Only matters as root. */
+  unprivileged?: boolean;
 }
+
+const NOBODY = 65534;
+const asNobody = (opts: NginxOptions) => opts.unprivileged === true && process.getuid?.() === 0;
 
 /**
  * Runs web/nginx/entrypoint.sh (the image's own start script) with the real nginx on a free port,
@@ -60,6 +75,8 @@ export async function startNginx(opts: NginxOptions): Promise<RunningNginx> {
   const dir = tempDir('tasks-nginx-');
   const html = join(dir, 'html');
   cpSync(opts.htmlDir, html, { recursive: true });
+  readable(html);
+  if (asNobody(opts)) chownSync(dir, NOBODY, NOBODY);
   // Another process may grab the free port before nginx binds it: try again on a new one.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -87,7 +104,8 @@ async function launch(dir: string, html: string, opts: NginxOptions): Promise<Ru
     ACCESS_LOG: join(run, 'access.log'),
     ...opts.env,
   };
-  const child = spawn('sh', [entrypoint], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const user = asNobody(opts) ? { uid: NOBODY, gid: NOBODY } : {};
+  const child = spawn('sh', [entrypoint], { env, stdio: ['ignore', 'pipe', 'pipe'], ...user });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

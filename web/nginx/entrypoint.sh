@@ -12,6 +12,7 @@
 #   HTML_DIR             the built SPA (/usr/share/nginx/html)
 #   RUNTIME_DIR          where nginx writes (/tmp/nginx); the only writable path it needs
 #   ERROR_LOG, ACCESS_LOG  (/dev/stderr, /dev/stdout)
+#   NGINX_BIN            the nginx binary (found on PATH, else /usr/sbin/nginx)
 set -eu
 
 fail() {
@@ -85,7 +86,7 @@ flag() {
 FEATURE_EDIT=$(flag FEATURE_EDIT_TASK "${FEATURE_EDIT_TASK:-}")
 FEATURE_DELETE=$(flag FEATURE_DELETE_TASK "${FEATURE_DELETE_TASK:-}")
 
-mkdir -p "$RUNTIME_DIR/client_body" "$RUNTIME_DIR/proxy" "$RUNTIME_DIR/fastcgi" "$RUNTIME_DIR/uwsgi" "$RUNTIME_DIR/scgi"
+mkdir -p "$RUNTIME_DIR"
 umask 077
 
 # The token goes into a file only the master process reads; an empty value removes the header.
@@ -123,12 +124,12 @@ API_URL=${API_URL:-/api} APP_VERSION=${APP_VERSION:-dev} awk \
   }' >"$RUNTIME_DIR/config.json.tmp"
 mv "$RUNTIME_DIR/config.json.tmp" "$RUNTIME_DIR/config.json"
 
-# As root (local previews, CI) nginx would run its workers as "nobody": give them the temp folders.
-# The image runs as an unprivileged user and needs no user line.
+# As root (local previews, CI) the workers run as "nobody"; nginx hands them the temp folders it
+# creates, but they must be able to enter RUNTIME_DIR. The image runs as an unprivileged user.
 USER_LINE=
 if [ "$(id -u)" = 0 ]; then
   USER_LINE="user nobody $(id -gn nobody);"
-  chown -R nobody "$RUNTIME_DIR/client_body" "$RUNTIME_DIR/proxy" "$RUNTIME_DIR/fastcgi" "$RUNTIME_DIR/uwsgi" "$RUNTIME_DIR/scgi"
+  chmod go+x "$RUNTIME_DIR"
 fi
 
 sed -e "s|@@USER_LINE@@|$USER_LINE|" \
@@ -143,5 +144,6 @@ sed -e "s|@@USER_LINE@@|$USER_LINE|" \
   -e "s|@@API_TIMEOUT@@|$API_TIMEOUT|g" \
   "$CONF_DIR/nginx.conf.template" >"$RUNTIME_DIR/nginx.conf"
 
-NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
-exec "$NGINX" -p "$RUNTIME_DIR/" -c "$RUNTIME_DIR/nginx.conf" -e "$ERROR_LOG"
+# Not "NGINX": nginx reads that variable as a list of inherited sockets.
+NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
+exec "$NGINX_BIN" -p "$RUNTIME_DIR/" -c "$RUNTIME_DIR/nginx.conf" -e "$ERROR_LOG"
