@@ -8,7 +8,7 @@
 // `npm run bench` runs it too.
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -133,6 +133,8 @@ export async function runCapacity(opts: CapacityOptions = {}): Promise<CapacityR
   const own = opts.databaseUrl ? undefined : await createTestDatabase('tasks_capacity');
   const databaseUrl = opts.databaseUrl ?? own!.url;
   const samples: CapacitySample[] = [];
+  // Other work on the machine skews the figure; say how busy it was.
+  const load = loadavg()[0]!.toFixed(1);
   try {
     await migrate(databaseUrl);
     await seed(databaseUrl);
@@ -157,7 +159,7 @@ export async function runCapacity(opts: CapacityOptions = {}): Promise<CapacityR
   }
   const choice = findCapacity(samples, bound);
   const measuredAt = new Date().toISOString().slice(0, 10);
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, load average ${load} at the start`;
   const path = opts.path ?? '/api/tasks';
   const base = { measuredAt, machine, p99BoundMs: bound, stepSeconds: seconds, rounds, samples, choice };
   return { ...base, markdown: capacityMarkdown({ ...base, path }) };

@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadValues } from '../values';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const dashboard = (file: string) => JSON.parse(readFileSync(join(here, 'grafana', file), 'utf8'));
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  description?: string;
+  targets?: { refId: string; expr: string }[];
+}
+const dataPanels = (d: { panels: Panel[] }) => d.panels.filter((p) => p.type !== 'row');
+
+/** Every (, { and [ closed in order, outside quoted strings: catches most broken PromQL edits. */
+function balanced(expr: string): boolean {
+  const stack: string[] = [];
+  const pairs: Record<string, string> = { ')': '(', '}': '{', ']': '[' };
+  let quoted = false;
+  for (const ch of expr) {
+    if (ch === '"') quoted = !quoted;
+    else if (quoted) continue;
+    else if ('({['.includes(ch)) stack.push(ch);
+    else if (ch in pairs && stack.pop() !== pairs[ch]) return false;
+  }
+  return stack.length === 0 && !quoted;
+}
+
+describe.each(['tasks-api.json', 'knative-scaling.json'])('%s', (file) => {
+  const d = dashboard(file);
+
+  it('has unique panel ids, a description and well-formed queries on every panel', () => {
+    const ids = d.panels.map((p: Panel) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const p of dataPanels(d)) {
+      expect(p.description, p.title).toBeTruthy();
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets!) expect(balanced(t.expr), `${p.title}: ${t.expr}`).toBe(true);
+    }
+  });
+
+  it('uses only its own variables', () => {
+    const declared = new Set<string>(d.templating.list.map((v: { name: string }) => v.name));
+    const used = new Set([...JSON.stringify(d.panels).matchAll(/\$\{?([a-z_]+)\}?/g)].map((m) => m[1]!).filter((n) => !n.startsWith('__')));
+    for (const name of used) expect(declared, `$${name}`).toContain(name);
+  });
+});
+
+describe('the API dashboard', () => {
+  const exprs = JSON.stringify(dashboard('tasks-api.json').panels);
+
+  it('charts every metric the API exports', () => {
+    for (const metric of [
+      'http_requests_total',
+      'http_request_duration_seconds_bucket',
+      'db_pool_connections',
+      'tasks_api_startup_seconds',
+      'tasks_api_cold_start_first_request_duration_seconds',
+    ]) {
+      expect(exprs).toContain(metric);
+    }
+  });
+});
+
+describe('the Knative scaling dashboard', () => {
+  const d = dashboard('knative-scaling.json');
+
+  it('asks both metric generations in every panel that has an older name', () => {
+    for (const p of dataPanels(d)) {
+      const exprs = p.targets!.map((t) => t.expr);
+      const otel = exprs.filter((e) => /\bkn_/.test(e));
+      const prometheus = exprs.filter((e) => /\b(autoscaler|activator)_/.test(e));
+      expect(otel.length, p.title).toBeGreaterThan(0);
+      if (!p.title.includes('≥ 1.19')) expect(prometheus.length, p.title).toBe(otel.length);
+      for (const e of otel) expect(e).toContain('k8s_namespace_name="$namespace"');
+      for (const e of prometheus) expect(e).toContain('namespace_name="$namespace"');
+    }
+  });
+});
+
+describe('scrape configuration', () => {
+  const values = loadValues('prod');
+  const yaml = (file: string) => parseAllDocuments(readFileSync(join(here, file), 'utf8')).map((doc) => doc.toJS());
+
+  it('selects the Knative Service pods in the backend namespace on the app port', () => {
+    const [monitor] = yaml('podmonitor-tasks-api.yaml');
+    expect(monitor.kind).toBe('PodMonitor');
+    expect(monitor.metadata.namespace).toBe(values.namespaces.backend);
+    expect(monitor.spec.selector.matchLabels).toEqual({ 'serving.knative.dev/service': values.api.serviceName });
+    expect(monitor.spec.podMetricsEndpoints.map((e: { port: string }) => e.port)).toEqual(['user-port', 'http-usermetric']);
+  });
+
+  it('lets Prometheus through the default deny to the ports it scrapes', () => {
+    const [policy] = yaml('networkpolicy-allow-prometheus.yaml');
+    expect(policy.metadata.namespace).toBe(values.namespaces.backend);
+    expect(policy.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': values.api.serviceName });
+    expect(policy.spec.ingress[0].ports.map((p: { port: number }) => p.port)).toEqual([values.api.port, 9091]);
+  });
+
+  it('has a plain Prometheus alternative with the same two jobs', () => {
+    const config = parse(readFileSync(join(here, 'prometheus-scrape.yaml'), 'utf8'));
+    expect(config.scrape_configs.map((j: { job_name: string }) => j.job_name)).toEqual(['tasks-api', 'knative-serving-autoscaling']);
+  });
+});
