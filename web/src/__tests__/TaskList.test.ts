@@ -59,6 +59,7 @@ describe('task list', () => {
     await wrapper.findAll('button').find((b) => b.text() === 'Clear done')!.trigger('click');
     await flushPromises();
     expect(wrapper.text()).toContain('Nothing done yet.');
+    expect(document.activeElement?.id).toBe('new-task');
     expect(api.tasks.map((t) => t.task)).toEqual(['One', 'Three']);
   });
 
