@@ -90,6 +90,21 @@ describe('npm run rotate', () => {
     expect(await loginAs(after)).toBe('cli_service_clone');
   });
 
+  it('reports a rotation that does not finish, with AWSCURRENT unchanged', async () => {
+    const { arn, value } = await fx.createAppSecret('tasks/test/db-app-cli-stuck', 'cli_stuck');
+    const broken = 'arn:aws:lambda:us-east-1:123456789012:function:rotate-broken';
+    fx.sm.registerRotationFunction(broken, async (event) => {
+      if (event.Step === 'setSecret') throw new Error('database unreachable');
+    });
+    await fx.client.send(new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: broken, RotateImmediately: false }));
+    const run = await cli('scripts/rotate.ts', ['--secret-id', arn, '--yes', '--poll', '0.1', '--timeout', '1']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/rotation running: \S+ is AWSPENDING/);
+    expect(run.stderr).toContain('rotation has not finished after 1s');
+    expect(run.stderr).toContain(`check the rotation function's logs (${broken})`);
+    expect((await current(arn)).password).toBe(value.password);
+  });
+
   it('changes nothing when the answer is no, and explains what is missing', async () => {
     const { arn, value } = await fx.createAppSecret('tasks/test/db-app-cli-no', 'cli_no');
     const callsBefore = fx.sm.calls.length;
