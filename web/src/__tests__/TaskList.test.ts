@@ -108,3 +108,21 @@ describe('adding while the list is still loading', () => {
     expect(api.tasks.map((t) => t.task)).toEqual(['Already there', 'Typed early']);
   });
 });
+
+describe('long lists', () => {
+  it('loads the next page with the cursor the API gave', async () => {
+    const api = fakeApi(['One', 'Two']);
+    api.intercept((method, path) => {
+      if (method !== 'GET') return undefined;
+      if (path === '/api/tasks') return { status: 200, body: { success: true, tasks: [api.tasks[0]], nextCursor: '1' } };
+      if (path === '/api/tasks?cursor=1') return { status: 200, body: { success: true, tasks: [api.tasks[1]], nextCursor: null } };
+      return undefined;
+    });
+    const { wrapper } = await mountApp(api);
+    expect(texts(wrapper)).toEqual(['One']);
+    await wrapper.findAll('button').find((b) => b.text() === 'Load more')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One', 'Two']);
+    expect(wrapper.findAll('button').some((b) => b.text() === 'Load more')).toBe(false);
+  });
+});

@@ -107,20 +107,20 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
 
   async function loadInfo() {
     try {
-      const info = await api.request<{ revision?: string; version?: string }>('GET', '/info');
+      const info = await api.request<{ revision?: string | null; version?: string }>('GET', '/info');
       state.apiRevision = info.revision || info.version || 'unknown';
     } catch {
       state.apiRevision = 'unavailable';
     }
   }
 
-  /** Adds the draft (or `text`). Returns false when it was refused before reaching the API. */
-  async function add(text = state.draft): Promise<boolean> {
+  /** Adds the draft (or `text`): shown at once, taken back if the API refuses. */
+  async function add(text = state.draft) {
     const value = text.trim();
     const problem = validate(value);
     if (problem) {
       state.notice = { text: problem };
-      return false;
+      return;
     }
     const now = new Date().toISOString();
     const temp: Task = { id: --tempId, task: value, done: false, createdAt: now, updatedAt: now };
@@ -139,7 +139,6 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       if (state.draft.trim() === '') state.draft = value;
       fail(`Couldn’t add “${value}”`, err, () => void add(value));
     }
-    return true;
   }
 
   async function patch(id: number, change: Partial<Pick<Task, 'task' | 'done'>>, what: string) {
