@@ -42,5 +42,20 @@ describe('editing a task in place', () => {
     await editor.trigger('keydown', { key: 'Enter' });
     expect(editor.attributes('aria-invalid')).toBe('true');
     expect(wrapper.get('.problem').text()).toBe('A task needs some text.');
+    // Clicking elsewhere gives up the invalid edit and keeps the old text.
+    await editor.trigger('blur');
+    expect(texts(wrapper)).toEqual(['Something']);
+  });
+
+  it('saves on blur', async () => {
+    const api = fakeApi(['Before']);
+    const { wrapper } = await mountApp(api);
+    await wrapper.get('li .text').trigger('dblclick');
+    const editor = wrapper.get('input[aria-label="Edit task"]');
+    await editor.setValue('After');
+    await editor.trigger('blur');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['After']);
+    expect(api.tasks[0]!.task).toBe('After');
   });
 });
