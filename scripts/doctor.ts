@@ -6,6 +6,8 @@ import { connect, errorText } from './ops/kube';
 import { renderDoctor } from './ops/render-doctor';
 import { environments, targetsFor } from './ops/targets';
 
+const terminalWidth = () => process.stdout.columns || Number(process.env.COLUMNS) || 100;
+
 const help = `Check the task app's install in one go and say what is wrong.
 
 Usage: npm run doctor -- --env <env> [options]
@@ -54,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const report = await runDoctor(connect({ context: a.context }), targets);
     const color = a['no-color'] ? false : a.color ? true : wantColor(process.stdout);
-    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report, { color, verbose: a.verbose })}\n`);
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report, { color, verbose: a.verbose, width: terminalWidth() })}\n`);
     return report.ok ? exitCode.ok : exitCode.problems;
   } catch (err) {
     return reportFailure(err, { json, command: 'doctor' });

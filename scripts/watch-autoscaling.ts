@@ -7,6 +7,8 @@ import { ScaleHistory } from './ops/scale-history';
 import { takeSnapshot } from './ops/snapshot';
 import { environments, targetsFor } from './ops/targets';
 
+const terminalWidth = () => process.stdout.columns || Number(process.env.COLUMNS) || 110;
+
 const help = `Watch the task API (Knative Service) scale, live, from the Kubernetes API.
 
 Usage: npm run watch:scale -- --env <env> [options]
@@ -75,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         json
           ? `${JSON.stringify(snap, null, 2)}\n`
-          : `${renderScale(snap, { env: t.env, color, width: process.stdout.columns ?? 110, windowMs, samples: [], events: [] })}\n`,
+          : `${renderScale(snap, { env: t.env, color, width: terminalWidth(), windowMs, samples: [], events: [] })}\n`,
       );
       return exitCode.ok;
     }
@@ -91,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
       if (json) {
         process.stdout.write(`${JSON.stringify({ snapshot: last, events: fresh })}\n`);
       } else {
-        const view = renderScale(last, { env: t.env, color, width: process.stdout.columns ?? 110, windowMs, intervalMs, samples: history.samples, events: history.events });
+        const view = renderScale(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events });
         process.stdout.write(`\x1b[H\x1b[2J${view}\n`);
       }
       if (frame >= frames || stop) return exitCode.ok;
@@ -101,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
         last = await takeSnapshot(kube, namespace, service);
       } catch (err) {
         if (json) process.stdout.write(`${JSON.stringify({ error: { message: errorText(err) } })}\n`);
-        else process.stdout.write(`\x1b[H\x1b[2J${renderScale(last, { env: t.env, color, width: process.stdout.columns ?? 110, windowMs, intervalMs, samples: history.samples, events: history.events, error: errorText(err) })}\n`);
+        else process.stdout.write(`\x1b[H\x1b[2J${renderScale(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events, error: errorText(err) })}\n`);
         await sleep(intervalMs, () => stop);
         if (stop) return exitCode.ok;
         frame--;

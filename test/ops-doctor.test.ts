@@ -57,7 +57,7 @@ describe('doctor for people', () => {
     const { code, stdout } = await doctor('zero-endpoints', []);
     expect(code).toBe(1);
     expect(stdout).toContain('  ✓ namespace database  database is Active');
-    expect(stdout).toContain('  ✗ Service database has ready endpoints  Service database has zero endpoints');
+    expect(stdout).toContain('  ✗ Service database has ready endpoints\n      Service database has zero endpoints\n');
     expect(stdout).toContain('      next: kubectl get endpointslices -n database -l kubernetes.io/service-name=database');
     expect(stdout).toContain('      likely cause: the container keeps exiting');
     expect(stdout).toMatch(/Something is wrong\. 22 checks: 20 passed, 2 failed$/m);

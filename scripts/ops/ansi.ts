@@ -81,6 +81,23 @@ export function truncate(s: string, width: number): string {
   return out + (s.includes('\x1b[') ? '\x1b[0m' : '');
 }
 
+/** Word-wrap plain text to `width` columns; continuation lines get `indent`. */
+export function wrap(text: string, width: number, indent = ''): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const candidate = line ? `${line} ${word}` : word;
+    if (line && [...candidate].length > width - (lines.length ? indent.length : 0)) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = candidate;
+    }
+  }
+  if (line) lines.push(line);
+  return lines.map((l, i) => (i ? indent + l : l));
+}
+
 /** A table: columns padded to their widest cell; `align` 'r' right-aligns numbers. */
 export function table(rows: string[][], align: ('l' | 'r')[] = [], gap = 2): string[] {
   const widths: number[] = [];
@@ -91,4 +108,41 @@ export function table(rows: string[][], align: ('l' | 'r')[] = [], gap = 2): str
       .join(' '.repeat(gap))
       .trimEnd(),
   );
+}
+
+const htmlColors: Record<number, string> = {
+  31: '#f47067',
+  32: '#57ab5a',
+  33: '#c69026',
+  34: '#539bf5',
+  35: '#b083f0',
+  36: '#39c5cf',
+};
+
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** Terminal output with the colour codes `paint` writes, as HTML spans (for rendering captures). */
+export function ansiToHtml(text: string): string {
+  let color: string | undefined;
+  let bold = false;
+  let dim = false;
+  let out = '';
+  for (const part of text.split(/(\x1b\[[0-9;]*m)/)) {
+    const m = /^\x1b\[([0-9;]*)m$/.exec(part);
+    if (m) {
+      for (const code of (m[1] || '0').split(';').map(Number)) {
+        if (code === 0) [color, bold, dim] = [undefined, false, false];
+        else if (code === 1) bold = true;
+        else if (code === 2) dim = true;
+        else if (code === 22) [bold, dim] = [false, false];
+        else if (code === 39) color = undefined;
+        else if (htmlColors[code]) color = htmlColors[code];
+      }
+      continue;
+    }
+    if (!part) continue;
+    const style = [color ? `color:${color}` : '', bold ? 'font-weight:bold' : '', dim ? 'opacity:0.6' : ''].filter(Boolean).join(';');
+    out += style ? `<span style="${style}">${escapeHtml(part)}</span>` : escapeHtml(part);
+  }
+  return out;
 }

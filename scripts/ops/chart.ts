@@ -21,7 +21,10 @@ export interface ChartOptions {
 const READY = '█';
 const WANTED = '░';
 
-/** Highest value per column; columns with no sample stay empty (before the watch began). */
+/**
+ * Highest value per column. A count holds until the next sample, so columns between samples
+ * repeat the last one; columns before the first sample (before the watch began) stay empty.
+ */
 export function bucket(samples: PodSample[], o: Pick<ChartOptions, 'now' | 'windowMs' | 'width'>): (PodSample | undefined)[] {
   const start = o.now - o.windowMs;
   const step = o.windowMs / o.width;
@@ -31,6 +34,11 @@ export function bucket(samples: PodSample[], o: Pick<ChartOptions, 'now' | 'wind
     const i = Math.min(o.width - 1, Math.floor((s.at - start) / step));
     const c = columns[i];
     columns[i] = c ? { at: s.at, ready: Math.max(c.ready, s.ready), desired: Math.max(c.desired, s.desired) } : { ...s };
+  }
+  const last = samples.filter((s) => s.at <= o.now).at(-1)?.at ?? -Infinity;
+  for (let i = 1; i < columns.length; i++) {
+    const columnStart = start + i * step;
+    if (!columns[i] && columns[i - 1] && columnStart <= last) columns[i] = columns[i - 1];
   }
   return columns;
 }

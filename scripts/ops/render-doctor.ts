@@ -1,6 +1,6 @@
 // The doctor's report for people: one line per check, and for anything not green the command to
 // run next and the likely cause.
-import { paint } from './ansi';
+import { paint, wrap } from './ansi';
 import type { Check, DoctorReport, Verdict } from './doctor';
 
 const groupTitles: Record<Check['group'], string> = {
@@ -13,7 +13,8 @@ const groupTitles: Record<Check['group'], string> = {
   network: 'NetworkPolicies',
 };
 
-export function renderDoctor(report: DoctorReport, options: { color: boolean; verbose?: boolean }): string {
+export function renderDoctor(report: DoctorReport, options: { color: boolean; verbose?: boolean; width?: number }): string {
+  const width = options.width ?? 100;
   const p = paint(options.color);
   const mark: Record<Verdict, string> = { pass: p.green('✓'), warn: p.yellow('!'), fail: p.red('✗'), unknown: p.yellow('?') };
   const lines: string[] = [];
@@ -24,10 +25,18 @@ export function renderDoctor(report: DoctorReport, options: { color: boolean; ve
       group = c.group;
       lines.push('', p.bold(groupTitles[c.group]));
     }
-    lines.push(`  ${mark[c.verdict]} ${c.title}  ${c.verdict === 'pass' ? p.dim(c.detail) : c.detail}`);
+    if (c.verdict === 'pass') {
+      lines.push(`  ${mark.pass} ${c.title}  ${p.dim(c.detail)}`);
+    } else {
+      // What is wrong gets room: one fact per line, wrapped, under the check's title.
+      lines.push(`  ${mark[c.verdict]} ${c.verdict === 'fail' ? p.bold(c.title) : c.title}`);
+      for (const fact of c.detail.split('; ')) lines.push(...wrap(fact, width - 6, '      ').map((l, i) => (i ? l : `      ${l}`)));
+    }
+    const indent = '      ';
     if (c.verdict !== 'pass' || options.verbose) {
-      if (c.cause) lines.push(`      ${p.dim('likely cause:')} ${c.cause}`);
-      if (c.next) lines.push(`      ${p.dim('next:')} ${p.cyan(c.next)}`);
+      if (c.cause) lines.push(...wrap(`likely cause: ${c.cause}`, width - 6, `${indent}  `).map((l, i) => (i ? l : `${indent}${p.dim('likely cause:')}${l.slice('likely cause:'.length)}`)));
+      // Commands stay on one line so they can be copied.
+      if (c.next) lines.push(`${indent}${p.dim('next:')} ${p.cyan(c.next)}`);
     }
   }
   const { pass, warn, fail, unknown } = report.counts;

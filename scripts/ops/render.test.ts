@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureEnv, loadScenario, memoryKube, recordedAt } from '../../test/fixtures/k8s/index';
-import { stripAnsi, table, truncate, visibleWidth } from './ansi';
+import { ansiToHtml, stripAnsi, table, truncate, visibleWidth, wrap } from './ansi';
 import { runDoctor } from './doctor';
 import { renderDoctor } from './render-doctor';
 import { renderScale } from './render-scale';
@@ -33,7 +33,7 @@ describe('renderDoctor', () => {
   it('prints the failing check with its cause and next command, and a summary', async () => {
     const report = await runDoctor(memoryKube(loadScenario('secret-missing')), targetsFor(fixtureEnv), { now: recordedAt });
     const text = renderDoctor(report, { color: false });
-    expect(text).toContain('  ✗ Secret backend/database-credentials synced  Secret missing and no ExternalSecret creates it (from tasks/prod/db-app)');
+    expect(text).toContain('  ✗ Secret backend/database-credentials synced\n      Secret missing and no ExternalSecret creates it (from tasks/prod/db-app)\n');
     expect(text).toContain('      likely cause: the secret sync for this namespace was not applied.');
     expect(text).toContain('      next: kubectl apply -f platform/rendered/prod/backend/20-secret-sync.yaml');
     expect(text.trimEnd().split('\n').at(-1)).toBe('Something is wrong. 22 checks: 21 passed, 1 failed');
@@ -43,6 +43,10 @@ describe('renderDoctor', () => {
 });
 
 describe('ansi helpers', () => {
+  it('wraps words with a hanging indent', () => {
+    expect(wrap('one two three four five', 10, '  ')).toEqual(['one two', '  three', '  four', '  five']);
+  });
+
   it('truncates by visible width and keeps colour codes balanced', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');
     const cut = truncate('\x1b[31mabcdef\x1b[39m', 4);
@@ -52,5 +56,13 @@ describe('ansi helpers', () => {
 
   it('aligns table columns, right-aligning where asked', () => {
     expect(table([['a', '1', 'x'], ['bbb', '100', 'y']], ['l', 'r', 'l'])).toEqual(['a      1  x', 'bbb  100  y']);
+  });
+});
+
+describe('ansiToHtml', () => {
+  it('turns the colour codes paint writes into styled spans and escapes the text', () => {
+    expect(ansiToHtml('\x1b[1mtasks\x1b[22m <ok> \x1b[31m✗\x1b[39m done')).toBe(
+      '<span style="font-weight:bold">tasks</span> &lt;ok&gt; <span style="color:#f47067">✗</span> done',
+    );
   });
 });
