@@ -203,8 +203,8 @@ export function runCommand(script: string, args: string[], options: RunOptions =
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${script} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 30_000} ms\n${stderr}`));
-    }, options.timeoutMs ?? 30_000);
+      reject(new Error(`${script} ${args.join(' ')} did not finish within ${options.timeoutMs ?? 45_000} ms\n${stderr}`));
+    }, options.timeoutMs ?? 45_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
