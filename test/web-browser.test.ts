@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -25,7 +25,7 @@ const apiEnv = { PGLITE_DIR: join(state, 'pglite'), INTERNAL_TOKEN_FILE: tokenFi
 beforeAll(async () => {
   let dist: string;
   [dist, api, flagsApi, browser] = await Promise.all([
-    buildWeb(),
+    buildWeb(join(state, 'dist')),
     startApi({ env: apiEnv }),
     startApi({ env: { FEATURE_EDIT_TASK: 'false', FEATURE_DELETE_TASK: 'false' } }),
     launchChromium(),
@@ -41,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await Promise.all([nginx?.stop(), flagsNginx?.stop(), api?.stop(), flagsApi?.stop()]);
+  rmSync(state, { recursive: true, force: true });
 });
 
 /** The bundled API again on the port nginx proxies to, over the same data directory. */

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -42,6 +42,7 @@ function fakeApi(port: number) {
   };
 }
 
+const scratch = tempDir('tasks-nginx-test-');
 let dist: string;
 let api: ReturnType<typeof fakeApi>;
 let nginx: RunningNginx;
@@ -49,22 +50,22 @@ let apiPort: number;
 const tricky = { API_URL: '/api", "featureEditTask": false, "x": "\\', APP_VERSION: 'v1 "quoted" \\ back\nslash\t' };
 
 beforeAll(async () => {
-  dist = await buildWeb();
+  dist = await buildWeb(join(scratch, 'dist'));
   apiPort = await freePort();
   api = fakeApi(apiPort);
   await api.up();
-  const secrets = tempDir('tasks-nginx-token-');
-  writeFileSync(join(secrets, 'token'), 's3cr3t-token_value\n');
+  writeFileSync(join(scratch, 'token'), 's3cr3t-token_value\n');
   nginx = await startNginx({
     htmlDir: dist,
     apiUpstream: `http://127.0.0.1:${apiPort}`,
-    env: { ...tricky, FEATURE_DELETE_TASK: 'false', INTERNAL_TOKEN_FILE: join(secrets, 'token') },
+    env: { ...tricky, FEATURE_DELETE_TASK: 'false', INTERNAL_TOKEN_FILE: join(scratch, 'token') },
   });
 });
 
 afterAll(async () => {
   await nginx?.stop();
   await api?.down();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 const get = (path: string, init?: RequestInit) => fetch(nginx.url + path, init);
@@ -276,7 +277,7 @@ describe('nginx as an unprivileged user', () => {
 describe('entrypoint input checks', () => {
   const run = (env: Record<string, string>) =>
     spawnSync('sh', [entrypoint], {
-      env: { PATH: process.env.PATH ?? '', HTML_DIR: dist, RUNTIME_DIR: join(tempDir('tasks-nginx-bad-'), 'run'), ...env },
+      env: { PATH: process.env.PATH ?? '', HTML_DIR: dist, RUNTIME_DIR: join(scratch, 'refused'), ...env },
       encoding: 'utf8',
     });
 

@@ -15,8 +15,11 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-/** Builds the SPA into a folder of its own, so parallel test files never share a half-written dist. */
-export function buildWeb(outDir = join(tempDir('tasks-web-build-'), 'dist')): Promise<string> {
+/**
+ * Builds the SPA into `outDir` (a folder of the calling test's own), so parallel test files never
+ * share a half-written dist.
+ */
+export function buildWeb(outDir: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const vite = join(root, 'node_modules/vite/bin/vite.js');
     const child = spawn(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
