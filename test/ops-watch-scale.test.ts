@@ -85,6 +85,7 @@ describe('watch:scale errors', () => {
       expect(code).toBe(4);
       expect(stderr).toContain('no permission to list podautoscalers.autoscaling.internal.knative.dev in namespace backend (403)');
       expect(stderr).toContain('cannot list resource "podautoscalers"');
+      expect(stderr).toContain('Check with `kubectl auth can-i list podautoscalers.autoscaling.internal.knative.dev -n backend`.');
     } finally {
       await forbidden.close();
     }

@@ -162,9 +162,10 @@ export function connect(options: KubeOptions = {}): Kube {
   const versionApi = kc.makeApiClient(VersionApi);
   const timeoutMs = options.timeoutMs ?? 10_000;
 
-  const call = <T>(what: string, fn: () => Promise<T>) => withTimeout(fn(), timeoutMs, what, server).catch((err) => {
-    throw toKubeError(err, what, server, context);
-  });
+  const call = <T>(what: Request, fn: () => Promise<T>) =>
+    withTimeout(fn(), timeoutMs, what.text, server).catch((err) => {
+      throw toKubeError(err, what, server, context);
+    });
 
   async function getRaw(kind: Kind, namespace: string, name: string): Promise<unknown> {
     switch (kind) {
@@ -224,7 +225,7 @@ export function connect(options: KubeOptions = {}): Kube {
     context,
     server,
     async version() {
-      const info = await call('read the server version', () => versionApi.getCode());
+      const info = await call({ text: 'read the server version' }, () => versionApi.getCode());
       return info.gitVersion;
     },
     async get(kind, namespace, name) {
@@ -242,9 +243,19 @@ export function connect(options: KubeOptions = {}): Kube {
   };
 }
 
-function describe(verb: string, kind: Kind, namespace: string, name?: string): string {
-  const where = kinds[kind].namespaced ? ` in namespace ${namespace}` : '';
-  return `${verb} ${kubectlResource(kind)}${name ? ` ${name}` : ''}${where}`;
+/** What a request was, in words, and the `kubectl auth can-i` line that checks its permission. */
+interface Request {
+  text: string;
+  canI?: string;
+}
+
+function describe(verb: 'get' | 'list', kind: Kind, namespace: string, name?: string): Request {
+  const namespaced = kinds[kind].namespaced;
+  const resource = kubectlResource(kind);
+  return {
+    text: `${verb} ${resource}${name ? ` ${name}` : ''}${namespaced ? ` in namespace ${namespace}` : ''}`,
+    canI: `kubectl auth can-i ${verb} ${resource}${namespaced ? ` -n ${namespace}` : ''}`,
+  };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string, server: string): Promise<T> {
@@ -259,8 +270,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string, server: s
 }
 
 /** Turn whatever client-node threw into a KubeError that says what to do about it. */
-export function toKubeError(err: unknown, what: string, server: string, context = ''): KubeError {
+export function toKubeError(err: unknown, request: Request | string, server: string, context = ''): KubeError {
   if (err instanceof KubeError) return err;
+  const { text: what, canI } = typeof request === 'string' ? { text: request, canI: undefined } : request;
   if (err instanceof ApiException) {
     const status = statusMessage(err.body);
     switch (err.code) {
@@ -273,8 +285,7 @@ export function toKubeError(err: unknown, what: string, server: string, context 
       case 403:
         return new KubeError(
           'forbidden',
-          `no permission to ${what} (403)${status ? `: ${status}` : ''}. ` +
-            `Check with \`kubectl auth can-i ${what.split(' ').slice(0, 2).join(' ')}\`.`,
+          `no permission to ${what} (403)${status ? `: ${status}` : ''}.${canI ? ` Check with \`${canI}\`.` : ''}`,
           403,
         );
       case 404:
