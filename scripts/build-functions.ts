@@ -33,6 +33,26 @@ const embedMigrations: Plugin = {
   },
 };
 
+/**
+ * zod re-exports every message locale through `z.locales`, which defeats tree-shaking (about
+ * 150 KB of the bundle). The API only uses English messages, so only `en` is kept: less code to
+ * parse on every cold start.
+ */
+const englishOnlyZod: Plugin = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) => {
+      if (!/node_modules[\\/]zod[\\/]/.test(args.importer)) return undefined;
+      return { path: join(args.resolveDir, args.path.replace(/index\.js$/, 'en.js')), namespace: 'zod-locales' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+      resolveDir: root,
+    }));
+  },
+};
+
 /** Newest modification time under the sources a bundle depends on. */
 export function sourcesMtime(): number {
   let newest = 0;
@@ -75,7 +95,7 @@ export async function buildFunctions(): Promise<void> {
       define: { __APP_VERSION__: JSON.stringify(pkg.version) },
       // Some bundled CommonJS packages call require(); give the ESM output one.
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-      plugins: [embedMigrations],
+      plugins: [embedMigrations, englishOnlyZod],
       logLevel: 'warning',
     });
     const size = statSync(join(root, e.out)).size;

@@ -25,7 +25,7 @@ describe('internal token', () => {
   it('requires X-Internal-Token on /api when INTERNAL_TOKEN_FILE is set', async () => {
     const { app, db } = appWith({ INTERNAL_TOKEN_FILE: file });
     try {
-      for (const headers of [{}, { 'x-internal-token': 'wrong' }, { 'x-internal-token': '' }]) {
+      for (const headers of [{}, { 'x-internal-token': 'wrong' }, { 'x-internal-token': '' }] as Array<Record<string, string>>) {
         const r = await app.request('/api/', { headers });
         expect(r.status).toBe(401);
         expect(await r.json()).toEqual({ success: false, message: 'This API only answers requests that come through the web front end', code: 'unauthorized' });

@@ -96,7 +96,8 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
 
   app.get('/metrics', async (c) => {
     if (!metrics) return fail(c, 404, 'not_found', 'Metrics are not enabled');
-    return c.text(await metrics.registry.metrics(), 200, { 'Content-Type': metrics.registry.contentType });
+    const { contentType, body } = await metrics.render();
+    return c.text(body, 200, { 'Content-Type': contentType });
   });
 
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));

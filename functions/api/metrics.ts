@@ -1,25 +1,72 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStats } from './db';
 
 export type StartupPhase = 'listening' | 'ready' | 'first_request';
 
-/** Prometheus metrics for /metrics: requests by route and status, pool use, start-up timings. */
-export function createMetrics(poolStats: () => PoolStats | undefined) {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+type Sample = [method: string, route: string, status: number, seconds: number];
 
+/**
+ * Prometheus metrics for /metrics: requests by route and status, pool use, start-up timings.
+ *
+ * prom-client costs about 20 ms of CPU to load and set up, which a scale-from-zero request
+ * would wait for. So it is loaded just after the first request has been answered (or on the
+ * first scrape); samples taken before that are buffered and replayed, so none are lost.
+ */
+export function createMetrics(poolStats: () => PoolStats | undefined) {
+  let pending: Sample[] = [];
+  const phases = new Map<StartupPhase, number>();
+  let firstRequestSeconds: number | undefined;
+  let loading: Promise<Live> | undefined;
+  let live: Live | undefined;
+
+  const load = () =>
+    (loading ??= import('prom-client').then((prom) => {
+      live = setUp(prom, poolStats);
+      for (const s of pending) live.observe(...s);
+      pending = [];
+      for (const [phase, v] of phases) live.startup.set({ phase }, v);
+      if (firstRequestSeconds !== undefined) live.firstRequest.set(firstRequestSeconds);
+      return live;
+    }));
+
+  return {
+    observe(method: string, route: string, status: number, seconds: number) {
+      if (live) live.observe(method, route, status, seconds);
+      else pending.push([method, route, status, seconds]);
+    },
+    startupPhase(phase: StartupPhase, secondsSinceStart: number) {
+      phases.set(phase, secondsSinceStart);
+      live?.startup.set({ phase }, secondsSinceStart);
+    },
+    firstRequest(seconds: number) {
+      firstRequestSeconds = seconds;
+      live?.firstRequest.set(seconds);
+      // After the response is on its way: load the library off the cold-start path.
+      setImmediate(() => void load());
+    },
+    /** Loads prom-client if needed (also after a quiet minute), then renders the text format. */
+    async render(): Promise<{ contentType: string; body: string }> {
+      const m = await load();
+      return { contentType: m.registry.contentType, body: await m.registry.metrics() };
+    },
+    load,
+  };
+}
+
+function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined) {
+  const registry = new prom.Registry();
+  prom.collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames, registers: [registry] });
-  const duration = new Histogram({
+  const requests = new prom.Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames, registers: [registry] });
+  const duration = new prom.Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request duration by route and status',
     labelNames,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  new Gauge({
+  new prom.Gauge({
     name: 'db_pool_connections',
-    help: 'Database pool connections by state (total, idle, waiting = queued requests)',
+    help: 'Database pool connections by state (total, idle, in_use, waiting = queued requests)',
     labelNames: ['state'],
     registers: [registry],
     collect() {
@@ -31,32 +78,28 @@ export function createMetrics(poolStats: () => PoolStats | undefined) {
       this.set({ state: 'waiting' }, s.waiting);
     },
   });
-  const startup = new Gauge({
+  const startup = new prom.Gauge({
     name: 'tasks_api_startup_seconds',
     help: 'Seconds from process start to listening, to ready and to the first served request',
     labelNames: ['phase'],
     registers: [registry],
   });
-  const firstRequest = new Gauge({
+  const firstRequest = new prom.Gauge({
     name: 'tasks_api_cold_start_first_request_duration_seconds',
     help: 'Duration of the first request this process served (includes connecting to the database)',
     registers: [registry],
   });
-
   return {
     registry,
+    startup,
+    firstRequest,
     observe(method: string, route: string, status: number, seconds: number) {
       const labels = { method, route, status: String(status) };
       requests.inc(labels);
       duration.observe(labels, seconds);
     },
-    startupPhase(phase: StartupPhase, secondsSinceStart: number) {
-      startup.set({ phase }, secondsSinceStart);
-    },
-    firstRequest(seconds: number) {
-      firstRequest.set(seconds);
-    },
   };
 }
+type Live = ReturnType<typeof setUp>;
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -18,6 +18,8 @@ const since = () => performance.now() / 1000;
 
 const server = serve({ fetch: service.app.fetch, port: config.port }, (info) => {
   service.metrics.startupPhase('listening', since());
+  // Process metrics should not wait for traffic: load the library once start-up is quiet.
+  setTimeout(() => void service.metrics.load(), 10_000).unref();
   log.info({ port: info.port, driver: config.driver, version: config.version, revision: config.revision, startupMs: Math.round(since() * 1000) }, 'listening');
 }) as Server;
 server.on('error', (err) => {

@@ -1,0 +1,186 @@
+import autocannon, { type Result } from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { request } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { ensureBundle, freePort, migrateBundle, serverBundle } from '../test/support/api';
+import { createTestDatabase } from '../test/support/postgres';
+
+/**
+ * `npm run bench`: the bundled API against a minimal node:http + pg baseline, measured in the
+ * same run on the machine's PostgreSQL with 100 tasks. Every figure is a median, and the
+ * verdicts are ratios to the baseline (these machines are shared and noisy).
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
+const CONNECTIONS = 64;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const baselineScript = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Server {
+  name: string;
+  start(): { child: ChildProcess; port: number; startedAt: bigint } | Promise<{ child: ChildProcess; port: number; startedAt: bigint }>;
+}
+
+async function spawnServer(script: string, env: Record<string, string>) {
+  const port = await freePort();
+  const startedAt = process.hrtime.bigint();
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  return { child, port, startedAt };
+}
+
+/** Polls with fresh connections until GET /api/tasks answers 200; returns ms since spawn. */
+async function firstOk(port: number, startedAt: bigint): Promise<number> {
+  for (;;) {
+    const status = await new Promise<number>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/tasks', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', () => resolve(0));
+      req.end();
+    });
+    if (status === 200) return Number(process.hrtime.bigint() - startedAt) / 1e6;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function load(port: number, method: 'GET' | 'POST') {
+  const r = await new Promise<Result>((resolve, reject) =>
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}/api/tasks`,
+        connections: CONNECTIONS,
+        duration: DURATION,
+        method,
+        ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ task: 'benchmark task' }) } : {}),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    ),
+  );
+  const bad = r.non2xx + r.errors + r.timeouts;
+  if (bad > 0) throw new Error(`${method} on :${port}: ${bad} failed requests`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+}
+
+async function main() {
+  await ensureBundle();
+  const database = await createTestDatabase('tasks_bench');
+  const env = { DATABASE_URL: database.url, NODE_ENV: 'production' };
+  const admin = new pg.Client({ connectionString: database.url });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const m = spawn(process.execPath, [migrateBundle], { env: { PATH: process.env.PATH ?? '', ...env, LOG_LEVEL: 'warn' }, stdio: 'inherit' });
+      m.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`migrate exited ${code}`))));
+    });
+    await admin.connect();
+    const seed = async () => {
+      await admin.query('TRUNCATE main_table RESTART IDENTITY');
+      await admin.query("INSERT INTO main_table (task) SELECT 'Task number ' || g FROM generate_series(1, 100) g");
+      await admin.query('VACUUM ANALYZE main_table');
+    };
+
+    const servers: Server[] = [
+      { name: 'baseline (node:http + pg)', start: () => spawnServer(baselineScript, env) },
+      { name: 'tasks API (dist/api/server.mjs)', start: () => spawnServer(serverBundle, env) },
+    ];
+    const results = servers.map(() => ({ get: [] as Array<{ rps: number; p50: number; p99: number }>, post: [] as Array<{ rps: number; p50: number; p99: number }>, cold: [] as number[], rss: [] as number[] }));
+
+    // Cold start: spawn → first 200 on GET /api/tasks (connect included), alternating servers.
+    await seed();
+    for (let i = 0; i < COLD_RUNS; i++) {
+      for (const [k, s] of servers.entries()) {
+        const { child, port, startedAt } = await s.start();
+        results[k]!.cold.push(await firstOk(port, startedAt));
+        await new Promise((r) => setTimeout(r, 1000));
+        results[k]!.rss.push(rssKb(child.pid!));
+        await stop(child);
+      }
+    }
+    console.log(`cold start done (${COLD_RUNS} runs each)`);
+
+    // Throughput and latency at 64 connections, rounds alternating between the servers.
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [k, s] of servers.entries()) {
+        const { child, port, startedAt } = await s.start();
+        await firstOk(port, startedAt);
+        await seed();
+        await load(port, 'GET'); // warm-up, not counted
+        results[k]!.get.push(await load(port, 'GET'));
+        results[k]!.post.push(await load(port, 'POST'));
+        await stop(child);
+      }
+      console.log(`round ${round + 1}/${ROUNDS} done`);
+    }
+
+    const [base, api] = results.map((r) => ({
+      getRps: median(r.get.map((x) => x.rps)),
+      getP50: median(r.get.map((x) => x.p50)),
+      getP99: median(r.get.map((x) => x.p99)),
+      postRps: median(r.post.map((x) => x.rps)),
+      postP50: median(r.post.map((x) => x.p50)),
+      postP99: median(r.post.map((x) => x.p99)),
+      cold: median(r.cold),
+      rss: median(r.rss) / 1024,
+    })) as unknown as [Record<string, number>, Record<string, number>];
+
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    const getRatio = api.getRps / base.getRps;
+    const coldRatio = api.cold / base.cold;
+    const rows = [
+      ['GET /api/tasks throughput (req/s)', base.getRps.toFixed(0), api.getRps.toFixed(0), `${ratio(api.getRps, base.getRps)}×`, `≥ 0.85× ${getRatio >= 0.85 ? 'met' : 'NOT met'}`],
+      ['GET /api/tasks latency p50 / p99 (ms)', `${base.getP50} / ${base.getP99}`, `${api.getP50} / ${api.getP99}`, `${ratio(api.getP99, base.getP99)}× (p99)`, ''],
+      ['POST /api/tasks throughput (req/s)', base.postRps.toFixed(0), api.postRps.toFixed(0), `${ratio(api.postRps, base.postRps)}×`, ''],
+      ['POST /api/tasks latency p50 / p99 (ms)', `${base.postP50} / ${base.postP99}`, `${api.postP50} / ${api.postP99}`, `${ratio(api.postP99, base.postP99)}× (p99)`, ''],
+      ['cold start: spawn → first 200 (ms)', base.cold.toFixed(0), api.cold.toFixed(0), `${ratio(api.cold, base.cold)}×`, `≤ 1.25× ${coldRatio <= 1.25 ? 'met' : 'NOT met'}`],
+      ['idle RSS after one request (MiB)', base.rss.toFixed(1), api.rss.toFixed(1), `${ratio(api.rss, base.rss)}×`, ''],
+    ];
+    const cpu = cpus()[0]?.model ?? 'unknown CPU';
+    const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL on 127.0.0.1 with 100 tasks. ` +
+      `${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds × ${DURATION} s per figure after a warm-up, cold start over ${COLD_RUNS} runs; every figure is the median.`;
+    const table = [
+      '| figure | baseline | tasks API | ratio | target |',
+      '| --- | ---: | ---: | ---: | --- |',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
+
+    let capacity = '';
+    if (existsSync(new URL('./capacity.ts', import.meta.url)) && process.env.BENCH_CAPACITY !== '0') {
+      const mod = (await import('./capacity')) as { runCapacity?: (opts: Record<string, unknown>) => Promise<{ markdown?: string } | string> };
+      if (mod.runCapacity) {
+        const out = await mod.runCapacity({ databaseUrl: database.url });
+        capacity = typeof out === 'string' ? out : (out.markdown ?? '');
+      }
+    }
+
+    const md = `# Benchmark results\n\n${header}\n\n${table}\n${capacity ? `\n## Capacity per pod\n\n${capacity}\n` : ''}\nRun \`npm run bench\` to measure again (\`BENCH_ROUNDS\`, \`BENCH_SECONDS\`, \`BENCH_COLD_RUNS\` change the effort).\n`;
+    writeFileSync(new URL('./results.md', import.meta.url), md);
+    console.log(`\n${header}\n\n${table}\n${capacity ? `\n${capacity}\n` : ''}\nwritten to bench/results.md`);
+  } finally {
+    await admin.end().catch(() => undefined);
+    await database.drop();
+  }
+}
+
+await main();
