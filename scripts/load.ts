@@ -8,10 +8,14 @@ const help = `Send bounded HTTP load to the task API and summarise the latency.
 Usage: npm run load -- --url <url> [--rps <n>] [--concurrency <n>] [--duration <dur>] [options]
 
 Prints one progress line per second (requests/s, p50/p99 of that second) and a summary at the
-end. Run it next to \`npm run watch:scale -- --env <env>\` to watch pods come and go. To reach
-the cluster-local API from a workstation, port-forward the Kourier gateway, for example
+end. Run it next to \`npm run watch:scale -- --env <env>\` to watch pods come and go.
+
+The API is cluster-local. From a workstation, port-forward the Kourier gateway and send the
+Knative host name and the internal token nginx would add:
   kubectl port-forward -n kourier-system svc/kourier-internal 8081:80
-and send the Knative host name:  --url http://127.0.0.1:8081/api/tasks --header "Host: tasks-api.<ns>.svc.cluster.local"
+  npm run load -- --url http://127.0.0.1:8081/api/tasks --rps 200 --duration 2m \\
+    --header "Host: tasks-api.<backend ns>.svc.cluster.local" \\
+    --header "X-Internal-Token: $(kubectl get secret internal-token -n <backend ns> -o jsonpath='{.data.token}' | base64 -d)"
 
 Options:
   --url <url>          what to request (required), e.g. http://127.0.0.1:8080/api/tasks
