@@ -172,7 +172,9 @@ it(`serves ${CLIENTS} concurrent clients without a failed request through two ro
     `zero-downtime rotation: ${requests} requests (${written.size} writes) from ${CLIENTS} concurrent clients in ${seconds.toFixed(1)} s, ` +
       `${failures.length} failed\n  ${timeline.join('\n  ')}`,
   );
-  expect(failures.slice(0, 5)).toEqual([]);
+  // A 503 "timeout exceeded when trying to connect" about 5 s after a swap means the old pool was
+  // ended while requests still waited for one of its connections: pg-pool's end() never serves them.
+  expect(failures.slice(0, 5), `${failures.length} failed requests, first five`).toEqual([]);
   // Requests were answered in every phase: before, during and after each rotation and swap.
   // (How many depends on the machine; the count is printed above.)
   for (let i = 1; i < counts.length; i++) expect(counts[i]! - counts[i - 1]!).toBeGreaterThan(0);
