@@ -76,9 +76,20 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
     pool = build(next);
     generation++;
     log.info({ reason, user: next.username, generation }, 'database credentials changed; new pool in use');
-    // end() waits for checked-out clients to be released, so in-flight queries finish.
-    old.end().catch((err) => log.warn({ err: describe(err) }, 'closing the previous pool failed'));
+    retire(old);
     return true;
+  }
+
+  /**
+   * Ends a replaced pool once nothing is queued on it. end() lets checked-out clients finish
+   * their queries, but it fails requests still waiting for a client, so wait for those first.
+   */
+  function retire(old: PgLikePool) {
+    const tryEnd = () => {
+      if (old.waitingCount > 0) return void setTimeout(tryEnd, 25);
+      old.end().catch((err) => log.warn({ err: describe(err) }, 'closing the previous pool failed'));
+    };
+    tryEnd();
   }
 
   const stopWatching = mounted?.watch(() => reload('mounted secret changed'));
