@@ -86,14 +86,15 @@ async function main(argv: string[]): Promise<number> {
     // shown above the last good picture and retried, as a cluster hiccup should not end the watch.
     const history = new ScaleHistory(windowMs);
     let last = await takeSnapshot(kube, namespace, service);
+    let error: string | undefined;
     let stop = false;
     process.once('SIGINT', () => (stop = true));
     for (let frame = 1; ; frame++) {
-      const fresh = history.add(last);
+      const fresh = error ? [] : history.add(last);
       if (json) {
-        process.stdout.write(`${JSON.stringify({ snapshot: last, events: fresh })}\n`);
+        process.stdout.write(`${JSON.stringify(error ? { error: { message: error } } : { snapshot: last, events: fresh })}\n`);
       } else {
-        const view = renderScale(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events });
+        const view = renderScale(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events, ...(error ? { error } : {}) });
         process.stdout.write(`\x1b[H\x1b[2J${view}\n`);
       }
       if (frame >= frames || stop) return exitCode.ok;
@@ -101,12 +102,9 @@ async function main(argv: string[]): Promise<number> {
       if (stop) return exitCode.ok;
       try {
         last = await takeSnapshot(kube, namespace, service);
+        error = undefined;
       } catch (err) {
-        if (json) process.stdout.write(`${JSON.stringify({ error: { message: errorText(err) } })}\n`);
-        else process.stdout.write(`\x1b[H\x1b[2J${renderScale(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events, error: errorText(err) })}\n`);
-        await sleep(intervalMs, () => stop);
-        if (stop) return exitCode.ok;
-        frame--;
+        error = errorText(err);
       }
     }
   } catch (err) {

@@ -146,6 +146,24 @@ describe('watch:scale live', () => {
   });
 });
 
+describe('watch:scale live, through a hiccup', () => {
+  it('reports a failed refresh and carries on with the next one', async () => {
+    api.setObjects(loadScenario('healthy'));
+    const next = ['no-service', 'healthy'] as const;
+    const { code, stdout } = await watch(['--json', '--interval', '0.4', '--frames', '3'], {
+      onLine: (_line, i) => {
+        if (next[i]) api.setObjects(loadScenario(next[i]));
+      },
+    });
+    expect(code).toBe(0);
+    const [first, failed, recovered] = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(first.snapshot.service.name).toBe('tasks-api');
+    expect(failed).toEqual({ error: { message: expect.stringContaining('no Knative Service "tasks-api"') } });
+    expect(recovered.snapshot.revisions).toHaveLength(2);
+    expect(recovered.events).toEqual([]); // same state as before the hiccup: nothing happened
+  });
+});
+
 function closedPort(): Promise<number> {
   return new Promise((resolve) => {
     const s = createServer();
