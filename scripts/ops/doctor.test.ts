@@ -109,6 +109,16 @@ describe('doctor on recorded installs', () => {
     expect(report.counts.fail).toBe(1);
   });
 
+  it('checks that the port next to a host is one its Service exposes', async () => {
+    const objects = loadScenario('healthy');
+    objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'tasks-api-config')!.data!.DB_PORT = '5433';
+    const report = await runDoctor(memoryKube(objects), targets, { now: recordedAt });
+    expect(check(report, 'configmap/backend/tasks-api-config')).toMatchObject({
+      verdict: 'fail',
+      detail: 'DB_PORT=5433, but Service database exposes 5432',
+    });
+  });
+
   it('reports missing NetworkPolicies by name', async () => {
     const objects = loadScenario('healthy').filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === 'allow-api-to-database'));
     const report = await runDoctor(memoryKube(objects), targets, { now: recordedAt });

@@ -392,10 +392,20 @@ async function checkConfigMapHosts(kube: Kube, t: OpsTargets, namespace: string,
       );
       continue;
     }
-    const found = (await kube.get('Service', h.namespace, h.service)) ?? (await kube.get('KnativeService', h.namespace, h.service));
+    const service = await kube.get('Service', h.namespace, h.service);
+    const found = service ?? (await kube.get('KnativeService', h.namespace, h.service));
     if (!found) {
       problems.push(`${h.key}=${h.host}: no Service ${h.service} in namespace ${h.namespace}`);
       causes.push(`the name is wrong for this environment, or ${h.service} is not deployed in ${h.namespace}`);
+      continue;
+    }
+    // DB_HOST goes with DB_PORT: the port must be one the Service exposes.
+    const portKey = h.key.replace(/_HOST$/, '_PORT');
+    const port = portKey !== h.key ? Number(cm.data?.[portKey]) : NaN;
+    const ports: number[] = (service?.spec?.ports ?? []).map((p: { port: number }) => p.port);
+    if (service && Number.isInteger(port) && !ports.includes(port)) {
+      problems.push(`${portKey}=${port}, but Service ${h.service} exposes ${ports.join(', ') || 'no ports'}`);
+      causes.push('the port in the ConfigMap and the Service port differ; connections are refused or time out');
     }
   }
   const dnsCheck = hosts.find((h) => h.namespace)?.host;
