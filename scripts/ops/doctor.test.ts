@@ -139,6 +139,13 @@ describe('doctor on recorded installs', () => {
     expect(report.ok).toBe(false);
   });
 
+  it('carries on when Namespace objects are not readable, as with a namespace-scoped role', async () => {
+    const report = await doctor('healthy', { forbidden: [{ kind: 'Namespace' }] });
+    expect(check(report, 'namespace/backend')).toMatchObject({ verdict: 'warn', detail: expect.stringContaining('cannot read Namespace objects (403)') });
+    expect(report.counts).toEqual({ pass: 19, warn: 3, fail: 0, unknown: 0 });
+    expect(report.ok).toBe(true);
+  });
+
   it('still judges a synced Secret when Secrets themselves are not readable', async () => {
     const report = await doctor('healthy', { forbidden: [{ kind: 'Secret' }] });
     const c = check(report, 'secret/backend/internal-token');

@@ -55,7 +55,7 @@ export async function runDoctor(kube: Kube, t: OpsTargets, options: DoctorOption
     const c = await guard({ id: `namespace/${t.namespaces[tier]}`, group: 'namespaces', title: `namespace ${t.namespaces[tier]}` }, () =>
       checkNamespace(kube, t, tier),
     );
-    if (c.verdict === 'pass') present.add(tier);
+    if (c.verdict !== 'fail') present.add(tier);
     checks.push(c);
   }
 
@@ -179,7 +179,18 @@ async function guard(base: Pick<Check, 'id' | 'group' | 'title'>, run: () => Pro
 
 async function checkNamespace(kube: Kube, t: OpsTargets, tier: Tier): Promise<Outcome> {
   const name = t.namespaces[tier];
-  const ns = await kube.get('Namespace', '', name);
+  let ns: KubeObject | undefined;
+  try {
+    ns = await kube.get('Namespace', '', name);
+  } catch (err) {
+    // Namespace-scoped roles cannot read Namespace objects; the checks inside still can run.
+    if (!(err instanceof KubeError && err.reason === 'forbidden')) throw err;
+    return {
+      verdict: 'warn',
+      detail: `cannot read Namespace objects (403); carrying on as if ${name} exists, the checks below show if it does not`,
+      cause: 'your role is scoped to namespaces; reading Namespace objects needs a cluster-scoped get',
+    };
+  }
   if (!ns) {
     return {
       verdict: 'fail',
