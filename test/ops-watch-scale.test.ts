@@ -79,15 +79,32 @@ describe('watch:scale errors', () => {
   });
 
   it('names the missing permission on a 403 (exit 4)', async () => {
-    const forbidden = await startFakeKubeApi({ objects: loadScenario('healthy'), forbidden: [{ kind: 'PodAutoscaler', namespace: 'backend' }] });
+    const forbidden = await startFakeKubeApi({ objects: loadScenario('healthy'), forbidden: [{ kind: 'Revision', namespace: 'backend' }] });
     try {
       const { code, stderr } = await runCommand(WATCH, ['--env', 'prod', '--once', '--json'], { env: { KUBECONFIG: forbidden.kubeconfig } });
       expect(code).toBe(4);
-      expect(stderr).toContain('no permission to list podautoscalers.autoscaling.internal.knative.dev in namespace backend (403)');
-      expect(stderr).toContain('cannot list resource "podautoscalers"');
-      expect(stderr).toContain('Check with `kubectl auth can-i list podautoscalers.autoscaling.internal.knative.dev -n backend`.');
+      expect(stderr).toContain('no permission to list revisions.serving.knative.dev in namespace backend (403)');
+      expect(stderr).toContain('cannot list resource "revisions"');
+      expect(stderr).toContain('Check with `kubectl auth can-i list revisions.serving.knative.dev -n backend`.');
     } finally {
       await forbidden.close();
+    }
+  });
+
+  it("shows a partial view when Knative's internal kinds are not readable (exit 0)", async () => {
+    const limited = await startFakeKubeApi({ objects: loadScenario('healthy'), forbidden: [{ kind: 'PodAutoscaler' }, { kind: 'ServerlessService' }] });
+    try {
+      const [json, text] = await Promise.all([
+        runCommand(WATCH, ['--env', 'prod', '--once', '--json'], { env: { KUBECONFIG: limited.kubeconfig } }),
+        runCommand(WATCH, ['--env', 'prod', '--once'], { env: { KUBECONFIG: limited.kubeconfig, COLUMNS: '200' } }),
+      ]);
+      expect(json.code).toBe(0);
+      const snap = JSON.parse(json.stdout) as ScaleSnapshot;
+      expect(snap.unreadable).toEqual(['podautoscalers.autoscaling.internal.knative.dev', 'serverlessservices.networking.internal.knative.dev']);
+      expect(snap.revisions[0]!.pods).toMatchObject({ desired: 2, actual: 2 });
+      expect(text.stdout).toContain('! no permission to list podautoscalers.autoscaling.internal.knative.dev, serverlessservices.networking.internal.knative.dev: partial view');
+    } finally {
+      await limited.close();
     }
   });
 

@@ -59,6 +59,7 @@ export function renderScale(snap: ScaleSnapshot, o: ScaleViewOptions): string {
   );
   lines.push(`${readyMark}  ${svc.url ?? ''}${svc.reason ? `  ${p.red(svc.reason)}` : ''}`);
   if (o.error) lines.push(p.red(`! ${o.error}`));
+  if (snap.unreadable.length) lines.push(p.yellow(`! no permission to list ${snap.unreadable.join(', ')}: partial view`));
   lines.push('');
 
   // Revisions: what the autoscaler wants, what Kubernetes runs, how traffic reaches it.

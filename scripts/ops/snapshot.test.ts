@@ -73,9 +73,16 @@ describe('scale snapshot from recorded Knative objects', () => {
     expect((err as Error).message).toContain('no Knative Service "tasks-api" in namespace "backend"');
   });
 
-  it('passes a 403 on, so the command can say which permission is missing', async () => {
-    const kube = memoryKube(loadScenario('healthy'), { forbidden: [{ kind: 'PodAutoscaler' }] });
+  it('passes a 403 on the Revisions, so the command can say which permission is missing', async () => {
+    const kube = memoryKube(loadScenario('healthy'), { forbidden: [{ kind: 'Revision' }] });
     await expect(takeSnapshot(kube, 'backend', 'tasks-api')).rejects.toMatchObject({ reason: 'forbidden' });
+  });
+
+  it("falls back to the Revision's counts when Knative's internal kinds are not readable", async () => {
+    const kube = memoryKube(loadScenario('healthy'), { forbidden: [{ kind: 'PodAutoscaler' }, { kind: 'ServerlessService' }] });
+    const snap = await takeSnapshot(kube, 'backend', 'tasks-api', recordedAt);
+    expect(snap.unreadable).toEqual(['podautoscalers.autoscaling.internal.knative.dev', 'serverlessservices.networking.internal.knative.dev']);
+    expect(snap.revisions[0]).toMatchObject({ phase: 'steady', mode: null, pods: { desired: 2, actual: 2, ready: 2 } });
   });
 });
 

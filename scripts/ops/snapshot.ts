@@ -12,7 +12,7 @@ import {
   toIso,
   toMillis,
 } from './conditions';
-import { type Kube, type KubeObject, KubeError } from './kube';
+import { type Kind, type Kube, type KubeObject, KubeError, kubectlResource } from './kube';
 
 /**
  * Where a revision stands, in ops terms:
@@ -103,6 +103,8 @@ export interface ScaleSnapshot {
   /** Pod starts of the pods that exist now, newest first. */
   podStarts: PodStart[];
   totals: { desired: number; actual: number; ready: number; pending: number };
+  /** What could not be read (no permission), so the view is known to be partial. */
+  unreadable: string[];
 }
 
 /** Everything read from the API for one snapshot. */
@@ -113,6 +115,8 @@ export interface ScaleObjects {
   serverlessServices: KubeObject[];
   deployments: KubeObject[];
   pods: KubeObject[];
+  /** Kinds the caller may not list (403); the snapshot says what it is missing. */
+  unreadable?: string[];
 }
 
 const SERVICE_LABEL = 'serving.knative.dev/service';
@@ -132,14 +136,23 @@ export async function readScaleObjects(kube: Kube, namespace: string, name: stri
     );
   }
   const selector = `${SERVICE_LABEL}=${name}`;
+  const unreadable: string[] = [];
+  // Knative's internal kinds are often outside a namespace viewer's role: without them the view
+  // loses detail (falls back to the Revision's own counts), so a 403 there is a note, not the end.
+  const optional = (kind: Kind) =>
+    kube.list(kind, namespace, selector).catch((err: unknown) => {
+      if (!(err instanceof KubeError && err.reason === 'forbidden')) throw err;
+      unreadable.push(kubectlResource(kind));
+      return [] as KubeObject[];
+    });
   const [revisions, autoscalers, serverlessServices, deployments, pods] = await Promise.all([
     kube.list('Revision', namespace, selector),
-    kube.list('PodAutoscaler', namespace, selector),
-    kube.list('ServerlessService', namespace, selector),
-    kube.list('Deployment', namespace, selector),
-    kube.list('Pod', namespace, selector),
+    optional('PodAutoscaler'),
+    optional('ServerlessService'),
+    optional('Deployment'),
+    optional('Pod'),
   ]);
-  return { service, revisions, autoscalers, serverlessServices, deployments, pods };
+  return { service, revisions, autoscalers, serverlessServices, deployments, pods, unreadable: unreadable.sort() };
 }
 
 export async function takeSnapshot(kube: Kube, namespace: string, name: string, now = Date.now()): Promise<ScaleSnapshot> {
@@ -202,6 +215,7 @@ export function buildSnapshot(objects: ScaleObjects, opts: { context: string; no
       ready: revisions.reduce((n, r) => n + r.pods.ready, 0),
       pending: revisions.reduce((n, r) => n + r.pods.pending, 0),
     },
+    unreadable: objects.unreadable ?? [],
   };
 }
 
@@ -217,10 +231,11 @@ interface Related {
 
 function revisionView(rev: KubeObject, rel: Related): RevisionView {
   const annotations = { ...rev.spec?.template?.metadata?.annotations, ...rev.metadata.annotations, ...rel.pa?.metadata.annotations };
+  // Without the PodAutoscaler, the Revision's own (coarser) copies of the counts stand in.
   const paStatus = rel.pa?.status ?? {};
   const pods = podCounts(rel.pods, {
-    desired: numberOrNull(paStatus.desiredScale),
-    actual: numberOrNull(paStatus.actualScale),
+    desired: numberOrNull(paStatus.desiredScale ?? rev.status?.desiredReplicas),
+    actual: numberOrNull(paStatus.actualScale ?? rev.status?.actualReplicas),
     requested: numberOrNull(rel.deployment?.spec?.replicas),
   });
   const readyCondition = condition(rev, 'Ready');
