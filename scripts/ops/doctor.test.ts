@@ -146,6 +146,11 @@ describe('doctor on recorded installs', () => {
     expect(report.ok).toBe(true);
   });
 
+  it("judges the Knative Service without Knative's internal kinds", async () => {
+    const report = await doctor('healthy', { forbidden: [{ kind: 'PodAutoscaler' }, { kind: 'ServerlessService' }] });
+    expect(check(report, 'ksvc/backend/tasks-api')).toMatchObject({ verdict: 'pass', detail: expect.stringContaining('serving tasks-api-00002, scale unknown') });
+  });
+
   it('still judges a synced Secret when Secrets themselves are not readable', async () => {
     const report = await doctor('healthy', { forbidden: [{ kind: 'Secret' }] });
     const c = check(report, 'secret/backend/internal-token');

@@ -476,8 +476,14 @@ async function checkKnativeService(kube: Kube, t: OpsTargets, secretFailures: Ch
     };
   }
 
-  const pa = serving ? await kube.get('PodAutoscaler', namespace, serving) : undefined;
-  const sks = serving ? await kube.get('ServerlessService', namespace, serving) : undefined;
+  // Knative's internal kinds may be outside the caller's role; the scale is a bonus here.
+  const readable = (p: Promise<KubeObject | undefined>) =>
+    p.catch((err: unknown) => {
+      if (err instanceof KubeError && err.reason === 'forbidden') return undefined;
+      throw err;
+    });
+  const pa = serving ? await readable(kube.get('PodAutoscaler', namespace, serving)) : undefined;
+  const sks = serving ? await readable(kube.get('ServerlessService', namespace, serving)) : undefined;
   const desired = typeof pa?.status?.desiredScale === 'number' ? pa.status.desiredScale : null;
   const actual = typeof pa?.status?.actualScale === 'number' ? pa.status.actualScale : null;
   const phase = pa
