@@ -7,17 +7,30 @@
  * Options: --region, --endpoint (a Secrets Manager endpoint, e.g. a VPC endpoint or a local stand-in),
  * --connect <host:port> (with --local: reach the database there, e.g. through kubectl port-forward,
  * instead of the in-cluster host in the secret), --timeout <seconds> (default 300),
- * --poll <seconds> (default 5), --yes (do not ask).
+ * --poll <seconds> (default 5), --force (rotate even though the current version is recent), --yes (do not ask).
  * Prints what it will do and asks first. Never prints a secret value.
  */
-import { DescribeSecretCommand, RotateSecretCommand, SecretsManagerClient, type DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeSecretCommand,
+  ListSecretVersionIdsCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  type DescribeSecretResponse,
+} from '@aws-sdk/client-secrets-manager';
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { parseConnectTo } from '../functions/rotate-db-credentials/database';
 import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
 
 const USAGE =
-  'usage: npm run rotate -- --secret-id <name or ARN> [--local [--connect <host:port>]] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--yes]';
+  'usage: npm run rotate -- --secret-id <name or ARN> [--local [--connect <host:port>]] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--force] [--yes]';
+
+/**
+ * The timing rule: a rotation changes the password of the pair that was current two rotations ago, so
+ * pods must have moved to the newest pair first (ESO refresh 1m + kubelet sync ~1m + pool drain <= 2m,
+ * with margin). See secrets/README.md.
+ */
+const MIN_MINUTES_BETWEEN_ROTATIONS = 10;
 
 class UsageError extends Error {}
 
@@ -29,6 +42,7 @@ const ARGS = {
   endpoint: { type: 'string' },
   timeout: { type: 'string', default: '300' },
   poll: { type: 'string', default: '5' },
+  force: { type: 'boolean', default: false },
   yes: { type: 'boolean', short: 'y', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -114,6 +128,18 @@ async function follow(client: SecretsManagerClient, secretId: string, versionId:
   }
 }
 
+/**
+ * Minutes since the AWSCURRENT version was created, when there is an AWSPREVIOUS one (pods may still
+ * hold it). Without a previous version nobody can be using the pair this rotation changes.
+ */
+async function minutesSinceLastChange(client: SecretsManagerClient, secretId: string): Promise<number | undefined> {
+  const out = await client.send(new ListSecretVersionIdsCommand({ SecretId: secretId }));
+  const versions = out.Versions ?? [];
+  if (!versions.some((v) => v.VersionStages?.includes('AWSPREVIOUS'))) return undefined;
+  const created = versions.find((v) => v.VersionStages?.includes('AWSCURRENT'))?.CreatedDate;
+  return created ? (Date.now() - created.getTime()) / 60_000 : undefined;
+}
+
 async function main(): Promise<void> {
   const opts = options();
   const client = new SecretsManagerClient({ region: opts.region, endpoint: opts.endpoint });
@@ -125,6 +151,16 @@ async function main(): Promise<void> {
     for (const line of stageLines(described.VersionIdsToStages)) console.log(line);
 
     const unfinished = Object.entries(described.VersionIdsToStages ?? {}).find(([, l]) => l.includes('AWSPENDING') && !l.includes('AWSCURRENT'));
+    if (!unfinished) {
+      const age = await minutesSinceLastChange(client, described.ARN!);
+      if (age !== undefined && age < MIN_MINUTES_BETWEEN_ROTATIONS) {
+        const message =
+          `the current version is only ${Math.floor(age)} min old; pods may still hold the previous pair, whose ` +
+          `password this rotation would change. Wait ${MIN_MINUTES_BETWEEN_ROTATIONS} min between rotations`;
+        if (!opts.force) throw new Error(`${message}, or pass --force.`);
+        console.log(`warning    ${message} (--force given)`);
+      }
+    }
     if (opts.local) {
       console.log(
         unfinished

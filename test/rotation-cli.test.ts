@@ -57,6 +57,22 @@ describe('npm run rotate', () => {
     expect(run.stdout).not.toContain(value.password);
   });
 
+  it('refuses a second rotation within minutes of the last one unless --force is given', async () => {
+    const { arn } = await fx.createAppSecret('tasks/test/db-app-cli-twice', 'cli_twice');
+    expect((await cli('scripts/rotate.ts', ['--secret-id', arn, '--local', '--yes'])).code).toBe(0);
+    const first = await current(arn);
+
+    const again = await cli('scripts/rotate.ts', ['--secret-id', arn, '--local', '--yes']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('the current version is only 0 min old; pods may still hold the previous pair');
+    expect((await current(arn)).versionId).toBe(first.versionId);
+
+    const forced = await cli('scripts/rotate.ts', ['--secret-id', arn, '--local', '--yes', '--force']);
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain('(--force given)');
+    expect((await current(arn)).username).toBe('cli_twice');
+  });
+
   it('--local --connect reaches an in-cluster host through a forwarded address', async () => {
     const host = 'database.tasks-test-database.svc.cluster.local';
     const { arn } = await fx.createAppSecret('tasks/test/db-app-cli-connect', 'cli_connect', { host });

@@ -80,7 +80,13 @@ export function policiesFor(values: Values): Record<string, Policy> {
         {
           Sid: 'BootstrapAndRotate',
           Effect: 'Allow',
-          Action: ['secretsmanager:CreateSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:TagResource', 'secretsmanager:RotateSecret'],
+          Action: [
+            'secretsmanager:CreateSecret',
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:ListSecretVersionIds',
+            'secretsmanager:TagResource',
+            'secretsmanager:RotateSecret',
+          ],
           Resource: (['dbAdmin', 'dbApp', 'internalToken'] as const).map(arn),
         },
         {
