@@ -31,10 +31,11 @@ interface Server {
   start(): { child: ChildProcess; port: number; startedAt: bigint } | Promise<{ child: ChildProcess; port: number; startedAt: bigint }>;
 }
 
+/** Both servers run as in production: the API logs one JSON line per request (to /dev/null here). */
 async function spawnServer(script: string, env: Record<string, string>) {
   const port = await freePort();
   const startedAt = process.hrtime.bigint();
-  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) }, stdio: 'ignore' });
   return { child, port, startedAt };
 }
 

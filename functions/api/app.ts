@@ -50,8 +50,8 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
 
   app.use(requestId());
 
-  // One log line, one metric sample and a Server-Timing header per request. The first request a
-  // process serves is its cold start: marked in the log, the metrics and the header.
+  // One log line and one metric sample per request. The first request a process serves is its
+  // cold start: marked in the log, the metrics and a Server-Timing header.
   app.use(async (c, next) => {
     const started = performance.now();
     const probe = PROBES.has(c.req.path);
@@ -60,9 +60,9 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     await next();
     const ms = performance.now() - started;
     const route = c.res.status === 404 && c.get('unmatched') ? 'unmatched' : routePath(c, -1) || 'unmatched';
-    const timing = [`app;dur=${ms.toFixed(1)}`];
-    if (cold) timing.push(`cold-start;dur=${(uptime() * 1000).toFixed(0)};desc="since process start"`);
-    c.header('Server-Timing', timing.join(', '));
+    // Only on the cold request: touching response headers after the handler forces the Node
+    // adapter off its fast path, which costs every other request about a tenth of its throughput.
+    if (cold) c.header('Server-Timing', `app;dur=${ms.toFixed(1)}, cold-start;dur=${(uptime() * 1000).toFixed(0)};desc="since process start"`);
     metrics?.observe(c.req.method, route, c.res.status, ms / 1000);
     if (cold) {
       metrics?.startupPhase('first_request', uptime());

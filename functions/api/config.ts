@@ -112,7 +112,8 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = schema.safeParse(env);
+  // Parsed once per process: compiling zod's fast path would cost more than it saves.
+  const parsed = schema.safeParse(env, { jitless: true });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const variable = String(i.path[0] ?? '');

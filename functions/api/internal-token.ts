@@ -6,18 +6,27 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /**
  * The shared token nginx adds as X-Internal-Token. It lives in a mounted Secret, so it can
  * change under us: on a mismatch the file is re-read (at most once a second) before refusing.
+ * nginx reads its copy only when it starts, so after a change the previous token stays valid
+ * for `graceMs`: long enough to restart the web pods without a refused request.
  */
-export function internalTokenCheck(file: string): (presented: string | undefined) => boolean {
+export function internalTokenCheck(file: string, graceMs = 60 * 60 * 1000): (presented: string | undefined) => boolean {
   let expected = read(file);
+  let previous: { token: Buffer; until: number } | undefined;
   let readAt = Date.now();
-  const matches = (presented: string) => timingSafeEqual(digest(presented), expected);
+  const same = (a: Buffer, b: Buffer) => timingSafeEqual(a, b);
+  const matches = (p: Buffer) => same(p, expected) || (previous !== undefined && Date.now() < previous.until && same(p, previous.token));
   return (presented) => {
     if (!presented) return false;
-    if (matches(presented)) return true;
+    const p = digest(presented);
+    if (matches(p)) return true;
     if (Date.now() - readAt < 1000) return false;
-    expected = read(file);
+    const now = read(file);
     readAt = Date.now();
-    return matches(presented);
+    if (!same(now, expected)) {
+      previous = { token: expected, until: Date.now() + graceMs };
+      expected = now;
+    }
+    return matches(p);
   };
 }
 
