@@ -64,7 +64,7 @@ describe('watch:scale --once --json', () => {
     api.setObjects(loadScenario('scaled-to-zero'));
     const { code, stdout } = await watch(['--once']);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/tasks-api-00002 +100% +at zero +0 +0 +0 +0 +0 +Proxy +50/);
+    expect(stdout).toMatch(/tasks-api-00002 +100% +at zero +0 +0 +0 +0 +0 +Proxy +32/);
     expect(stdout).toContain('no pods');
   });
 });

@@ -13,7 +13,7 @@ describe('renderScale', () => {
     const text = renderScale(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [] });
     const lines = text.split('\n');
     expect(lines[0]).toBe('tasks-api  namespace backend  env prod  context fixtures  10:00:00 UTC');
-    expect(text).toMatch(/tasks-api-00002 +100% +bursting +5 +3 +5 +3 +2 +Proxy +50/);
+    expect(text).toMatch(/tasks-api-00002 +100% +bursting +5 +3 +5 +3 +2 +Proxy +32/);
     expect(text).toContain('activator back in the path while pods serve');
     expect(text).toMatch(/5 ┤ +░$/m);
     expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-h4j6d +0.0s +ContainerCreating/);

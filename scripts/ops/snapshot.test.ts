@@ -20,7 +20,7 @@ describe('scale snapshot from recorded Knative objects', () => {
       ['tasks-api-00001', 0, 'retired', 'Proxy'],
     ]);
     expect(snap.revisions[0]!.pods).toEqual({ desired: 2, actual: 2, requested: 2, ready: 2, pending: 0, notReady: 0, terminating: 0 });
-    expect(snap.revisions[0]!.autoscaling).toMatchObject({ class: 'kpa.autoscaling.knative.dev', metric: 'concurrency', target: 50, minScale: 0, maxScale: 10 });
+    expect(snap.revisions[0]!.autoscaling).toMatchObject({ class: 'kpa.autoscaling.knative.dev', metric: 'concurrency', target: 32, minScale: 0, maxScale: 10 });
     expect(snap.totals).toEqual({ desired: 2, actual: 2, ready: 2, pending: 0 });
   });
 
