@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { serverBundle, startApi, type RunningApi } from './support/api';
+import { startApi, type RunningApi } from './support/api';
 import { launchChromium, seriousAxeViolations, watchProblems, type PageProblems } from './support/browser';
 import { buildWeb, startNginx, tempDir, type RunningNginx } from './support/nginx';
 
@@ -43,38 +42,6 @@ afterAll(async () => {
   await Promise.all([nginx?.stop(), flagsNginx?.stop(), api?.stop(), flagsApi?.stop()]);
   rmSync(state, { recursive: true, force: true });
 });
-
-/** The bundled API again on the port nginx proxies to, over the same data directory. */
-async function restartApiOn(port: number): Promise<RunningApi> {
-  const child = spawn(process.execPath, [serverBundle], {
-    env: { PATH: process.env.PATH ?? '', DB_DRIVER: 'pglite', ...apiEnv, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const url = `http://127.0.0.1:${port}`;
-  const restarted: RunningApi = {
-    url,
-    port,
-    pid: child.pid!,
-    child,
-    logs: () => output,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
-    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) return restarted;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await restarted.stop('SIGKILL');
-  throw new Error(`restarted API not ready:\n${output}`);
-}
 
 const items = () => page.locator('li.task .text').allInnerTexts();
 const row = (text: string) => page.locator('li.task', { has: page.getByText(text, { exact: true }) });
@@ -198,7 +165,7 @@ describe('the task page in Chromium, behind nginx', () => {
     // A reload while the API is down: reads keep retrying and the page says why it waits.
     await page.reload();
     await page.getByText('Waking up the API…').waitFor({ timeout: 5000 });
-    api = await restartApiOn(port);
+    api = await startApi({ env: apiEnv, port, readyTimeoutMs: 30_000 });
     await expect.poll(items, { timeout: 20_000 }).toEqual(['Buy oat milk', 'Call Sam']);
     await page.getByText('Waking up the API…').waitFor({ state: 'detached' });
 
@@ -213,7 +180,7 @@ describe('the task page in Chromium, behind nginx', () => {
     expect(await input.inputValue()).toBe('Written while down');
     expect(await items()).toEqual(['Buy oat milk', 'Call Sam']);
 
-    api = await restartApiOn(port);
+    api = await startApi({ env: apiEnv, port, readyTimeoutMs: 30_000 });
     await alert.getByRole('button', { name: 'Retry' }).click();
     await expect.poll(items).toEqual(['Buy oat milk', 'Call Sam', 'Written while down']);
     expect(await input.inputValue()).toBe('');

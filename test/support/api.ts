@@ -36,12 +36,15 @@ export interface RunningApi {
 }
 
 /**
- * Starts the bundled API (`node dist/api/server.mjs`) on a free port and waits until
+ * Starts the bundled API (`node dist/api/server.mjs`) on a free port (or `port`) and waits until
  * /readyz answers 200. Defaults to an in-memory PGlite database.
  */
-export async function startApi(opts: { env?: Record<string, string>; readyTimeoutMs?: number; waitReady?: boolean } = {}): Promise<RunningApi> {
+export async function startApi(
+  opts: { env?: Record<string, string>; port?: number; readyTimeoutMs?: number; waitReady?: boolean } = {},
+): Promise<RunningApi> {
   await ensureBundle();
-  const port = await freePort();
+  // A fixed port lets a test restart the API where a proxy already points.
+  const port = opts.port ?? (await freePort());
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     DB_DRIVER: 'pglite',
