@@ -53,20 +53,21 @@ const englishOnlyZod: Plugin = {
   },
 };
 
+/** Newest modification time of the files under `dir`, skipping build output and dot folders. */
+export function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const name of readdirSync(dir)) {
+    if (name === 'dist' || name === 'node_modules' || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    const st = statSync(p);
+    newest = Math.max(newest, st.isDirectory() ? newestMtime(p) : st.mtimeMs);
+  }
+  return newest;
+}
+
 /** Newest modification time under the sources a bundle depends on. */
 export function sourcesMtime(): number {
-  let newest = 0;
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else newest = Math.max(newest, st.mtimeMs);
-    }
-  };
-  walk(join(root, 'functions'));
-  newest = Math.max(newest, statSync(join(root, 'package-lock.json')).mtimeMs);
-  return newest;
+  return Math.max(newestMtime(join(root, 'functions')), statSync(join(root, 'package-lock.json')).mtimeMs);
 }
 
 export function isStale(): boolean {

@@ -1,3 +1,4 @@
+import { createApp } from './app';
 import { loadConfig } from './config';
 import { createLogger } from './logger';
 import { createService } from './service';
@@ -16,7 +17,7 @@ if (!g.__tasksDevService) {
 const devService = g.__tasksDevService;
 
 // Rebuild the app from the freshly imported modules on each reload, over the same database.
-const { createApp } = await import('./app');
-const app = createApp({ config: loadConfig(), db: devService.db, log: createLogger(loadConfig().logLevel), metrics: devService.metrics, state: devService.state });
+const { config, log, db, metrics, state } = devService;
+const app = createApp({ config, db, log, metrics, state });
 
 export default app;

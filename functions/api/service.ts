@@ -44,5 +44,5 @@ export function createService(config: Config, log: Logger) {
     if (opening) await (await opening.catch(() => undefined))?.close();
   }
 
-  return { app, db, state, metrics, migrateOnStart, close };
+  return { config, log, app, db, state, metrics, migrateOnStart, close };
 }
