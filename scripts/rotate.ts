@@ -18,7 +18,7 @@ import {
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from './ops/cli';
 import { parseConnectTo } from '../functions/rotate-db-credentials/database';
 import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
 
@@ -31,8 +31,6 @@ const USAGE =
  * with margin). See secrets/README.md.
  */
 const MIN_MINUTES_BETWEEN_ROTATIONS = 10;
-
-class UsageError extends Error {}
 
 const ARGS = {
   'secret-id': { type: 'string' },
@@ -48,13 +46,7 @@ const ARGS = {
 } as const;
 
 function options() {
-  let parsed;
-  try {
-    parsed = parseArgs({ options: ARGS, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandLine(process.argv.slice(2), ARGS);
   if (values.help) {
     console.log(USAGE);
     process.exit(0);

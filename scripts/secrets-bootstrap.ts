@@ -19,15 +19,13 @@ import {
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, UsageError } from './ops/cli';
 import { DEFAULT_EXCLUDE_CHARACTERS } from '../functions/rotate-db-credentials/rotation';
 import { awsSecretName, loadValues, serviceHost } from '../platform/values';
 
 const USAGE =
   'usage: npm run secrets:bootstrap -- --env <dev|prod> [--app-user tasks_app] [--admin-user postgres] [--kms-key-id <id>] ' +
   '[--rotation-lambda-arn <arn>] [--rotation-days 30] [--region <r>] [--endpoint <url>] [--yes]';
-
-class UsageError extends Error {}
 
 const ARGS = {
   env: { type: 'string' },
@@ -43,13 +41,7 @@ const ARGS = {
 } as const;
 
 function options() {
-  let parsed;
-  try {
-    parsed = parseArgs({ options: ARGS, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values } = parsed;
+  const { values } = parseCommandLine(process.argv.slice(2), ARGS);
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
