@@ -1,10 +1,10 @@
 // npm run doctor -- --env <env>: the connection troubleshooting checklist, run for you.
 import { wantColor } from './ops/ansi';
-import { UsageError, exitCode, finish, parseCommandLine, reportFailure } from './ops/cli';
+import { exitCode, finish, parseCommandLine, reportFailure, targetsForEnv } from './ops/cli';
 import { runDoctor } from './ops/doctor';
-import { connect, errorText } from './ops/kube';
+import { connect } from './ops/kube';
 import { renderDoctor } from './ops/render-doctor';
-import { environments, targetsFor } from './ops/targets';
+import { environments } from './ops/targets';
 
 const terminalWidth = () => process.stdout.columns || Number(process.env.COLUMNS) || 100;
 
@@ -47,13 +47,7 @@ async function main(argv: string[]): Promise<number> {
       return exitCode.ok;
     }
     json = Boolean(a.json);
-    if (!a.env) throw new UsageError(`--env is required (${environments.join(', ')})`);
-    let targets;
-    try {
-      targets = targetsFor(a.env);
-    } catch (err) {
-      throw new UsageError(errorText(err));
-    }
+    const targets = targetsForEnv(a.env);
     const report = await runDoctor(connect({ context: a.context }), targets);
     const color = a['no-color'] ? false : a.color ? true : wantColor(process.stdout);
     process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report, { color, verbose: a.verbose, width: terminalWidth() })}\n`);

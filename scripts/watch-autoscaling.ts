@@ -1,11 +1,11 @@
 // npm run watch:scale -- --env <env>: a live view of the API scaling, from the Kubernetes API.
 import { wantColor } from './ops/ansi';
-import { UsageError, duration, exitCode, finish, parseCommandLine, reportFailure, seconds } from './ops/cli';
+import { UsageError, duration, exitCode, finish, parseCommandLine, reportFailure, seconds, targetsForEnv } from './ops/cli';
 import { connect, errorText } from './ops/kube';
 import { renderScale } from './ops/render-scale';
 import { ScaleHistory } from './ops/scale-history';
 import { takeSnapshot } from './ops/snapshot';
-import { environments, targetsFor } from './ops/targets';
+import { environments } from './ops/targets';
 
 const terminalWidth = () => process.stdout.columns || Number(process.env.COLUMNS) || 110;
 
@@ -56,13 +56,7 @@ async function main(argv: string[]): Promise<number> {
       return exitCode.ok;
     }
     json = Boolean(a.json);
-    if (!a.env) throw new UsageError(`--env is required (${environments.join(', ')})`);
-    let t;
-    try {
-      t = targetsFor(a.env);
-    } catch (err) {
-      throw new UsageError(errorText(err));
-    }
+    const t = targetsForEnv(a.env);
     const namespace = a.namespace ?? t.api.namespace;
     const service = a.service ?? t.api.service;
     const intervalMs = seconds(a.interval, '--interval', 2) * 1000;

@@ -2,6 +2,7 @@
 // talk to the cluster is reported (a sentence on stderr, and a JSON object for scripts).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KubeError, errorText } from './kube';
+import { environments, targetsFor, type OpsTargets } from './targets';
 
 /** Exit codes of watch:scale and doctor (documented in their --help). */
 export const exitCode = {
@@ -23,6 +24,16 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export function parseCommandLine<O extends Options>(argv: string[], options: O) {
   try {
     return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true });
+  } catch (err) {
+    throw new UsageError(errorText(err));
+  }
+}
+
+/** The targets for the --env flag; a missing or unknown environment is a usage error. */
+export function targetsForEnv(env: string | undefined): OpsTargets {
+  if (!env) throw new UsageError(`--env is required (${environments.join(', ')})`);
+  try {
+    return targetsFor(env);
   } catch (err) {
     throw new UsageError(errorText(err));
   }
