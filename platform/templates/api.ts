@@ -1,6 +1,5 @@
 // The task API as a Knative Service: cluster-local, scale to zero, config from a ConfigMap and
 // database credentials from a mounted Secret that the API re-reads when the kubelet swaps it.
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
 import type { Values } from '../values';
@@ -13,6 +12,7 @@ import {
   meta,
   restrictedContainer,
   type Rendered,
+  workloadServiceAccount,
 } from './common';
 
 const component = 'api';
@@ -67,12 +67,7 @@ export function api(values: Values, reasons: ReadonlyMap<string, string> = new M
   });
 
   return [
-    {
-      object: new ServiceAccount({
-        metadata: meta(values, { name: a.serviceAccountName, namespace, component, app: a.serviceName }),
-        automountServiceAccountToken: false,
-      }),
-    },
+    workloadServiceAccount(values, { name: a.serviceAccountName, namespace, component, app: a.serviceName }),
     {
       object: new ConfigMap({
         metadata: meta(values, { name: a.configMapName, namespace, component, app: a.serviceName }),

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { INamespace } from 'kubernetes-models/v1/Namespace';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { Values } from '../values';
 
 export type ObjectMeta = NonNullable<INamespace['metadata']>;
@@ -49,6 +50,14 @@ export function meta(
     labels: labels(values, args.app ?? args.name, args.component),
     ...(args.annotations ? { annotations: args.annotations } : {}),
   };
+}
+
+/** A workload's own ServiceAccount. None of our pods talks to the Kubernetes API: no token is mounted. */
+export function workloadServiceAccount(
+  values: Values,
+  args: { name: string; namespace: string; component: string; app: string },
+): Rendered {
+  return { object: new ServiceAccount({ metadata: meta(values, args), automountServiceAccountToken: false }) };
 }
 
 /** Container settings that satisfy Pod Security "restricted" without pod-level fields. */

@@ -1,9 +1,8 @@
 // PostgreSQL: the official image as a one-replica StatefulSet, reached through Service `database`.
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { Service } from 'kubernetes-models/v1/Service';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import type { Values } from '../values';
-import { image, labels, meta, restrictedContainer, selectorLabels, type Rendered } from './common';
+import { image, labels, meta, type Rendered, restrictedContainer, selectorLabels, workloadServiceAccount } from './common';
 
 const component = 'database';
 const adminMountPath = '/var/run/secrets/tasks/postgres-admin';
@@ -17,12 +16,7 @@ export function database(values: Values): Rendered[] {
   const isReady = { exec: { command: ['pg_isready', '-h', '127.0.0.1', '-p', String(db.port), '-d', db.dbname] } };
 
   return [
-    {
-      object: new ServiceAccount({
-        metadata: meta(values, { name: db.serviceAccountName, namespace, component, app: db.statefulSetName }),
-        automountServiceAccountToken: false,
-      }),
-    },
+    workloadServiceAccount(values, { name: db.serviceAccountName, namespace, component, app: db.statefulSetName }),
     {
       object: new Service({
         metadata: meta(values, { name: db.headlessServiceName, namespace, component, app: db.statefulSetName }),

@@ -1,11 +1,10 @@
 // The schema migration: the API image's migrate entry as a Job in the database namespace, where
 // the owner (admin) and app credentials are synced. It runs after the database is ready and
 // before the API rolls out.
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import type { Values } from '../values';
 import { serviceHost } from '../values';
-import { image, labels, meta, restrictedContainer, type Rendered } from './common';
+import { image, labels, meta, type Rendered, restrictedContainer, workloadServiceAccount } from './common';
 
 const component = 'migration';
 const adminDir = '/var/run/secrets/tasks/postgres-admin';
@@ -15,12 +14,7 @@ const appDir = '/var/run/secrets/tasks/app-credentials';
 export function migrationServiceAccount(values: Values): Rendered[] {
   const m = values.database.migration;
   return [
-    {
-      object: new ServiceAccount({
-        metadata: meta(values, { name: m.serviceAccountName, namespace: values.namespaces.database, component, app: m.jobName }),
-        automountServiceAccountToken: false,
-      }),
-    },
+    workloadServiceAccount(values, { name: m.serviceAccountName, namespace: values.namespaces.database, component, app: m.jobName }),
   ];
 }
 

@@ -1,6 +1,5 @@
 // The Vue SPA behind nginx: a Deployment and Service `frontend`; nginx proxies /api/ to the
 // API's cluster-local Knative URL and adds the internal token.
-import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -17,6 +16,7 @@ import {
   restrictedContainer,
   selectorLabels,
   type Rendered,
+  workloadServiceAccount,
 } from './common';
 
 const component = 'web';
@@ -42,12 +42,7 @@ export function web(values: Values, reasons: ReadonlyMap<string, string> = new M
   const replicasReason = reasons.get('web.replicas');
 
   const out: Rendered[] = [
-    {
-      object: new ServiceAccount({
-        metadata: meta(values, { name: w.serviceAccountName, namespace, component, app: w.deploymentName }),
-        automountServiceAccountToken: false,
-      }),
-    },
+    workloadServiceAccount(values, { name: w.serviceAccountName, namespace, component, app: w.deploymentName }),
     {
       object: new ConfigMap({
         metadata: meta(values, { name: w.configMapName, namespace, component, app: w.deploymentName }),
