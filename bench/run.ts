@@ -26,10 +26,6 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-interface Server {
-  name: string;
-  start(): { child: ChildProcess; port: number; startedAt: bigint } | Promise<{ child: ChildProcess; port: number; startedAt: bigint }>;
-}
 
 /** Both servers run as in production: the API logs one JSON line per request (to /dev/null here). */
 async function spawnServer(script: string, env: Record<string, string>) {
@@ -102,7 +98,7 @@ async function main() {
       await admin.query('VACUUM ANALYZE main_table');
     };
 
-    const servers: Server[] = [
+    const servers: Array<{ name: string; start: () => ReturnType<typeof spawnServer> }> = [
       { name: 'baseline (node:http + pg)', start: () => spawnServer(baselineScript, env) },
       { name: 'tasks API (dist/api/server.mjs)', start: () => spawnServer(serverBundle, env) },
     ];
