@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, parseFlag } from './env';
+import { ConfigError, parseFlag } from './env.ts';
 
-export { ConfigError } from './env';
+export { ConfigError } from './env.ts';
 
 /**
  * Configuration, read once at start-up from the environment and validated.

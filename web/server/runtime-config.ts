@@ -1,4 +1,4 @@
-import { parseFlag } from '../../functions/api/env';
+import { parseFlag } from '../../functions/api/env.ts';
 
 /**
  * The SPA's runtime configuration, served as `GET /config.json`.
