@@ -1,13 +1,10 @@
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
-import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
 import { runtimeConfig } from '../web/server/runtime-config';
-import { newestMtime } from './build-functions';
+import { ensureWebDist, webDist as dist } from './web-dist';
 
 /**
  * `npm start`: the built SPA and the API on one port, on PGlite in .data/ unless a database
@@ -16,9 +13,6 @@ import { newestMtime } from './build-functions';
  * (MIGRATE_ON_START=false turns that off). Builds the SPA first when web/dist is missing or
  * older than its sources.
  */
-const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = join(root, 'web/dist');
-
 let ui;
 try {
   ui = runtimeConfig(process.env);
@@ -27,14 +21,11 @@ try {
   process.exit(78);
 }
 
-if (!existsSync(join(dist, 'index.html')) || statSync(join(dist, 'index.html')).mtimeMs < newestMtime(join(root, 'web'))) {
-  console.log('Building the web app (web/dist is missing or stale)…');
-  const r = spawnSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  if (r.status !== 0) process.exit(r.status ?? 1);
+try {
+  ensureWebDist();
+} catch (err) {
+  console.error((err as Error).message);
+  process.exit(1);
 }
 
 // The page: config.json, hashed assets cached for a year, files, and index.html for any other GET.
