@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { MiddlewareHandler } from 'hono';
+import { fail } from './errors';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -39,4 +41,15 @@ function read(file: string): Buffer {
   }
   if (!token) throw new Error(`INTERNAL_TOKEN_FILE: ${file} is empty`);
   return digest(token);
+}
+
+/** Refuses (401 unauthorized) every request whose X-Internal-Token does not match the mounted token. */
+export function requireInternalToken(file: string): MiddlewareHandler {
+  const check = internalTokenCheck(file);
+  return async (c, next) => {
+    if (!check(c.req.header('x-internal-token'))) {
+      return fail(c, 401, 'unauthorized', 'This API only answers requests that come through the web front end');
+    }
+    await next();
+  };
 }

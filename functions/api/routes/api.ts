@@ -230,15 +230,3 @@ export function apiRoutes({ config, store, driver }: ApiDeps) {
 
   return api;
 }
-
-/** Every path the server knows, with its methods: an unknown method on a known path is a 405. */
-export const ROUTES: Array<[RegExp, string[]]> = [
-  [/^\/api\/?$/, ['GET']],
-  [/^\/api\/info$/, ['GET']],
-  [/^\/api\/openapi\.json$/, ['GET']],
-  [/^\/api\/tasks\/?$/, ['GET', 'POST']],
-  [/^\/api\/tasks\/[^/]+$/, ['GET', 'PUT', 'PATCH', 'DELETE']],
-  [/^\/healthz$/, ['GET']],
-  [/^\/readyz$/, ['GET']],
-  [/^\/metrics$/, ['GET']],
-];
