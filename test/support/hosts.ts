@@ -63,10 +63,10 @@ export const bundleOnPostgres: StartHost = async (env) => {
   };
 };
 
-/** `npm start` (scripts/start.ts, as the npm script runs it) on an in-memory PGlite. */
-export const npmStart: StartHost = async (env) => {
+/** Runs a command that serves the API on PORT (an in-memory PGlite) and waits until it is ready. */
+async function processHost(args: string[], env: Record<string, string>): Promise<ContractHost> {
   const port = await freePort();
-  const p = runProcess(['--import', 'tsx', 'scripts/start.ts'], userEnv({ PORT: String(port), PGLITE_DIR: 'memory://', ...env }));
+  const p = runProcess(args, userEnv({ PORT: String(port), PGLITE_DIR: 'memory://', ...env }));
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor200(`${url}/readyz`, p.child, p.output);
@@ -75,21 +75,13 @@ export const npmStart: StartHost = async (env) => {
     throw err;
   }
   return { request: over(url), stop: p.stop };
-};
+}
+
+/** `npm start` (scripts/start.ts, as the npm script runs it) on an in-memory PGlite. */
+export const npmStart: StartHost = (env) => processHost(['--import', 'tsx', 'scripts/start.ts'], env);
 
 /** `npm run dev` (Vite with the API functions) on an in-memory PGlite; the port comes from PORT only. */
-export const npmRunDev: StartHost = async (env) => {
-  const port = await freePort();
-  const p = runProcess(['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1'], userEnv({ PORT: String(port), PGLITE_DIR: 'memory://', ...env }));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await waitFor200(`${url}/readyz`, p.child, p.output);
-  } catch (err) {
-    await p.stop();
-    throw err;
-  }
-  return { request: over(url), stop: p.stop };
-};
+export const npmRunDev: StartHost = (env) => processHost(['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1'], env);
 
 /** nginx (web/nginx/entrypoint.sh, as in the image) in front of the bundle on PostgreSQL. */
 export const nginxInFrontOfBundle: StartHost = async (env) => {
