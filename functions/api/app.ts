@@ -103,7 +103,7 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
 
   if (config.internalTokenFile) {
-    const check = internalTokenCheck(config.internalTokenFile);
+    const check = internalTokenCheck(config.internalTokenFile, { onChange: (tokens) => log.info({ tokens }, 'internal token files changed; accepting the new set') });
     app.use('/api/*', async (c, next) => {
       if (!check(c.req.header('x-internal-token'))) {
         return fail(c, 401, 'unauthorized', 'This API only answers requests that come through the web front end');
