@@ -1,4 +1,10 @@
-import { GetRandomPasswordCommand, GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 
 /**
@@ -94,4 +100,18 @@ export function tokenRotationSteps(options: { client: SecretsManagerClient; log:
       log('testSecret: pending token has the right shape', { secretId, versionId: token });
     },
   };
+}
+
+/**
+ * Makes sure the secret has an AWSPREVIOUS version, by putting the current value again as a new
+ * AWSCURRENT version when it has none (a secret that was never rotated). ESO reads AWSPREVIOUS as
+ * the `previous` key and, with deletionPolicy Retain, refuses to sync while that stage is missing.
+ * The token does not change, so this is safe on a live environment. Returns whether it put a version.
+ */
+export async function ensurePreviousVersion(client: SecretsManagerClient, secretId: string): Promise<boolean> {
+  const described = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  if (Object.values(described.VersionIdsToStages ?? {}).some((stages) => stages.includes('AWSPREVIOUS'))) return false;
+  const current = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }));
+  await client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: current.SecretString, VersionStages: ['AWSCURRENT'] }));
+  return true;
 }
