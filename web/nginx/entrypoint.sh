@@ -7,6 +7,7 @@
 #   API_UPSTREAM         http://host[:port] of the API (http://127.0.0.1:3000)
 #   API_TIMEOUT          seconds to wait for an API answer before a JSON 504 (60)
 #   INTERNAL_TOKEN_FILE  file whose content nginx sends as X-Internal-Token (optional); see token-watch.sh
+#   INTERNAL_TOKEN_WATCH_SECONDS  how often token-watch.sh looks for a new token (5)
 #   API_URL, FEATURE_EDIT_TASK, FEATURE_DELETE_TASK, APP_VERSION
 #                        written to /config.json, the same keys as web/server/runtime-config.ts
 #   HTML_DIR             the built SPA (/usr/share/nginx/html)
