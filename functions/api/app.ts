@@ -52,7 +52,7 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   app.use(requestLog({ log, metrics, state, uptime }));
   app.route('/', probes({ db, log, metrics, state, uptime }));
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
-  if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile));
+  if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
   app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName }));
   app.notFound(notFound(app));
   app.onError(onError(log));
