@@ -5,7 +5,7 @@ import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import type { Config } from './config';
 import type { Db } from './db';
-import { fail, isDatabaseUnavailable } from './errors';
+import { DATABASE_FAILURE_ANSWERS, databaseFailure, fail } from './errors';
 import { internalTokenCheck } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -133,9 +133,11 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     }
     const reqId = c.get('requestId');
     const details = { reqId, code: (err as { code?: string }).code, message: err.message };
-    if (isDatabaseUnavailable(err)) {
-      log.warn({ err: details }, 'database unavailable');
-      return fail(c, 503, 'database_unavailable', 'The database is not reachable right now; try again shortly', { 'Retry-After': '2' });
+    const failure = databaseFailure(err);
+    if (failure) {
+      const answer = DATABASE_FAILURE_ANSWERS[failure];
+      log.warn({ err: details }, `database ${failure}`);
+      return fail(c, 503, answer.code, answer.message, { 'Retry-After': String(answer.retryAfter) });
     }
     log.error({ err: { ...details, stack: err.stack } }, 'unhandled error');
     return fail(c, 500, 'internal_error', `Something went wrong on our side (request ${reqId})`);

@@ -1,17 +1,24 @@
 import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
+import { lockDirectory } from './directory-lock';
 import type { Db, Queryable, Row } from './types';
 
 /**
  * Embedded Postgres for local work. One instance per data directory per process:
- * two instances on one directory corrupt it, and start-up costs seconds.
+ * two instances on one directory corrupt it, and start-up costs seconds. Across processes a
+ * lock file beside the directory refuses a second process at once (DirectoryLockedError).
  */
 const open = new Map<string, Promise<PGlite>>();
+const locks = new Map<string, () => void>();
 
 export async function createPgliteDb(dir: string): Promise<Db> {
   let instance = open.get(dir);
   if (!instance) {
-    if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+    if (!dir.startsWith('memory://')) {
+      mkdirSync(dir, { recursive: true });
+      locks.set(dir, lockDirectory(resolve(dir)));
+    }
     // A dynamic import of the external package keeps it out of the bundle's static imports,
     // so production processes on pg or neon never resolve it.
     instance = import('@electric-sql/pglite').then(({ PGlite }) => PGlite.create(dir));
@@ -29,6 +36,8 @@ export async function createPgliteDb(dir: string): Promise<Db> {
     async close() {
       open.delete(dir);
       if (!db.closed) await db.close();
+      locks.get(dir)?.();
+      locks.delete(dir);
     },
   };
 }
