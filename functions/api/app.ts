@@ -10,6 +10,7 @@ import { internalTokenCheck } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { migrationsApplied } from './migrations';
+import { requestBudget } from './request-budget';
 import { apiRoutes, ROUTES } from './routes/api';
 import { taskStore, type TaskStore } from './tasks';
 
@@ -99,6 +100,8 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     const { contentType, body } = await metrics.render();
     return c.text(body, 200, { 'Content-Type': contentType });
   });
+
+  app.use('/api/*', requestBudget(config.requestTimeoutMs));
 
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
 
