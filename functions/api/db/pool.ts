@@ -142,7 +142,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       // A checked-out client has no pool listener: without this, a connection dropped while it is
       // held (between statements, or while waiting on a lock) is an unhandled 'error' event that
       // ends the process. The failing statement rejects on its own; this only records it.
-      const onError = (err: Error) => log.warn({ err: describe(err) }, 'database connection in a transaction failed');
+      const onError = (err: Error) => log.debug({ err: describe(err) }, 'database connection in a transaction failed');
       client.on('error', onError);
       const q: Queryable = {
         query: async <R extends Row = Row>(text: string, params?: unknown[]) =>
