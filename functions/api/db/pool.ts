@@ -114,8 +114,10 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
         // pg-pool says the same whether the pool is full of working clients or of connection
         // attempts hanging on a dead server; only the first is "busy".
         if (!breaker.isOpen()) throw poolBusy(err, target.poolMax);
-      } else if (isDatabaseUnavailable(err)) breaker.failed();
-      else breaker.succeeded(); // the server answered (an SQL error is still an answer)
+      } else if (isDatabaseUnavailable(err) && !AUTH_FAILED.has(sqlState(err) ?? '')) breaker.failed();
+      // The server answered: an SQL error is still an answer, and a refused login during a
+      // rotation is retried with the new credentials at once (withAuthRetry), not backed off.
+      else breaker.succeeded();
       throw err;
     }
   }
