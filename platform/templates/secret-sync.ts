@@ -1,84 +1,26 @@
 // Secret sync: per namespace, a SecretStore for AWS Secrets Manager (IRSA through its own
-// ServiceAccount) and one ExternalSecret per Secret a workload there consumes. Nothing is shared
-// across namespaces: each gets its own copy, read with its own IAM role.
+// ServiceAccount) and one ExternalSecret per Secret a workload there consumes (the table is
+// syncedSecrets in ../layout.ts). Nothing is shared across namespaces: each gets its own copy,
+// read with its own IAM role.
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { SecretStore } from '@kubernetes-models/external-secrets/external-secrets.io/v1/SecretStore';
 import { ExternalSecret } from '@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret';
-import type { Values } from '../../platform/values';
-import { awsSecretName } from '../../platform/values';
-import { commentFor, meta, type Component, type Rendered } from '../../platform/templates/common';
-
-/** A Kubernetes Secret that ESO creates from one AWS secret, and who reads it. */
-export interface SyncedSecret {
-  component: Component;
-  secretName: string;
-  awsSecret: keyof Values['secrets']['aws'];
-  /** Secret key → JSON property of the AWS secret. Only these keys reach the cluster. */
-  keys: Record<string, string>;
-  consumers: string[];
-  purpose: string;
-}
-
-/** Every synced Secret: the single table the templates, the tests and the docs agree on. */
-export function syncedSecrets(values: Values): SyncedSecret[] {
-  const k = values.secrets.kubernetes;
-  const login = { username: 'username', password: 'password' };
-  return [
-    {
-      component: 'database',
-      secretName: k.postgresAdmin,
-      awsSecret: 'dbAdmin',
-      keys: login,
-      consumers: [values.database.statefulSetName, values.database.migration.jobName],
-      purpose: 'owner role: initialises Postgres, runs migrations',
-    },
-    {
-      component: 'database',
-      secretName: k.appCredentials,
-      awsSecret: 'dbApp',
-      keys: login,
-      consumers: [values.database.migration.jobName],
-      purpose: 'app role the migration ensures exists (password never reset)',
-    },
-    {
-      component: 'backend',
-      secretName: k.databaseCredentials,
-      awsSecret: 'dbApp',
-      keys: { ...login, host: 'host', port: 'port', dbname: 'dbname' },
-      consumers: [values.api.serviceName],
-      purpose: 'what the API connects with; re-read live after rotation',
-    },
-    {
-      component: 'backend',
-      secretName: k.internalToken,
-      awsSecret: 'internalToken',
-      keys: { [values.secrets.internalTokenKey]: 'token' },
-      consumers: [values.api.serviceName],
-      purpose: 'the API requires it on every /api request',
-    },
-    {
-      component: 'frontend',
-      secretName: k.internalToken,
-      awsSecret: 'internalToken',
-      keys: { [values.secrets.internalTokenKey]: 'token' },
-      consumers: [values.web.deploymentName],
-      purpose: 'nginx adds it to every proxied /api request',
-    },
-  ];
-}
+import { awsSecretName, type Values } from '../values';
+import { externalSecretName, syncedSecrets, type Tier } from '../layout';
+import { commentFor, meta, type Rendered } from './common';
 
 // Argo CD: sync the store and secrets before the workloads that mount them.
 const beforeWorkloads = { 'argocd.argoproj.io/sync-wave': '-1' };
 
 export function secretSync(
   values: Values,
-  component: Component,
+  tier: Tier,
   reasons: ReadonlyMap<string, string> = new Map(),
 ): Rendered[] {
-  const namespace = values.namespaces[component];
+  const namespace = values.namespaces[tier];
   const s = values.secrets;
-  const component_ = 'secret-sync';
-  const wanted = syncedSecrets(values).filter((x) => x.component === component);
+  const component = 'secret-sync'; // the app.kubernetes.io/component label
+  const wanted = syncedSecrets(values).filter((x) => x.tier === tier);
   if (wanted.length === 0) return [];
   return [
     {
@@ -86,8 +28,8 @@ export function secretSync(
         metadata: meta(values, {
           name: s.serviceAccountName,
           namespace,
-          component: component_,
-          annotations: { ...beforeWorkloads, 'eks.amazonaws.com/role-arn': s.roleArns[component] },
+          component,
+          annotations: { ...beforeWorkloads, 'eks.amazonaws.com/role-arn': s.roleArns[tier] },
         }),
         // Only ESO uses this account, through the TokenRequest API; no pod mounts it.
         automountServiceAccountToken: false,
@@ -95,7 +37,7 @@ export function secretSync(
     },
     {
       object: new SecretStore({
-        metadata: meta(values, { name: s.storeName, namespace, component: component_, annotations: beforeWorkloads }),
+        metadata: meta(values, { name: s.storeName, namespace, component, annotations: beforeWorkloads }),
         spec: {
           provider: {
             aws: {
@@ -111,9 +53,9 @@ export function secretSync(
       (secret): Rendered => ({
         object: new ExternalSecret({
           metadata: meta(values, {
-            name: `${s.storeName}-${secret.secretName}`,
+            name: externalSecretName(values, secret),
             namespace,
-            component: component_,
+            component,
             app: secret.secretName,
             annotations: beforeWorkloads,
           }),

@@ -6,7 +6,7 @@
 import { condition, conditionsOf, explain, formatAge, toMillis } from './conditions';
 import { type Kube, type KubeObject, KubeError, errorText } from './kube';
 import { phaseOf } from './snapshot';
-import { type OpsTargets, type SyncedSecret, type Tier, tiers } from './targets';
+import { type OpsTargets, type SecretTarget, type Tier, tiers } from './targets';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'unknown';
 
@@ -298,7 +298,7 @@ async function checkSecretStore(kube: Kube, t: OpsTargets, tier: Tier): Promise<
   return { verdict: 'pass', detail: 'Ready' };
 }
 
-async function checkSyncedSecret(kube: Kube, t: OpsTargets, s: SyncedSecret, now: number): Promise<Outcome> {
+async function checkSyncedSecret(kube: Kube, t: OpsTargets, s: SecretTarget, now: number): Promise<Outcome> {
   const externalSecrets = await kube.list('ExternalSecret', s.namespace);
   const es = externalSecrets.find((e) => (e.spec?.target?.name ?? e.metadata.name) === s.secret);
   let secret: KubeObject | undefined;

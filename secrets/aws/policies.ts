@@ -9,9 +9,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { awsSecretName, environments, loadValues, type Values } from '../../platform/values';
-import { syncedSecrets } from '../sync/external-secrets';
+import { syncedSecrets, type Tier } from '../../platform/layout';
 
-type Component = keyof Values['namespaces'];
 type AwsSecret = keyof Values['secrets']['aws'];
 
 interface Statement {
@@ -39,15 +38,15 @@ export function secretArn(values: Values, secret: AwsSecret): string {
 }
 
 /** The AWS secrets a namespace's ExternalSecrets read, from the same table the render uses. */
-export function secretsReadBy(values: Values, component: Component): AwsSecret[] {
-  return [...new Set(syncedSecrets(values).filter((s) => s.component === component).map((s) => s.awsSecret))].sort();
+export function secretsReadBy(values: Values, tier: Tier): AwsSecret[] {
+  return [...new Set(syncedSecrets(values).filter((s) => s.tier === tier).map((s) => s.awsSecret))].sort();
 }
 
 export function policiesFor(values: Values): Record<string, Policy> {
   const arn = (s: AwsSecret) => secretArn(values, s);
-  const eso = (component: Component): Policy => ({
+  const eso = (tier: Tier): Policy => ({
     Version: '2012-10-17',
-    Statement: [{ Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretsReadBy(values, component).map(arn) }],
+    Statement: [{ Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretsReadBy(values, tier).map(arn) }],
   });
   return {
     'eso-database.json': eso('database'),
