@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { environments, loadValues } from '../platform/values';
+import { environments, isEnvironment, loadValues } from '../platform/values';
 import { renderAll, renderEnvironment } from '../platform/render';
 import { deployPlan, formatPlan, kubectlArgs, type Phase, type Step } from '../platform/deploy-plan';
 import { staleFiles } from './render';
@@ -117,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!args.env) {
     console.error(`--env is required\n${usage}`);
+    return 2;
+  }
+  if (!isEnvironment(args.env)) {
+    console.error(`unknown environment "${args.env}": expected one of ${environments.join(', ')}\n${usage}`);
     return 2;
   }
   try {

@@ -1,0 +1,108 @@
+// The commands behave alike, run as a new user runs them (child processes): a bad command line
+// exits 2 everywhere, a missing AWS region or credentials is one line naming what to set, and a
+// load run against a closed port counts one error per request it tried to send.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const home = mkdtempSync(join(tmpdir(), 'tasks-commands-home-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: root,
+      // Node 20 is below the supported range; its runtime notices are not what is tested here.
+      env: { ...env, NODE_NO_WARNINGS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The environment of someone with no AWS set-up at all: no variables, no ~/.aws, no instance role. */
+function withoutAws(): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+  return {
+    ...env,
+    HOME: home,
+    AWS_CONFIG_FILE: join(home, 'no-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+}
+
+describe('usage errors', () => {
+  const cases: [string, string[]][] = [
+    ['scripts/deploy.ts', ['--env', 'staging', '--dry-run']],
+    ['scripts/deploy.ts', ['--nope']],
+    ['scripts/render.ts', ['--nope']],
+    ['scripts/doctor.ts', ['--env', 'staging']],
+    ['scripts/watch-autoscaling.ts', ['--nope']],
+    ['scripts/load.ts', ['--url', 'ftp://example']],
+    ['scripts/rotate.ts', ['--nope']],
+    ['scripts/secrets-bootstrap.ts', ['--rotation-days', 'many', '--env', 'dev']],
+    ['bench/capacity.ts', ['--nope']],
+  ];
+
+  it.each(cases)('%s %j exits 2 with a message on stderr', async (script, args) => {
+    const r = await run(script, args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().length).toBeGreaterThan(0);
+  });
+});
+
+describe('AWS set-up problems', () => {
+  it('a missing region is one line naming the flag and the variable', async () => {
+    const r = await run('scripts/rotate.ts', ['--secret-id', 'tasks/dev/db-app', '--yes'], withoutAws());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('rotate: no AWS region: pass --region <region> or set AWS_REGION\n');
+  });
+
+  it('missing credentials are one line naming the variables, in rotate and secrets:bootstrap', async () => {
+    const local = 'http://127.0.0.1:9'; // never reached: the SDK stops before sending
+    const [rotate, bootstrap] = await Promise.all([
+      run('scripts/rotate.ts', ['--secret-id', 'tasks/dev/db-app', '--region', 'eu-central-1', '--endpoint', local, '--yes'], withoutAws()),
+      run('scripts/secrets-bootstrap.ts', ['--env', 'dev', '--endpoint', local, '--yes'], withoutAws()),
+    ]);
+    const line = 'no AWS credentials: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n';
+    expect(rotate.code).toBe(1);
+    expect(rotate.stderr).toBe(`rotate: ${line}`);
+    expect(bootstrap.code).toBe(1);
+    expect(bootstrap.stderr).toBe(`secrets:bootstrap: ${line}`);
+  });
+});
+
+describe('npm run load against a closed port', () => {
+  it('counts one connection error per request it tried to send', async () => {
+    // A port that was just free: connections to it are refused.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    const r = await run('scripts/load.ts', ['--url', `http://127.0.0.1:${port}/api/tasks`, '--rps', '10', '--duration', '2s', '--json']);
+    expect(r.code).toBe(1);
+    const summary = JSON.parse(r.stdout) as { requests: number; errors: number; durationS: number };
+    expect(summary.requests).toBe(0);
+    // 10 requests a second for about 2 s (a busy machine may overrun a little); never thousands.
+    expect(summary.errors).toBeGreaterThanOrEqual(10);
+    expect(summary.errors).toBeLessThanOrEqual(10 * Math.ceil(summary.durationS + 1));
+  });
+});
