@@ -1,15 +1,16 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import type { Config } from './config';
 import type { Db } from './db';
-import { fail, isDatabaseUnavailable } from './errors';
+import { fail, isDatabaseUnavailable, isSchemaMissing } from './errors';
 import { internalTokenCheck } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { migrationsApplied } from './migrations';
+import { PROBE_PATHS } from './paths';
 import { apiRoutes, ROUTES } from './routes/api';
 import { taskStore, type TaskStore } from './tasks';
 
@@ -32,7 +33,7 @@ export interface AppDeps {
   uptime?: () => number;
 }
 
-const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
+const PROBES = new Set<string>(PROBE_PATHS);
 
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
   // strict: false so the seed client's GET /api/ (trailing slash) reaches the same route as /api.
@@ -62,6 +63,9 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     const route = c.res.status === 404 && c.get('unmatched') ? 'unmatched' : routePath(c, -1) || 'unmatched';
     // Only on the cold request: touching response headers after the handler forces the Node
     // adapter off its fast path, which costs every other request about a tenth of its throughput.
+    // Shutting down: end keep-alive connections after this response, so clients reconnect to
+    // another pod instead of sending their next request to one that is closing.
+    if (state.shuttingDown) c.header('Connection', 'close');
     if (cold) c.header('Server-Timing', `app;dur=${ms.toFixed(1)}, cold-start;dur=${(uptime() * 1000).toFixed(0)};desc="since process start"`);
     metrics?.observe(c.req.method, route, c.res.status, ms / 1000);
     if (cold) {
@@ -73,9 +77,12 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     else log.info(line, 'request');
   });
 
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  const live = (c: Context) => c.json({ status: 'ok' });
+  app.get('/healthz', live);
+  app.get('/health', live);
+  app.get('/live', live);
 
-  app.get('/readyz', async (c) => {
+  const ready = async (c: Context) => {
     if (state.shuttingDown) return c.json({ status: 'shutting down' }, 503);
     if (!state.migrated) {
       if (state.migrating) return c.json({ status: 'starting', reason: 'migrations running' }, 503);
@@ -92,7 +99,9 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
       metrics?.startupPhase('ready', uptime());
     }
     return c.json({ status: 'ready' });
-  });
+  };
+  app.get('/readyz', ready);
+  app.get('/ready', ready);
 
   app.get('/metrics', async (c) => {
     if (!metrics) return fail(c, 404, 'not_found', 'Metrics are not enabled');
@@ -129,13 +138,16 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     if (err instanceof HTTPException) {
       if (err.status === 400) return fail(c, 400, 'malformed_json', 'The request body is not valid JSON');
       if (err.status === 413) return fail(c, 413, 'payload_too_large', 'The request body is too large');
-      return fail(c, err.status, 'http_error', err.message || 'Request failed');
     }
     const reqId = c.get('requestId');
     const details = { reqId, code: (err as { code?: string }).code, message: err.message };
     if (isDatabaseUnavailable(err)) {
       log.warn({ err: details }, 'database unavailable');
       return fail(c, 503, 'database_unavailable', 'The database is not reachable right now; try again shortly', { 'Retry-After': '2' });
+    }
+    if (isSchemaMissing(err)) {
+      log.error({ err: details }, 'the database has no schema');
+      return fail(c, 503, 'schema_not_ready', 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)', { 'Retry-After': '10' });
     }
     log.error({ err: { ...details, stack: err.stack } }, 'unhandled error');
     return fail(c, 500, 'internal_error', `Something went wrong on our side (request ${reqId})`);

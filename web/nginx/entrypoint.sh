@@ -75,12 +75,13 @@ case "$API_TIMEOUT" in
   '' | *[!0-9]* | 0*) fail "API_TIMEOUT must be a whole number of seconds above 0, got '$API_TIMEOUT'" ;;
 esac
 
+# The same spellings and message as the API (functions/api/env.ts FLAG_SPELLINGS; a test checks both).
 flag() {
   value=$(printf '%s' "$2" | tr 'A-Z' 'a-z' | tr -d ' \t')
   case "$value" in
-    '' | true) echo true ;;
-    false) echo false ;;
-    *) fail "$1 must be \"true\" or \"false\", got '$2'" ;;
+    '' | true | 1 | yes | on) echo true ;;
+    false | 0 | no | off) echo false ;;
+    *) fail "$1 must be one of true, false, 1, 0, yes, no, on, off (any case)" ;;
   esac
 }
 FEATURE_EDIT=$(flag FEATURE_EDIT_TASK "${FEATURE_EDIT_TASK:-}")

@@ -9,13 +9,15 @@ import type { Db, Queryable, Row } from './types';
 const open = new Map<string, Promise<PGlite>>();
 
 export async function createPgliteDb(dir: string): Promise<Db> {
-  let instance = open.get(dir);
+  // Every memory:// database is its own; only directories are shared.
+  const memory = dir.startsWith('memory://');
+  let instance = memory ? undefined : open.get(dir);
   if (!instance) {
     if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
     // A dynamic import of the external package keeps it out of the bundle's static imports,
     // so production processes on pg or neon never resolve it.
     instance = import('@electric-sql/pglite').then(({ PGlite }) => PGlite.create(dir));
-    open.set(dir, instance);
+    if (!memory) open.set(dir, instance);
   }
   const db = await instance;
   const run = async <R extends Row>(q: { query: PGlite['query'] }, text: string, params?: unknown[]) =>
@@ -27,7 +29,7 @@ export async function createPgliteDb(dir: string): Promise<Db> {
       db.transaction((tx) => fn({ query: (text, params) => run(tx, text, params) } as Queryable)),
     stats: () => ({ total: 1, idle: 1, waiting: 0 }),
     async close() {
-      open.delete(dir);
+      if (!memory) open.delete(dir);
       if (!db.closed) await db.close();
     },
   };

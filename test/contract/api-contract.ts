@@ -1,34 +1,44 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from './app';
-import { loadConfig } from './config';
-import type { Db } from './db';
-import { createLogger } from './logger';
-import { createMetrics } from './metrics';
-import { migrate } from './migrations';
-import { BODY_LIMIT_BYTES } from './routes/api';
+import { BODY_LIMIT_BYTES } from '../../functions/api/routes/api';
+
+/** One way the API is served, started with extra environment (feature flags, version). */
+export interface ContractHost {
+  /** Sends one request; the body is sent as bytes exactly as given (no Content-Type added). */
+  request(method: string, path: string, body?: Uint8Array, headers?: Record<string, string>): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/** Starts a fresh host (with its own empty database) with these variables on top of its defaults. */
+export type StartHost = (env: Record<string, string>) => Promise<ContractHost>;
+
+/** The environment every host in the suite starts with; /api/info must report it. */
+export const CONTRACT_ENV = { K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' };
 
 /**
- * The HTTP contract, row by row, run in-process (app.request) against a real database.
- * Each driver's test file calls this with its own Db, so every row holds on every driver.
+ * The HTTP contract, row by row: every route and every bad input, exact status and body. Run
+ * against every way the API is served — in-process on each driver (functions/api/contract.*.test.ts)
+ * and over real HTTP under the bundle, `npm start`, `npm run dev` and nginx (test/contract/) — so
+ * what holds for one host holds for all. Rows use only the API itself (no database access), and
+ * ids relative to the tasks they create, so they hold on any host and database.
  */
-export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise<{ db: Db; cleanup: () => Promise<void> }>) {
-  describe(`API contract on ${driverName}`, () => {
-    let db: Db;
-    let cleanup: () => Promise<void>;
-    const log = createLogger('silent');
-    const make = (env: Record<string, string> = {}) => {
-      const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused', ...env });
-      return createApp({ config, db: async () => db, log, metrics: createMetrics(() => db.stats()), state: { shuttingDown: false, migrated: false } });
-    };
-    let app: ReturnType<typeof make>;
+export function describeApiContract(
+  hostName: string,
+  driverName: 'pg' | 'neon' | 'pglite',
+  start: StartHost,
+  /** False behind nginx: the web tier answers its own /healthz and never exposes the API's probes or metrics. */
+  { probes = true }: { probes?: boolean } = {},
+) {
+  describe(`API contract: ${hostName}`, () => {
+    let host: ContractHost;
 
     const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-      const init: RequestInit = { method, headers: { ...headers } };
+      const h = { ...headers };
+      let bytes: Uint8Array | undefined;
       if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+        bytes = new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
+        h['content-type'] ??= 'application/json';
       }
-      const res = await app.request(path, init);
+      const res = await host.request(method, path, bytes, h);
       const text = await res.text();
       let json: any;
       try {
@@ -38,18 +48,17 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       }
       return { status: res.status, json, text, headers: res.headers };
     };
-    const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM main_table'))[0]!.n;
+    const list = async () => (await call('GET', '/api/tasks?limit=1000')).json.tasks as { id: number; task: string }[];
+    const count = async () => (await list()).length;
     const add = async (task: string) => (await call('POST', '/api/tasks', { task })).json.task;
     const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
     beforeAll(async () => {
-      ({ db, cleanup } = await open());
-      await migrate(db);
-      app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
+      host = await start(CONTRACT_ENV);
     });
-    afterAll(async () => cleanup?.());
+    afterAll(async () => host?.stop());
     beforeEach(async () => {
-      await db.query('TRUNCATE main_table RESTART IDENTITY');
+      for (const t of await list()) expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
     });
 
     it('GET /api/ answers the connectivity check', async () => {
@@ -70,7 +79,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       expect(r.json).toEqual({
         success: true,
         message: 'Task added successfully',
-        task: { id: 1, task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
+        task: { id: expect.any(Number), task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
       });
       expect(await count()).toBe(1);
     });
@@ -97,10 +106,12 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
     });
 
     it('GET /api/tasks lists in ascending id order', async () => {
-      for (const t of ['a', 'b', 'c']) await add(t);
+      const ids: number[] = [];
+      for (const t of ['a', 'b', 'c']) ids.push((await add(t)).id);
       const r = await call('GET', '/api/tasks');
       expect(r.json.tasks.map((t: { task: string }) => t.task)).toEqual(['a', 'b', 'c']);
-      expect(r.json.tasks.map((t: { id: number }) => t.id)).toEqual([1, 2, 3]);
+      expect(r.json.tasks.map((t: { id: number }) => t.id)).toEqual(ids);
+      expect([...ids].sort((x, y) => x - y)).toEqual(ids);
       expect(r.json.nextCursor).toBeNull();
     });
 
@@ -137,7 +148,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       const r = await call('GET', `/api/tasks/${t.id}`);
       expect(r.status).toBe(200);
       expect(r.json).toEqual({ success: true, task: t });
-      const missing = await call('GET', '/api/tasks/999');
+      const missing = await call('GET', `/api/tasks/${t.id + 1000}`);
       expect(missing.status).toBe(404);
       expect(missing.json).toEqual({ success: false, message: 'Task not found', code: 'not_found' });
     });
@@ -188,9 +199,9 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
     });
 
     it('wrong or missing content type → 415', async () => {
-      for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/jsonx', undefined]) {
         const headers: Record<string, string> = type ? { 'content-type': type } : {};
-        const r = await app.request('/api/tasks', { method: 'POST', body: JSON.stringify({ task: 'x' }), headers });
+        const r = await host.request('POST', '/api/tasks', new TextEncoder().encode(JSON.stringify({ task: 'x' })), headers);
         expect(r.status, String(type)).toBe(415);
         expect(await r.json()).toEqual({
           success: false,
@@ -198,9 +209,20 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
           code: 'unsupported_media_type',
         });
       }
-      const charset = await call('POST', '/api/tasks', { task: 'ok' }, { 'content-type': 'application/json; charset=utf-8' });
-      expect(charset.status).toBe(201);
-      expect(await count()).toBe(1);
+      expect(await count()).toBe(0);
+    });
+
+    it.each([
+      'application/json; charset=utf-8',
+      'application/json ; charset=utf-8',
+      'application/json;',
+      'APPLICATION/JSON',
+      'Application/Json; Charset="UTF-8"',
+      'application/merge-patch+json',
+    ])('any JSON media type RFC 9110 allows is accepted: %s', async (type) => {
+      const r = await call('POST', '/api/tasks', { task: type }, { 'content-type': type });
+      expect(r.status).toBe(201);
+      expect(r.json.task.task).toBe(type);
     });
 
     it(`body over ${BODY_LIMIT_BYTES} bytes → 413`, async () => {
@@ -220,7 +242,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
         task: { ...t, task: 'new', updatedAt: expect.stringMatching(ISO) },
       });
       expect(r.json.task.updatedAt >= t.updatedAt).toBe(true);
-      const missing = await call('PUT', '/api/tasks/999', { task: 'x' });
+      const missing = await call('PUT', `/api/tasks/${t.id + 1000}`, { task: 'x' });
       expect(missing.status).toBe(404);
       expect(missing.json.code).toBe('not_found');
     });
@@ -244,7 +266,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       expect(both.json.task).toMatchObject({ id: t.id, task: 'patched', done: false });
       const text = await call('PATCH', `/api/tasks/${t.id}`, { task: 'only text' });
       expect(text.json.task).toMatchObject({ task: 'only text', done: false });
-      expect((await call('PATCH', '/api/tasks/999', { done: true })).status).toBe(404);
+      expect((await call('PATCH', `/api/tasks/${t.id + 1000}`, { done: true })).status).toBe(404);
     });
 
     it('PATCH with nothing to change or wrong types → 400, unchanged', async () => {
@@ -271,9 +293,11 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
     });
 
     it('feature flags off → 403 on PUT, PATCH, DELETE and nothing changes', async () => {
-      const t = await add('locked');
-      app = make({ FEATURE_EDIT_TASK: 'false', FEATURE_DELETE_TASK: 'false' });
+      const locked = await start({ ...CONTRACT_ENV, FEATURE_EDIT_TASK: 'false', FEATURE_DELETE_TASK: 'no' });
+      const main = host;
+      host = locked;
       try {
+        const t = await add('locked');
         for (const [method, body, what] of [
           ['PUT', { task: 'x' }, 'Editing'],
           ['PATCH', { done: true }, 'Editing'],
@@ -287,7 +311,8 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
         expect((await call('GET', '/api/info')).json.features).toEqual({ editTask: false, deleteTask: false });
         expect((await call('POST', '/api/tasks', { task: 'adding still works' })).status).toBe(201);
       } finally {
-        app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
+        host = main;
+        await locked.stop();
       }
     });
 
@@ -316,11 +341,26 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       expect(method.headers.get('allow')).toBe('GET, POST');
       expect(method.json).toEqual({ success: false, message: 'DELETE is not allowed on /api/tasks; use GET, POST', code: 'method_not_allowed' });
       expect((await call('POST', '/api/tasks/1', { task: 'x' })).status).toBe(405);
+      for (const [method, path] of [['GET', '/api/tasks/1/extra'], ['POST', '/api/nope'], ['GET', '/api/tasks/x/y/z']]) {
+        const r = await call(method!, path!, method === 'POST' ? { task: 'x' } : undefined);
+        expect(r.status, `${method} ${path}`).toBe(404);
+        expect(r.json.code).toBe('not_found');
+      }
       expect(await count()).toBe(0);
     });
 
-    it('health, readiness and metrics', async () => {
+    it('the connectivity check and the list answer with and without a trailing slash', async () => {
+      const t = await add('slash');
+      expect((await call('GET', '/api')).json).toEqual({ message: 'Task API is running' });
+      expect((await call('GET', '/api/tasks/')).json.tasks).toEqual([t]);
+      expect((await call('POST', '/api/tasks/', { task: 'with slash' })).status).toBe(201);
+    });
+
+    if (probes) it('health, readiness and metrics, and the previous system\'s probe paths', async () => {
       expect((await call('GET', '/healthz')).json).toEqual({ status: 'ok' });
+      expect((await call('GET', '/health')).json).toEqual({ status: 'ok' });
+      expect((await call('GET', '/live')).json).toEqual({ status: 'ok' });
+      expect((await call('GET', '/ready')).json).toEqual({ status: 'ready' });
       const ready = await call('GET', '/readyz');
       expect(ready.status).toBe(200);
       await call('GET', '/api/tasks');
