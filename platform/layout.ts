@@ -4,8 +4,8 @@
 // none of them keeps its own list. Names themselves come from the values; this file only arranges them.
 import type { Values } from './values';
 
-/** database, backend, frontend: one namespace each (`values.namespaces`), one Argo CD wave each. */
-export type Tier = 'database' | 'backend' | 'frontend';
+/** database, backend, frontend: the keys of `namespaces` in the values; one Argo CD wave each. */
+export type Tier = keyof Values['namespaces'];
 
 /** Deploy order: each tier depends on the one before. */
 export const tiers: readonly Tier[] = ['database', 'backend', 'frontend'];

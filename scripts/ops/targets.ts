@@ -57,7 +57,7 @@ export function targetsFromValues(values: Values): OpsTargets {
   return {
     env: values.environment,
     clusterDomain: values.clusterDomain,
-    namespaces: { database: ns.database, backend: ns.backend, frontend: ns.frontend },
+    namespaces: { ...ns },
     database: {
       namespace: ns.database,
       statefulSet: values.database.statefulSetName,

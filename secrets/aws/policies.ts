@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { awsSecretName, environments, loadValues, type Values } from '../../platform/values';
-import { syncedSecrets, type Tier } from '../../platform/layout';
+import { syncedSecrets, tiers, type Tier } from '../../platform/layout';
 
 type AwsSecret = keyof Values['secrets']['aws'];
 
@@ -49,9 +49,7 @@ export function policiesFor(values: Values): Record<string, Policy> {
     Statement: [{ Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretsReadBy(values, tier).map(arn) }],
   });
   return {
-    'eso-database.json': eso('database'),
-    'eso-backend.json': eso('backend'),
-    'eso-frontend.json': eso('frontend'),
+    ...Object.fromEntries(tiers.map((tier) => [`eso-${tier}.json`, eso(tier)])),
     'rotation-function.json': {
       Version: '2012-10-17',
       Statement: [
