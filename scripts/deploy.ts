@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from './ops/cli';
 import { environments, isEnvironment, loadValues } from '../platform/values';
 import { renderAll, renderEnvironment } from '../platform/render';
 import { deployPlan, formatPlan, kubectlArgs, type Phase, type Step } from '../platform/deploy-plan';
@@ -98,14 +98,10 @@ async function apply(phases: Phase[], context: string | undefined): Promise<void
 export async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        env: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        context: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
+    args = parseCommandLine(argv, {
+      env: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      context: { type: 'string' },
     }).values;
   } catch (e) {
     console.error(`${(e as Error).message}\n${usage}`);
