@@ -1,7 +1,8 @@
 // npm run watch:scale -- --env <env>: a live view of the API scaling, from the Kubernetes API.
 import { wantColor } from './ops/ansi';
 import { UsageError, duration, exitCode, finish, parseCommandLine, reportFailure, seconds, targetsForEnv } from './ops/cli';
-import { connect, errorText } from './ops/kube';
+import { connect } from './ops/kube';
+import { errorText } from './ops/kube-error';
 import { formatScaleView } from './ops/view-scale';
 import { ScaleHistory } from './ops/scale-history';
 import { takeSnapshot } from './ops/snapshot';

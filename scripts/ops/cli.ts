@@ -3,7 +3,7 @@
 // and a JSON object for scripts).
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KubeError, errorText } from './kube';
+import { KubeError, errorText } from './kube-error';
 import { environments, targetsFor, type OpsTargets } from './targets';
 
 /** Exit codes of watch:scale and doctor (documented in their --help). */

@@ -1,6 +1,7 @@
 // Wave 1: the API's configuration, then the Knative Service and its latest revision.
 import { condition, conditionsOf, explain } from '../conditions';
-import { type Kube, type KubeObject, KubeError } from '../kube';
+import type { Kube, KubeObject } from '../kube';
+import { KubeError } from '../kube-error';
 import { phaseOf } from '../snapshot';
 import type { OpsTargets } from '../targets';
 import type { Check, CheckContext, Outcome } from './check';

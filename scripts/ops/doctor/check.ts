@@ -1,6 +1,7 @@
 // What one doctor check is, and what every group of checks is handed. The runner is ../doctor.ts;
 // each file beside this one is one group, in deploy order.
-import { type Kube, KubeError, errorText } from '../kube';
+import type { Kube } from '../kube';
+import { KubeError, errorText } from '../kube-error';
 import type { OpsTargets, Tier } from '../targets';
 
 export type Verdict = 'pass' | 'warn' | 'fail' | 'unknown';

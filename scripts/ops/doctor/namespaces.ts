@@ -1,5 +1,6 @@
 // The namespaces, one per tier: the gate for every other group (a missing one skips its checks).
-import { type Kube, type KubeObject, KubeError } from '../kube';
+import type { Kube, KubeObject } from '../kube';
+import { KubeError } from '../kube-error';
 import { type OpsTargets, type Tier, tiers } from '../targets';
 import { guard, type Check, type CheckContext, type Outcome } from './check';
 

@@ -1,7 +1,8 @@
 // The Secrets External Secrets Operator syncs from AWS Secrets Manager, in every namespace that
 // uses them: the namespace's SecretStore, then each ExternalSecret and the Secret it writes.
 import { condition, explain, formatAge, toMillis } from '../conditions';
-import { type Kube, type KubeObject, KubeError } from '../kube';
+import type { Kube, KubeObject } from '../kube';
+import { KubeError } from '../kube-error';
 import { type OpsTargets, type SecretTarget, type Tier, tiers } from '../targets';
 import type { Check, CheckContext, Outcome } from './check';
 
