@@ -1,52 +1,20 @@
 // The commands behave alike, run as a new user runs them (child processes): a bad command line
 // exits 2 everywhere, a missing AWS region or credentials is one line naming what to set, and a
 // load run against a closed port counts one error per request it tried to send.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runCommand } from './support/fake-kube-api';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const home = mkdtempSync(join(tmpdir(), 'tasks-commands-home-'));
-afterAll(() => rmSync(home, { recursive: true, force: true }));
+// Node 20 is below the supported range; its runtime notices are not what is tested here.
+const quiet = { NODE_NO_WARNINGS: '1' };
+const run = (script: string, args: string[], env: Record<string, string | undefined> = {}) =>
+  runCommand(script, args, { env: { ...quiet, ...env }, timeoutMs: 50_000 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-      cwd: root,
-      // Node 20 is below the supported range; its runtime notices are not what is tested here.
-      env: { ...env, NODE_NO_WARNINGS: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** The environment of someone with no AWS set-up at all: no variables, no ~/.aws, no instance role. */
-function withoutAws(): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
-  return {
-    ...env,
-    HOME: home,
-    AWS_CONFIG_FILE: join(home, 'no-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-  };
-}
+/** Someone with no AWS set-up at all: no AWS variables, no ~/.aws (runCommand gives a fresh HOME), no instance role. */
+const withoutAws = () => ({
+  ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('AWS_')).map((k) => [k, undefined])),
+  AWS_EC2_METADATA_DISABLED: 'true',
+});
 
 describe('usage errors', () => {
   const cases: [string, string[]][] = [
