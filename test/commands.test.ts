@@ -27,6 +27,9 @@ describe('usage errors', () => {
     ['scripts/rotate.ts', ['--nope']],
     ['scripts/secrets-bootstrap.ts', ['--rotation-days', 'many', '--env', 'dev']],
     ['bench/capacity.ts', ['--nope']],
+    ['scripts/preview-nginx.ts', ['--nope']],
+    ['scripts/build-functions.ts', ['--nope']],
+    ['scripts/policies.ts', ['--nope']],
   ];
 
   it.each(cases)('%s %j exits 2 with a message on stderr', async (script, args) => {

@@ -69,6 +69,21 @@ export function reportFailure(err: unknown, opts: { json?: boolean; command: str
   return code;
 }
 
+/**
+ * For commands that take no flags: `--help` prints `help` and exits 0; any other argument is a usage
+ * error (exit 2) rather than silently ignored. Returns when there are no arguments.
+ */
+export function noFlags(argv: string[], command: string, help: string): void {
+  try {
+    if (!parseCommandLine(argv, {}).values.help) return;
+    process.stdout.write(help);
+    process.exit(exitCode.ok);
+  } catch (err) {
+    process.stderr.write(`${command}: ${errorText(err)}\nRun with --help for usage.\n`);
+    process.exit(exitCode.usage);
+  }
+}
+
 /** Parse a positive number of seconds ("2", "0.5"). */
 export function seconds(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;

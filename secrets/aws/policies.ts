@@ -3,11 +3,10 @@
  * exactly the secrets the rendered ExternalSecrets read. Committed under secrets/aws/<env>/ (review sees
  * what gets applied); a test fails when they are stale. Regenerate with:
  *
- *   npx tsx secrets/aws/policies.ts
+ *   npm run policies
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { awsSecretName, environments, loadValues, type Values } from '../../platform/values';
 import { syncedSecrets, tiers, type Tier } from '../../platform/layout';
 
@@ -110,12 +109,4 @@ export function renderPolicies(): Map<string, string> {
     }
   }
   return out;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const [path, text] of renderPolicies()) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-    console.log(`wrote ${path}`);
-  }
 }
