@@ -1,8 +1,9 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { ErrorCode } from './schemas';
 
 /** One error shape everywhere: {"success": false, "message": "...", "code": "..."}. */
-export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code: string, message: string, headers?: Record<string, string>) {
+export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code: ErrorCode, message: string, headers?: Record<string, string>) {
   return c.json({ success: false as const, message, code }, status, headers);
 }
 
