@@ -17,6 +17,9 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'test/**/*.test.ts',
           ],
+          // Provides what the suites need on a fresh machine (nginx, Chromium, the cluster user, the
+          // test database) or stops with a message saying what to do.
+          globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -5,9 +5,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
-/** initdb and pg_ctl refuse to run as root; CI creates this system user for them. */
-const CLUSTER_USER = 'tasks-pg';
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** initdb and pg_ctl refuse to run as root; the test setup (global-setup.ts) creates this system user for them. */
+export const CLUSTER_USER = process.env.PG_CLUSTER_USER ?? 'tasks-pg';
 
 export interface ScramCluster {
   host: string;
@@ -65,7 +65,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
 
   try {
     run(
-      join(BIN, 'initdb'),
+      join(PG_BIN, 'initdb'),
       ['-D', data, '-U', user, `--pwfile=${passwordFile}`, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'],
       asRoot,
     );
@@ -87,7 +87,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
     '-c fsync=off',
     '-c max_connections=200',
   ].join(' ');
-  run(join(BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], asRoot);
+  run(join(PG_BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], asRoot);
 
   let stopped = false;
   return {
@@ -102,7 +102,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
       if (stopped) return;
       stopped = true;
       try {
-        run(join(BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], asRoot);
+        run(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], asRoot);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
