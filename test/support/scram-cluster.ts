@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './nginx';
 
 export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 /** initdb and pg_ctl refuse to run as root; the test setup (global-setup.ts) creates this system user for them. */
@@ -46,7 +46,9 @@ function run(command: string, args: string[], asClusterUser: boolean): void {
  */
 export async function startScramCluster(): Promise<ScramCluster> {
   const asRoot = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), 'tasks-scram-'));
+  // Under a temp folder the cluster user can reach even when TMPDIR is private.
+  const dir = tempDir('tasks-scram-');
+  chmodSync(dir, 0o700);
   const data = join(dir, 'data');
   const user = 'cluster_admin';
   const password = randomBytes(18).toString('base64url');
