@@ -23,9 +23,14 @@ export default async function setup(): Promise<void> {
   if (!nginxPath()) packages.push('nginx-light');
   if (!existsSync(chromiumPath)) packages.push('chromium', 'fonts-dejavu-core');
   if (packages.length > 0) {
-    const why = `the web tests need ${packages.join(', ')}`;
+    const why = `The web tests need ${packages.join(' and ')}`;
     const installed = asRoot(['apt-get', 'update', '-qq'], why) && asRoot(['apt-get', 'install', '-y', '-qq', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', ...packages], why);
-    if (!installed) problems.push(`Install ${packages.join(' ')} (apt-get install ${packages.join(' ')}): ${why}, and this user can neither install them as root nor with sudo -n.`);
+    if (!installed) {
+      problems.push(
+        `${why}, which this user can install neither as root nor with sudo -n: run ` +
+          `sudo apt-get install ${packages.join(' ')} (or set CHROMIUM_PATH to a Chromium that is installed).`,
+      );
+    }
     else if (!nginxPath()) problems.push('apt-get installed nginx-light but nginx is still not on PATH or at /usr/sbin/nginx.');
     else if (!existsSync(chromiumPath)) problems.push(`apt-get installed chromium but ${chromiumPath} is still missing (set CHROMIUM_PATH to where it is).`);
   }
