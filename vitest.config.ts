@@ -17,7 +17,10 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'test/**/*.test.ts',
           ],
-          globalSetup: ['test/setup/builds.ts'],
+          // Provides what the suites need on a fresh machine (nginx, Chromium, the cluster user, the
+          // test database) or stops with a message saying what to do; then builds what several
+          // files run (the bundles, web/dist) once.
+          globalSetup: ['test/support/global-setup.ts', 'test/setup/builds.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
