@@ -17,6 +17,8 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'test/**/*.test.ts',
           ],
+          // Need built images: `npm run test:images` (test/images/vitest.config.ts).
+          exclude: ['test/images/**', '**/node_modules/**'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -2,7 +2,7 @@
 // reach (Debian's archive and the npm registry), since no container registry can be pulled from.
 // Each is cached in buildah's local storage under a checksum of its inputs.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,7 +74,8 @@ async function cachedWith(image: string, key: string): Promise<boolean> {
 
 /** The Debian base: `debootstrap --variant=minbase` into a scratch container, trimmed, one layer. */
 async function ensureDebian(log: Log, force: boolean): Promise<StandIn> {
-  const key = sha256('debian', debian.suite, debian.mirror, trimScript);
+  // This file is an input too: a change to how the base is made rebuilds it.
+  const key = sha256('debian', debian.suite, debian.mirror, readFileSync(fileURLToPath(import.meta.url), 'utf8'));
   const from = `debootstrap --variant=minbase ${debian.suite}`;
   if (!force && (await cachedWith(debian.image, key))) return { image: debian.image, built: false, from };
   log(`${debian.image}: ${from} (a few minutes)…`);
@@ -82,6 +83,8 @@ async function ensureDebian(log: Log, force: boolean): Promise<StandIn> {
   try {
     const mnt = (await buildah(['mount', ctr])).trim();
     await run('debootstrap', ['--variant=minbase', debian.suite, mnt, debian.mirror]);
+    // A container runtime provides /dev; the device nodes debootstrap made do not belong in a layer.
+    for (const name of readdirSync(join(mnt, 'dev'))) rmSync(join(mnt, 'dev', name), { recursive: true, force: true });
     await buildah(['umount', ctr]);
     await buildah(['run', '--isolation', 'chroot', ctr, '--', 'sh', '-c', trimScript]);
     // Files that belong to the host a container runs on; buildah run binds over them, so they go after.
