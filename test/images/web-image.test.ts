@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import {
   adminUrl,
   renderedContainer,
+  runContainer,
   runMigrateImage,
   startApiImage,
   startWebImage,
@@ -84,6 +85,28 @@ describe('the tasks-web image', () => {
       appVersion: manifest.env.APP_VERSION,
     });
     expect(manifest.env.APP_VERSION).toBe(version);
+  });
+
+  it("renders /config.json with the image's own shell (dash) and awk (mawk), escaping every value", async () => {
+    const tools = await runContainer({
+      image: web.ref,
+      command: ['/bin/sh', '-c', 'readlink -f /bin/sh; readlink -f "$(command -v awk)"'],
+      runAsUser: manifest.runAsUser!,
+      runAsGroup: manifest.runAsGroup!,
+    });
+    try {
+      expect(await tools.exited).toBe(0);
+      expect(tools.logs().trim().split('\n')).toEqual(['/usr/bin/dash', '/usr/bin/mawk']);
+    } finally {
+      await tools.remove();
+    }
+    const tricky = 'v1 "quoted" \\ back\tslash \u0001 ünï';
+    const other = await startWebImage({ apiUpstream: api.url, token: api.token, env: { APP_VERSION: tricky, FEATURE_DELETE_TASK: 'FALSE' } });
+    try {
+      expect(await (await fetch(`${other.url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: tricky });
+    } finally {
+      expect(await other.stop()).toBe(0);
+    }
   });
 
   it('proxies /api/ to the API image with the internal token from its Secret volume', async () => {

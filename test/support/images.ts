@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, constants, lstatSync, openSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,10 +40,14 @@ export interface ContainerSpec {
   volumes?: { mountPath: string; hostDir: string }[];
   runAsUser: number;
   runAsGroup: number;
+  /** Record the root filesystem for writesOutsideTmp() (default true; off when timing a start). */
+  recordWrites?: boolean;
 }
 
 export interface RunningContainer {
   pid: number;
+  /** process.hrtime.bigint() when the container's process was spawned (its mounts not yet made). */
+  startedAt: bigint;
   child: ChildProcess;
   config: ImageConfig;
   logs(): string;
@@ -132,7 +136,8 @@ export async function runContainer(spec: ContainerSpec): Promise<RunningContaine
       mkdirSync(target, { recursive: true });
       return { source: v.hostDir, target: target.slice(rootfs.length) };
     });
-    const before = snapshot(rootfs);
+    const record = spec.recordWrites ?? true;
+    const before = record ? snapshot(rootfs) : undefined;
 
     const workdir = config.WorkingDir || '/';
     const argv = spec.command ?? [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
@@ -157,6 +162,9 @@ export async function runContainer(spec: ContainerSpec): Promise<RunningContaine
       `ln -s /proc/self/fd ${sh(`${r}/dev/fd`)}`,
       ...['stdin', 'stdout', 'stderr'].map((s, i) => `ln -s /proc/self/fd/${i} ${sh(`${r}/dev/${s}`)}`),
       ...binds.flatMap((b) => [`mount --bind ${sh(b.source)} ${sh(r + b.target)}`, `mount -o remount,bind,ro ${sh(r + b.target)}`]),
+      // stdout and stderr are FIFOs, as a container runtime gives them: /dev/stderr can be opened
+      // (nginx does), which a socket (what Node's spawn pipes are) cannot.
+      `exec >${sh(`${dir}/stdout`)} 2>${sh(`${dir}/stderr`)}`,
       'exec /usr/bin/env -i "$@"',
     ].join('\n');
     const args = [
@@ -166,19 +174,41 @@ export async function runContainer(spec: ContainerSpec): Promise<RunningContaine
       '/usr/bin/nsenter', `--root=${r}`, `--wd=${join(r, pathInRoot(rootfs, workdir).slice(rootfs.length))}`, '-S', String(spec.runAsUser), '-G', String(spec.runAsGroup), '--',
       ...argv,
     ];
+    for (const fifo of ['stdout', 'stderr']) {
+      execFileSync('mkfifo', ['-m', '600', join(dir, fifo)]);
+      // As runc's fixStdioPermissions: the container's user owns its stdio, so it can reopen them.
+      chownSync(join(dir, fifo), spec.runAsUser, spec.runAsGroup);
+    }
+    const startedAt = process.hrtime.bigint();
     const child = spawn('/usr/bin/unshare', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // A `cat` per FIFO reads it: a blocking read in this process would hold one of libuv's four
+    // threadpool threads for the container's whole life.
+    const readers = ['stdout', 'stderr'].map((fifo) => spawn('cat', [join(dir, fifo)], { stdio: ['ignore', 'pipe', 'ignore'] }).stdout!);
+    const streams = [child.stdout!, child.stderr!, ...readers];
+    const drained = streams.map((s) => new Promise<void>((resolve) => s.on('data', (d: Buffer) => (output += d)).on('close', resolve).on('error', () => resolve())));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => {
+        // When the setup failed before it opened the FIFOs, their readers still wait for a writer.
+        for (const fifo of ['stdout', 'stderr']) {
+          try {
+            closeSync(openSync(join(dir, fifo), constants.O_WRONLY | constants.O_NONBLOCK));
+          } catch {
+            // no reader left: it has seen the end already
+          }
+        }
+        void Promise.all(drained).then(() => resolve(code));
+      }),
+    );
     let after: Snapshot | undefined;
     void exited.then(() => {
-      after = snapshot(rootfs);
+      if (record) after = snapshot(rootfs);
       rmSync(dir, { recursive: true, force: true });
     });
     const stopSignal = (config.StopSignal || 'SIGTERM') as NodeJS.Signals;
     return {
       pid: child.pid!,
+      startedAt,
       child,
       config,
       logs: () => output,
@@ -188,6 +218,7 @@ export async function runContainer(spec: ContainerSpec): Promise<RunningContaine
         return exited;
       },
       writesOutsideTmp() {
+        if (!before) throw new Error('writesOutsideTmp() needs recordWrites');
         if (!after) throw new Error('writesOutsideTmp() is known only after the container exited');
         return changes(before, after);
       },
