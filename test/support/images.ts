@@ -304,7 +304,15 @@ export interface RunningApiImage {
  * /readyz answers 200. The schema must exist (run the image's migrate entry first, as the
  * cluster's Job does). `env` overrides anything.
  */
-export async function startApiImage(opts: { databaseUrl: string; env?: Record<string, string>; readyTimeoutMs?: number }): Promise<RunningApiImage> {
+export async function startApiImage(opts: {
+  databaseUrl: string;
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+  /** false: return at once, without waiting for /readyz (to time the start). */
+  waitReady?: boolean;
+  /** false: skip recording the root filesystem (to time the start). */
+  recordWrites?: boolean;
+}): Promise<RunningApiImage> {
   const spec = renderedContainer('prod/backend/30-tasks-api.yaml', 'api');
   const db = databaseParts(opts.databaseUrl);
   const port = await freePort();
@@ -331,6 +339,7 @@ export async function startApiImage(opts: { databaseUrl: string; env?: Record<st
     volumes: spec.mounts.filter((m) => volumeDirs[m.name]).map((m) => ({ mountPath: m.mountPath, hostDir: volumeDirs[m.name]! })),
     runAsUser: spec.runAsUser!,
     runAsGroup: spec.runAsGroup!,
+    recordWrites: opts.recordWrites,
   });
   const cleanup = async () => {
     await container.remove();
@@ -339,7 +348,7 @@ export async function startApiImage(opts: { databaseUrl: string; env?: Record<st
   };
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
-  for (;;) {
+  for (; opts.waitReady !== false; ) {
     if (container.child.exitCode !== null) {
       await cleanup();
       throw new Error(`the API image exited with ${container.child.exitCode} before it was ready:\n${container.logs()}`);
