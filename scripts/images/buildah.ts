@@ -39,28 +39,42 @@ export function run(command: string, args: string[], opts: RunOptions = {}): Pro
 
 export const buildah = (args: string[], opts?: RunOptions) => run('buildah', args, opts);
 
-function has(command: string): boolean {
+export function commandExists(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } }).status === 0;
 }
 
 /**
- * Makes sure buildah and debootstrap are installed, installing the Debian packages with apt-get
- * when they are missing. Throws a ToolError that says what to run by hand when that is not possible
- * (not root, no apt-get, or apt failed).
+ * Makes sure this runs as root (debootstrap and buildah's chroot isolation need it) and that
+ * buildah and debootstrap are installed, installing the Debian packages with apt-get when they are
+ * missing. Throws a ToolError that says what to run instead when that is not possible (not root,
+ * no apt-get, or apt failed). `has` and `uid` are for tests.
  */
-export async function ensureTools(log: (line: string) => void): Promise<void> {
+export async function ensureTools(
+  log: (line: string) => void,
+  probe: { has?: (command: string) => boolean; uid?: number } = {},
+): Promise<void> {
+  const has = probe.has ?? commandExists;
+  const uid = probe.uid ?? process.getuid?.();
   const missing = ['buildah', 'debootstrap'].filter((c) => !has(c));
+  const manual = `sudo apt-get update && sudo apt-get install -y ${missing.join(' ')}`;
+  if (uid !== 0) {
+    throw new ToolError(
+      'npm run images needs root: debootstrap and buildah (chroot isolation, mounting image layers) do. ' +
+        (missing.length ? `Install ${missing.join(' and ')} (${manual}), then run` : 'Run') +
+        ' it as root, e.g. sudo npm run images.',
+    );
+  }
   if (missing.length === 0) return;
-  const manual = `Install them and run again: sudo apt-get update && sudo apt-get install -y ${missing.join(' ')} (Debian/Ubuntu; buildah builds the Dockerfiles without a container engine, debootstrap makes the Debian base images).`;
-  if (process.getuid?.() !== 0) throw new ToolError(`${missing.join(' and ')} not found, and only root can install them. ${manual}`);
-  if (!has('apt-get')) throw new ToolError(`${missing.join(' and ')} not found, and there is no apt-get to install them with. ${manual}`);
+  if (!has('apt-get')) {
+    throw new ToolError(`${missing.join(' and ')} not found and there is no apt-get to install them with. Install them with your package manager (Debian/Ubuntu: ${manual}) and run again.`);
+  }
   log(`installing ${missing.join(' ')} with apt-get…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
     await run('apt-get', ['update', '-qq'], { env });
     await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
   } catch (err) {
-    throw new ToolError(`could not install ${missing.join(' ')} with apt-get. ${manual}\n${(err as Error).message}`);
+    throw new ToolError(`could not install ${missing.join(' ')} with apt-get (try by hand: ${manual}):\n${(err as Error).message}`);
   }
 }
 
