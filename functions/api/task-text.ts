@@ -4,7 +4,7 @@
  * it and no zod.
  */
 
-/** The seed stored tasks in VARCHAR(255); PostgreSQL counts that limit in characters (code points). */
+/** The previous system stored tasks in VARCHAR(255); PostgreSQL counts that limit in characters (code points). */
 export const MAX_TASK_LENGTH = 255;
 
 /**

@@ -14,7 +14,7 @@ const family = '👩\u200d👩\u200d👧\u200d👦'; // one emoji on screen, sev
 
 /** Texts around the limit in each way of counting, with what PostgreSQL's char_length says. */
 const cases: Array<{ name: string; text: string; length: number; ok?: false }> = [
-  { name: '200 emoji (the seed’s silent cut to 127)', text: thumbs.repeat(200), length: 200 },
+  { name: '200 emoji (the previous page’s silent cut to 127)', text: thumbs.repeat(200), length: 200 },
   { name: '255 emoji', text: thumbs.repeat(MAX_TASK_LENGTH), length: 255 },
   { name: '256 emoji', text: thumbs.repeat(MAX_TASK_LENGTH + 1), length: 256 },
   { name: '127 é with combining accents + e (255 code points)', text: eAcute.repeat(127) + 'e', length: 255 },
