@@ -1,7 +1,6 @@
 import { build, type Plugin } from 'esbuild';
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { noFlags } from './ops/cli';
 
 /**
  * Bundles each deployable function into one ESM file that runs with plain `node` and no
@@ -106,6 +105,11 @@ export async function buildFunctions(): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  noFlags(process.argv.slice(2), 'build:functions', 'usage: npm run build:functions   (writes dist/: one ESM file per function)\n');
+  // Loaded only when there are arguments to check: the API image's build stage copies this file
+  // alone and runs it without any.
+  if (process.argv.length > 2) {
+    const { noFlags } = await import('./ops/cli');
+    noFlags(process.argv.slice(2), 'build:functions', 'usage: npm run build:functions   (writes dist/: one ESM file per function)\n');
+  }
   await buildFunctions();
 }

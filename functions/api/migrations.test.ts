@@ -27,7 +27,7 @@ async function freshPg(): Promise<{ database: TestDatabase; db: Db; open: () => 
 }
 
 describe('migrations', () => {
-  it('upgrades the previous system's database in place, keeping every row', async () => {
+  it("upgrades the previous system's database in place, keeping every row", async () => {
     const { db } = await freshPg();
     // The previous system's schema and data, exactly as its service left them.
     await db.query('CREATE TABLE main_table (id SERIAL PRIMARY KEY, task VARCHAR(255) NOT NULL)');
