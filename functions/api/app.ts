@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
@@ -6,6 +6,7 @@ import { routePath } from 'hono/route';
 import type { Config } from './config';
 import type { Db } from './db';
 import { fail, isDatabaseUnavailable } from './errors';
+import { idempotency, writeQueryable } from './idempotency';
 import { internalTokenCheck } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -41,7 +42,10 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   let firstRequestSeen = false;
   let readyRecorded = false;
   let store: TaskStore | undefined;
-  const getStore = async () => {
+  const getStore = async (c: Context) => {
+    // A keyed write runs in its own transaction (idempotency.ts).
+    const tx = writeQueryable(c);
+    if (tx) return taskStore(tx);
     if (store) return store;
     const d = await db();
     driverName = d.driver;
@@ -112,7 +116,7 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     });
   }
 
-  app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName }));
+  app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));
 
   app.notFound((c) => {
     c.set('unmatched', true);

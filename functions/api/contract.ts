@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import type { Db } from './db';
+import { IDEMPOTENCY_RETENTION_HOURS } from './idempotency';
 import { createLogger } from './logger';
 import { createMetrics } from './metrics';
 import { migrate } from './migrations';
@@ -268,6 +270,236 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       const again = await call('DELETE', `/api/tasks/${t.id}`);
       expect(again.status).toBe(404);
       expect(again.json).toEqual({ success: false, message: 'Task not found', code: 'not_found' });
+    });
+
+    describe('Idempotency-Key on writes', () => {
+      const key = () => `"${randomUUID()}"`;
+      const keyed = (method: string, path: string, k: string, body?: unknown) => call(method, path, body, { 'idempotency-key': k });
+      const keyRows = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM idempotency_keys'))[0]!.n;
+      beforeEach(async () => {
+        await db.query('DELETE FROM idempotency_keys');
+      });
+
+      it('a repeat answers the stored status and body, marked Idempotent-Replayed, and writes nothing', async () => {
+        const k = key();
+        const first = await keyed('POST', '/api/tasks', k, { task: 'Pay rent' });
+        expect(first.status).toBe(201);
+        expect(first.headers.get('idempotent-replayed')).toBeNull();
+        for (let i = 0; i < 3; i++) {
+          const again = await keyed('POST', '/api/tasks', k, { task: 'Pay rent' });
+          expect(again.status).toBe(201);
+          expect(again.text).toBe(first.text);
+          expect(again.headers.get('idempotent-replayed')).toBe('true');
+          expect(again.headers.get('content-type')).toMatch(/^application\/json/);
+        }
+        expect(await count()).toBe(1);
+        // PUT, PATCH and DELETE the same way: the second DELETE answers 200 again, not 404.
+        const id = first.json.task.id;
+        for (const [method, body] of [['PUT', { task: 'Pay the rent' }], ['PATCH', { done: true }], ['DELETE', undefined]] as const) {
+          const k2 = key();
+          const once = await keyed(method, `/api/tasks/${id}`, k2, body);
+          expect(once.status, method).toBe(200);
+          const twice = await keyed(method, `/api/tasks/${id}`, k2, body);
+          expect([twice.status, twice.text, twice.headers.get('idempotent-replayed')], method).toEqual([200, once.text, 'true']);
+        }
+        expect(await count()).toBe(0);
+      });
+
+      it('without a key every request runs, as before', async () => {
+        expect((await call('POST', '/api/tasks', { task: 'twice' })).status).toBe(201);
+        expect((await call('POST', '/api/tasks', { task: 'twice' })).status).toBe(201);
+        expect(await count()).toBe(2);
+        expect(await keyRows()).toBe(0);
+      });
+
+      it('the same key with another body, path or method → 422 idempotency_key_reused, nothing written', async () => {
+        const k = key();
+        const first = await keyed('POST', '/api/tasks', k, { task: 'one' });
+        expect(first.status).toBe(201);
+        const id = first.json.task.id;
+        for (const [method, path, body] of [
+          ['POST', '/api/tasks', { task: 'two' }],
+          ['POST', '/api/tasks', { task: 'one', done: false }],
+          ['PUT', `/api/tasks/${id}`, { task: 'one' }],
+          ['DELETE', `/api/tasks/${id}`, undefined],
+        ] as const) {
+          const r = await keyed(method, path, k, body);
+          expect(r.status, `${method} ${path}`).toBe(422);
+          expect(r.json).toEqual({
+            success: false,
+            message: 'This Idempotency-Key was already used for a different request; send a new key with a new request',
+            code: 'idempotency_key_reused',
+          });
+        }
+        expect((await call('GET', '/api/tasks')).json.tasks).toEqual([first.json.task]);
+      });
+
+      it.each([
+        ['unquoted', 'abc-123'],
+        ['empty', '""'],
+        ['256 characters', `"${'k'.repeat(256)}"`],
+        ['non-ASCII', '"clé"'],
+        ['an unescaped quote', '"a"b"'],
+        ['a lone backslash', '"a\\b"'],
+        ['two keys', '"a", "b"'],
+      ])('a key that is %s → 400 invalid_idempotency_key, nothing written', async (_name, k) => {
+        const r = await keyed('POST', '/api/tasks', k, { task: 'never' });
+        expect(r.status).toBe(400);
+        expect(r.json).toEqual({
+          success: false,
+          message: 'Idempotency-Key must be one quoted string of 1 to 255 printable ASCII characters, for example "8e03978e-40d5-43e8-bc93-6894a57f9324"',
+          code: 'invalid_idempotency_key',
+        });
+        expect(await count()).toBe(0);
+        expect(await keyRows()).toBe(0);
+      });
+
+      it('accepts 255 characters with escapes, and tells keys apart exactly', async () => {
+        const long = `"${'k'.repeat(253)}\\"\\\\"`;
+        expect((await keyed('POST', '/api/tasks', long, { task: 'long key' })).status).toBe(201);
+        expect((await keyed('POST', '/api/tasks', long, { task: 'long key' })).headers.get('idempotent-replayed')).toBe('true');
+        expect((await keyed('POST', '/api/tasks', '"Case"', { task: 'a' })).status).toBe(201);
+        expect((await keyed('POST', '/api/tasks', '"case"', { task: 'b' })).status).toBe(201);
+        expect(await count()).toBe(3);
+        const stored = await db.query<{ key: string }>('SELECT key FROM idempotency_keys ORDER BY key');
+        expect(stored.map((r) => r.key)).toEqual(['Case', 'case', `${'k'.repeat(253)}"\\`]);
+      });
+
+      it('refusals before the database are not stored: the corrected request may reuse the key', async () => {
+        const k = key();
+        expect((await keyed('POST', '/api/tasks', k, { task: '   ' })).status).toBe(400);
+        expect((await keyed('POST', '/api/tasks', k, '{broken')).status).toBe(400);
+        expect((await call('POST', '/api/tasks', 'task=x', { 'idempotency-key': k, 'content-type': 'text/plain' })).status).toBe(415);
+        expect(await keyRows()).toBe(0);
+        const fixed = await keyed('POST', '/api/tasks', k, { task: 'fixed' });
+        expect(fixed.status).toBe(201);
+        expect(fixed.headers.get('idempotent-replayed')).toBeNull();
+        expect(await count()).toBe(1);
+      });
+
+      it('answers that reached the database are stored, 404 included', async () => {
+        const k = key();
+        const missing = await keyed('PATCH', '/api/tasks/999', k, { done: true });
+        expect(missing.status).toBe(404);
+        const again = await keyed('PATCH', '/api/tasks/999', k, { done: true });
+        expect([again.status, again.text, again.headers.get('idempotent-replayed')]).toEqual([404, missing.text, 'true']);
+      });
+
+      it('a write that fails with 503 stores nothing: the retry with the same key runs it', async () => {
+        let failInsert = true;
+        const flaky: Db = {
+          ...db,
+          driver: db.driver,
+          query: (text, params) => db.query(text, params),
+          transaction: (fn) =>
+            db.transaction((q) =>
+              fn({
+                query: (text, params) => {
+                  if (failInsert && text.startsWith('INSERT INTO main_table')) {
+                    failInsert = false;
+                    return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+                  }
+                  return q.query(text, params);
+                },
+              }),
+            ),
+        };
+        const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' });
+        const flakyApp = createApp({ config, db: async () => flaky, log, state: { shuttingDown: false, migrated: true } });
+        const k = key();
+        const send = () =>
+          flakyApp.request('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': k }, body: '{"task":"after a restart"}' });
+        const failed = await send();
+        expect(failed.status).toBe(503);
+        expect((await failed.json()).code).toBe('database_unavailable');
+        expect(await count()).toBe(0);
+        expect(await keyRows()).toBe(0);
+        const retried = await send();
+        expect(retried.status).toBe(201);
+        expect(retried.headers.get('idempotent-replayed')).toBeNull();
+        expect((await send()).headers.get('idempotent-replayed')).toBe('true');
+        expect(await count()).toBe(1);
+      });
+
+      it(driverName === 'pglite'
+        ? 'a repeat while the first is running waits for it (PGlite runs one transaction at a time) and is replayed'
+        : 'a repeat while the first is running → 409 idempotency_key_in_use with Retry-After; replayed once it is done', async () => {
+        const k = key();
+        if (driverName === 'pglite') {
+          const [a, b] = await Promise.all([keyed('POST', '/api/tasks', k, { task: 'once' }), keyed('POST', '/api/tasks', k, { task: 'once' })]);
+          expect([a.status, b.status]).toEqual([201, 201]);
+          expect(b.text).toBe(a.text);
+          expect([a.headers.get('idempotent-replayed'), b.headers.get('idempotent-replayed')].sort()).toEqual(['true', null].sort());
+          expect(await count()).toBe(1);
+          return;
+        }
+        // Another session holds the table, so the first request stalls inside its transaction.
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        let locked!: () => void;
+        const isLocked = new Promise<void>((r) => (locked = r));
+        const holder = db.transaction(async (q) => {
+          await q.query('LOCK TABLE main_table IN EXCLUSIVE MODE');
+          locked();
+          await held;
+        });
+        await isLocked;
+        const first = keyed('POST', '/api/tasks', k, { task: 'once' });
+        // Wait until the first request holds its key's advisory lock.
+        for (let i = 0; ; i++) {
+          const [row] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7315 AND objsubid = 2");
+          if (row!.n > 0) break;
+          if (i > 200) throw new Error('the first request never took its key lock');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        const busy = await keyed('POST', '/api/tasks', k, { task: 'once' });
+        expect(busy.status).toBe(409);
+        expect(busy.headers.get('retry-after')).toBe('1');
+        expect(busy.json).toEqual({
+          success: false,
+          message: 'A request with this Idempotency-Key is still being processed; retry shortly',
+          code: 'idempotency_key_in_use',
+        });
+        release();
+        await holder;
+        const done = await first;
+        expect(done.status).toBe(201);
+        const replay = await keyed('POST', '/api/tasks', k, { task: 'once' });
+        expect([replay.status, replay.text, replay.headers.get('idempotent-replayed')]).toEqual([201, done.text, 'true']);
+        expect(await count()).toBe(1);
+      });
+
+      it(`keys expire after ${IDEMPOTENCY_RETENTION_HOURS} h and expired ones are removed`, async () => {
+        const k = key();
+        expect((await keyed('POST', '/api/tasks', k, { task: 'yesterday' })).status).toBe(201);
+        await db.query(`UPDATE idempotency_keys SET created_at = now() - interval '${IDEMPOTENCY_RETENTION_HOURS} hours 1 minute'`);
+        // An expired key is a new key: any request may use it again.
+        const reused = await keyed('POST', '/api/tasks', k, { task: 'today' });
+        expect(reused.status).toBe(201);
+        expect(reused.headers.get('idempotent-replayed')).toBeNull();
+        expect(await count()).toBe(2);
+        // A process removes expired keys after its first stored write (then at most once a minute).
+        await db.query(
+          `INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
+           SELECT 'old-' || i, 'f', 201, '{}', now() - interval '${IDEMPOTENCY_RETENTION_HOURS + 1} hours' FROM generate_series(1, 5) i`,
+        );
+        app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
+        expect((await keyed('POST', '/api/tasks', key(), { task: 'fresh process' })).status).toBe(201);
+        await expect.poll(async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key LIKE 'old-%'"))[0]!.n).toBe(0);
+        expect(await keyRows()).toBe(2);
+      });
+
+      it('the OpenAPI document shows the header, 409 and 422 on every write', async () => {
+        const doc = (await call('GET', '/api/openapi.json')).json;
+        for (const [path, method] of [['/tasks', 'post'], ['/tasks/{id}', 'put'], ['/tasks/{id}', 'patch'], ['/tasks/{id}', 'delete']] as const) {
+          const op = doc.paths[path][method];
+          expect(op.parameters, `${method} ${path}`).toContainEqual(
+            expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false }),
+          );
+          expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['409', '422']));
+        }
+        expect(doc.paths['/tasks'].get.parameters.some((p: { name: string }) => p.name === 'idempotency-key')).toBe(false);
+      });
     });
 
     it('feature flags off → 403 on PUT, PATCH, DELETE and nothing changes', async () => {
