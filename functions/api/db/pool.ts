@@ -7,6 +7,7 @@ import { AUTH_FAILED, sqlState, type Db, type PoolStats, type Queryable, type Ro
 export interface PgLikeClient {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
   release(err?: Error | boolean): void;
+  on(event: 'error', listener: (err: Error) => void): unknown;
 }
 export interface PgLikePool {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
@@ -93,6 +94,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   }
 
   const stopWatching = mounted?.watch(() => reload('mounted secret changed'));
+  const listening = new WeakSet<PgLikeClient>();
 
   async function withAuthRetry<T>(fn: (p: PgLikePool) => Promise<T>): Promise<T> {
     const used = pool;
@@ -113,6 +115,13 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
     },
     async transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       const client = await withAuthRetry((p) => p.connect());
+      // A checked-out client is not covered by the pool's idle listener: a connection lost during or
+      // just after a transaction would be an unhandled 'error' event and end the process. The query
+      // in flight fails anyway, so the listener only logs; it stays for the client's whole life.
+      if (!listening.has(client)) {
+        listening.add(client);
+        client.on('error', (err) => log.warn({ err: describe(err) }, 'database connection lost while checked out'));
+      }
       const q: Queryable = {
         query: async <R extends Row = Row>(text: string, params?: unknown[]) =>
           (await client.query(text, params)).rows as R[],
