@@ -108,8 +108,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
             retries &&
             err instanceof ApiError &&
             (err.status === 0 || unavailable.has(err.status) || (key !== undefined && err.code === 'idempotency_key_in_use'));
-          if (!again || Date.now() + delay > deadline) throw err;
-          await sleep(delay);
+          // A first try still running is answered with Retry-After: 1; ask again within a second.
+          const wait = err instanceof ApiError && err.code === 'idempotency_key_in_use' ? Math.min(delay, 1000) : delay;
+          if (!again || Date.now() + wait > deadline) throw err;
+          await sleep(wait);
         }
       }
     } finally {
