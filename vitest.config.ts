@@ -17,6 +17,7 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'test/**/*.test.ts',
           ],
+          globalSetup: ['test/setup/builds.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

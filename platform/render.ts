@@ -10,6 +10,7 @@ import { api } from './templates/api';
 import { web } from './templates/web';
 import { networkPolicies } from './templates/network-policies';
 import { secretSync } from '../secrets/sync/external-secrets';
+import { checkRotationTiming } from '../secrets/sync/rotation-timing';
 import { applications } from './argocd';
 import { argocdDir, renderedDir } from './layout';
 
@@ -82,6 +83,7 @@ function toYaml(objects: Rendered[], header: string): string {
 /** The text of every file of one environment, validated. */
 export function renderEnvironment(env: Environment): Map<string, string> {
   const values = loadValues(env);
+  checkRotationTiming(values);
   const files = manifests(values, valueComments(env));
   validate(files);
   const sources = `platform/values.yaml + platform/values-${env}.yaml`;

@@ -106,6 +106,7 @@ export const valuesSchema = z.strictObject({
     servicePort: port,
     apiUrl: z.string().min(1),
     internalTokenMountPath: z.string().startsWith('/'),
+    internalTokenWatchSeconds: z.number().int().min(1).max(300),
     resources,
     podDisruptionBudget: z.strictObject({ enabled: z.boolean(), minAvailable: z.number().int().min(1) }),
     ingress: z.strictObject({
@@ -130,6 +131,8 @@ export const valuesSchema = z.strictObject({
     storeName: name,
     serviceAccountName: name,
     refreshInterval: duration,
+    kubeletSyncDelay: duration,
+    rotationDays: z.number().int().min(1).max(1000),
     roleArns: z.strictObject({ frontend: roleArn, backend: roleArn, database: roleArn }),
   }),
   argocd: z.strictObject({

@@ -1,8 +1,9 @@
 /**
- * Rotate a database secret now.
+ * Rotate a secret now: the database credentials (db-app) or the internal token (internal-token).
  *
  *   npm run rotate -- --secret-id tasks/prod/db-app            # RotateSecret; the rotation Lambda does the work
  *   npm run rotate -- --secret-id tasks/prod/db-app --local    # run the four steps from this machine
+ *   npm run rotate -- --secret-id tasks/prod/internal-token --local   # no database needed
  *
  * Options: --region, --endpoint (a Secrets Manager endpoint, e.g. a VPC endpoint or a local stand-in),
  * --connect <host:port> (with --local: reach the database there, e.g. through kubectl port-forward,
@@ -12,6 +13,7 @@
  */
 import {
   DescribeSecretCommand,
+  GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   RotateSecretCommand,
   SecretsManagerClient,
@@ -21,6 +23,7 @@ import { createInterface } from 'node:readline/promises';
 import { parseCommandLine, UsageError } from './ops/cli';
 import { parseConnectTo } from '../functions/rotate-db-credentials/database';
 import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
+import { secretKind } from '../functions/rotate-db-credentials/token';
 
 const USAGE =
   'usage: npm run rotate -- --secret-id <name or ARN> [--local [--connect <host:port>]] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--force] [--yes]';
@@ -154,10 +157,12 @@ async function main(): Promise<void> {
       }
     }
     if (opts.local) {
+      const current = await client.send(new GetSecretValueCommand({ SecretId: described.ARN!, VersionStage: 'AWSCURRENT' }));
+      const needs = secretKind(current.SecretString, described.Name ?? opts.secretId) === 'token' ? 'a new random token' : 'needs the database and the master secret';
       console.log(
         unfinished
           ? `plan       resume the unfinished rotation of version ${unfinished[0]} from this machine`
-          : 'plan       run createSecret, setSecret, testSecret, finishSecret from this machine (needs the database and the master secret)',
+          : `plan       run createSecret, setSecret, testSecret, finishSecret from this machine (${needs})`,
       );
       if (opts.connectTo) console.log(`database   reached through ${opts.connectTo.host}:${opts.connectTo.port}`);
     } else {

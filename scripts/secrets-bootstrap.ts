@@ -1,14 +1,17 @@
 /**
- * Create an environment's secrets in AWS Secrets Manager, and turn on rotation for the app's.
+ * Create an environment's secrets in AWS Secrets Manager, and turn on rotation for the app's
+ * database credentials and the internal token.
  *
  *   npm run secrets:bootstrap -- --env dev
  *   npm run secrets:bootstrap -- --env dev --rotation-lambda-arn arn:aws:lambda:…:function:tasks-rotate-db-credentials
  *
  * Names, region, database host, port and name come from platform/values*.yaml, so they match what
  * External Secrets reads. Passwords come from GetRandomPassword and are never printed. Safe to run
- * again: existing secrets are left as they are (their values are never overwritten).
+ * again: existing secrets are left as they are (their values are never overwritten). The internal
+ * token gets an AWSPREVIOUS stage (its own value again) when it has none, because ESO reads it.
  * Options: --app-user (default tasks_app), --admin-user (default postgres), --kms-key-id, --region,
- * --endpoint, --rotation-lambda-arn, --rotation-days (default 30), --yes.
+ * --endpoint, --rotation-lambda-arn, --rotation-days (default secrets.rotationDays of the values,
+ * checked against the timing rule), --yes.
  */
 import {
   CreateSecretCommand,
@@ -21,11 +24,13 @@ import {
 import { createInterface } from 'node:readline/promises';
 import { parseCommandLine, UsageError } from './ops/cli';
 import { DEFAULT_EXCLUDE_CHARACTERS } from '../functions/rotate-db-credentials/rotation';
+import { ensurePreviousVersion } from '../functions/rotate-db-credentials/token';
 import { awsSecretName, loadValues, serviceHost } from '../platform/values';
+import { checkRotationTiming } from '../secrets/sync/rotation-timing';
 
 const USAGE =
   'usage: npm run secrets:bootstrap -- --env <dev|prod> [--app-user tasks_app] [--admin-user postgres] [--kms-key-id <id>] ' +
-  '[--rotation-lambda-arn <arn>] [--rotation-days 30] [--region <r>] [--endpoint <url>] [--yes]';
+  '[--rotation-lambda-arn <arn>] [--rotation-days <n>] [--region <r>] [--endpoint <url>] [--yes]';
 
 const ARGS = {
   env: { type: 'string' },
@@ -33,7 +38,7 @@ const ARGS = {
   'admin-user': { type: 'string', default: 'postgres' },
   'kms-key-id': { type: 'string' },
   'rotation-lambda-arn': { type: 'string' },
-  'rotation-days': { type: 'string', default: '30' },
+  'rotation-days': { type: 'string' },
   region: { type: 'string' },
   endpoint: { type: 'string' },
   yes: { type: 'boolean', short: 'y', default: false },
@@ -50,8 +55,8 @@ function options() {
   for (const key of ['app-user', 'admin-user'] as const) {
     if (!/^[a-z_][a-z0-9_]{0,56}$/.test(values[key])) throw new UsageError(`--${key} must be a lower-case PostgreSQL role name of at most 57 characters (its _clone must fit in 63)`);
   }
-  const days = Number(values['rotation-days']);
-  if (!Number.isInteger(days) || days < 1 || days > 1000) throw new UsageError('--rotation-days must be a whole number from 1 to 1000');
+  const days = values['rotation-days'] === undefined ? undefined : Number(values['rotation-days']);
+  if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 1000)) throw new UsageError('--rotation-days must be a whole number from 1 to 1000');
   const lambdaArn = values['rotation-lambda-arn'];
   if (lambdaArn && !/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[\w-]+(:[\w$-]+)?$/.test(lambdaArn)) {
     throw new UsageError('--rotation-lambda-arn must be a Lambda function ARN');
@@ -87,6 +92,12 @@ async function main(): Promise<void> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const days = opts.days ?? values.secrets.rotationDays;
+  try {
+    checkRotationTiming(values, days);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   const region = opts.region ?? values.secrets.region;
   const client = new SecretsManagerClient({ region, endpoint: opts.endpoint });
   const names = {
@@ -111,11 +122,16 @@ async function main(): Promise<void> {
       app: await describe(client, names.app),
       token: await describe(client, names.token),
     };
-    const rules = { ScheduleExpression: `rate(${opts.days} days)` };
-    const rotationUnchanged =
-      existing.app?.RotationEnabled &&
-      existing.app.RotationLambdaARN === opts.lambdaArn &&
-      existing.app.RotationRules?.ScheduleExpression === rules.ScheduleExpression;
+    const rules = { ScheduleExpression: `rate(${days} days)` };
+    // Both rotate through the same function: it tells the kinds apart by the secret's shape.
+    const rotated = ['app', 'token'] as const;
+    const rotationUnchanged = (key: (typeof rotated)[number]) =>
+      Boolean(
+        existing[key]?.RotationEnabled &&
+          existing[key].RotationLambdaARN === opts.lambdaArn &&
+          existing[key].RotationRules?.ScheduleExpression === rules.ScheduleExpression,
+      );
+    const tokenNeedsPrevious = !existing.token || !Object.values(existing.token.VersionIdsToStages ?? {}).some((l) => l.includes('AWSPREVIOUS'));
 
     console.log(`environment ${opts.env}, region ${region}, database ${database.host}:${database.port}/${database.dbname}`);
     const plan = (key: keyof typeof names, what: string) =>
@@ -123,16 +139,20 @@ async function main(): Promise<void> {
     plan('admin', `user ${opts['admin-user']}, random password`);
     plan('app', `user ${opts['app-user']}, random password, masterarn -> ${names.admin}`);
     plan('token', 'random internal token');
-    if (opts.lambdaArn) {
-      console.log(
-        `  ${names.app.padEnd(28)} rotation: ${rotationUnchanged ? 'already on, unchanged' : `every ${opts.days} days by ${opts.lambdaArn} (first run on schedule)`}`,
-      );
-    } else {
-      console.log(`  ${names.app.padEnd(28)} rotation: ${existing.app?.RotationEnabled ? `on (${existing.app.RotationLambdaARN}), unchanged` : 'off (pass --rotation-lambda-arn to turn it on)'}`);
+    if (tokenNeedsPrevious) console.log(`  ${names.token.padEnd(28)} AWSPREVIOUS: add (the current token again; ESO reads both stages)`);
+    for (const key of rotated) {
+      const current = existing[key];
+      if (opts.lambdaArn) {
+        console.log(
+          `  ${names[key].padEnd(28)} rotation: ${rotationUnchanged(key) ? 'already on, unchanged' : `every ${days} days by ${opts.lambdaArn} (first run on schedule)`}`,
+        );
+      } else {
+        console.log(`  ${names[key].padEnd(28)} rotation: ${current?.RotationEnabled ? `on (${current.RotationLambdaARN}), unchanged` : 'off (pass --rotation-lambda-arn to turn it on)'}`);
+      }
     }
     const creates = (['admin', 'app', 'token'] as const).filter((k) => !existing[k]);
-    const rotationChange = Boolean(opts.lambdaArn && !rotationUnchanged);
-    if (creates.length === 0 && !rotationChange) {
+    const rotationChanges = opts.lambdaArn ? rotated.filter((k) => !rotationUnchanged(k)) : [];
+    if (creates.length === 0 && rotationChanges.length === 0 && !tokenNeedsPrevious) {
       console.log('nothing to do');
       return;
     }
@@ -176,10 +196,11 @@ async function main(): Promise<void> {
       // Letters and digits only: the token travels in an HTTP header.
       await create(names.token, 'Shared token nginx sends and the API checks', { token: await password(true) });
     }
-    if (rotationChange) {
+    if (await ensurePreviousVersion(client, names.token)) console.log(`  ${names.token}: AWSPREVIOUS added (same token)`);
+    for (const key of rotationChanges) {
       // RotateImmediately=false: Secrets Manager only runs testSecret now, the first rotation follows the schedule.
-      await client.send(new RotateSecretCommand({ SecretId: names.app, RotationLambdaARN: opts.lambdaArn, RotationRules: rules, RotateImmediately: false }));
-      console.log(`  rotation on for ${names.app}: ${rules.ScheduleExpression}`);
+      await client.send(new RotateSecretCommand({ SecretId: names[key], RotationLambdaARN: opts.lambdaArn, RotationRules: rules, RotateImmediately: false }));
+      console.log(`  rotation on for ${names[key]}: ${rules.ScheduleExpression}`);
     }
     console.log('done');
   } finally {

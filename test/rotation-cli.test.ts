@@ -170,6 +170,11 @@ describe('npm run secrets:bootstrap', () => {
     expect(token.token).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(first.stdout).not.toContain(app.password);
     expect(first.stdout).not.toContain(token.token);
+    // ESO reads the token's AWSPREVIOUS stage too: bootstrap gives it one, with the same token.
+    const previous = JSON.parse(
+      (await fx.client.send(new GetSecretValueCommand({ SecretId: 'tasks/dev/internal-token', VersionStage: 'AWSPREVIOUS' }))).SecretString!,
+    );
+    expect(previous.token).toBe(token.token);
 
     const again = await cli('scripts/secrets-bootstrap.ts', ['--env', 'dev', '--yes']);
     expect(again.code).toBe(0);
@@ -179,11 +184,27 @@ describe('npm run secrets:bootstrap', () => {
     const withRotation = ['--env', 'dev', '--yes', '--rotation-lambda-arn', ROTATION_FUNCTION_ARN, '--rotation-days', '7'];
     const rotationOn = await cli('scripts/secrets-bootstrap.ts', withRotation);
     expect(rotationOn.code).toBe(0);
-    expect(rotationOn.stdout).toContain('rotation on for tasks/dev/db-app: rate(7 days)');
-    const described = await fx.client.send(new DescribeSecretCommand({ SecretId: 'tasks/dev/db-app' }));
-    expect(described).toMatchObject({ RotationEnabled: true, RotationLambdaARN: ROTATION_FUNCTION_ARN, RotationRules: { ScheduleExpression: 'rate(7 days)' } });
+    for (const name of ['tasks/dev/db-app', 'tasks/dev/internal-token']) {
+      expect(rotationOn.stdout).toContain(`rotation on for ${name}: rate(7 days)`);
+      const described = await fx.client.send(new DescribeSecretCommand({ SecretId: name }));
+      expect(described).toMatchObject({ RotationEnabled: true, RotationLambdaARN: ROTATION_FUNCTION_ARN, RotationRules: { ScheduleExpression: 'rate(7 days)' } });
+    }
     expect((await current('tasks/dev/db-app')).password).toBe(app.password);
     expect((await cli('scripts/secrets-bootstrap.ts', withRotation)).stdout).toContain('nothing to do');
+
+    // The internal token rotates through the same contract; --local needs no database.
+    const rotated = await cli('scripts/rotate.ts', ['--secret-id', 'tasks/dev/internal-token', '--local', '--force', '--yes']);
+    expect(rotated.stderr).toBe('');
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toContain('(a new random token)');
+    const stage = async (VersionStage: string) =>
+      JSON.parse((await fx.client.send(new GetSecretValueCommand({ SecretId: 'tasks/dev/internal-token', VersionStage }))).SecretString!).token as string;
+    const newToken = await stage('AWSCURRENT');
+    expect(newToken).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(newToken).not.toBe(token.token);
+    expect(await stage('AWSPREVIOUS')).toBe(token.token);
+    expect(rotated.stdout).not.toContain(newToken);
+    expect(rotated.stdout).not.toContain(token.token);
 
     const badEnv = await cli('scripts/secrets-bootstrap.ts', ['--env', 'staging', '--yes']);
     expect(badEnv.code).toBe(2);

@@ -1,32 +1,48 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { freePort } from './support/api';
+import { freePort, serverBundle } from './support/api';
+import { waitFor200 } from './support/hosts';
+import { createTestDatabase } from './support/postgres';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
-// `npm start` as a newcomer runs it: builds the SPA when needed, then serves it and the API on one port.
-it('npm start serves the page, config.json and the API on one port, on PGlite', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tasks-start-'));
-  const port = await freePort();
+/** `npm start` as the npm script runs it, with a user's environment. */
+function npmStart(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH, PORT: String(port), PGLITE_DIR: join(dir, 'pglite'), FEATURE_DELETE_TASK: 'false', APP_VERSION: '7.7.7', LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+// `npm start` as a newcomer runs it: builds the SPA when needed, then serves it and the API on one port.
+it('npm start serves the page, config.json and the API on one port, on PGlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tasks-start-'));
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), PGLITE_DIR: join(dir, 'pglite'), FEATURE_DELETE_TASK: 'false', APP_VERSION: '7.7.7' });
   const url = `http://127.0.0.1:${port}`;
   try {
-    for (let i = 0; !out.includes(`Task app running at http://localhost:${port}`); i++) {
-      if (child.exitCode !== null || i > 1200) throw new Error(`npm start did not come up:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor200(`${url}/readyz`, app.child, app.output);
+    expect(app.output()).toContain(`Task app running at http://localhost:${port}`);
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<div id="app"');
@@ -35,19 +51,71 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
     expect(fallback.headers.get('content-type')).toContain('text/html');
     expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7' });
 
-    // The API answers once PGlite has its schema.
-    for (let i = 0; (await fetch(`${url}/readyz`)).status !== 200; i++) {
-      if (i > 600) throw new Error(`never ready:\n${out}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     const created = await fetch(`${url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"from npm start"}' });
     expect(created.status).toBe(201);
+    const { task } = await created.json();
     const list = await (await fetch(`${url}/api/tasks`)).json();
     expect(list.tasks.map((t: { task: string }) => t.task)).toEqual(['from npm start']);
-    expect((await fetch(`${url}/api/tasks/1`, { method: 'DELETE' })).status).toBe(403);
+    expect((await fetch(`${url}/api/tasks/${task.id}`, { method: 'DELETE' })).status).toBe(403);
+    // Logged under the matched route, as under the bundle (not the page's catch-all).
+    await new Promise((r) => setTimeout(r, 100));
+    expect(app.output()).not.toMatch(/"route":"\/\*"/);
+  } finally {
+    expect(await app.stop()).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('npm start on a PostgreSQL database without the schema applies the migrations (it is the local runner)', async () => {
+  const database = await createTestDatabase();
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), DATABASE_URL: database.url });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor200(`${url}/readyz`, app.child, app.output);
+    const created = await fetch(`${url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"on postgres"}' });
+    expect(created.status).toBe(201);
+    expect(await (await fetch(`${url}/api/info`)).json()).toMatchObject({ version, driver: 'pg' });
+  } finally {
+    expect(await app.stop()).toBe(0);
+    await database.drop();
+  }
+});
+
+it('the bundle without start-up migrations on a database without the schema answers 503 schema_not_ready, never 500', async () => {
+  const database = await createTestDatabase();
+  const port = await freePort();
+  const child = spawn(process.execPath, [serverBundle], { env: { PATH: process.env.PATH ?? '', PORT: String(port), DATABASE_URL: database.url, LOG_LEVEL: 'fatal' }, stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor200(`${url}/healthz`, child, () => '');
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    const r = await fetch(`${url}/api/tasks`);
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).not.toBeNull();
+    expect(await r.json()).toEqual({ success: false, code: 'schema_not_ready', message: 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)' });
   } finally {
     child.kill('SIGTERM');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
+    await new Promise((r) => child.once('exit', r));
+    await database.drop();
+  }
+});
+
+it.each([
+  ['the bundle', [serverBundle]],
+  ['npm start', ['--import', 'tsx', 'scripts/start.ts']],
+])('%s on a port in use: one line naming the port, exit 1', async (_name, args) => {
+  const taken = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => taken.once('listening', r));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    const r = spawnSync(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), PGLITE_DIR: 'memory://', LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(1);
+    const lines = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.includes(String(port)));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`port ${port} is already in use`);
+    expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at /); // no stack trace
+  } finally {
+    taken.close();
   }
 });

@@ -313,7 +313,7 @@ describe('entrypoint input checks', () => {
   it.each([
     [{ API_UPSTREAM: 'http://api;evil' }, 'API_UPSTREAM must be http://host[:port]'],
     [{ API_UPSTREAM: 'https://api.example.com' }, 'API_UPSTREAM must start with http://'],
-    [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be "true" or "false"'],
+    [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)'],
     [{ PORT: '80; include /etc/passwd' }, 'PORT must be a number'],
     [{ API_TIMEOUT: '5s' }, 'API_TIMEOUT must be a whole number of seconds'],
     [{ HTML_DIR: '/nonexistent' }, 'has no index.html'],

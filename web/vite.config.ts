@@ -3,6 +3,7 @@ import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 import { apiDevServer } from './server/api-dev-server.ts';
 import { runtimeConfig } from './server/runtime-config.ts';
+import { loadConfig } from '../functions/api/config.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -24,6 +25,8 @@ function runtimeConfigJson(): Plugin {
 
 export default defineConfig(({ command, mode }) => ({
   root: here('.'),
+  // PORT as for `npm start` and the image (parsed by the API's config); Vite's 5173 when unset.
+  server: process.env.PORT?.trim() ? { port: loadConfig(process.env).port, strictPort: true } : undefined,
   plugins: [
     vue(),
     runtimeConfigJson(),

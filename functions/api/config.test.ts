@@ -30,13 +30,24 @@ describe('loadConfig', () => {
     [{ PORT: 'eighty' }, 'PORT must be an integer from 0 to 65535'],
     [{ PORT: '70000' }, 'PORT must be an integer from 0 to 65535'],
     [{ DB_DRIVER: 'mysql' }, 'DB_DRIVER must be one of pg, neon, pglite'],
-    [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be true or false'],
+    [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)'],
+    [{ DB_TABLE: 'tasks' }, 'DB_TABLE is not supported: migrations own the schema'],
+    [{ DB_COLUMN_TASK: 'title' }, 'DB_COLUMN_TASK is not supported'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ DB_DRIVER: 'pg' }, 'DB_DRIVER=pg needs DATABASE_URL, DB_HOST or DB_CREDENTIALS_DIR'],
     [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL is not a valid URL'],
   ])('rejects %o naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('accepts the previous system\'s schema variables only with the names the migrations use', () => {
+    expect(() => loadConfig({ DB_TABLE: 'main_table', DB_COLUMN_ID: 'id', DB_COLUMN_TASK: 'task' })).not.toThrow();
+  });
+
+  it('reports the package version when no version is set', () => {
+    expect(loadConfig({}).version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(loadConfig({ npm_package_version: '4.5.6' }).version).toBe('4.5.6');
   });
 
   it('never echoes a password in its errors', () => {

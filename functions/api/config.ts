@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ConfigError, parseFlag } from './env.ts';
+
+export { ConfigError } from './env.ts';
 
 /**
  * Configuration, read once at start-up from the environment and validated.
@@ -11,12 +15,12 @@ const bool = (name: string, fallback: boolean) =>
     .string()
     .optional()
     .transform((v, ctx) => {
-      if (v === undefined || v.trim() === '') return fallback;
-      const s = v.trim().toLowerCase();
-      if (['true', '1', 'yes', 'on'].includes(s)) return true;
-      if (['false', '0', 'no', 'off'].includes(s)) return false;
-      ctx.addIssue({ code: 'custom', message: `${name} must be true or false` });
-      return z.NEVER;
+      try {
+        return parseFlag(name, v, fallback);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
     });
 
 const int = (name: string, fallback: number, min: number, max: number) =>
@@ -107,8 +111,21 @@ export interface Config {
   shutdownTimeoutMs: number;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+/**
+ * The previous system's backend read the table and column names from DB_TABLE, DB_COLUMN_ID and
+ * DB_COLUMN_TASK. Here migrations own the schema, so only its names are accepted: a different
+ * value is refused rather than ignored (the API would otherwise read another table than asked).
+ */
+const FIXED_SCHEMA_NAMES = { DB_TABLE: 'main_table', DB_COLUMN_ID: 'id', DB_COLUMN_TASK: 'task' } as const;
+
+/** The package version for hosts that run the sources (`npm start`, `npm run dev`, tests). */
+function packageVersion(env: Record<string, string | undefined>): string {
+  if (env.npm_package_version) return env.npm_package_version;
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -123,6 +140,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+
+  for (const [variable, name] of Object.entries(FIXED_SCHEMA_NAMES)) {
+    const value = env[variable]?.trim();
+    if (value && value !== name) {
+      throw new ConfigError(
+        `Invalid configuration:\n  ${variable} is not supported: migrations own the schema (table main_table, columns id and task); unset ${variable}`,
+      );
+    }
+  }
 
   if (e.DATABASE_URL) {
     try {
@@ -163,7 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : [],
     internalTokenFile: e.INTERNAL_TOKEN_FILE,
     logLevel: e.LOG_LEVEL ?? 'info',
-    version: e.APP_VERSION ?? (typeof __APP_VERSION__ === 'string' ? __APP_VERSION__ : 'dev'),
+    version: e.APP_VERSION ?? (typeof __APP_VERSION__ === 'string' ? __APP_VERSION__ : packageVersion(env)),
     revision: e.K_REVISION ?? null,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

@@ -1,12 +1,13 @@
+import { describeApiContract } from '../../test/contract/api-contract';
+import { inProcessHost } from '../../test/contract/in-process';
 import { createTestDatabase } from '../../test/support/postgres';
 import { startNeonBridge } from '../../test/support/neon-bridge';
 import { loadConfig } from './config';
 import { createNeonDb } from './db/neon';
 import { createLogger } from './logger';
-import { describeContract } from './contract';
 
 // Neon's Pool over WebSocket, through a local WebSocket→TCP bridge to the machine's PostgreSQL.
-describeContract('neon', async () => {
+describeApiContract('in-process on Neon over WebSocket', 'neon', inProcessHost('neon', async () => {
   const database = await createTestDatabase();
   const bridge = await startNeonBridge();
   const db = createNeonDb(loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: database.url }).db, createLogger('silent'), {
@@ -25,4 +26,4 @@ describeContract('neon', async () => {
       await database.drop();
     },
   };
-});
+}));

@@ -1,10 +1,11 @@
+import { describeApiContract } from '../../test/contract/api-contract';
+import { inProcessHost } from '../../test/contract/in-process';
 import { createTestDatabase } from '../../test/support/postgres';
 import { loadConfig } from './config';
 import { createPgDb } from './db/pg';
 import { createLogger } from './logger';
-import { describeContract } from './contract';
 
-describeContract('pg', async () => {
+describeApiContract('in-process on PostgreSQL (pg)', 'pg', inProcessHost('pg', async () => {
   const database = await createTestDatabase();
   const db = createPgDb(loadConfig({ DATABASE_URL: database.url }).db, createLogger('silent'));
   return {
@@ -14,4 +15,4 @@ describeContract('pg', async () => {
       await database.drop();
     },
   };
-});
+}));

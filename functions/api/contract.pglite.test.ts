@@ -1,7 +1,8 @@
+import { describeApiContract } from '../../test/contract/api-contract';
+import { inProcessHost } from '../../test/contract/in-process';
 import { createPgliteDb } from './db/pglite';
-import { describeContract } from './contract';
 
-describeContract('pglite', async () => {
+describeApiContract('in-process on PGlite', 'pglite', inProcessHost('pglite', async () => {
   const db = await createPgliteDb('memory://');
   return { db, cleanup: () => db.close() };
-});
+}));

@@ -4,15 +4,18 @@ import { createLogger } from './logger';
 import { createService } from './service';
 
 /**
- * Entry for the Vite dev server (@hono/vite-dev-server). Vite re-imports this module after
- * every edit, so route changes are live on the next request. The service (and its
- * database) is kept on globalThis: re-opening PGlite on the same directory would corrupt it.
+ * Entry for the Vite dev server (@hono/vite-dev-server, `npm run dev`). The same service and the
+ * same app as host.ts; what Vite owns instead is the listening socket (so the drain on SIGTERM
+ * and Connection: close are Vite's server's) and reloading: Vite re-imports this module after
+ * every edit, so route changes are live on the next request. The service (and its database) is
+ * kept on globalThis: re-opening PGlite on the same directory would corrupt it.
  */
 const g = globalThis as { __tasksDevService?: ReturnType<typeof createService> };
 if (!g.__tasksDevService) {
-  const config = loadConfig();
-  g.__tasksDevService = createService(config, createLogger(config.logLevel));
-  g.__tasksDevService.migrateOnStart()?.catch((err) => console.error('migrations failed:', err?.message ?? err));
+  const config = loadConfig(process.env);
+  const log = createLogger(config.logLevel);
+  g.__tasksDevService = createService(config, log);
+  g.__tasksDevService.migrateOnStart()?.catch((err) => log.fatal({ err: { code: err?.code, message: err?.message } }, 'start-up migrations failed; fix the cause and restart npm run dev'));
 }
 const devService = g.__tasksDevService;
 

@@ -1,8 +1,34 @@
-import type { Context } from 'hono';
+import type { Context, ErrorHandler, Hono, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from './logger';
+
+/**
+ * Every error code the API answers with, and its status. The README's error table lists exactly
+ * these plus nginx's own (test/error-codes.test.ts derives both lists and compares them), and
+ * `fail` accepts no other code, so a new code cannot ship undocumented.
+ */
+export const ERROR_CODES = {
+  validation_error: 400,
+  malformed_json: 400,
+  invalid_idempotency_key: 400,
+  unauthorized: 401,
+  feature_disabled: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  idempotency_key_in_use: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  internal_error: 500,
+  database_unavailable: 503,
+  schema_not_ready: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** One error shape everywhere: {"success": false, "message": "...", "code": "..."}. */
-export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code: string, message: string, headers?: Record<string, string>) {
+export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code: ErrorCode, message: string, headers?: Record<string, string>) {
   return c.json({ success: false as const, message, code }, status, headers);
 }
 
@@ -21,4 +47,69 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   }
   // "not queryable": node-postgres, for a checked-out client whose connection failed (a transaction's).
   return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Cannot use a pool after calling end|Client has encountered a connection error and is not queryable/i.test(message);
+}
+
+/**
+ * The database is reachable but has no schema: the task table (SQLSTATE 42P01 undefined_table)
+ * or the migrations table is missing because migrations never ran against it.
+ */
+export function isSchemaMissing(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '42P01';
+}
+
+/**
+ * The 404/405 answer for a request no route matched. The methods a path allows are derived from
+ * the routes registered on `app` (its final route table, read on first use), so a new route can
+ * never be missing from the 405 answer and its `Allow` header.
+ */
+export function notFound(app: Hono<any, any, any>): NotFoundHandler {
+  let table: { pattern: RegExp; methods: Set<string> }[] | undefined;
+  const build = () => {
+    const byPath = new Map<string, Set<string>>();
+    for (const r of app.routes) {
+      if (r.method === 'ALL' || r.path.includes('*')) continue; // middleware
+      byPath.set(r.path, (byPath.get(r.path) ?? new Set()).add(r.method));
+    }
+    return [...byPath].map(([path, methods]) => ({
+      // :params match one segment; a trailing slash is the same route (the app is not strict).
+      pattern: new RegExp(`^${path.replace(/\/$/, '').replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`),
+      methods,
+    }));
+  };
+  return (c) => {
+    c.set('unmatched', true);
+    const path = c.req.path;
+    const route = (table ??= build()).find((r) => r.pattern.test(path));
+    const allowed = route && [...route.methods];
+    if (allowed && !allowed.includes(c.req.method) && !(c.req.method === 'HEAD' && allowed.includes('GET'))) {
+      return fail(c, 405, 'method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allowed.join(', ')}`, { Allow: allowed.join(', ') });
+    }
+    return fail(c, 404, 'not_found', `No route for ${c.req.method} ${path}`);
+  };
+}
+
+/**
+ * Errors thrown by handlers: the body parser's (400 malformed_json, 413), the database being down
+ * (503 database_unavailable) or without a schema (503 schema_not_ready), and anything else, a bug:
+ * 500 internal_error with the request id, the stack only in the log.
+ */
+export function onError(log: Logger): ErrorHandler {
+  return (err, c) => {
+    if (err instanceof HTTPException) {
+      if (err.status === 400) return fail(c, 400, 'malformed_json', 'The request body is not valid JSON');
+      if (err.status === 413) return fail(c, 413, 'payload_too_large', 'The request body is too large');
+    }
+    const reqId = c.get('requestId');
+    const details = { reqId, code: (err as { code?: string }).code, message: err.message };
+    if (isDatabaseUnavailable(err)) {
+      log.warn({ err: details }, 'database unavailable');
+      return fail(c, 503, 'database_unavailable', 'The database is not reachable right now; try again shortly', { 'Retry-After': '2' });
+    }
+    if (isSchemaMissing(err)) {
+      log.error({ err: details }, 'the database has no schema');
+      return fail(c, 503, 'schema_not_ready', 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)', { 'Retry-After': '10' });
+    }
+    log.error({ err: { ...details, stack: err.stack } }, 'unhandled error');
+    return fail(c, 500, 'internal_error', `Something went wrong on our side (request ${reqId})`);
+  };
 }

@@ -123,7 +123,7 @@ describe('bundled server (dist/api/server.mjs)', () => {
     });
     expect(r.status).toBe(78);
     expect(r.stderr).toContain('PORT must be an integer from 0 to 65535');
-    expect(r.stderr).toContain('FEATURE_DELETE_TASK must be true or false');
+    expect(r.stderr).toContain('FEATURE_DELETE_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)');
     expect(r.stderr + r.stdout).not.toContain('hunter2');
   });
 });

@@ -1,14 +1,19 @@
 import { createApp, type AppState } from './app';
 import type { Config } from './config';
 import { openDb, type Db } from './db';
+import { isDatabaseUnavailable } from './errors';
 import type { Logger } from './logger';
 import { createMetrics } from './metrics';
 import { migrate } from './migrations';
 
+/** Start-up migrations retry while the database is unreachable: 0.5 s, doubling, at most 5 s apart. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 5000;
+
 /**
  * The API with its database, state and metrics, independent of how it is served
- * (bundled server, `npm start`, Vite dev server). The database is opened on first use,
- * so a process can listen before it has connected.
+ * (host.ts for the bundled server and `npm start`, dev.ts for the Vite dev server). The database
+ * is opened on first use, so a process can listen before it has connected.
  */
 export function createService(config: Config, log: Logger) {
   let opening: Promise<Db> | undefined;
@@ -26,16 +31,31 @@ export function createService(config: Config, log: Logger) {
   const metrics = createMetrics(() => opened?.stats());
   const app = createApp({ config, db, log, metrics, state });
 
-  /** Start-up migrations (PGlite always, others with MIGRATE_ON_START=true). */
+  /**
+   * Start-up migrations (PGlite always, others with MIGRATE_ON_START=true). While the database
+   * cannot be reached the process stays up and unready (/readyz 503) and retries, so a pod that
+   * starts before its database recovers by itself. Resolves once the schema is current; rejects
+   * only for errors a retry cannot fix (a failing migration, a PGlite directory in use), which
+   * the host treats as fatal. Resolves at once (undefined) when start-up migrations are off.
+   */
   function migrateOnStart(): Promise<void> | undefined {
     if (!config.migrateOnStart) return undefined;
-    const run = db()
-      .then(migrate)
-      .then((r) => {
-        state.migrated = true;
-        log.info({ applied: r.applied, current: r.current }, r.applied.length ? 'migrations applied' : 'schema is current');
-      });
+    const run = (async () => {
+      for (let attempt = 1, wait = RETRY_FIRST_MS; ; attempt++, wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+        try {
+          const r = await migrate(await db());
+          state.migrated = true;
+          log.info({ applied: r.applied, current: r.current }, r.applied.length ? 'migrations applied' : 'schema is current');
+          return;
+        } catch (err) {
+          if (!isDatabaseUnavailable(err) || state.shuttingDown) throw err;
+          log.warn({ attempt, retryInMs: wait, err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'start-up migrations: database not reachable; retrying');
+          await new Promise((r) => setTimeout(r, wait).unref());
+        }
+      }
+    })();
     state.migrating = run.finally(() => (state.migrating = undefined));
+    state.migrating.catch(() => undefined); // the caller handles the failure; this copy only marks the phase
     return run;
   }
 
@@ -46,3 +66,5 @@ export function createService(config: Config, log: Logger) {
 
   return { config, log, app, db, state, metrics, migrateOnStart, close };
 }
+
+export type Service = ReturnType<typeof createService>;

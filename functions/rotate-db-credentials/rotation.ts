@@ -9,6 +9,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { applyPendingCredentials, canLogIn, withConnection, type ConnectOptions } from './database';
 import { alternateUsername, parseDatabaseSecret, sameDatabase, type DatabaseSecret } from './secret';
+import { secretKind, tokenRotationSteps } from './token';
 
 export const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
 export type Step = (typeof STEPS)[number];
@@ -126,20 +127,34 @@ export function rotationSteps(options: RotationOptions) {
       log('testSecret: pending credentials work', { secretId, versionId: token, username: pending.username });
     },
 
-    /** Moves AWSCURRENT to the pending version; Secrets Manager moves AWSPREVIOUS along. */
-    async finishSecret(secretId: string, token: string): Promise<void> {
-      const stages = await versionsToStages(client, secretId);
-      const current = Object.keys(stages).find((id) => stages[id]!.includes('AWSCURRENT'));
-      if (current === token) {
-        log('finishSecret: version is already AWSCURRENT', { secretId, versionId: token });
-        return;
-      }
-      await client.send(
-        new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: current }),
-      );
-      log('finishSecret: AWSCURRENT moved', { secretId, versionId: token, previousVersionId: current });
-    },
+    finishSecret: (secretId: string, token: string) => finishSecret(client, log, secretId, token),
   };
+}
+
+/** Moves AWSCURRENT to the pending version; Secrets Manager moves AWSPREVIOUS along. Same for every kind. */
+async function finishSecret(client: SecretsManagerClient, log: Log, secretId: string, token: string): Promise<void> {
+  const stages = await versionsToStages(client, secretId);
+  const current = Object.keys(stages).find((id) => stages[id]!.includes('AWSCURRENT'));
+  if (current === token) {
+    log('finishSecret: version is already AWSCURRENT', { secretId, versionId: token });
+    return;
+  }
+  await client.send(
+    new UpdateSecretVersionStageCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: current }),
+  );
+  log('finishSecret: AWSCURRENT moved', { secretId, versionId: token, previousVersionId: current });
+}
+
+/**
+ * The steps for this secret, chosen by the shape of its AWSCURRENT value: the database credentials
+ * (alternating users) or the internal token (a new random token).
+ */
+export async function stepsFor(options: RotationOptions, secretId: string): Promise<Record<Step, (secretId: string, token: string) => Promise<void>>> {
+  const { client } = options;
+  const log = options.log ?? jsonLog;
+  const out = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }));
+  if (secretKind(out.SecretString, `${out.Name ?? secretId} (AWSCURRENT)`) === 'database') return rotationSteps(options);
+  return { ...tokenRotationSteps({ client, log, tokenLength: options.passwordLength }), finishSecret: (id, token) => finishSecret(client, log, id, token) };
 }
 
 async function versionsToStages(client: SecretsManagerClient, secretId: string): Promise<Record<string, string[]>> {
@@ -171,7 +186,6 @@ async function checkVersion(
 
 /** The Lambda entry point's logic: one step per invocation, as Secrets Manager calls it. */
 export function createRotationHandler(options: RotationOptions): (event: RotationEvent) => Promise<void> {
-  const steps = rotationSteps(options);
   const log = options.log ?? jsonLog;
   return async (event) => {
     const { Step: step, SecretId: secretId, ClientRequestToken: token } = event ?? {};
@@ -182,6 +196,7 @@ export function createRotationHandler(options: RotationOptions): (event: Rotatio
       log(`${step}: version is already AWSCURRENT`, { secretId, versionId: token });
       return;
     }
+    const steps = await stepsFor(options, secretId);
     await steps[step](secretId, token);
   };
 }
@@ -202,7 +217,7 @@ export async function rotateLocally(
   onStep: (step: Step, versionId: string) => void = () => {},
 ): Promise<LocalRotationResult> {
   const { client } = options;
-  const steps = rotationSteps(options);
+  const steps = await stepsFor(options, secretId);
   const stages = await versionsToStages(client, secretId);
   const unfinished = Object.keys(stages).find((id) => stages[id]!.includes('AWSPENDING') && !stages[id]!.includes('AWSCURRENT'));
   const token = unfinished ?? randomUUID();

@@ -27,6 +27,7 @@ export function webConfig(values: Values): Record<string, string> {
     // Keep nginx's default `Host $proxy_host`: Kourier routes on this host name.
     API_UPSTREAM: `http://${serviceHost(values, values.api.serviceName, values.namespaces.backend)}`,
     INTERNAL_TOKEN_FILE: `${values.web.internalTokenMountPath}/${values.secrets.internalTokenKey}`,
+    INTERNAL_TOKEN_WATCH_SECONDS: String(values.web.internalTokenWatchSeconds),
     FEATURE_EDIT_TASK: String(values.features.editTask),
     FEATURE_DELETE_TASK: String(values.features.deleteTask),
     APP_VERSION: values.images.web.tag,

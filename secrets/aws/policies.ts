@@ -57,10 +57,10 @@ export function policiesFor(values: Values): Record<string, Policy> {
       Version: '2012-10-17',
       Statement: [
         {
-          Sid: 'RotateAppSecret',
+          Sid: 'RotateAppSecretAndInternalToken',
           Effect: 'Allow',
           Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
-          Resource: arn('dbApp'),
+          Resource: [arn('dbApp'), arn('internalToken')],
         },
         { Sid: 'ReadMasterSecret', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: arn('dbAdmin') },
         // GetRandomPassword acts on no resource; IAM only accepts "*" for it.
@@ -93,7 +93,8 @@ export function policiesFor(values: Values): Record<string, Policy> {
           Sid: 'RotateLocally',
           Effect: 'Allow',
           Action: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
-          Resource: arn('dbApp'),
+          // PutSecretValue on internal-token also lets secrets:bootstrap add its AWSPREVIOUS stage.
+          Resource: [arn('dbApp'), arn('internalToken')],
         },
         { Sid: 'ReadMasterSecretForLocalRotation', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: arn('dbAdmin') },
         { Sid: 'GeneratePasswords', Effect: 'Allow', Action: ['secretsmanager:GetRandomPassword'], Resource: '*' },

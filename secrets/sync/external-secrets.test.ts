@@ -57,6 +57,18 @@ describe.each(environments)('secret sync (%s)', (env) => {
     expect(backendCreds.spec.data.map((d) => d.secretKey).sort()).toEqual(['dbname', 'host', 'password', 'port', 'username']);
   });
 
+  it('gives both tiers the current token as `token` and the previous one as `previous`, from one AWS secret', () => {
+    const tokenSecrets = externalSecrets.filter((e) => e.spec.target.name === values.secrets.kubernetes.internalToken);
+    expect(tokenSecrets.map((e) => e.metadata.namespace).sort()).toEqual([values.namespaces.backend, values.namespaces.frontend].sort());
+    const key = awsSecretName(values, 'internalToken');
+    for (const e of tokenSecrets) {
+      expect(e.spec.data, e.metadata.namespace).toEqual([
+        { secretKey: values.secrets.internalTokenKey, remoteRef: { key, property: 'token' } },
+        { secretKey: 'previous', remoteRef: { key, property: 'token', version: 'AWSPREVIOUS' } },
+      ]);
+    }
+  });
+
   it('has no cross-namespace reference: own store, own ServiceAccount, own IAM role', () => {
     for (const [component, ns] of Object.entries(values.namespaces) as [keyof typeof values.namespaces, string][]) {
       const store = stores.filter((s) => s.metadata.namespace === ns);

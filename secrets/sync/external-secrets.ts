@@ -7,14 +7,18 @@ import { ExternalSecret } from '@kubernetes-models/external-secrets/external-sec
 import type { Values } from '../../platform/values';
 import { awsSecretName } from '../../platform/values';
 import { commentFor, meta, type Component, type Rendered } from '../../platform/templates/common';
+import { PREVIOUS_TOKEN_FILE } from '../../functions/api/internal-token';
 
 /** A Kubernetes Secret that ESO creates from one AWS secret, and who reads it. */
 export interface SyncedSecret {
   component: Component;
   secretName: string;
   awsSecret: keyof Values['secrets']['aws'];
-  /** Secret key → JSON property of the AWS secret. Only these keys reach the cluster. */
-  keys: Record<string, string>;
+  /**
+   * Secret key → JSON property of the AWS secret (of its AWSCURRENT version, unless a staging label
+   * is given). Only these keys reach the cluster.
+   */
+  keys: Record<string, string | { property: string; version: 'AWSPREVIOUS' }>;
   consumers: string[];
   purpose: string;
 }
@@ -23,6 +27,9 @@ export interface SyncedSecret {
 export function syncedSecrets(values: Values): SyncedSecret[] {
   const k = values.secrets.kubernetes;
   const login = { username: 'username', password: 'password' };
+  // Both tiers hold the current and the previous token: nginx sends both, the API accepts both, so
+  // pods one rotation apart share a token whichever namespace ESO updates first (secrets/README.md).
+  const tokens = { [values.secrets.internalTokenKey]: 'token', [PREVIOUS_TOKEN_FILE]: { property: 'token', version: 'AWSPREVIOUS' as const } };
   return [
     {
       component: 'database',
@@ -52,17 +59,17 @@ export function syncedSecrets(values: Values): SyncedSecret[] {
       component: 'backend',
       secretName: k.internalToken,
       awsSecret: 'internalToken',
-      keys: { [values.secrets.internalTokenKey]: 'token' },
+      keys: tokens,
       consumers: [values.api.serviceName],
-      purpose: 'the API requires it on every /api request',
+      purpose: 'the API accepts `token` (AWSCURRENT) and `previous` (AWSPREVIOUS) on every /api request',
     },
     {
       component: 'frontend',
       secretName: k.internalToken,
       awsSecret: 'internalToken',
-      keys: { [values.secrets.internalTokenKey]: 'token' },
+      keys: tokens,
       consumers: [values.web.deploymentName],
-      purpose: 'nginx adds it to every proxied /api request',
+      purpose: 'nginx sends `token, previous` with every proxied /api request, following changes without a restart',
     },
   ];
 }
@@ -127,9 +134,9 @@ export function secretSync(
               // Retain: a transient not-found at AWS must never delete the Secret pods are using.
               deletionPolicy: 'Retain',
             },
-            data: Object.entries(secret.keys).map(([secretKey, property]) => ({
+            data: Object.entries(secret.keys).map(([secretKey, from]) => ({
               secretKey,
-              remoteRef: { key: awsSecretName(values, secret.awsSecret), property },
+              remoteRef: { key: awsSecretName(values, secret.awsSecret), ...(typeof from === 'string' ? { property: from } : from) },
             })),
           },
         }),

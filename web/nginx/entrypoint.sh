@@ -6,7 +6,8 @@
 #   PORT                 listen port (8080)             LISTEN_HOST   bind address (all)
 #   API_UPSTREAM         http://host[:port] of the API (http://127.0.0.1:3000)
 #   API_TIMEOUT          seconds to wait for an API answer before a JSON 504 (60)
-#   INTERNAL_TOKEN_FILE  file whose content nginx sends as X-Internal-Token (optional)
+#   INTERNAL_TOKEN_FILE  file whose content nginx sends as X-Internal-Token (optional); see token-watch.sh
+#   INTERNAL_TOKEN_WATCH_SECONDS  how often token-watch.sh looks for a new token (5)
 #   API_URL, FEATURE_EDIT_TASK, FEATURE_DELETE_TASK, APP_VERSION
 #                        written to /config.json, the same keys as web/server/runtime-config.ts
 #   HTML_DIR             the built SPA (/usr/share/nginx/html)
@@ -75,12 +76,13 @@ case "$API_TIMEOUT" in
   '' | *[!0-9]* | 0*) fail "API_TIMEOUT must be a whole number of seconds above 0, got '$API_TIMEOUT'" ;;
 esac
 
+# The same spellings and message as the API (functions/api/env.ts FLAG_SPELLINGS; a test checks both).
 flag() {
   value=$(printf '%s' "$2" | tr 'A-Z' 'a-z' | tr -d ' \t')
   case "$value" in
-    '' | true) echo true ;;
-    false) echo false ;;
-    *) fail "$1 must be \"true\" or \"false\", got '$2'" ;;
+    '' | true | 1 | yes | on) echo true ;;
+    false | 0 | no | off) echo false ;;
+    *) fail "$1 must be one of true, false, 1, 0, yes, no, on, off (any case)" ;;
   esac
 }
 FEATURE_EDIT=$(flag FEATURE_EDIT_TASK "${FEATURE_EDIT_TASK:-}")
@@ -89,17 +91,9 @@ FEATURE_DELETE=$(flag FEATURE_DELETE_TASK "${FEATURE_DELETE_TASK:-}")
 mkdir -p "$RUNTIME_DIR"
 umask 077
 
-# The token goes into a file only the master process reads; an empty value removes the header.
-token=
-if [ -n "${INTERNAL_TOKEN_FILE:-}" ]; then
-  [ -r "$INTERNAL_TOKEN_FILE" ] || fail "INTERNAL_TOKEN_FILE ($INTERNAL_TOKEN_FILE) cannot be read"
-  token=$(tr -d ' \t\r\n' <"$INTERNAL_TOKEN_FILE")
-  case "$token" in
-    '') fail "INTERNAL_TOKEN_FILE ($INTERNAL_TOKEN_FILE) is empty" ;;
-    *[!A-Za-z0-9._~+/=-]*) fail "INTERNAL_TOKEN_FILE must hold a token of letters, digits and . _ ~ + / = -" ;;
-  esac
-fi
-printf 'proxy_set_header X-Internal-Token "%s";\n' "$token" >"$RUNTIME_DIR/internal-token.conf"
+# X-Internal-Token from INTERNAL_TOKEN_FILE (and `previous` beside it), checked and written by
+# token-watch.sh, which also follows the token when the Secret changes.
+RUNTIME_DIR=$RUNTIME_DIR sh "$CONF_DIR/token-watch.sh" render || exit 64
 
 # config.json: awk escapes each string for JSON (backslash, quote, control characters), so no value
 # can end its string early or add a key.
@@ -146,4 +140,6 @@ sed -e "s|@@USER_LINE@@|$USER_LINE|" \
 
 # Not "NGINX": nginx reads that variable as a list of inherited sockets.
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
+# Once nginx runs (this PID after exec), reload it gracefully whenever the mounted token changes.
+[ -z "${INTERNAL_TOKEN_FILE:-}" ] || RUNTIME_DIR=$RUNTIME_DIR sh "$CONF_DIR/token-watch.sh" watch $$ &
 exec "$NGINX_BIN" -p "$RUNTIME_DIR/" -c "$RUNTIME_DIR/nginx.conf" -e "$ERROR_LOG"

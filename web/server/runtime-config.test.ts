@@ -32,7 +32,7 @@ describe('runtimeConfig', () => {
     expect(runtimeConfig({ npm_package_version: '1.4.0' }).appVersion).toBe('1.4.0');
   });
 
-  it('rejects a flag that is neither true nor false, naming the variable', () => {
-    expect(() => runtimeConfig({ FEATURE_DELETE_TASK: 'yes' })).toThrow(/FEATURE_DELETE_TASK must be "true" or "false"/);
+  it('rejects a flag outside the accepted spellings, naming the variable', () => {
+    expect(() => runtimeConfig({ FEATURE_DELETE_TASK: 'maybe' })).toThrow('FEATURE_DELETE_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)');
   });
 });

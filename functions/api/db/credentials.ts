@@ -1,6 +1,7 @@
-import { readFileSync, readlinkSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { volumeVersion, watchVolume } from '../secret-volume';
 
 export interface DbCredentials {
   username: string;
@@ -36,13 +37,11 @@ export class MountedCredentials {
 
   /** An identifier that changes whenever the mounted values change. */
   version(): string {
-    try {
-      return readlinkSync(join(this.dir, '..data'));
-    } catch {
-      const h = createHash('sha256');
-      for (const key of ['username', 'password', 'host', 'port', 'dbname']) h.update(`${key}=${this.file(key, false) ?? ''}\n`);
-      return h.digest('hex');
-    }
+    const linked = volumeVersion(this.dir);
+    if (linked !== undefined) return linked;
+    const h = createHash('sha256');
+    for (const key of ['username', 'password', 'host', 'port', 'dbname']) h.update(`${key}=${this.file(key, false) ?? ''}\n`);
+    return h.digest('hex');
   }
 
   /**
@@ -50,35 +49,7 @@ export class MountedCredentials {
    * the poll is the safety net for filesystems where watch events get lost.
    */
   watch(onChange: () => void, pollMs = 2000): () => void {
-    let last = this.safeVersion();
-    const check = () => {
-      const now = this.safeVersion();
-      if (now !== undefined && now !== last) {
-        last = now;
-        onChange();
-      }
-    };
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(this.dir, { persistent: false }, check);
-      watcher.on('error', () => undefined);
-    } catch {
-      watcher = undefined;
-    }
-    const timer = setInterval(check, pollMs);
-    timer.unref();
-    return () => {
-      watcher?.close();
-      clearInterval(timer);
-    };
-  }
-
-  private safeVersion(): string | undefined {
-    try {
-      return this.version();
-    } catch {
-      return undefined; // mid-swap or unreadable: try again on the next event
-    }
+    return watchVolume(this.dir, () => this.version(), onChange, pollMs);
   }
 
   private file(key: string, required: boolean): string | undefined {

@@ -1,36 +1,45 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from './app';
-import { loadConfig } from './config';
-import type { Db } from './db';
-import { IDEMPOTENCY_RETENTION_HOURS } from './idempotency';
-import { createLogger } from './logger';
-import { createMetrics } from './metrics';
-import { migrate } from './migrations';
-import { BODY_LIMIT_BYTES } from './routes/api';
+import { BODY_LIMIT_BYTES } from '../../functions/api/routes/api';
+
+/** One way the API is served, started with extra environment (feature flags, version). */
+export interface ContractHost {
+  /** Sends one request; the body is sent as bytes exactly as given (no Content-Type added). */
+  request(method: string, path: string, body?: Uint8Array, headers?: Record<string, string>): Promise<Response>;
+  stop(): Promise<void>;
+}
+
+/** Starts a fresh host (with its own empty database) with these variables on top of its defaults. */
+export type StartHost = (env: Record<string, string>) => Promise<ContractHost>;
+
+/** The environment every host in the suite starts with; /api/info must report it. */
+export const CONTRACT_ENV = { K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' };
 
 /**
- * The HTTP contract, row by row, run in-process (app.request) against a real database.
- * Each driver's test file calls this with its own Db, so every row holds on every driver.
+ * The HTTP contract, row by row: every route and every bad input, exact status and body. Run
+ * against every way the API is served — in-process on each driver (functions/api/contract.*.test.ts)
+ * and over real HTTP under the bundle, `npm start`, `npm run dev` and nginx (test/contract/) — so
+ * what holds for one host holds for all. Rows use only the API itself (no database access), and
+ * ids relative to the tasks they create, so they hold on any host and database.
  */
-export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise<{ db: Db; cleanup: () => Promise<void> }>) {
-  describe(`API contract on ${driverName}`, () => {
-    let db: Db;
-    let cleanup: () => Promise<void>;
-    const log = createLogger('silent');
-    const make = (env: Record<string, string> = {}) => {
-      const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused', ...env });
-      return createApp({ config, db: async () => db, log, metrics: createMetrics(() => db.stats()), state: { shuttingDown: false, migrated: false } });
-    };
-    let app: ReturnType<typeof make>;
+export function describeApiContract(
+  hostName: string,
+  driverName: 'pg' | 'neon' | 'pglite',
+  start: StartHost,
+  /** False behind nginx: the web tier answers its own /healthz and never exposes the API's probes or metrics. */
+  { probes = true }: { probes?: boolean } = {},
+) {
+  describe(`API contract: ${hostName}`, () => {
+    let host: ContractHost;
 
     const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-      const init: RequestInit = { method, headers: { ...headers } };
+      const h = { ...headers };
+      let bytes: Uint8Array | undefined;
       if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+        bytes = new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
+        h['content-type'] ??= 'application/json';
       }
-      const res = await app.request(path, init);
+      const res = await host.request(method, path, bytes, h);
       const text = await res.text();
       let json: any;
       try {
@@ -40,18 +49,17 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       }
       return { status: res.status, json, text, headers: res.headers };
     };
-    const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM main_table'))[0]!.n;
+    const list = async () => (await call('GET', '/api/tasks?limit=1000')).json.tasks as { id: number; task: string }[];
+    const count = async () => (await list()).length;
     const add = async (task: string) => (await call('POST', '/api/tasks', { task })).json.task;
     const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
     beforeAll(async () => {
-      ({ db, cleanup } = await open());
-      await migrate(db);
-      app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
+      host = await start(CONTRACT_ENV);
     });
-    afterAll(async () => cleanup?.());
+    afterAll(async () => host?.stop());
     beforeEach(async () => {
-      await db.query('TRUNCATE main_table RESTART IDENTITY');
+      for (const t of await list()) expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
     });
 
     it('GET /api/ answers the connectivity check', async () => {
@@ -72,7 +80,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       expect(r.json).toEqual({
         success: true,
         message: 'Task added successfully',
-        task: { id: 1, task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
+        task: { id: expect.any(Number), task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
       });
       expect(await count()).toBe(1);
     });
@@ -99,10 +107,12 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
     });
 
     it('GET /api/tasks lists in ascending id order', async () => {
-      for (const t of ['a', 'b', 'c']) await add(t);
+      const ids: number[] = [];
+      for (const t of ['a', 'b', 'c']) ids.push((await add(t)).id);
       const r = await call('GET', '/api/tasks');
       expect(r.json.tasks.map((t: { task: string }) => t.task)).toEqual(['a', 'b', 'c']);
-      expect(r.json.tasks.map((t: { id: number }) => t.id)).toEqual([1, 2, 3]);
+      expect(r.json.tasks.map((t: { id: number }) => t.id)).toEqual(ids);
+      expect([...ids].sort((x, y) => x - y)).toEqual(ids);
       expect(r.json.nextCursor).toBeNull();
     });
 
@@ -139,7 +149,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       const r = await call('GET', `/api/tasks/${t.id}`);
       expect(r.status).toBe(200);
       expect(r.json).toEqual({ success: true, task: t });
-      const missing = await call('GET', '/api/tasks/999');
+      const missing = await call('GET', `/api/tasks/${t.id + 1000}`);
       expect(missing.status).toBe(404);
       expect(missing.json).toEqual({ success: false, message: 'Task not found', code: 'not_found' });
     });
@@ -190,9 +200,9 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
     });
 
     it('wrong or missing content type → 415', async () => {
-      for (const type of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', 'application/jsonx', undefined]) {
         const headers: Record<string, string> = type ? { 'content-type': type } : {};
-        const r = await app.request('/api/tasks', { method: 'POST', body: JSON.stringify({ task: 'x' }), headers });
+        const r = await host.request('POST', '/api/tasks', new TextEncoder().encode(JSON.stringify({ task: 'x' })), headers);
         expect(r.status, String(type)).toBe(415);
         expect(await r.json()).toEqual({
           success: false,
@@ -200,9 +210,20 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
           code: 'unsupported_media_type',
         });
       }
-      const charset = await call('POST', '/api/tasks', { task: 'ok' }, { 'content-type': 'application/json; charset=utf-8' });
-      expect(charset.status).toBe(201);
-      expect(await count()).toBe(1);
+      expect(await count()).toBe(0);
+    });
+
+    it.each([
+      'application/json; charset=utf-8',
+      'application/json ; charset=utf-8',
+      'application/json;',
+      'APPLICATION/JSON',
+      'Application/Json; Charset="UTF-8"',
+      'application/merge-patch+json',
+    ])('any JSON media type RFC 9110 allows is accepted: %s', async (type) => {
+      const r = await call('POST', '/api/tasks', { task: type }, { 'content-type': type });
+      expect(r.status).toBe(201);
+      expect(r.json.task.task).toBe(type);
     });
 
     it(`body over ${BODY_LIMIT_BYTES} bytes → 413`, async () => {
@@ -222,7 +243,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
         task: { ...t, task: 'new', updatedAt: expect.stringMatching(ISO) },
       });
       expect(r.json.task.updatedAt >= t.updatedAt).toBe(true);
-      const missing = await call('PUT', '/api/tasks/999', { task: 'x' });
+      const missing = await call('PUT', `/api/tasks/${t.id + 1000}`, { task: 'x' });
       expect(missing.status).toBe(404);
       expect(missing.json.code).toBe('not_found');
     });
@@ -246,7 +267,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       expect(both.json.task).toMatchObject({ id: t.id, task: 'patched', done: false });
       const text = await call('PATCH', `/api/tasks/${t.id}`, { task: 'only text' });
       expect(text.json.task).toMatchObject({ task: 'only text', done: false });
-      expect((await call('PATCH', '/api/tasks/999', { done: true })).status).toBe(404);
+      expect((await call('PATCH', `/api/tasks/${t.id + 1000}`, { done: true })).status).toBe(404);
     });
 
     it('PATCH with nothing to change or wrong types → 400, unchanged', async () => {
@@ -275,10 +296,6 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
     describe('Idempotency-Key on writes', () => {
       const key = () => `"${randomUUID()}"`;
       const keyed = (method: string, path: string, k: string, body?: unknown) => call(method, path, body, { 'idempotency-key': k });
-      const keyRows = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM idempotency_keys'))[0]!.n;
-      beforeEach(async () => {
-        await db.query('DELETE FROM idempotency_keys');
-      });
 
       it('a repeat answers the stored status and body, marked Idempotent-Replayed, and writes nothing', async () => {
         const k = key();
@@ -290,7 +307,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
           expect(again.status).toBe(201);
           expect(again.text).toBe(first.text);
           expect(again.headers.get('idempotent-replayed')).toBe('true');
-          expect(again.headers.get('content-type')).toMatch(/^application\/json/);
+          expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
         }
         expect(await count()).toBe(1);
         // PUT, PATCH and DELETE the same way: the second DELETE answers 200 again, not 404.
@@ -309,7 +326,6 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
         expect((await call('POST', '/api/tasks', { task: 'twice' })).status).toBe(201);
         expect((await call('POST', '/api/tasks', { task: 'twice' })).status).toBe(201);
         expect(await count()).toBe(2);
-        expect(await keyRows()).toBe(0);
       });
 
       it('the same key with another body, path or method → 422 idempotency_key_reused, nothing written', async () => {
@@ -331,7 +347,7 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
             code: 'idempotency_key_reused',
           });
         }
-        expect((await call('GET', '/api/tasks')).json.tasks).toEqual([first.json.task]);
+        expect(await list()).toEqual([first.json.task]);
       });
 
       it.each([
@@ -351,18 +367,17 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
           code: 'invalid_idempotency_key',
         });
         expect(await count()).toBe(0);
-        expect(await keyRows()).toBe(0);
       });
 
       it('accepts 255 characters with escapes, and tells keys apart exactly', async () => {
-        const long = `"${'k'.repeat(253)}\\"\\\\"`;
+        const long = `"${randomUUID()}${'k'.repeat(217)}\\"\\\\"`;
         expect((await keyed('POST', '/api/tasks', long, { task: 'long key' })).status).toBe(201);
         expect((await keyed('POST', '/api/tasks', long, { task: 'long key' })).headers.get('idempotent-replayed')).toBe('true');
-        expect((await keyed('POST', '/api/tasks', '"Case"', { task: 'a' })).status).toBe(201);
-        expect((await keyed('POST', '/api/tasks', '"case"', { task: 'b' })).status).toBe(201);
+        const base = randomUUID();
+        const upper = await keyed('POST', '/api/tasks', `"${base}-Case"`, { task: 'a' });
+        const lower = await keyed('POST', '/api/tasks', `"${base}-case"`, { task: 'b' });
+        expect([upper.status, lower.status, lower.headers.get('idempotent-replayed')]).toEqual([201, 201, null]);
         expect(await count()).toBe(3);
-        const stored = await db.query<{ key: string }>('SELECT key FROM idempotency_keys ORDER BY key');
-        expect(stored.map((r) => r.key)).toEqual(['Case', 'case', `${'k'.repeat(253)}"\\`]);
       });
 
       it('refusals before the database are not stored: the corrected request may reuse the key', async () => {
@@ -370,7 +385,6 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
         expect((await keyed('POST', '/api/tasks', k, { task: '   ' })).status).toBe(400);
         expect((await keyed('POST', '/api/tasks', k, '{broken')).status).toBe(400);
         expect((await call('POST', '/api/tasks', 'task=x', { 'idempotency-key': k, 'content-type': 'text/plain' })).status).toBe(415);
-        expect(await keyRows()).toBe(0);
         const fixed = await keyed('POST', '/api/tasks', k, { task: 'fixed' });
         expect(fixed.status).toBe(201);
         expect(fixed.headers.get('idempotent-replayed')).toBeNull();
@@ -379,114 +393,10 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
 
       it('answers that reached the database are stored, 404 included', async () => {
         const k = key();
-        const missing = await keyed('PATCH', '/api/tasks/999', k, { done: true });
+        const missing = await keyed('PATCH', '/api/tasks/2147483647', k, { done: true });
         expect(missing.status).toBe(404);
-        const again = await keyed('PATCH', '/api/tasks/999', k, { done: true });
+        const again = await keyed('PATCH', '/api/tasks/2147483647', k, { done: true });
         expect([again.status, again.text, again.headers.get('idempotent-replayed')]).toEqual([404, missing.text, 'true']);
-      });
-
-      it('a write that fails with 503 stores nothing: the retry with the same key runs it', async () => {
-        let failInsert = true;
-        const flaky: Db = {
-          ...db,
-          driver: db.driver,
-          query: (text, params) => db.query(text, params),
-          transaction: (fn) =>
-            db.transaction((q) =>
-              fn({
-                query: (text, params) => {
-                  if (failInsert && text.startsWith('INSERT INTO main_table')) {
-                    failInsert = false;
-                    return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
-                  }
-                  return q.query(text, params);
-                },
-              }),
-            ),
-        };
-        const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' });
-        const flakyApp = createApp({ config, db: async () => flaky, log, state: { shuttingDown: false, migrated: true } });
-        const k = key();
-        const send = () =>
-          flakyApp.request('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': k }, body: '{"task":"after a restart"}' });
-        const failed = await send();
-        expect(failed.status).toBe(503);
-        expect((await failed.json()).code).toBe('database_unavailable');
-        expect(await count()).toBe(0);
-        expect(await keyRows()).toBe(0);
-        const retried = await send();
-        expect(retried.status).toBe(201);
-        expect(retried.headers.get('idempotent-replayed')).toBeNull();
-        expect((await send()).headers.get('idempotent-replayed')).toBe('true');
-        expect(await count()).toBe(1);
-      });
-
-      it(driverName === 'pglite'
-        ? 'a repeat while the first is running waits for it (PGlite runs one transaction at a time) and is replayed'
-        : 'a repeat while the first is running → 409 idempotency_key_in_use with Retry-After; replayed once it is done', async () => {
-        const k = key();
-        if (driverName === 'pglite') {
-          const [a, b] = await Promise.all([keyed('POST', '/api/tasks', k, { task: 'once' }), keyed('POST', '/api/tasks', k, { task: 'once' })]);
-          expect([a.status, b.status]).toEqual([201, 201]);
-          expect(b.text).toBe(a.text);
-          expect([a.headers.get('idempotent-replayed'), b.headers.get('idempotent-replayed')].sort()).toEqual(['true', null].sort());
-          expect(await count()).toBe(1);
-          return;
-        }
-        // Another session holds the table, so the first request stalls inside its transaction.
-        let release!: () => void;
-        const held = new Promise<void>((r) => (release = r));
-        let locked!: () => void;
-        const isLocked = new Promise<void>((r) => (locked = r));
-        const holder = db.transaction(async (q) => {
-          await q.query('LOCK TABLE main_table IN EXCLUSIVE MODE');
-          locked();
-          await held;
-        });
-        await isLocked;
-        const first = keyed('POST', '/api/tasks', k, { task: 'once' });
-        // Wait until the first request holds its key's advisory lock.
-        for (let i = 0; ; i++) {
-          const [row] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7315 AND objsubid = 2");
-          if (row!.n > 0) break;
-          if (i > 200) throw new Error('the first request never took its key lock');
-          await new Promise((r) => setTimeout(r, 10));
-        }
-        const busy = await keyed('POST', '/api/tasks', k, { task: 'once' });
-        expect(busy.status).toBe(409);
-        expect(busy.headers.get('retry-after')).toBe('1');
-        expect(busy.json).toEqual({
-          success: false,
-          message: 'A request with this Idempotency-Key is still being processed; retry shortly',
-          code: 'idempotency_key_in_use',
-        });
-        release();
-        await holder;
-        const done = await first;
-        expect(done.status).toBe(201);
-        const replay = await keyed('POST', '/api/tasks', k, { task: 'once' });
-        expect([replay.status, replay.text, replay.headers.get('idempotent-replayed')]).toEqual([201, done.text, 'true']);
-        expect(await count()).toBe(1);
-      });
-
-      it(`keys expire after ${IDEMPOTENCY_RETENTION_HOURS} h and expired ones are removed`, async () => {
-        const k = key();
-        expect((await keyed('POST', '/api/tasks', k, { task: 'yesterday' })).status).toBe(201);
-        await db.query(`UPDATE idempotency_keys SET created_at = now() - interval '${IDEMPOTENCY_RETENTION_HOURS} hours 1 minute'`);
-        // An expired key is a new key: any request may use it again.
-        const reused = await keyed('POST', '/api/tasks', k, { task: 'today' });
-        expect(reused.status).toBe(201);
-        expect(reused.headers.get('idempotent-replayed')).toBeNull();
-        expect(await count()).toBe(2);
-        // A process removes expired keys after its first stored write (then at most once a minute).
-        await db.query(
-          `INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
-           SELECT 'old-' || i, 'f', 201, '{}', now() - interval '${IDEMPOTENCY_RETENTION_HOURS + 1} hours' FROM generate_series(1, 5) i`,
-        );
-        app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
-        expect((await keyed('POST', '/api/tasks', key(), { task: 'fresh process' })).status).toBe(201);
-        await expect.poll(async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key LIKE 'old-%'"))[0]!.n).toBe(0);
-        expect(await keyRows()).toBe(2);
       });
 
       it('the OpenAPI document shows the header, 409 and 422 on every write', async () => {
@@ -503,9 +413,11 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
     });
 
     it('feature flags off → 403 on PUT, PATCH, DELETE and nothing changes', async () => {
-      const t = await add('locked');
-      app = make({ FEATURE_EDIT_TASK: 'false', FEATURE_DELETE_TASK: 'false' });
+      const locked = await start({ ...CONTRACT_ENV, FEATURE_EDIT_TASK: 'false', FEATURE_DELETE_TASK: 'no' });
+      const main = host;
+      host = locked;
       try {
+        const t = await add('locked');
         for (const [method, body, what] of [
           ['PUT', { task: 'x' }, 'Editing'],
           ['PATCH', { done: true }, 'Editing'],
@@ -519,7 +431,8 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
         expect((await call('GET', '/api/info')).json.features).toEqual({ editTask: false, deleteTask: false });
         expect((await call('POST', '/api/tasks', { task: 'adding still works' })).status).toBe(201);
       } finally {
-        app = make({ K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' });
+        host = main;
+        await locked.stop();
       }
     });
 
@@ -548,11 +461,26 @@ export function describeContract(driverName: 'pg' | 'neon' | 'pglite', open: () 
       expect(method.headers.get('allow')).toBe('GET, POST');
       expect(method.json).toEqual({ success: false, message: 'DELETE is not allowed on /api/tasks; use GET, POST', code: 'method_not_allowed' });
       expect((await call('POST', '/api/tasks/1', { task: 'x' })).status).toBe(405);
+      for (const [method, path] of [['GET', '/api/tasks/1/extra'], ['POST', '/api/nope'], ['GET', '/api/tasks/x/y/z']]) {
+        const r = await call(method!, path!, method === 'POST' ? { task: 'x' } : undefined);
+        expect(r.status, `${method} ${path}`).toBe(404);
+        expect(r.json.code).toBe('not_found');
+      }
       expect(await count()).toBe(0);
     });
 
-    it('health, readiness and metrics', async () => {
+    it('the connectivity check and the list answer with and without a trailing slash', async () => {
+      const t = await add('slash');
+      expect((await call('GET', '/api')).json).toEqual({ message: 'Task API is running' });
+      expect((await call('GET', '/api/tasks/')).json.tasks).toEqual([t]);
+      expect((await call('POST', '/api/tasks/', { task: 'with slash' })).status).toBe(201);
+    });
+
+    if (probes) it('health, readiness and metrics, and the previous system\'s probe paths', async () => {
       expect((await call('GET', '/healthz')).json).toEqual({ status: 'ok' });
+      expect((await call('GET', '/health')).json).toEqual({ status: 'ok' });
+      expect((await call('GET', '/live')).json).toEqual({ status: 'ok' });
+      expect((await call('GET', '/ready')).json).toEqual({ status: 'ready' });
       const ready = await call('GET', '/readyz');
       expect(ready.status).toBe(200);
       await call('GET', '/api/tasks');

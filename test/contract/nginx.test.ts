@@ -1,0 +1,31 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONTRACT_ENV, describeApiContract, type ContractHost } from './api-contract';
+import { nginxInFrontOfBundle } from '../support/hosts';
+
+describeApiContract('nginx in front of the bundle, over HTTP', 'pg', nginxInFrontOfBundle, { probes: false });
+
+// What nginx answers itself on API paths is JSON in the API's error shape too.
+describe('nginx on API paths', () => {
+  let host: ContractHost;
+  beforeAll(async () => {
+    host = await nginxInFrontOfBundle(CONTRACT_ENV);
+  });
+  afterAll(async () => host?.stop());
+
+  it('a body over nginx\'s own limit → JSON 413 payload_too_large, nothing written', async () => {
+    const big = new TextEncoder().encode(JSON.stringify({ task: 'x', padding: 'y'.repeat(100 * 1024) }));
+    const r = await host.request('POST', '/api/tasks', big, { 'content-type': 'application/json' });
+    expect(r.status).toBe(413);
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await r.json()).toEqual({ success: false, message: 'The request body is too large', code: 'payload_too_large' });
+    expect((await (await host.request('GET', '/api/tasks')).json()).tasks).toEqual([]);
+  });
+
+  it('POST /api without the slash reaches the API: no redirect a client would follow as a GET', async () => {
+    const r = await host.request('POST', '/api', new TextEncoder().encode('{"task":"x"}'), { 'content-type': 'application/json' });
+    expect(r.status).toBe(405);
+    expect(r.headers.get('location')).toBeNull();
+    expect((await r.json()).code).toBe('method_not_allowed');
+    expect((await (await host.request('GET', '/api')).json())).toEqual({ message: 'Task API is running' });
+  });
+});
