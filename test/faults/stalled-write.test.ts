@@ -83,9 +83,10 @@ describe('a write stalled past the nginx timeout', () => {
     expect(await rows('keyed stall')).toBe(1);
     // The first try outlived nginx's 1 s timeout; its repeats met 409 until it committed, then got its answer.
     expect(ms).toBeGreaterThanOrEqual(STALL_MS - 100);
+    // The first try and the replay both answered 201 (log lines arrive over a pipe: wait for them).
+    await expect.poll(() => postStatuses(logFrom).filter((s) => s === 201).length).toBeGreaterThanOrEqual(2);
     const statuses = postStatuses(logFrom);
     expect(statuses).toContain(409);
-    expect(statuses.filter((s) => s === 201).length).toBeGreaterThanOrEqual(2); // the first try, and the replay
     expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
     expect(nginx.errorLog()).toContain('upstream timed out');
     console.log(`stalled keyed write: answered after ${ms} ms, ${statuses.length} tries reached the API (${statuses.join(', ')}), 1 row`);
@@ -110,7 +111,7 @@ describe('a write stalled past the nginx timeout', () => {
     expect((await page.locator('li.task .text').allInnerTexts()).filter((t) => t === 'Added during a stall')).toHaveLength(1);
     expect(await page.getByRole('alert').count()).toBe(0);
     expect(await rows('Added during a stall')).toBe(1);
-    expect(postStatuses(logFrom)).toContain(409);
+    await expect.poll(() => postStatuses(logFrom)).toContain(409);
     await page.reload();
     await expect.poll(async () => (await page.locator('li.task .text').allInnerTexts()).filter((t) => t === 'Added during a stall').length).toBe(1);
     // The page's own 409s and 504s are expected console noise in Chromium's network log only.
