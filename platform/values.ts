@@ -150,6 +150,12 @@ export const valuesSchema = z.strictObject({
     request: z.strictObject({ cpu: quantity, memory: quantity }),
     limit: z.strictObject({ cpu: quantity, memory: quantity }),
   }),
+  timeouts: z.strictObject({
+    dbConnectMs: z.number().int().min(100),
+    dbStatementMs: z.number().int().min(100),
+    apiRequestMs: z.number().int().min(200),
+    nginxSeconds: z.number().int().min(1),
+  }),
 });
 
 /** Validated values plus the environment they were loaded for. */

@@ -9,6 +9,7 @@ import { requireInternalToken } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { probes } from './probes';
+import { requestBudget } from './request-budget';
 import { requestLog } from './request-log';
 import { apiRoutes } from './routes/api';
 import { taskStore, type TaskStore } from './tasks';
@@ -55,6 +56,7 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   app.use(requestId());
   app.use(requestLog({ log, metrics, state, uptime }));
   app.route('/', probes({ db, log, metrics, state, uptime }));
+  app.use('/api/*', requestBudget(config.requestTimeoutMs));
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
   if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
   app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));

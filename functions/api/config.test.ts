@@ -58,4 +58,10 @@ describe('loadConfig', () => {
       expect(String(err)).not.toContain('hunter2');
     }
   });
+
+  it('keeps the time budgets in order: pool wait + statement below the request budget', () => {
+    expect(loadConfig({})).toMatchObject({ requestTimeoutMs: 15000, db: { connectTimeoutMs: 5000, statementTimeoutMs: 5000 } });
+    expect(() => loadConfig({ DB_STATEMENT_TIMEOUT_MS: '10000' })).toThrow('REQUEST_TIMEOUT_MS must be above DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS');
+    expect(loadConfig({ DB_STATEMENT_TIMEOUT_MS: '10000', REQUEST_TIMEOUT_MS: '20000' }).requestTimeoutMs).toBe(20000);
+  });
 });

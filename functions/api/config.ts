@@ -76,6 +76,10 @@ const schema = z.object({
   K_REVISION: optional,
   SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
   NODE_ENV: optional,
+  // Time budgets, shortest first (platform/values.yaml gives the reasons): a database stall
+  // ends in the database, then in the API, before nginx or Knative give up.
+  DB_STATEMENT_TIMEOUT_MS: int('DB_STATEMENT_TIMEOUT_MS', 5000, 100, 600000),
+  REQUEST_TIMEOUT_MS: int('REQUEST_TIMEOUT_MS', 15000, 200, 600000),
 });
 
 /** Set by the production build to the package version. */
@@ -94,6 +98,8 @@ export interface DbTarget {
   credentialsDir?: string;
   poolMax: number;
   connectTimeoutMs: number;
+  /** PostgreSQL's statement_timeout for every pool connection (pg and neon; PGlite has none). */
+  statementTimeoutMs: number;
 }
 
 export interface Config {
@@ -109,6 +115,8 @@ export interface Config {
   version: string;
   revision: string | null;
   shutdownTimeoutMs: number;
+  /** The API's own budget per /api request: after it, a 503 request_budget_exceeded. */
+  requestTimeoutMs: number;
 }
 
 /**
@@ -169,6 +177,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
 
+  // A request may wait for a pool client and then run a statement: both must end before the
+  // request budget does, so the database (which rolls back) always gives up first.
+  if (e.DB_CONNECT_TIMEOUT_MS + e.DB_STATEMENT_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      'Invalid configuration:\n  REQUEST_TIMEOUT_MS must be above DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS',
+    );
+  }
+
   return {
     port: e.PORT,
     driver,
@@ -182,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       credentialsDir: e.DB_CREDENTIALS_DIR,
       poolMax: e.DB_POOL_MAX,
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     },
     pgliteDir: e.PGLITE_DIR ?? '.data/pglite',
     migrateOnStart: e.MIGRATE_ON_START || driver === 'pglite',
@@ -192,5 +209,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     version: e.APP_VERSION ?? (typeof __APP_VERSION__ === 'string' ? __APP_VERSION__ : packageVersion(env)),
     revision: e.K_REVISION ?? null,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   };
 }

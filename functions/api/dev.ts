@@ -15,7 +15,12 @@ if (!g.__tasksDevService) {
   const config = loadConfig(process.env);
   const log = createLogger(config.logLevel);
   g.__tasksDevService = createService(config, log);
-  g.__tasksDevService.migrateOnStart()?.catch((err) => log.fatal({ err: { code: err?.code, message: err?.message } }, 'start-up migrations failed; fix the cause and restart npm run dev'));
+  // As in host.ts: what a retry cannot fix (a failing migration, a PGlite directory in use) stops
+  // the dev server, rather than leaving a page whose every API call fails.
+  g.__tasksDevService.migrateOnStart()?.catch((err) => {
+    log.fatal({ err: { code: err?.code, message: err?.message } }, 'start-up migrations failed');
+    process.exit(1);
+  });
 }
 const devService = g.__tasksDevService;
 

@@ -22,7 +22,15 @@ export const ERROR_CODES = {
   idempotency_key_reused: 422,
   internal_error: 500,
   database_unavailable: 503,
+  database_busy: 503,
+  database_timeout: 503,
+  request_budget_exceeded: 503,
   schema_not_ready: 503,
+  // Answered below the app, for requests Node's HTTP parser refuses (client-errors.ts).
+  bad_request: 400,
+  request_timeout: 408,
+  expectation_failed: 417,
+  header_too_large: 431,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -32,7 +40,7 @@ export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code
   return c.json({ success: false as const, message, code }, status, headers);
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH']);
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'DB_BACKOFF']);
 
 /**
  * Errors that mean "the database cannot serve right now" (down, restarting, out of
@@ -48,6 +56,30 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   // "not queryable": node-postgres, for a checked-out client whose connection failed (a transaction's).
   return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Cannot use a pool after calling end|Client has encountered a connection error and is not queryable/i.test(message);
 }
+
+/**
+ * How a database call failed, when it is the database's state and not a bug:
+ * - `timeout`: the statement ran past DB_STATEMENT_TIMEOUT_MS and PostgreSQL cancelled it
+ *   (SQLSTATE 57014); the statement, or its transaction, was rolled back.
+ * - `busy`: no pool client became free within DB_CONNECT_TIMEOUT_MS while the database was
+ *   answering (code POOL_BUSY, set by the pool wrapper in db/pool.ts).
+ * - `unavailable`: the database cannot be reached, is restarting or refuses the login.
+ */
+export type DatabaseFailure = 'timeout' | 'busy' | 'unavailable';
+
+export function databaseFailure(err: unknown): DatabaseFailure | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'POOL_BUSY') return 'busy';
+  if (code === '57014') return 'timeout';
+  return isDatabaseUnavailable(err) ? 'unavailable' : undefined;
+}
+
+/** The 503 each DatabaseFailure gets: stable code, message for a person, Retry-After in seconds. */
+export const DATABASE_FAILURE_ANSWERS: Record<DatabaseFailure, { code: ErrorCode; message: string; retryAfter: number }> = {
+  unavailable: { code: 'database_unavailable', message: 'The database is not reachable right now; try again shortly', retryAfter: 2 },
+  busy: { code: 'database_busy', message: 'The server is busy with other requests right now; try again in a moment', retryAfter: 1 },
+  timeout: { code: 'database_timeout', message: 'The database took too long to answer and nothing was changed; try again shortly', retryAfter: 2 },
+};
 
 /**
  * The database is reachable but has no schema: the task table (SQLSTATE 42P01 undefined_table)
@@ -90,7 +122,7 @@ export function notFound(app: Hono<any, any, any>): NotFoundHandler {
 
 /**
  * Errors thrown by handlers: the body parser's (400 malformed_json, 413), the database being down
- * (503 database_unavailable) or without a schema (503 schema_not_ready), and anything else, a bug:
+ * or slow (503 database_unavailable, database_busy, database_timeout) or without a schema (503 schema_not_ready), and anything else, a bug:
  * 500 internal_error with the request id, the stack only in the log.
  */
 export function onError(log: Logger): ErrorHandler {
@@ -101,9 +133,11 @@ export function onError(log: Logger): ErrorHandler {
     }
     const reqId = c.get('requestId');
     const details = { reqId, code: (err as { code?: string }).code, message: err.message };
-    if (isDatabaseUnavailable(err)) {
-      log.warn({ err: details }, 'database unavailable');
-      return fail(c, 503, 'database_unavailable', 'The database is not reachable right now; try again shortly', { 'Retry-After': '2' });
+    const failure = databaseFailure(err);
+    if (failure) {
+      const answer = DATABASE_FAILURE_ANSWERS[failure];
+      log.warn({ err: details }, `database ${failure}`);
+      return fail(c, 503, answer.code, answer.message, { 'Retry-After': String(answer.retryAfter) });
     }
     if (isSchemaMissing(err)) {
       log.error({ err: details }, 'the database has no schema');

@@ -1,8 +1,10 @@
 import { createAdaptorServer } from '@hono/node-server';
+import { answerBelowTheApp } from './client-errors';
 import type { Server } from 'node:http';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger, type Logger } from './logger';
 import { API_PATH } from './paths';
+import { BODY_LIMIT_BYTES } from './routes/api';
 import { createService, type Service } from './service';
 
 /**
@@ -73,6 +75,7 @@ export function runHost(opts: HostOptions = {}): Host {
   const server = createAdaptorServer({ fetch }) as Server;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000; // must exceed keepAliveTimeout (Node docs)
+  answerBelowTheApp(server, { bodyLimitBytes: BODY_LIMIT_BYTES });
   server.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE') log.fatal({ port: config.port }, `port ${config.port} is already in use: stop the other process or set PORT`);
     else if (err.code === 'EACCES') log.fatal({ port: config.port }, `not allowed to listen on port ${config.port}: set PORT to 1024 or above`);

@@ -18,14 +18,19 @@ async function main() {
   const db = await openDb(config, log);
   const deadline = Date.now() + waitSeconds * 1000;
   try {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         const result = await migrate(db);
         log.info({ driver: config.driver, applied: result.applied, current: result.current }, result.applied.length ? 'migrations applied' : 'schema is current');
         break;
       } catch (err) {
+        // A dropped connection (restart, failover, pg_terminate_backend) rolls the transaction
+        // back, so the whole run is simply tried again.
         if (!isDatabaseUnavailable(err) || Date.now() > deadline) throw err;
-        log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'database not ready; retrying');
+        const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+        const { code, message } = err as { code?: string; message?: string };
+        // One plain line per attempt: this is what a person watching the Job's log reads.
+        console.error(`migrate: attempt ${attempt} failed (${code ? `${code} ` : ''}${message}); retrying in 2 s, ${left} s left`);
         await new Promise((r) => setTimeout(r, 2000));
       }
     }

@@ -18,6 +18,9 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
  */
 export async function migrate(db: Db, migrations: Migration[] = loadMigrations()): Promise<MigrationResult> {
   return db.transaction(async (q) => {
+    // Waiting for another migrator and long DDL are normal here: the request-sized
+    // statement_timeout does not apply (the Job's activeDeadlineSeconds bounds a stuck run).
+    await q.query('SET LOCAL statement_timeout = 0');
     await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
     await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    TEXT PRIMARY KEY,

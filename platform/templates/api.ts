@@ -33,6 +33,9 @@ export function apiConfig(values: Values): Record<string, string> {
     FEATURE_EDIT_TASK: String(values.features.editTask),
     FEATURE_DELETE_TASK: String(values.features.deleteTask),
     APP_VERSION: values.images.api.tag,
+    DB_CONNECT_TIMEOUT_MS: String(values.timeouts.dbConnectMs),
+    DB_STATEMENT_TIMEOUT_MS: String(values.timeouts.dbStatementMs),
+    REQUEST_TIMEOUT_MS: String(values.timeouts.apiRequestMs),
   };
 }
 

@@ -31,6 +31,7 @@ export function webConfig(values: Values): Record<string, string> {
     FEATURE_EDIT_TASK: String(values.features.editTask),
     FEATURE_DELETE_TASK: String(values.features.deleteTask),
     APP_VERSION: values.images.web.tag,
+    API_TIMEOUT: String(values.timeouts.nginxSeconds),
   };
 }
 

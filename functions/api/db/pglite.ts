@@ -1,15 +1,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
+import { lockDirectory } from './directory-lock';
 import type { Db, Queryable, Row } from './types';
 
 /**
  * Embedded Postgres for local work. One instance per data directory per process:
- * two instances on one directory corrupt it, and start-up costs seconds.
+ * two instances on one directory corrupt it, and start-up costs seconds. Across processes a
+ * lock file beside the directory refuses a second process at once (DirectoryLockedError).
  */
 const open = new Map<string, Promise<PGlite>>();
+const locks = new Map<string, () => void>();
 
 /**
  * Creating a new data directory runs initdb inside WebAssembly: seconds of CPU in one call, during
@@ -37,7 +40,10 @@ export async function createPgliteDb(dir: string): Promise<Db> {
   const memory = dir.startsWith('memory://');
   let instance = memory ? undefined : open.get(dir);
   if (!instance) {
-    if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+    if (!memory) {
+      mkdirSync(dir, { recursive: true });
+      locks.set(dir, lockDirectory(resolve(dir)));
+    }
     // A dynamic import of the external package keeps it out of the bundle's static imports,
     // so production processes on pg or neon never resolve it.
     instance = initialise(dir).then(() => import('@electric-sql/pglite')).then(({ PGlite }) => PGlite.create(dir));
@@ -55,6 +61,8 @@ export async function createPgliteDb(dir: string): Promise<Db> {
     async close() {
       if (!memory) open.delete(dir);
       if (!db.closed) await db.close();
+      locks.get(dir)?.();
+      locks.delete(dir);
     },
   };
 }

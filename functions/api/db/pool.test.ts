@@ -67,3 +67,30 @@ describe('pg pool following a mounted Secret', () => {
     }
   });
 });
+
+describe('connectionBreaker', () => {
+  it('lets one attempt through per backoff period during an outage, doubling up to the cap', async () => {
+    const { connectionBreaker } = await import('./pool');
+    let now = 0;
+    const breaker = connectionBreaker({ minMs: 100, maxMs: 400, now: () => now });
+    breaker.admit(); // closed: every call may try
+    breaker.failed();
+    expect(() => breaker.admit()).toThrow(expect.objectContaining({ code: 'DB_BACKOFF' }));
+    now = 100;
+    breaker.admit(); // the trial
+    expect(() => breaker.admit()).toThrow(expect.objectContaining({ code: 'DB_BACKOFF' })); // one trial at a time
+    breaker.failed();
+    now = 299;
+    expect(() => breaker.admit()).toThrow(expect.objectContaining({ code: 'DB_BACKOFF' }));
+    now = 300;
+    breaker.admit();
+    breaker.failed(); // 400
+    breaker.failed(); // capped at 400, not 800
+    now = 700;
+    breaker.admit();
+    breaker.succeeded();
+    breaker.admit();
+    breaker.admit(); // closed again: no limit
+    expect(breaker.isOpen()).toBe(false);
+  });
+});

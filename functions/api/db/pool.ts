@@ -1,5 +1,6 @@
 import type { Driver, DbTarget } from '../config';
 import type { Logger } from '../logger';
+import { isDatabaseUnavailable } from '../errors';
 import { MountedCredentials, type DbCredentials } from './credentials';
 import { AUTH_FAILED, sqlState, type Db, type PoolStats, type Queryable, type Row } from './types';
 
@@ -30,6 +31,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   let creds: DbCredentials | undefined = mounted?.read();
   let pool = build(creds);
   let generation = 0;
+  const breaker = connectionBreaker();
 
   function build(c: DbCredentials | undefined): PgLikePool {
     const common = {
@@ -37,6 +39,9 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       connectionTimeoutMillis: target.connectTimeoutMs,
       idleTimeoutMillis: 10_000,
       keepAlive: true,
+      // Sent as a start-up parameter, so it holds for every statement on every connection; the
+      // server cancels the statement (57014) and rolls it back. Below REQUEST_TIMEOUT_MS.
+      statement_timeout: target.statementTimeoutMs,
     };
     const config: Record<string, unknown> =
       c === undefined && target.connectionString
@@ -96,15 +101,36 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   const stopWatching = mounted?.watch(() => reload('mounted secret changed'));
   const listening = new WeakSet<PgLikeClient>();
 
+  /** Runs fn on the pool through the breaker; a full pool while the database answers is POOL_BUSY. */
+  async function guarded<T>(p: PgLikePool, fn: (p: PgLikePool) => Promise<T>): Promise<T> {
+    breaker.admit();
+    try {
+      const result = await fn(p);
+      breaker.succeeded();
+      return result;
+    } catch (err) {
+      if (isPoolWaitTimeout(err)) {
+        breaker.inconclusive();
+        // pg-pool says the same whether the pool is full of working clients or of connection
+        // attempts hanging on a dead server; only the first is "busy".
+        if (!breaker.isOpen()) throw poolBusy(err, target.poolMax);
+      } else if (isDatabaseUnavailable(err) && !AUTH_FAILED.has(sqlState(err) ?? '')) breaker.failed();
+      // The server answered: an SQL error is still an answer, and a refused login during a
+      // rotation is retried with the new credentials at once (withAuthRetry), not backed off.
+      else breaker.succeeded();
+      throw err;
+    }
+  }
+
   async function withAuthRetry<T>(fn: (p: PgLikePool) => Promise<T>): Promise<T> {
     const used = pool;
     try {
-      return await fn(used);
+      return await guarded(used, fn);
     } catch (err) {
       if (!mounted || !AUTH_FAILED.has(sqlState(err) ?? '')) throw err;
       // Rotated under us: another request may already have swapped the pool.
       if (pool === used) reload(`authentication failed (${sqlState(err)})`);
-      return fn(pool);
+      return guarded(pool, fn);
     }
   }
 
@@ -115,12 +141,14 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
     },
     async transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       const client = await withAuthRetry((p) => p.connect());
-      // A checked-out client is not covered by the pool's idle listener: a connection lost during or
-      // just after a transaction would be an unhandled 'error' event and end the process. The query
-      // in flight fails anyway, so the listener only logs; it stays for the client's whole life.
+      // A checked-out client has no pool listener: without this, a connection dropped while it is
+      // held (between statements, or while waiting on a lock) is an unhandled 'error' event that
+      // ends the process. The failing statement rejects on its own; this only records it. It stays
+      // for the client's whole life: after release(err) the pool ends the client, and an 'error'
+      // that arrives then (57P01 during a restart, found by test/faults/db-restart) would crash too.
       if (!listening.has(client)) {
         listening.add(client);
-        client.on('error', (err) => log.warn({ err: describe(err) }, 'database connection lost while checked out'));
+        client.on('error', (err) => log.debug({ err: describe(err) }, 'database connection in a transaction failed'));
       }
       const q: Queryable = {
         query: async <R extends Row = Row>(text: string, params?: unknown[]) =>
@@ -165,4 +193,51 @@ function fromUrl(connectionString: string | undefined): Record<string, unknown> 
 export function describe(err: unknown): { code?: string; message: string } {
   const e = err as { code?: unknown; message?: unknown };
   return { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };
+}
+
+/** pg-pool's error when no client became free within connectionTimeoutMillis. */
+function isPoolWaitTimeout(err: unknown): boolean {
+  return /timeout exceeded when trying to connect/.test(String((err as { message?: unknown } | null)?.message ?? ''));
+}
+
+function poolBusy(cause: unknown, poolMax: number): Error {
+  return Object.assign(new Error(`all ${poolMax} database connections stayed busy for the connect timeout`, { cause }), { code: 'POOL_BUSY' });
+}
+
+/**
+ * Backoff for connection attempts during an outage. After a connection-class failure the
+ * breaker opens: calls fail at once with code DB_BACKOFF (a 503 database_unavailable) until
+ * the backoff has passed, then one call is let through as a trial. The backoff doubles from
+ * `minMs` to `maxMs` per failure and resets on the first success. Without it every request
+ * during an outage opened its own connection attempt (thousands per second).
+ */
+export function connectionBreaker({ minMs = 100, maxMs = 2000, now = Date.now } = {}) {
+  let failures = 0;
+  let retryAt = 0;
+  let trialRunning = false;
+  return {
+    /** Throws DB_BACKOFF while open; otherwise the caller may try (as the trial when half-open). */
+    admit(): void {
+      if (failures === 0) return;
+      const wait = retryAt - now();
+      if (wait > 0 || trialRunning) {
+        throw Object.assign(new Error(`database unreachable; next connection attempt in ${Math.max(0, wait)} ms`), { code: 'DB_BACKOFF' });
+      }
+      trialRunning = true;
+    },
+    succeeded(): void {
+      failures = 0;
+      trialRunning = false;
+    },
+    failed(): void {
+      failures++;
+      trialRunning = false;
+      retryAt = now() + Math.min(maxMs, minMs * 2 ** Math.min(failures - 1, 16));
+    },
+    /** Neither success nor failure (the pool wait timed out): let the next call try. */
+    inconclusive(): void {
+      trialRunning = false;
+    },
+    isOpen: () => failures > 0,
+  };
 }

@@ -1,0 +1,72 @@
+import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerBelowTheApp } from './client-errors';
+
+/** Sends raw bytes and resolves with everything the server wrote before it closed. */
+function raw(port: number, chunks: Array<string | { waitMs: number }>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d) => (received += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+    socket.on('connect', async () => {
+      for (const c of chunks) {
+        if (typeof c === 'string') socket.write(c, 'latin1');
+        else await new Promise((r) => setTimeout(r, c.waitMs));
+      }
+    });
+  });
+}
+
+function parse(response: string) {
+  const [head, body = ''] = response.split('\r\n\r\n');
+  const [statusLine, ...headerLines] = head!.split('\r\n');
+  const headers = Object.fromEntries(headerLines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  return { status: Number(statusLine!.split(' ')[1]), headers, body };
+}
+
+let server: Server;
+let port: number;
+beforeAll(async () => {
+  server = createServer({ connectionsCheckingInterval: 50 }, (req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  server.requestTimeout = 400;
+  server.headersTimeout = 400;
+  answerBelowTheApp(server, { bodyLimitBytes: 1024 });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as { port: number }).port;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+describe('answers below the app', () => {
+  it.each([
+    ['a bad request line', ['NOT HTTP AT ALL\r\n\r\n'], 400, 'bad_request'],
+    ['a control character in the path', ['GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n'], 400, 'bad_request'],
+    ['a header over 16 KiB', [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`], 431, 'header_too_large'],
+    ['Content-Length with Transfer-Encoding', ['POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'], 400, 'bad_request'],
+    ['headers that never finish', ['GET / HTTP/1.1\r\nHost: x\r\n', { waitMs: 1200 }], 408, 'request_timeout'],
+    ['an Expect other than 100-continue', ['POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 0\r\n\r\n'], 417, 'expectation_failed'],
+    ['Expect: 100-continue with a body over the limit', ['POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n'], 413, 'payload_too_large'],
+  ] as const)('%s gets a short JSON error', async (_what, chunks, status, code) => {
+    const response = await raw(port, [...chunks]);
+    const parsed = parse(response);
+    expect(parsed.status).toBe(status);
+    expect(parsed.headers['content-type']).toMatch(/^application\/json/);
+    expect(Number(parsed.headers['content-length'])).toBe(Buffer.byteLength(parsed.body, 'latin1'));
+    const body = JSON.parse(parsed.body);
+    expect(body).toMatchObject({ success: false, code });
+    expect(typeof body.message).toBe('string');
+    expect(response).not.toContain('100 Continue');
+  });
+
+  it('Expect: 100-continue within the limit continues to the app', async () => {
+    const response = await raw(port, ['POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n', { waitMs: 100 }, 'hello']);
+    expect(response.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK')).toBe(true);
+    expect(response.endsWith('ok')).toBe(true);
+  });
+});

@@ -1,0 +1,102 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { ErrorCode } from './errors';
+
+/**
+ * Answers for requests that never reach the app because Node's HTTP parser or server refuses
+ * them first. Node's own answers carry no body (`HTTP/1.1 400 Bad Request`, 431, 408, 417);
+ * these give the API's error shape `{"success": false, "message", "code"}` instead.
+ *
+ * Node answers only while nothing has been written on the connection yet (the first request of
+ * a connection); the same rule holds here, because a response to an earlier request may still
+ * be on the wire. Everything else about the connection is Node's: it is closed afterwards.
+ */
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  417: 'Expectation Failed',
+  431: 'Request Header Fields Too Large',
+};
+
+/** What each parser or server error gets; codes from Node's llhttp (`HPE_*`) and `_http_server`. */
+function answerFor(code: string | undefined): { status: number; code: ErrorCode; message: string } {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'header_too_large', message: 'The request headers are too large' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return { status: 413, code: 'payload_too_large', message: 'The chunk extensions are too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'request_timeout', message: 'The request was not received in time' };
+    default:
+      return { status: 400, code: 'bad_request', message: 'The request is not valid HTTP/1.1' };
+  }
+}
+
+function rawResponse(status: number, code: ErrorCode, message: string): string {
+  const body = JSON.stringify({ success: false, message, code });
+  return (
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    'Content-Type: application/json; charset=UTF-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+/**
+ * Handler for node:http's 'clientError' event (bad request line, bad header, header too large,
+ * conflicting Content-Length/Transfer-Encoding, request timeout): writes the JSON answer
+ * straight to the socket, as Node's docs require (there is no request or response object),
+ * then destroys the socket.
+ */
+export function clientError(err: Error & { code?: string }, socket: Duplex & { bytesWritten?: number }): void {
+  // A reset or an already half-closed socket has nobody left to read an answer.
+  if (err.code !== 'ECONNRESET' && socket.writable && (socket.bytesWritten ?? 0) === 0) {
+    const answer = answerFor(err.code);
+    socket.end(rawResponse(answer.status, answer.code, answer.message), () => socket.destroy());
+    return;
+  }
+  socket.destroy();
+}
+
+function answerJson(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
+  const body = JSON.stringify({ success: false, message, code });
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=UTF-8',
+    'Content-Length': Buffer.byteLength(body),
+    // The body was never asked for: close rather than read it to keep the connection.
+    Connection: 'close',
+  });
+  res.end(body);
+}
+
+/** Handler for 'checkExpectation': an `Expect` other than 100-continue (RFC 9110 §10.1.1) is 417. */
+export function expectationFailed(req: IncomingMessage, res: ServerResponse): void {
+  answerJson(res, 417, 'expectation_failed', `Expect: ${req.headers.expect ?? ''} is not supported; only 100-continue is`);
+}
+
+/**
+ * Handler factory for 'checkContinue' (`Expect: 100-continue`): a declared body over
+ * `bodyLimitBytes` is refused with 413 before the client sends it; otherwise the client is told
+ * to continue and the request goes to the app as usual (Node emits 'request' only when no
+ * 'checkContinue' listener exists, so this does it).
+ */
+export function continueOrRefuse(server: Server, bodyLimitBytes: number) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const length = Number(req.headers['content-length']);
+    if (Number.isFinite(length) && length > bodyLimitBytes) {
+      return answerJson(res, 413, 'payload_too_large', `The request body must be at most ${bodyLimitBytes} bytes`);
+    }
+    res.writeContinue();
+    server.emit('request', req, res);
+  };
+}
+
+/** Attaches the three handlers above to a node:http server. */
+export function answerBelowTheApp(server: Server, { bodyLimitBytes }: { bodyLimitBytes: number }): void {
+  server.on('clientError', clientError);
+  server.on('checkExpectation', expectationFailed);
+  server.on('checkContinue', continueOrRefuse(server, bodyLimitBytes));
+}
