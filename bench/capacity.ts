@@ -202,17 +202,28 @@ On real nodes, run the API image with the pod's CPU and memory limits and point 
 see platform/observability/README.md ("Redo the capacity measurement").
 `;
 
+/** Thrown for a bad command line: exit 2, like every command. */
+class UsageError extends Error {}
+
+function options() {
+  try {
+    return parseArgs({
+      options: {
+        p99: { type: 'string' },
+        seconds: { type: 'string' },
+        rounds: { type: 'string' },
+        steps: { type: 'string' },
+        'database-url': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    options: {
-      p99: { type: 'string' },
-      seconds: { type: 'string' },
-      rounds: { type: 'string' },
-      steps: { type: 'string' },
-      'database-url': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const a = options();
   if (a.help) {
     process.stdout.write(help);
     return;
@@ -230,6 +241,7 @@ async function main(): Promise<void> {
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
+    if (err instanceof UsageError) console.error('Run with --help for usage.');
+    process.exit(err instanceof UsageError ? 2 : 1);
   });
 }

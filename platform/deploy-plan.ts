@@ -1,8 +1,7 @@
 // The deploy plan for clusters without Argo CD: the same waves as the Argo CD Applications,
 // applied with kubectl, each one ready before the next begins.
 import type { Values } from './values';
-import { renderedDir, waves } from './layout';
-import { syncedSecrets } from '../secrets/sync/external-secrets';
+import { externalSecretName, renderedDir, syncedSecrets, tiers, waves, type Tier } from './layout';
 
 export type Step =
   | { kind: 'apply'; paths: string[] }
@@ -28,16 +27,15 @@ export function deployPlan(values: Values, files: string[]): Phase[] {
     if (inDir(d).length === 0) throw new Error(`nothing rendered under ${dir}/${d}/; run \`npm run render\``);
     return { kind: 'apply', paths: [`${dir}/${d}/`] };
   };
-  const componentDirs = ['database', 'backend', 'frontend'] as const;
   const base = (f: string) => f.slice(f.lastIndexOf('/') + 1);
   const beforeWorkloads = (f: string) => /^(00-namespace|10-networkpolicy-.*|20-secret-sync)\.yaml$/.test(base(f));
 
-  const secretsReady = (component: (typeof componentDirs)[number]): Step => ({
+  const secretsReady = (tier: Tier): Step => ({
     kind: 'wait',
-    namespace: values.namespaces[component],
+    namespace: values.namespaces[tier],
     resources: syncedSecrets(values)
-      .filter((s) => s.component === component)
-      .map((s) => `externalsecret/${values.secrets.storeName}-${s.secretName}`),
+      .filter((s) => s.tier === tier)
+      .map((s) => `externalsecret/${externalSecretName(values, s)}`),
     condition: 'Ready',
     timeoutSeconds: secretsTimeout,
   });
@@ -46,7 +44,7 @@ export function deployPlan(values: Values, files: string[]): Phase[] {
   const phases: Phase[] = [
     {
       title: 'namespaces, network policies and secret sync (all tiers, so ESO starts early)',
-      steps: [{ kind: 'apply', paths: componentDirs.flatMap((c) => inDir(c).filter(beforeWorkloads)) }],
+      steps: [{ kind: 'apply', paths: tiers.flatMap((t) => inDir(t).filter(beforeWorkloads)) }],
     },
   ];
   for (const wave of waves) {

@@ -2,39 +2,39 @@
 // scripts/render.ts writes the result; the tests compare it with what is committed.
 import { Document } from 'yaml';
 import { environments, loadValues, valueComments, type Environment, type Values } from './values';
-import type { Component, Rendered } from './templates/common';
+import type { Rendered } from './templates/common';
 import { namespace } from './templates/namespaces';
 import { database } from './templates/database';
 import { migrationJob, migrationServiceAccount } from './templates/migration';
 import { api } from './templates/api';
 import { web } from './templates/web';
 import { networkPolicies } from './templates/network-policies';
-import { secretSync } from '../secrets/sync/external-secrets';
-import { checkRotationTiming } from '../secrets/sync/rotation-timing';
+import { secretSync } from './templates/secret-sync';
+import { checkRotationTiming } from './rotation-timing';
 import { applications } from './argocd';
-import { argocdDir, renderedDir } from './layout';
+import { argocdDir, renderedDir, tiers, type Tier } from './layout';
 
 /** Rendered objects per file, keyed by path relative to the repository root. */
 export type Manifests = Map<string, Rendered[]>;
 
-function componentFiles(
+function tierFiles(
   values: Values,
-  component: Component,
+  tier: Tier,
   reasons: ReadonlyMap<string, string>,
 ): [string, Rendered[]][] {
-  const workload: Record<Component, [string, Rendered[]]> = {
+  const workload: Record<Tier, [string, Rendered[]]> = {
     database: ['30-postgres.yaml', [...database(values), ...migrationServiceAccount(values)]],
     backend: [`30-${values.api.serviceName}.yaml`, api(values, reasons)],
     frontend: [`30-${values.web.deploymentName}.yaml`, web(values, reasons)],
   };
   return [
-    ['00-namespace.yaml', namespace(values, component)],
+    ['00-namespace.yaml', namespace(values, tier)],
     // Deny-all and allow rules go in before anything that could run.
-    ...networkPolicies(values, component).map(
+    ...networkPolicies(values, tier).map(
       (p): [string, Rendered[]] => [`10-networkpolicy-${p.object.metadata?.name}.yaml`, [p]],
     ),
-    ['20-secret-sync.yaml', secretSync(values, component, reasons)],
-    workload[component],
+    ['20-secret-sync.yaml', secretSync(values, tier, reasons)],
+    workload[tier],
   ];
 }
 
@@ -42,9 +42,9 @@ function componentFiles(
 export function manifests(values: Values, reasons: ReadonlyMap<string, string> = new Map()): Manifests {
   const env = values.environment;
   const out: Manifests = new Map();
-  for (const component of ['database', 'backend', 'frontend'] as const) {
-    for (const [file, objects] of componentFiles(values, component, reasons)) {
-      if (objects.length > 0) out.set(`${renderedDir(env)}/${component}/${file}`, objects);
+  for (const tier of tiers) {
+    for (const [file, objects] of tierFiles(values, tier, reasons)) {
+      if (objects.length > 0) out.set(`${renderedDir(env)}/${tier}/${file}`, objects);
     }
   }
   out.set(`${renderedDir(env)}/migrate/00-job.yaml`, migrationJob(values));

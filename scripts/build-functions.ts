@@ -1,6 +1,7 @@
 import { build, type Plugin } from 'esbuild';
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { noFlags } from './ops/cli';
 
 /**
  * Bundles each deployable function into one ESM file that runs with plain `node` and no
@@ -105,5 +106,6 @@ export async function buildFunctions(): Promise<void> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  noFlags(process.argv.slice(2), 'build:functions', 'usage: npm run build:functions   (writes dist/: one ESM file per function)\n');
   await buildFunctions();
 }

@@ -85,7 +85,7 @@ describe('deploy CLI', () => {
 
   it('names the environments when given an unknown one', async () => {
     const res = await deployIn(['--env', 'staging', '--dry-run'], dir);
-    expect(res.status).toBe(1);
+    expect(res.status).toBe(2);
     expect(res.stderr).toContain('unknown environment "staging": expected one of dev, prod');
   });
 

@@ -5,8 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { environments, loadValues } from '../platform/values';
+import { parseCommandLine } from './ops/cli';
+import { environments, isEnvironment, loadValues } from '../platform/values';
 import { renderAll, renderEnvironment } from '../platform/render';
 import { deployPlan, formatPlan, kubectlArgs, type Phase, type Step } from '../platform/deploy-plan';
 import { staleFiles } from './render';
@@ -98,14 +98,10 @@ async function apply(phases: Phase[], context: string | undefined): Promise<void
 export async function main(argv: string[]): Promise<number> {
   let args;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        env: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        context: { type: 'string' },
-        help: { type: 'boolean', default: false },
-      },
+    args = parseCommandLine(argv, {
+      env: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      context: { type: 'string' },
     }).values;
   } catch (e) {
     console.error(`${(e as Error).message}\n${usage}`);
@@ -117,6 +113,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!args.env) {
     console.error(`--env is required\n${usage}`);
+    return 2;
+  }
+  if (!isEnvironment(args.env)) {
+    console.error(`unknown environment "${args.env}": expected one of ${environments.join(', ')}\n${usage}`);
     return 2;
   }
   try {

@@ -3,7 +3,7 @@ import { wantColor } from './ops/ansi';
 import { exitCode, finish, parseCommandLine, reportFailure, targetsForEnv } from './ops/cli';
 import { runDoctor } from './ops/doctor';
 import { connect } from './ops/kube';
-import { renderDoctor } from './ops/render-doctor';
+import { formatDoctorReport } from './ops/view-doctor';
 import { environments } from './ops/targets';
 
 const terminalWidth = () => process.stdout.columns || Number(process.env.COLUMNS) || 100;
@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
     const targets = targetsForEnv(a.env);
     const report = await runDoctor(connect({ context: a.context }), targets);
     const color = a['no-color'] ? false : a.color ? true : wantColor(process.stdout);
-    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${renderDoctor(report, { color, verbose: a.verbose, width: terminalWidth() })}\n`);
+    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDoctorReport(report, { color, verbose: a.verbose, width: terminalWidth() })}\n`);
     return report.ok ? exitCode.ok : exitCode.problems;
   } catch (err) {
     return reportFailure(err, { json, command: 'doctor' });

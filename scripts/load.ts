@@ -1,6 +1,6 @@
 // npm run load -- --url <url> --rps <n> --duration <dur>: bounded load to watch the API scale.
 import { UsageError, duration, exitCode, finish, parseCommandLine } from './ops/cli';
-import { errorText } from './ops/kube';
+import { errorText } from './ops/kube-error';
 import { formatProgress, formatSummary, limits, runLoad, validateLoad } from './ops/load';
 
 const help = `Send bounded HTTP load to the task API and summarise the latency.

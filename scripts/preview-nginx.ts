@@ -8,6 +8,13 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { noFlags } from './ops/cli';
+
+noFlags(
+  process.argv.slice(2),
+  'preview:nginx',
+  'usage: npm run preview:nginx   (PORT, API_UPSTREAM and the image\'s variables from the environment)\n',
+);
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const html = join(root, 'web/dist');

@@ -3,10 +3,10 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { renderAll } from '../platform/render';
 import { environments } from '../platform/values';
 import { argocdDir, renderedDir } from '../platform/layout';
+import { parseCommandLine, UsageError } from './ops/cli';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -41,7 +41,11 @@ function write(rendered: Map<string, string>): void {
 }
 
 function main(): void {
-  const { values: args } = parseArgs({ options: { check: { type: 'boolean', default: false } } });
+  const { values: args } = parseCommandLine(process.argv.slice(2), { check: { type: 'boolean', default: false } });
+  if (args.help) {
+    console.log('usage: npm run render [-- --check]   (--check: write nothing, fail when the committed files are stale)');
+    return;
+  }
   const rendered = renderAll();
   if (args.check) {
     const stale = staleFiles(rendered);
@@ -60,7 +64,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     main();
   } catch (e) {
-    console.error(`render failed: ${(e as Error).message}`);
-    process.exit(1);
+    console.error(`render: ${(e as Error).message}`);
+    if (e instanceof UsageError) console.error('Run with --help for usage.');
+    process.exit(e instanceof UsageError ? 2 : 1);
   }
 }

@@ -19,8 +19,7 @@ import {
   SecretsManagerClient,
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
-import { createInterface } from 'node:readline/promises';
-import { parseCommandLine, UsageError } from './ops/cli';
+import { awsSetupProblem, confirm, parseCommandLine, seconds, UsageError } from './ops/cli';
 import { parseConnectTo } from '../functions/rotate-db-credentials/database';
 import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
 import { secretKind } from '../functions/rotate-db-credentials/token';
@@ -56,11 +55,6 @@ function options() {
   }
   const secretId = values['secret-id'];
   if (!secretId) throw new UsageError('--secret-id is required');
-  const seconds = (name: 'timeout' | 'poll') => {
-    const n = Number(values[name]);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of seconds`);
-    return n * 1000;
-  };
   if (values.endpoint && !/^https?:\/\//.test(values.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
   if (values.connect && !values.local) throw new UsageError('--connect only applies to --local');
   let connectTo;
@@ -69,17 +63,7 @@ function options() {
   } catch (error) {
     throw new UsageError(`--connect: ${(error as Error).message}`);
   }
-  return { ...values, secretId, connectTo, timeoutMs: seconds('timeout'), pollMs: seconds('poll') };
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await Promise.race([rl.question(`${question} [y/N] `), new Promise<string>((r) => rl.once('close', () => r('')))]);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+  return { ...values, secretId, connectTo, timeoutMs: seconds(values.timeout, '--timeout', 300) * 1000, pollMs: seconds(values.poll, '--poll', 5) * 1000 };
 }
 
 function stageLines(stages: Record<string, string[]> | undefined): string[] {
@@ -203,7 +187,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  console.error(`rotate: ${error.message}`);
+  console.error(`rotate: ${awsSetupProblem(error) ?? error.message}`);
   if (error instanceof UsageError) console.error(USAGE);
   process.exitCode = error instanceof UsageError ? 2 : 1;
 });

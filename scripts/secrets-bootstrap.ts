@@ -21,12 +21,11 @@ import {
   SecretsManagerClient,
   type DescribeSecretResponse,
 } from '@aws-sdk/client-secrets-manager';
-import { createInterface } from 'node:readline/promises';
-import { parseCommandLine, UsageError } from './ops/cli';
+import { awsSetupProblem, confirm, parseCommandLine, UsageError } from './ops/cli';
 import { DEFAULT_EXCLUDE_CHARACTERS } from '../functions/rotate-db-credentials/rotation';
 import { ensurePreviousVersion } from '../functions/rotate-db-credentials/token';
 import { awsSecretName, loadValues, serviceHost } from '../platform/values';
-import { checkRotationTiming } from '../secrets/sync/rotation-timing';
+import { checkRotationTiming } from '../platform/rotation-timing';
 
 const USAGE =
   'usage: npm run secrets:bootstrap -- --env <dev|prod> [--app-user tasks_app] [--admin-user postgres] [--kms-key-id <id>] ' +
@@ -63,16 +62,6 @@ function options() {
   }
   if (values.endpoint && !/^https?:\/\//.test(values.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
   return { ...values, env: values.env, days, lambdaArn };
-}
-
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await Promise.race([rl.question(`${question} [y/N] `), new Promise<string>((r) => rl.once('close', () => r('')))]);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
 }
 
 async function describe(client: SecretsManagerClient, name: string): Promise<DescribeSecretResponse | undefined> {
@@ -209,7 +198,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
-  console.error(`secrets:bootstrap: ${error.message}`);
+  console.error(`secrets:bootstrap: ${awsSetupProblem(error) ?? error.message}`);
   if (error instanceof UsageError) console.error(USAGE);
   process.exitCode = error instanceof UsageError ? 2 : 1;
 });

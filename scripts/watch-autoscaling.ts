@@ -1,8 +1,9 @@
 // npm run watch:scale -- --env <env>: a live view of the API scaling, from the Kubernetes API.
 import { wantColor } from './ops/ansi';
 import { UsageError, duration, exitCode, finish, parseCommandLine, reportFailure, seconds, targetsForEnv } from './ops/cli';
-import { connect, errorText } from './ops/kube';
-import { renderScale } from './ops/render-scale';
+import { connect } from './ops/kube';
+import { errorText } from './ops/kube-error';
+import { formatScaleView } from './ops/view-scale';
 import { ScaleHistory } from './ops/scale-history';
 import { takeSnapshot } from './ops/snapshot';
 import { environments } from './ops/targets';
@@ -71,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         json
           ? `${JSON.stringify(snap, null, 2)}\n`
-          : `${renderScale(snap, { env: t.env, color, width: terminalWidth(), windowMs, samples: [], events: [] })}\n`,
+          : `${formatScaleView(snap, { env: t.env, color, width: terminalWidth(), windowMs, samples: [], events: [] })}\n`,
       );
       return exitCode.ok;
     }
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
       if (json) {
         process.stdout.write(`${JSON.stringify(error ? { error: { message: error } } : { snapshot: last, events: fresh })}\n`);
       } else {
-        const view = renderScale(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events, ...(error ? { error } : {}) });
+        const view = formatScaleView(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events, ...(error ? { error } : {}) });
         process.stdout.write(`\x1b[H\x1b[2J${view}\n`);
       }
       if (frame >= frames || stop) return exitCode.ok;

@@ -96,7 +96,7 @@ function read(file: string): Buffer | undefined {
 }
 
 describe('the detectors', () => {
-  it('find the seed password in plain text and in base64 at any offset', () => {
+  it("find the previous system's password in plain text and in base64 at any offset", () => {
     const forms = base64Forms('changeme123');
     expect(forms).toContain('Y2hhbmdlbWUxMjM=');
     for (const prefix of ['', 'a', 'ab', 'abc']) {
@@ -126,7 +126,7 @@ describe('the repository', () => {
     expect(manifests.some((f) => f.startsWith('platform/'))).toBe(true);
   });
 
-  it(`contains none of the seed's passwords, plain or base64 (${self} itself excluded)`, () => {
+  it(`contains none of the previous system's passwords, plain or base64 (${self} itself excluded)`, () => {
     const needles = KNOWN_PASSWORDS.flatMap((p) => [p, ...base64Forms(p)]);
     const hits: string[] = [];
     for (const file of tracked) {

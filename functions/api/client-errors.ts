@@ -34,14 +34,15 @@ function answerFor(code: string | undefined): { status: number; code: ErrorCode;
   }
 }
 
-function rawResponse(status: number, code: ErrorCode, message: string): string {
+/** The answer as bytes; a HEAD request gets the headers only (RFC 9110 §9.3.2), or its client reads the body as garbage. */
+function rawResponse(status: number, code: ErrorCode, message: string, head: boolean): string {
   const body = JSON.stringify({ success: false, message, code });
   return (
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
     'Content-Type: application/json; charset=UTF-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n\r\n' +
-    body
+    (head ? '' : body)
   );
 }
 
@@ -51,11 +52,13 @@ function rawResponse(status: number, code: ErrorCode, message: string): string {
  * straight to the socket, as Node's docs require (there is no request or response object),
  * then destroys the socket.
  */
-export function clientError(err: Error & { code?: string }, socket: Duplex & { bytesWritten?: number }): void {
+export function clientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex & { bytesWritten?: number }): void {
   // A reset or an already half-closed socket has nobody left to read an answer.
   if (err.code !== 'ECONNRESET' && socket.writable && (socket.bytesWritten ?? 0) === 0) {
     const answer = answerFor(err.code);
-    socket.end(rawResponse(answer.status, answer.code, answer.message), () => socket.destroy());
+    // The parser failed, so there is no request object: the method is the packet's first word.
+    const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+    socket.end(rawResponse(answer.status, answer.code, answer.message, head), () => socket.destroy());
     return;
   }
   socket.destroy();

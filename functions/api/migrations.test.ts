@@ -6,7 +6,8 @@ import { createPgDb } from './db/pg';
 import { createPgliteDb } from './db/pglite';
 import type { Db } from './db';
 import { createLogger } from './logger';
-import { ensureAppRole, migrate, migrationsApplied } from './migrations';
+import { ensureAppRole, MigrationChangedError, migrate, migrationsApplied } from './migrations';
+import { loadMigrations } from './migrations/index';
 
 const log = createLogger('silent');
 const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql'];
@@ -56,6 +57,25 @@ describe('migrations', () => {
     const recorded = await db.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version');
     expect(recorded.map((r) => r.version)).toEqual(ALL.map((name) => name.slice(0, 3)));
     expect(recorded.every((r) => /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
+  });
+
+  it('refuses to run when an applied migration file changed, naming the file and applying nothing', async () => {
+    const { db } = await freshPg();
+    const files = loadMigrations();
+    await migrate(db, files.slice(0, 1));
+    const edited = [
+      { ...files[0]!, sql: `${files[0]!.sql}\n-- edited after it was applied\n` },
+      ...files.slice(1),
+    ];
+    const refused = migrate(db, edited);
+    await expect(refused).rejects.toBeInstanceOf(MigrationChangedError);
+    await expect(migrate(db, edited)).rejects.toThrow(
+      'migration 001_create_main_table.sql was changed after it was applied',
+    );
+    const recorded = await db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(recorded.map((r) => r.version)).toEqual(['001']);
+    // The unchanged files still migrate.
+    expect((await migrate(db, files)).applied).toEqual(['002_done_and_timestamps.sql']);
   });
 
   it('serializes concurrent runners: each migration is applied exactly once', async () => {

@@ -13,8 +13,24 @@ export interface MigrationResult {
 const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
 
 /**
+ * An applied migration's file no longer matches what was applied: the database and the code
+ * disagree about the schema, so nothing is migrated until a person decides.
+ */
+export class MigrationChangedError extends Error {
+  constructor(readonly file: string) {
+    super(
+      `migration ${file} was changed after it was applied (its SHA-256 differs from the one in schema_migrations); ` +
+        'restore the file as it was and put the change in a new migration',
+    );
+    this.name = 'MigrationChangedError';
+  }
+}
+
+/**
  * Applies pending migrations in one transaction under an advisory lock, so many pods
  * starting at once apply each file exactly once and the others wait, then see it done.
+ * Throws MigrationChangedError, applying nothing, when an applied file's checksum differs
+ * from the one recorded when it was applied.
  */
 export async function migrate(db: Db, migrations: Migration[] = loadMigrations()): Promise<MigrationResult> {
   return db.transaction(async (q) => {
@@ -28,7 +44,12 @@ export async function migrate(db: Db, migrations: Migration[] = loadMigrations()
       checksum   TEXT NOT NULL,
       applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
     )`);
-    const done = new Set((await q.query<{ version: string }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+    const recorded = await q.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations');
+    const done = new Map(recorded.map((r) => [r.version, r.checksum]));
+    for (const m of migrations) {
+      const was = done.get(m.version);
+      if (was !== undefined && was !== checksum(m.sql)) throw new MigrationChangedError(m.name);
+    }
     const applied: string[] = [];
     for (const m of migrations) {
       if (done.has(m.version)) continue;

@@ -22,8 +22,6 @@ export interface Rendered {
   comments?: { path: (string | number)[]; text: string }[];
 }
 
-export type Component = 'frontend' | 'backend' | 'database';
-
 /** Recommended labels (kubernetes.io/docs/concepts/overview/working-with-objects/common-labels). */
 export function labels(values: Values, name: string, component: string): Record<string, string> {
   return {

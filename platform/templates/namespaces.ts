@@ -3,7 +3,8 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ResourceQuota } from 'kubernetes-models/v1/ResourceQuota';
 import { LimitRange } from 'kubernetes-models/v1/LimitRange';
 import type { Values } from '../values';
-import { labels, meta, type Component, type Rendered } from './common';
+import type { Tier } from '../layout';
+import { labels, meta, type Rendered } from './common';
 
 const podSecurity = {
   'pod-security.kubernetes.io/enforce': 'restricted',
@@ -12,18 +13,18 @@ const podSecurity = {
   'pod-security.kubernetes.io/audit': 'restricted',
 };
 
-export function namespace(values: Values, component: Component): Rendered[] {
-  const ns = values.namespaces[component];
-  const quota = values.quotas[component];
+export function namespace(values: Values, tier: Tier): Rendered[] {
+  const ns = values.namespaces[tier];
+  const quota = values.quotas[tier];
   const defaults = values.limitRangeDefaults;
   return [
     {
       object: new Namespace({
         metadata: {
           name: ns,
-          labels: { ...labels(values, ns, component), ...podSecurity },
+          labels: { ...labels(values, ns, tier), ...podSecurity },
           // Deleting a namespace deletes its volumes: Argo CD must never prune or delete the database's.
-          ...(component === 'database'
+          ...(tier === 'database'
             ? { annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false' } }
             : {}),
         },
@@ -31,7 +32,7 @@ export function namespace(values: Values, component: Component): Rendered[] {
     },
     {
       object: new ResourceQuota({
-        metadata: meta(values, { name: 'quota', namespace: ns, component, app: ns }),
+        metadata: meta(values, { name: 'quota', namespace: ns, component: tier, app: ns }),
         spec: {
           hard: {
             'requests.cpu': quota.requestsCpu,
@@ -46,7 +47,7 @@ export function namespace(values: Values, component: Component): Rendered[] {
     },
     {
       object: new LimitRange({
-        metadata: meta(values, { name: 'container-defaults', namespace: ns, component, app: ns }),
+        metadata: meta(values, { name: 'container-defaults', namespace: ns, component: tier, app: ns }),
         spec: {
           limits: [
             {

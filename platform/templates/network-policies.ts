@@ -5,7 +5,8 @@ import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
 import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec';
 import type { Values } from '../values';
-import { meta, selectorLabels, type Component, type Rendered } from './common';
+import type { Tier } from '../layout';
+import { meta, selectorLabels, type Rendered } from './common';
 
 const component = 'network-policy';
 
@@ -41,7 +42,7 @@ function allowDns(values: Values, namespace: string, podLabels: Record<string, s
   });
 }
 
-export function networkPolicies(values: Values, which: Component): Rendered[] {
+export function networkPolicies(values: Values, which: Tier): Rendered[] {
   const ns = values.namespaces;
   const { kourier, knative } = values.platform;
   const web = selectorLabels(values.web.deploymentName);

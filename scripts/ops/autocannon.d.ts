@@ -13,6 +13,8 @@ declare module 'autocannon' {
     timeout?: number;
     pipelining?: number;
     bailout?: number;
+    /** Called with each connection's client; its events: request, response, connError, timeout. */
+    setupClient?: (client: EventEmitter) => void;
   }
 
   interface Histogram {

@@ -1,4 +1,4 @@
-// Renders the README screenshots: runs the real `watch:scale` and `doctor` commands against the
+// Takes the README screenshots: runs the real `watch:scale` and `doctor` commands against the
 // local fake Kubernetes API (recorded fixtures), and turns their coloured terminal output into
 // PNGs with headless Chromium. Run: npx tsx scripts/ops/capture.ts [--out docs/screenshots]
 import { mkdirSync } from 'node:fs';

@@ -1,7 +1,9 @@
-// What the ops commands share: argument parsing with --help, exit codes, and how a failure to
-// talk to the cluster is reported (a sentence on stderr, and a JSON object for scripts).
+// What the commands in scripts/ share: argument parsing with --help, exit codes, asking before a
+// change, and how a failure to talk to the cluster or to AWS is reported (a sentence on stderr,
+// and a JSON object for scripts).
+import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { KubeError, errorText } from './kube';
+import { KubeError, errorText } from './kube-error';
 import { environments, targetsFor, type OpsTargets } from './targets';
 
 /** Exit codes of watch:scale and doctor (documented in their --help). */
@@ -67,12 +69,52 @@ export function reportFailure(err: unknown, opts: { json?: boolean; command: str
   return code;
 }
 
+/**
+ * For commands that take no flags: `--help` prints `help` and exits 0; any other argument is a usage
+ * error (exit 2) rather than silently ignored. Returns when there are no arguments.
+ */
+export function noFlags(argv: string[], command: string, help: string): void {
+  try {
+    if (!parseCommandLine(argv, {}).values.help) return;
+    process.stdout.write(help);
+    process.exit(exitCode.ok);
+  } catch (err) {
+    process.stderr.write(`${command}: ${errorText(err)}\nRun with --help for usage.\n`);
+    process.exit(exitCode.usage);
+  }
+}
+
 /** Parse a positive number of seconds ("2", "0.5"). */
 export function seconds(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got "${text}"`);
   return n;
+}
+
+/** Ask a yes/no question on the terminal; only y or yes is yes, and a closed stdin is no. */
+export async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await Promise.race([rl.question(`${question} [y/N] `), new Promise<string>((r) => rl.once('close', () => r('')))]);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * The one line to print when the AWS SDK cannot start for want of a region or credentials, naming
+ * what to set; undefined for any other error. The SDK's own messages ("Region is missing", "Could not
+ * load credentials from any providers") do not say where either comes from.
+ */
+export function awsSetupProblem(error: unknown): string | undefined {
+  const e = error as { name?: string; message?: string } | undefined;
+  if (e?.message === 'Region is missing') return 'no AWS region: pass --region <region> or set AWS_REGION';
+  if (e?.name === 'CredentialsProviderError') {
+    return 'no AWS credentials: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY';
+  }
+  return undefined;
 }
 
 /** Parse "90s", "5m", "1h" (or bare seconds) into milliseconds. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureEnv, loadScenario, memoryKube, recordedAt, type Scenario } from '../../test/fixtures/k8s/index';
-import { type DoctorReport, clusterHosts, revisionCause, runDoctor } from './doctor';
+import { type DoctorReport, runDoctor } from './doctor';
+import { revisionCause } from './doctor/api';
+import { clusterHosts } from './doctor/config-hosts';
 import type { MemoryKubeOptions } from '../../test/fixtures/k8s/index';
 import { targetsFor } from './targets';
 

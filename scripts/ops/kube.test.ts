@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KubeError, kubeconfigSource, kubectlResource, loadKubeConfig, toKubeError } from './kube';
+import { kubeconfigSource, kubectlResource, loadKubeConfig, toKubeError } from './kube';
+import { KubeError } from './kube-error';
 
 const dir = mkdtempSync(join(tmpdir(), 'kube-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -14,6 +14,7 @@ import {
   NetworkingV1Api,
   VersionApi,
 } from '@kubernetes/client-node';
+import { KubeError, errorText } from './kube-error';
 
 /** A Kubernetes object as the API returns it; only the fields the ops tools read are typed. */
 export interface KubeObject {
@@ -81,20 +82,6 @@ export interface Kube {
   get(kind: Kind, namespace: string, name: string): Promise<KubeObject | undefined>;
   /** Objects of a kind in a namespace; `labelSelector` is `key=value[,key=value]`. */
   list(kind: Kind, namespace: string, labelSelector?: string): Promise<KubeObject[]>;
-}
-
-export type KubeErrorReason = 'no-config' | 'unreachable' | 'unauthorized' | 'forbidden' | 'not-found' | 'api';
-
-/** A failure talking to the cluster, with a message meant for the person at the terminal. */
-export class KubeError extends Error {
-  constructor(
-    readonly reason: KubeErrorReason,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
-    this.name = 'KubeError';
-  }
 }
 
 export interface KubeOptions {
@@ -325,8 +312,4 @@ function networkCode(err: unknown): string | undefined {
     if (typeof e.errno === 'string' && networkCodes.has(e.errno)) return e.errno;
   }
   return undefined;
-}
-
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

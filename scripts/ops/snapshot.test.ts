@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadScenario, memoryKube, recordedAt, type Scenario } from '../../test/fixtures/k8s/index';
-import { KubeError } from './kube';
+import { KubeError } from './kube-error';
 import { phaseOf, podStart, takeSnapshot } from './snapshot';
 
 const snapshotOf = (scenario: Scenario) => takeSnapshot(memoryKube(loadScenario(scenario)), 'backend', 'tasks-api', recordedAt);

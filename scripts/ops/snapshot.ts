@@ -12,7 +12,8 @@ import {
   toIso,
   toMillis,
 } from './conditions';
-import { type Kind, type Kube, type KubeObject, KubeError, kubectlResource } from './kube';
+import { type Kind, type Kube, type KubeObject, kubectlResource } from './kube';
+import { KubeError } from './kube-error';
 
 /**
  * Where a revision stands, in ops terms:

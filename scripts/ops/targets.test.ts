@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderedDir, renderedNetworkPolicies, targetsFor } from './targets';
+import { renderedEnvDir, renderedNetworkPolicies, targetsFor } from './targets';
 import { join } from 'node:path';
 
 describe('targetsFor', () => {
@@ -26,11 +26,11 @@ describe('targetsFor', () => {
       expect(t.networkPolicies[tier]).toContain('default-deny');
       expect(t.networkPolicies[tier]).toContain('allow-dns');
     }
-    expect(t.networkPolicies.backend).toEqual(renderedNetworkPolicies(join(renderedDir, 'prod', 'backend')));
+    expect(t.networkPolicies.backend).toEqual(renderedNetworkPolicies(join(renderedEnvDir('prod'), 'backend')));
   });
 
   it('expects no policies where nothing was rendered, and rejects unknown environments', () => {
-    expect(renderedNetworkPolicies(join(renderedDir, 'nowhere'))).toEqual([]);
+    expect(renderedNetworkPolicies(renderedEnvDir('nowhere'))).toEqual([]);
     expect(() => targetsFor('staging')).toThrow('unknown environment "staging"');
   });
 });

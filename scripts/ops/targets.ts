@@ -1,17 +1,18 @@
-// What the ops tools look for in one environment: names from the platform values, and the
+// What the ops tools look for in one environment, in the shape they check it: tiers, namespaces
+// and synced Secrets from the platform's table (platform/layout.ts), names from the values, and the
 // NetworkPolicies from the rendered manifests (what review saw is what should be running).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { environments, loadValues, type Values } from '../../platform/values';
+import { awsSecretName, environments, loadValues, type Values } from '../../platform/values';
+import { renderedDir, syncedSecrets, tiers, type Tier } from '../../platform/layout';
 import { parseDuration } from './conditions';
 
-export type Tier = 'database' | 'backend' | 'frontend';
-/** Deploy order: each tier depends on the one before. */
-export const tiers: readonly Tier[] = ['database', 'backend', 'frontend'];
+export { tiers, type Tier };
 
-export interface SyncedSecret {
+/** One synced Secret as the ops tools look for it: where it should be and where it comes from. */
+export interface SecretTarget {
   tier: Tier;
   namespace: string;
   /** The Kubernetes Secret ESO writes (the ExternalSecret's target). */
@@ -28,7 +29,7 @@ export interface OpsTargets {
   api: { namespace: string; service: string; configMap: string };
   web: { namespace: string; deployment: string; service: string; configMap: string };
   secretStore: string;
-  secrets: SyncedSecret[];
+  secrets: SecretTarget[];
   /** ESO's refresh interval; a last sync much older than this means syncing stopped. */
   refreshIntervalMs: number;
   /** NetworkPolicy names per tier, from platform/rendered/<env>/; empty when not rendered. */
@@ -38,26 +39,25 @@ export interface OpsTargets {
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const renderedDir = join(root, 'platform', 'rendered');
+/** An environment's rendered manifests as an absolute path (platform/rendered/<env>). */
+export const renderedEnvDir = (env: string) => join(root, renderedDir(env));
 
 export { environments };
 
-export function targetsFor(env: string, rendered = renderedDir): OpsTargets {
-  return targetsFromValues(loadValues(env), rendered);
+export function targetsFor(env: string): OpsTargets {
+  return targetsFromValues(loadValues(env));
 }
 
-export function targetsFromValues(values: Values, rendered = renderedDir): OpsTargets {
+export function targetsFromValues(values: Values): OpsTargets {
   const ns = values.namespaces;
-  const k = values.secrets.kubernetes;
-  const aws = (name: string) => `${values.secrets.awsPrefix}/${name}`;
-  const envDir = join(rendered, values.environment);
+  const envDir = renderedEnvDir(values.environment);
   const manifests = Object.fromEntries(
     tiers.map((t) => [t, relative(process.cwd(), join(envDir, t)) || '.']),
   ) as Record<Tier, string>;
   return {
     env: values.environment,
     clusterDomain: values.clusterDomain,
-    namespaces: { database: ns.database, backend: ns.backend, frontend: ns.frontend },
+    namespaces: { ...ns },
     database: {
       namespace: ns.database,
       statefulSet: values.database.statefulSetName,
@@ -73,13 +73,12 @@ export function targetsFromValues(values: Values, rendered = renderedDir): OpsTa
       configMap: values.web.configMapName,
     },
     secretStore: values.secrets.storeName,
-    secrets: [
-      { tier: 'database', namespace: ns.database, secret: k.postgresAdmin, awsSecret: aws(values.secrets.aws.dbAdmin) },
-      { tier: 'database', namespace: ns.database, secret: k.appCredentials, awsSecret: aws(values.secrets.aws.dbApp) },
-      { tier: 'backend', namespace: ns.backend, secret: k.databaseCredentials, awsSecret: aws(values.secrets.aws.dbApp) },
-      { tier: 'backend', namespace: ns.backend, secret: k.internalToken, awsSecret: aws(values.secrets.aws.internalToken) },
-      { tier: 'frontend', namespace: ns.frontend, secret: k.internalToken, awsSecret: aws(values.secrets.aws.internalToken) },
-    ],
+    secrets: syncedSecrets(values).map((s) => ({
+      tier: s.tier,
+      namespace: ns[s.tier],
+      secret: s.secretName,
+      awsSecret: awsSecretName(values, s.awsSecret),
+    })),
     refreshIntervalMs: parseDuration(values.secrets.refreshInterval) ?? 3_600_000,
     networkPolicies: Object.fromEntries(tiers.map((t) => [t, renderedNetworkPolicies(join(envDir, t))])) as Record<Tier, string[]>,
     manifests,

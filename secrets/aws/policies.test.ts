@@ -5,7 +5,7 @@ import { environments, loadValues } from '../../platform/values';
 import { policiesFor, renderPolicies, secretArn, type Policy } from './policies';
 
 describe('committed IAM policies', () => {
-  it('match the values (regenerate with: npx tsx secrets/aws/policies.ts)', () => {
+  it('match the values (regenerate with: npm run policies)', () => {
     for (const [path, text] of renderPolicies()) expect(readFileSync(path, 'utf8'), path).toBe(text);
   });
 });

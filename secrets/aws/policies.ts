@@ -3,15 +3,13 @@
  * exactly the secrets the rendered ExternalSecrets read. Committed under secrets/aws/<env>/ (review sees
  * what gets applied); a test fails when they are stale. Regenerate with:
  *
- *   npx tsx secrets/aws/policies.ts
+ *   npm run policies
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { awsSecretName, environments, loadValues, type Values } from '../../platform/values';
-import { syncedSecrets } from '../sync/external-secrets';
+import { syncedSecrets, tiers, type Tier } from '../../platform/layout';
 
-type Component = keyof Values['namespaces'];
 type AwsSecret = keyof Values['secrets']['aws'];
 
 interface Statement {
@@ -39,20 +37,18 @@ export function secretArn(values: Values, secret: AwsSecret): string {
 }
 
 /** The AWS secrets a namespace's ExternalSecrets read, from the same table the render uses. */
-export function secretsReadBy(values: Values, component: Component): AwsSecret[] {
-  return [...new Set(syncedSecrets(values).filter((s) => s.component === component).map((s) => s.awsSecret))].sort();
+export function secretsReadBy(values: Values, tier: Tier): AwsSecret[] {
+  return [...new Set(syncedSecrets(values).filter((s) => s.tier === tier).map((s) => s.awsSecret))].sort();
 }
 
 export function policiesFor(values: Values): Record<string, Policy> {
   const arn = (s: AwsSecret) => secretArn(values, s);
-  const eso = (component: Component): Policy => ({
+  const eso = (tier: Tier): Policy => ({
     Version: '2012-10-17',
-    Statement: [{ Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretsReadBy(values, component).map(arn) }],
+    Statement: [{ Sid: 'ReadOwnSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: secretsReadBy(values, tier).map(arn) }],
   });
   return {
-    'eso-database.json': eso('database'),
-    'eso-backend.json': eso('backend'),
-    'eso-frontend.json': eso('frontend'),
+    ...Object.fromEntries(tiers.map((tier) => [`eso-${tier}.json`, eso(tier)])),
     'rotation-function.json': {
       Version: '2012-10-17',
       Statement: [
@@ -114,12 +110,4 @@ export function renderPolicies(): Map<string, string> {
     }
   }
   return out;
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  for (const [path, text] of renderPolicies()) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-    console.log(`wrote ${path}`);
-  }
 }

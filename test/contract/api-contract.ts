@@ -74,7 +74,7 @@ export function describeApiContract(
       expect(r.json).toEqual({ success: true, tasks: [], nextCursor: null });
     });
 
-    it('POST /api/tasks creates a task with the seed shape and timestamps', async () => {
+    it("POST /api/tasks creates a task with the previous system's shape and timestamps", async () => {
       const r = await call('POST', '/api/tasks', { task: 'Buy milk' });
       expect(r.status).toBe(201);
       expect(r.json).toEqual({

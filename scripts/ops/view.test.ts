@@ -2,15 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { fixtureEnv, loadScenario, memoryKube, recordedAt } from '../../test/fixtures/k8s/index';
 import { ansiToHtml, stripAnsi, table, truncate, visibleWidth, wrap } from './ansi';
 import { runDoctor } from './doctor';
-import { renderDoctor } from './render-doctor';
-import { renderScale } from './render-scale';
+import { formatDoctorReport } from './view-doctor';
+import { formatScaleView } from './view-scale';
 import { takeSnapshot } from './snapshot';
 import { targetsFor } from './targets';
 
-describe('renderScale', () => {
+describe('formatScaleView', () => {
   it('shows revisions, the pod chart, pod starts and a burst warning', async () => {
     const snap = await takeSnapshot(memoryKube(loadScenario('burst')), 'backend', 'tasks-api', recordedAt);
-    const text = renderScale(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [] });
+    const text = formatScaleView(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [] });
     const lines = text.split('\n');
     expect(lines[0]).toBe('tasks-api  namespace backend  env prod  context fixtures  10:00:00 UTC');
     expect(text).toMatch(/tasks-api-00002 +100% +bursting +5 +3 +5 +3 +2 +Proxy +32/);
@@ -23,22 +23,22 @@ describe('renderScale', () => {
   it('colours when asked, and the colour codes do not change the layout', async () => {
     const snap = await takeSnapshot(memoryKube(loadScenario('healthy')), 'backend', 'tasks-api', recordedAt);
     const o = { env: 'prod', width: 100, windowMs: 300_000, samples: [], events: [] };
-    const colored = renderScale(snap, { ...o, color: true });
+    const colored = formatScaleView(snap, { ...o, color: true });
     expect(colored).toContain('\x1b[32m');
-    expect(stripAnsi(colored)).toBe(renderScale(snap, { ...o, color: false }));
+    expect(stripAnsi(colored)).toBe(formatScaleView(snap, { ...o, color: false }));
   });
 });
 
-describe('renderDoctor', () => {
+describe('formatDoctorReport', () => {
   it('prints the failing check with its cause and next command, and a summary', async () => {
     const report = await runDoctor(memoryKube(loadScenario('secret-missing')), targetsFor(fixtureEnv), { now: recordedAt });
-    const text = renderDoctor(report, { color: false });
+    const text = formatDoctorReport(report, { color: false });
     expect(text).toContain('  ✗ Secret backend/database-credentials synced\n      Secret missing and no ExternalSecret creates it (from tasks/prod/db-app)\n');
     expect(text).toContain('      likely cause: the secret sync for this namespace was not applied.');
     expect(text).toContain('      next: kubectl apply -f platform/rendered/prod/backend/20-secret-sync.yaml');
     expect(text.trimEnd().split('\n').at(-1)).toBe('Something is wrong. 22 checks: 21 passed, 1 failed');
     expect(text).not.toContain('next: npm run watch:scale'); // passing checks stay one line
-    expect(renderDoctor(report, { color: false, verbose: true })).toContain('next: npm run watch:scale -- --env prod');
+    expect(formatDoctorReport(report, { color: false, verbose: true })).toContain('next: npm run watch:scale -- --env prod');
   });
 });
 

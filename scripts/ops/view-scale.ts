@@ -48,7 +48,7 @@ function phaseColor(p: Paint, phase: RevisionPhase): (s: string) => string {
   }
 }
 
-export function renderScale(snap: ScaleSnapshot, o: ScaleViewOptions): string {
+export function formatScaleView(snap: ScaleSnapshot, o: ScaleViewOptions): string {
   const p = paint(o.color);
   const now = Date.parse(snap.takenAt);
   const lines: string[] = [];

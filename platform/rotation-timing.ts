@@ -1,5 +1,5 @@
 // The timing rule of secret rotation, checked by `npm run render` and `npm run secrets:bootstrap`.
-import type { Values } from '../../platform/values';
+import type { Values } from './values';
 
 /** Seconds in a values duration like `30s`, `1m` or `2h` (the schema allows only these forms). */
 export function durationSeconds(duration: string): number {

@@ -13,7 +13,7 @@ const groupTitles: Record<Check['group'], string> = {
   network: 'NetworkPolicies',
 };
 
-export function renderDoctor(report: DoctorReport, options: { color: boolean; verbose?: boolean; width?: number }): string {
+export function formatDoctorReport(report: DoctorReport, options: { color: boolean; verbose?: boolean; width?: number }): string {
   const width = options.width ?? 100;
   const p = paint(options.color);
   const mark: Record<Verdict, string> = { pass: p.green('✓'), warn: p.yellow('!'), fail: p.red('✗'), unknown: p.yellow('?') };

@@ -2,10 +2,10 @@
 // from its own store and IAM role, with nothing pointing across namespaces and no secret value
 // in any manifest.
 import { describe, expect, it } from 'vitest';
-import { awsSecretName, environments, loadValues } from '../../platform/values';
-import { renderEnvironment } from '../../platform/render';
-import { objectsOf, podTemplates, secretsReferenced, type K8sObject } from '../../platform/inspect';
-import { syncedSecrets } from './external-secrets';
+import { awsSecretName, environments, loadValues } from '../values';
+import { renderEnvironment } from '../render';
+import { objectsOf, podTemplates, secretsReferenced, type K8sObject } from '../inspect';
+import { syncedSecrets } from '../layout';
 
 interface ExternalSecretSpec {
   refreshInterval: string;
@@ -27,10 +27,10 @@ describe.each(environments)('secret sync (%s)', (env) => {
   const stores = ofKind('SecretStore') as (K8sObject & { spec: SecretStoreSpec })[];
 
   it('syncs into each namespace exactly the Secrets its workloads read', () => {
-    for (const [component, ns] of Object.entries(values.namespaces)) {
+    for (const [tier, ns] of Object.entries(values.namespaces)) {
       const synced = externalSecrets.filter((e) => e.metadata.namespace === ns).map((e) => e.spec.target.name).sort();
       const read = [...new Set(podTemplates(objects).filter((p) => p.namespace === ns).flatMap(secretsReferenced))].sort();
-      expect(synced, component).toEqual(read);
+      expect(synced, tier).toEqual(read);
     }
     expect(externalSecrets.map((e) => `${e.metadata.namespace}/${e.spec.target.name}`).sort()).toEqual(
       [
@@ -70,7 +70,7 @@ describe.each(environments)('secret sync (%s)', (env) => {
   });
 
   it('has no cross-namespace reference: own store, own ServiceAccount, own IAM role', () => {
-    for (const [component, ns] of Object.entries(values.namespaces) as [keyof typeof values.namespaces, string][]) {
+    for (const [tier, ns] of Object.entries(values.namespaces) as [keyof typeof values.namespaces, string][]) {
       const store = stores.filter((s) => s.metadata.namespace === ns);
       expect(store, ns).toHaveLength(1);
       const aws = store[0]!.spec.provider.aws;
@@ -79,7 +79,7 @@ describe.each(environments)('secret sync (%s)', (env) => {
       const sa = ofKind('ServiceAccount').find(
         (o) => o.metadata.namespace === ns && o.metadata.name === aws.auth.jwt.serviceAccountRef.name,
       );
-      expect(sa?.metadata.annotations?.['eks.amazonaws.com/role-arn'], ns).toBe(values.secrets.roleArns[component]);
+      expect(sa?.metadata.annotations?.['eks.amazonaws.com/role-arn'], ns).toBe(values.secrets.roleArns[tier]);
       for (const e of externalSecrets.filter((x) => x.metadata.namespace === ns)) {
         expect(e.spec.secretStoreRef).toEqual({ kind: 'SecretStore', name: store[0]!.metadata.name });
       }
@@ -109,7 +109,7 @@ describe.each(environments)('secret sync (%s)', (env) => {
   });
 
   it('matches the consumer table the docs are built from', () => {
-    const table = syncedSecrets(values).map((s) => `${values.namespaces[s.component]}/${s.secretName}`).sort();
+    const table = syncedSecrets(values).map((s) => `${values.namespaces[s.tier]}/${s.secretName}`).sort();
     expect(table).toEqual(externalSecrets.map((e) => `${e.metadata.namespace}/${e.spec.target.name}`).sort());
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { environments, loadValues } from '../../platform/values';
+import { environments, loadValues } from './values';
 import { checkRotationTiming, durationSeconds, propagationTerms } from './rotation-timing';
 
 describe('rotation timing rule', () => {

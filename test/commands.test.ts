@@ -1,0 +1,79 @@
+// The commands behave alike, run as a new user runs them (child processes): a bad command line
+// exits 2 everywhere, a missing AWS region or credentials is one line naming what to set, and a
+// load run against a closed port counts one error per request it tried to send.
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { runCommand } from './support/fake-kube-api';
+
+// Node 20 is below the supported range; its runtime notices are not what is tested here.
+const quiet = { NODE_NO_WARNINGS: '1' };
+const run = (script: string, args: string[], env: Record<string, string | undefined> = {}) =>
+  runCommand(script, args, { env: { ...quiet, ...env }, timeoutMs: 50_000 });
+
+/** Someone with no AWS set-up at all: no AWS variables, no ~/.aws (runCommand gives a fresh HOME), no instance role. */
+const withoutAws = () => ({
+  ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('AWS_')).map((k) => [k, undefined])),
+  AWS_EC2_METADATA_DISABLED: 'true',
+});
+
+describe('usage errors', () => {
+  const cases: [string, string[]][] = [
+    ['scripts/deploy.ts', ['--env', 'staging', '--dry-run']],
+    ['scripts/deploy.ts', ['--nope']],
+    ['scripts/render.ts', ['--nope']],
+    ['scripts/doctor.ts', ['--env', 'staging']],
+    ['scripts/watch-autoscaling.ts', ['--nope']],
+    ['scripts/load.ts', ['--url', 'ftp://example']],
+    ['scripts/rotate.ts', ['--nope']],
+    ['scripts/secrets-bootstrap.ts', ['--rotation-days', 'many', '--env', 'dev']],
+    ['bench/capacity.ts', ['--nope']],
+    ['scripts/preview-nginx.ts', ['--nope']],
+    ['scripts/build-functions.ts', ['--nope']],
+    ['scripts/policies.ts', ['--nope']],
+  ];
+
+  it.each(cases)('%s %j exits 2 with a message on stderr', async (script, args) => {
+    const r = await run(script, args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().length).toBeGreaterThan(0);
+  });
+});
+
+describe('AWS set-up problems', () => {
+  it('a missing region is one line naming the flag and the variable', async () => {
+    const r = await run('scripts/rotate.ts', ['--secret-id', 'tasks/dev/db-app', '--yes'], withoutAws());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('rotate: no AWS region: pass --region <region> or set AWS_REGION\n');
+  });
+
+  it('missing credentials are one line naming the variables, in rotate and secrets:bootstrap', async () => {
+    const local = 'http://127.0.0.1:9'; // never reached: the SDK stops before sending
+    const [rotate, bootstrap] = await Promise.all([
+      run('scripts/rotate.ts', ['--secret-id', 'tasks/dev/db-app', '--region', 'eu-central-1', '--endpoint', local, '--yes'], withoutAws()),
+      run('scripts/secrets-bootstrap.ts', ['--env', 'dev', '--endpoint', local, '--yes'], withoutAws()),
+    ]);
+    const line = 'no AWS credentials: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n';
+    expect(rotate.code).toBe(1);
+    expect(rotate.stderr).toBe(`rotate: ${line}`);
+    expect(bootstrap.code).toBe(1);
+    expect(bootstrap.stderr).toBe(`secrets:bootstrap: ${line}`);
+  });
+});
+
+describe('npm run load against a closed port', () => {
+  it('counts one connection error per request it tried to send', async () => {
+    // A port that was just free: connections to it are refused.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    const r = await run('scripts/load.ts', ['--url', `http://127.0.0.1:${port}/api/tasks`, '--rps', '10', '--duration', '2s', '--json']);
+    expect(r.code).toBe(1);
+    const summary = JSON.parse(r.stdout) as { requests: number; errors: number; durationS: number };
+    expect(summary.requests).toBe(0);
+    // 10 requests a second for about 2 s (a busy machine may overrun a little); never thousands.
+    expect(summary.errors).toBeGreaterThanOrEqual(10);
+    expect(summary.errors).toBeLessThanOrEqual(10 * Math.ceil(summary.durationS + 1));
+  });
+});
