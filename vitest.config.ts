@@ -17,7 +17,12 @@ export default defineConfig({
             'scripts/**/*.test.ts',
             'test/**/*.test.ts',
           ],
-          globalSetup: ['test/setup/builds.ts'],
+          // Provides what the suites need on a fresh machine (nginx, Chromium, the cluster user, the
+          // test database) or stops with a message saying what to do; then builds what several
+          // files run (the bundles, web/dist) once.
+          globalSetup: ['test/support/global-setup.ts', 'test/setup/builds.ts'],
+          // Need built images: `npm run test:images` (test/images/vitest.config.ts).
+          exclude: ['test/images/**', '**/node_modules/**'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

@@ -176,7 +176,10 @@ async function main() {
     const md = `# Benchmark results\n\n${header}\n\n${table}\n${capacity ? `\n## Capacity per pod\n\n${capacity}\n` : ''}\nRun \`npm run bench\` to measure again (\`BENCH_ROUNDS\`, \`BENCH_SECONDS\`, \`BENCH_COLD_RUNS\` change the effort).\n`;
     console.log(`\n${header}\n\n${table}\n${capacity ? `\n${capacity}\n` : ''}`);
     if (SAVE) {
-      writeFileSync(new URL('./results.md', import.meta.url), md);
+      // Keep the section bench/image-start.ts writes (between its markers).
+      const previous = existsSync(new URL('./results.md', import.meta.url)) ? readFileSync(new URL('./results.md', import.meta.url), 'utf8') : '';
+      const images = /<!-- images:[\s\S]*?<!-- \/images -->/.exec(previous)?.[0];
+      writeFileSync(new URL('./results.md', import.meta.url), images ? `${md}\n${images}\n` : md);
       console.log('written to bench/results.md');
     } else {
       console.log('not saved (npm run bench -- --save writes bench/results.md)');

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { ErrorCode } from './errors';
+import type { ErrorCode } from './schemas';
 
 /**
  * Answers for requests that never reach the app because Node's HTTP parser or server refuses

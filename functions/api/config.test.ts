@@ -16,7 +16,7 @@ describe('loadConfig', () => {
     expect(loadConfig({ DB_HOST: 'database', DB_DRIVER: 'neon' }).driver).toBe('neon');
   });
 
-  it('reads the seed variable names', () => {
+  it("reads the previous system's variable names", () => {
     const c = loadConfig({ DB_HOST: 'database', DB_PORT: '6543', DB_NAME: 'postgres', DB_USER: 'postgres', DB_PASSWORD: 's', FEATURE_EDIT_TASK: 'false', FEATURE_DELETE_TASK: 'FALSE', K_REVISION: 'tasks-api-00001', PORT: '8080', CORS_ORIGINS: 'https://a.example, https://b.example' });
     expect(c.db).toMatchObject({ host: 'database', port: 6543, database: 'postgres', user: 'postgres', password: 's' });
     expect(c.features).toEqual({ editTask: false, deleteTask: false });

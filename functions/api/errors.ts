@@ -2,38 +2,7 @@ import type { Context, ErrorHandler, Hono, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from './logger';
-
-/**
- * Every error code the API answers with, and its status. The README's error table lists exactly
- * these plus nginx's own (test/error-codes.test.ts derives both lists and compares them), and
- * `fail` accepts no other code, so a new code cannot ship undocumented.
- */
-export const ERROR_CODES = {
-  validation_error: 400,
-  malformed_json: 400,
-  invalid_idempotency_key: 400,
-  unauthorized: 401,
-  feature_disabled: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  idempotency_key_in_use: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  idempotency_key_reused: 422,
-  internal_error: 500,
-  database_unavailable: 503,
-  database_busy: 503,
-  database_timeout: 503,
-  request_budget_exceeded: 503,
-  schema_not_ready: 503,
-  // Answered below the app, for requests Node's HTTP parser refuses (client-errors.ts).
-  bad_request: 400,
-  request_timeout: 408,
-  expectation_failed: 417,
-  header_too_large: 431,
-} as const satisfies Record<string, ContentfulStatusCode>;
-
-export type ErrorCode = keyof typeof ERROR_CODES;
+import type { ErrorCode } from './schemas';
 
 /** One error shape everywhere: {"success": false, "message": "...", "code": "..."}. */
 export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code: ErrorCode, message: string, headers?: Record<string, string>) {

@@ -28,9 +28,9 @@ async function freshPg(): Promise<{ database: TestDatabase; db: Db; open: () => 
 }
 
 describe('migrations', () => {
-  it('upgrades a seed database in place, keeping every row', async () => {
+  it("upgrades the previous system's database in place, keeping every row", async () => {
     const { db } = await freshPg();
-    // The seed's schema and data, exactly as the old service left them.
+    // The previous system's schema and data, exactly as its service left them.
     await db.query('CREATE TABLE main_table (id SERIAL PRIMARY KEY, task VARCHAR(255) NOT NULL)');
     await db.query("INSERT INTO main_table (task) VALUES ('seed one'), ('seed ''two'''), ('🙂 three')");
     expect(await migrationsApplied(db)).toBe(false);
@@ -45,7 +45,7 @@ describe('migrations', () => {
     ]);
     expect(rows.every((r) => r.created_at instanceof Date)).toBe(true);
     expect(await migrationsApplied(db)).toBe(true);
-    // New rows continue the seed's sequence.
+    // New rows continue the previous sequence.
     const [next] = await db.query<{ id: number }>("INSERT INTO main_table (task) VALUES ('four') RETURNING id");
     expect(next!.id).toBe(4);
   });

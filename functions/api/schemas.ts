@@ -1,15 +1,24 @@
 import { z } from '@hono/zod-openapi';
+import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from './task-text';
 
-/** The seed stored tasks in VARCHAR(255); Postgres counts characters (code points), so do we. */
-export const MAX_TASK_LENGTH = 255;
+// The API's contract: these schemas validate requests, document them (OpenAPI) and give the page its
+// types (`import type`); the text rule itself lives in task-text.ts, which the page imports as code.
 /** The largest id a SERIAL (int4) column can hold. */
 export const MAX_ID = 2_147_483_647;
 
+const TASK_TEXT_MESSAGES: Record<TaskTextProblem, string> = {
+  empty: 'task must not be empty',
+  too_long: `task must be at most ${MAX_TASK_LENGTH} characters`,
+  nul: 'task must not contain NUL characters',
+  lone_surrogate: 'task must be Unicode text (it contains a lone surrogate)',
+};
+
 const taskText = z
   .string({ error: (i) => (i.input === undefined ? 'task is required' : 'task must be a string') })
-  .refine((s) => s.trim().length > 0, { message: 'task must not be empty' })
-  .refine((s) => [...s].length <= MAX_TASK_LENGTH, { message: `task must be at most ${MAX_TASK_LENGTH} characters` })
-  .refine((s) => !s.includes('\u0000'), { message: 'task must not contain NUL characters' })
+  .superRefine((s, ctx) => {
+    const problem = taskTextProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: TASK_TEXT_MESSAGES[problem] });
+  })
   .openapi({ example: 'Buy milk', description: 'Stored exactly as sent; must contain a non-space character' });
 
 export const Task = z
@@ -21,12 +30,49 @@ export const Task = z
     updatedAt: z.string().openapi({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' }),
   })
   .openapi('Task');
+export type Task = z.infer<typeof Task>;
+
+/** Every `code` the API answers errors with (what the page may see besides its own and nginx's). */
+/**
+ * Every error code the API answers with, and its status. The README's error table lists exactly
+ * these plus nginx's own (test/error-codes.test.ts derives both lists and compares them); `fail`
+ * (errors.ts) accepts no other code, and the OpenAPI document lists them.
+ */
+export const ERROR_CODES = {
+  validation_error: 400,
+  malformed_json: 400,
+  invalid_idempotency_key: 400,
+  unauthorized: 401,
+  feature_disabled: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  idempotency_key_in_use: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  idempotency_key_reused: 422,
+  internal_error: 500,
+  database_unavailable: 503,
+  database_busy: 503,
+  database_timeout: 503,
+  request_budget_exceeded: 503,
+  schema_not_ready: 503,
+  // Answered below the app, for requests Node's HTTP parser refuses (client-errors.ts).
+  bad_request: 400,
+  request_timeout: 408,
+  expectation_failed: 417,
+  header_too_large: 431,
+} as const;
+
+export const ErrorCode = z
+  .enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]])
+  .openapi({ description: 'Stable machine-readable code', example: 'validation_error' });
+export type ErrorCode = z.infer<typeof ErrorCode>;
 
 export const ErrorBody = z
   .object({
     success: z.literal(false),
     message: z.string().openapi({ description: 'What is wrong, for a person' }),
-    code: z.string().openapi({ description: 'Stable machine-readable code', example: 'validation_error' }),
+    code: ErrorCode,
   })
   .openapi('Error');
 
@@ -74,6 +120,10 @@ export const TaskList = z.object({
   nextCursor: z.string().nullable().openapi({ description: 'Pass as ?cursor= for the next page; null on the last page' }),
 });
 export const Deleted = z.object({ success: z.literal(true), message: z.string(), id: z.number().int() });
+
+// Response bodies as types, for the page (`import type`: no zod in its bundle).
+export type TaskChangedBody = z.infer<typeof TaskChanged>;
+export type TaskListBody = z.infer<typeof TaskList>;
 export const Info = z
   .object({
     version: z.string(),

@@ -1,12 +1,5 @@
 import type { Queryable } from './db';
-
-export interface Task {
-  id: number;
-  task: string;
-  done: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { Task } from './schemas';
 
 // Timestamps are formatted by Postgres: no Date objects to build and serialise on list calls.
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;

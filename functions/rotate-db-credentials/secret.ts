@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The JSON stored in the `tasks/<env>/db-app` and `tasks/<env>/db-admin` secrets (RDS style, the
- * shape AWS's rotation templates use). Documented in secrets/aws/db-secret.md.
+ * shape AWS's rotation templates use). Documented in secrets/aws/README.md ("Secret formats").
  */
 const port = z
   .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)])

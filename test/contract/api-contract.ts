@@ -15,6 +15,43 @@ export type StartHost = (env: Record<string, string>) => Promise<ContractHost>;
 /** The environment every host in the suite starts with; /api/info must report it. */
 export const CONTRACT_ENV = { K_REVISION: 'tasks-api-00007', APP_VERSION: '9.9.9' };
 
+/** Text of many scripts that must come back byte for byte: no normalisation, no replacement. */
+export const TEXT_SAMPLES: string[] = [
+  '中文任务：买牛乳 𠀀𪚥', // CJK, with characters outside the BMP
+  '日本語のタスク ｶﾀｶﾅ',
+  '한국어 할 일 ᄒᆞᆫ', // precomposed Hangul and conjoining jamo
+  'हिन्दी कार्य', // Devanagari with combining signs
+  'งานภาษาไทย',
+  'Ελληνικά Кириллица Ա',
+  'e\u0301 decomposed vs \u00e9 composed', // NFD and NFC stay as sent
+  '👩🏽‍💻 🏳️‍🌈 🇺🇦 1️⃣', // skin tone, ZWJ, flag, keycap sequences
+  '𝄞 𝕋𝕒𝕤𝕜 \u{10ffff}', // astral planes up to the last code point
+  'zero\u200bwidth \u2028line separator\ufeffBOM inside \uffff',
+];
+
+/** Bodies that are not valid UTF-8: refused (400 validation_error), never stored as U+FFFD. */
+export const INVALID_UTF8_BODIES: Array<[string, Uint8Array<ArrayBuffer>]> = [
+  ['a lone 0xFF byte', utf8Body('{"task":"a', [0xff], 'b"}')],
+  ['a truncated sequence', utf8Body('{"task":"euro ', [0xe2, 0x82], '"}')],
+  ['an overlong "/"', utf8Body('{"task":"', [0xc0, 0xaf], '"}')],
+  ['an encoded surrogate (CESU-8)', utf8Body('{"task":"', [0xed, 0xa0, 0x80], '"}')],
+  ['a code point above U+10FFFF', utf8Body('{"task":"', [0xf4, 0x90, 0x80, 0x80], '"}')],
+];
+
+/** JSON that decodes to a lone UTF-16 surrogate: not Unicode text, refused like invalid UTF-8. */
+export const LONE_SURROGATE_BODIES: Array<[string, string]> = [
+  ['a lone high surrogate', '{"task":"a\\ud800b"}'],
+  ['a lone low surrogate', '{"task":"\\udc00"}'],
+  ['a pair in the wrong order', '{"task":"\\udc00\\ud800"}'],
+  ['half an emoji at the end', '{"task":"smile \\ud83d"}'],
+];
+export const LONE_SURROGATE_MESSAGE = 'task must be Unicode text (it contains a lone surrogate)';
+
+function utf8Body(before: string, bytes: number[], after: string): Uint8Array<ArrayBuffer> {
+  const enc = new TextEncoder();
+  return new Uint8Array([...enc.encode(before), ...bytes, ...enc.encode(after)]);
+}
+
 /**
  * The HTTP contract, row by row: every route and every bad input, exact status and body. Run
  * against every way the API is served — in-process on each driver (functions/api/contract.*.test.ts)
@@ -36,7 +73,7 @@ export function describeApiContract(
       const h = { ...headers };
       let bytes: Uint8Array | undefined;
       if (body !== undefined) {
-        bytes = new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
+        bytes = body instanceof Uint8Array ? body : new TextEncoder().encode(typeof body === 'string' ? body : JSON.stringify(body));
         h['content-type'] ??= 'application/json';
       }
       const res = await host.request(method, path, bytes, h);
@@ -104,6 +141,40 @@ export function describeApiContract(
         expect(got.json.task.task).toBe(text);
       }
       expect(await count()).toBe(samples.length);
+    });
+
+    it('stores text of any script byte for byte, sent as raw UTF-8', async () => {
+      for (const text of TEXT_SAMPLES) {
+        const created = await call('POST', '/api/tasks', new TextEncoder().encode(JSON.stringify({ task: text })));
+        expect(created.status, text).toBe(201);
+        const got = await call('GET', `/api/tasks/${created.json.task.id}`);
+        expect(got.json.task.task, text).toBe(text);
+        // The answer carries the same UTF-8 bytes (JSON.stringify escapes none of these characters).
+        expect(Buffer.from(got.text).includes(Buffer.from(JSON.stringify(text).slice(1, -1))), text).toBe(true);
+      }
+      expect(await count()).toBe(TEXT_SAMPLES.length);
+    });
+
+    it.each(INVALID_UTF8_BODIES)('POST, PUT and PATCH with %s in the body → 400 and nothing written', async (_name, body) => {
+      const t = await add('unchanged');
+      for (const [method, path] of [['POST', '/api/tasks'], ['PUT', `/api/tasks/${t.id}`], ['PATCH', `/api/tasks/${t.id}`]]) {
+        const r = await call(method!, path!, body);
+        expect(r.status, method).toBe(400);
+        expect(r.json).toEqual({ success: false, message: 'The request body is not valid UTF-8', code: 'validation_error' });
+      }
+      expect(await count()).toBe(1);
+      expect((await call('GET', `/api/tasks/${t.id}`)).json.task.task).toBe('unchanged');
+    });
+
+    it.each(LONE_SURROGATE_BODIES)('POST, PUT and PATCH with %s → 400 and nothing written', async (_name, body) => {
+      const t = await add('unchanged');
+      for (const [method, path] of [['POST', '/api/tasks'], ['PUT', `/api/tasks/${t.id}`], ['PATCH', `/api/tasks/${t.id}`]]) {
+        const r = await call(method!, path!, body);
+        expect(r.status, method).toBe(400);
+        expect(r.json).toEqual({ success: false, message: LONE_SURROGATE_MESSAGE, code: 'validation_error' });
+      }
+      expect(await count()).toBe(1);
+      expect((await call('GET', `/api/tasks/${t.id}`)).json.task.task).toBe('unchanged');
     });
 
     it('GET /api/tasks lists in ascending id order', async () => {

@@ -1,10 +1,13 @@
 import axe from 'axe-core';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-/** The machine's Chromium (Debian package); nothing is downloaded. Each launch gets a fresh profile. */
+/** The machine's Chromium (Debian package `chromium`; the test setup installs it when missing). */
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** The machine's Chromium; nothing is downloaded. Each launch gets a fresh profile. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: chromiumPath,
     // No sandbox: CI runs as root. The rest keeps Chromium off the network it has no business with.
     args: [
       '--no-sandbox',

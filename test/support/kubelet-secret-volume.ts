@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, mkdirSync, lstatSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, mkdirSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -45,6 +45,8 @@ export class KubeletSecretVolume {
 
     const stamp = new Date().toISOString().replace(/[-T:]/g, '_').replace(/\.\d+Z$/, '');
     const versionDir = mkdtempSync(join(this.dir, `..${stamp}.`)).split('/').pop()!;
+    // As the kubelet's newTimestampDir: 0755, so a container's non-root user can enter it.
+    chmodSync(join(this.dir, versionDir), 0o755);
     for (const [key, value] of Object.entries(payload)) {
       writeFileSync(join(this.dir, versionDir, key), value, { mode: this.mode });
     }

@@ -1,16 +1,36 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './api';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-export const entrypoint = join(root, 'web/nginx/entrypoint.sh');
+const confDir = join(root, 'web/nginx');
+export const entrypoint = join(confDir, 'entrypoint.sh');
 
-/** A fresh temp folder that nginx's workers (user nobody when the tests run as root) can enter. */
+/** The nginx binary as the entrypoint finds it (PATH, else /usr/sbin/nginx), or undefined. */
+export function nginxPath(): string | undefined {
+  const found = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8', env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` } });
+  const path = found.stdout.trim();
+  return found.status === 0 && path ? path : existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : undefined;
+}
+
+/** True when every folder from / down to `path` lets other users pass (the x bit for "others"). */
+function othersCanEnter(path: string): boolean {
+  for (let dir = path; ; dir = dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === dirname(dir)) return true;
+  }
+}
+
+/**
+ * A fresh temp folder that nginx's workers (user nobody when the tests run as root) can enter:
+ * under the temp directory, or under /tmp when that one is private (TMPDIR in a home directory).
+ */
 export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const base = othersCanEnter(tmpdir()) ? tmpdir() : '/tmp';
+  const dir = mkdtempSync(join(base, prefix));
   chmodSync(dir, 0o755);
   return dir;
 }
@@ -79,6 +99,10 @@ export async function startNginx(opts: NginxOptions): Promise<RunningNginx> {
   const html = join(dir, 'html');
   cpSync(opts.htmlDir, html, { recursive: true });
   readable(html);
+  // The entrypoint and its templates too, as the image has them in its own folder: a checkout inside
+  // a folder only its owner may enter (a home directory) is out of reach of the unprivileged user.
+  cpSync(confDir, join(dir, 'conf'), { recursive: true });
+  readable(join(dir, 'conf'));
   if (asNobody(opts)) chownSync(dir, NOBODY, NOBODY);
   // Another process may grab the free port before nginx binds it: try again on a new one.
   for (let attempt = 1; ; attempt++) {
@@ -108,7 +132,7 @@ async function launch(dir: string, html: string, opts: NginxOptions): Promise<Ru
     ...opts.env,
   };
   const user = asNobody(opts) ? { uid: NOBODY, gid: NOBODY } : {};
-  const child = spawn('sh', [entrypoint], { env, stdio: ['ignore', 'pipe', 'pipe'], ...user });
+  const child = spawn('sh', [join(dir, 'conf', 'entrypoint.sh')], { env, stdio: ['ignore', 'pipe', 'pipe'], ...user });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

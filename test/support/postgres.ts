@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 
-/** The machine's PostgreSQL (trust auth); `.ci/run` sets TEST_DATABASE_URL. */
+/** The machine's PostgreSQL (trust auth), or `TEST_DATABASE_URL`; the test setup creates the database if missing. */
 export const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export interface TestDatabase {

@@ -1,13 +1,13 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tempDir } from './nginx';
 
-const BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
-/** initdb and pg_ctl refuse to run as root; CI creates this system user for them. */
-const CLUSTER_USER = 'tasks-pg';
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+/** initdb and pg_ctl refuse to run as root; the test setup (global-setup.ts) creates this system user for them. */
+export const CLUSTER_USER = process.env.PG_CLUSTER_USER ?? 'tasks-pg';
 
 export interface ScramCluster {
   host: string;
@@ -60,7 +60,9 @@ function runAsync(command: string, args: string[], asClusterUser: boolean): Prom
  */
 export async function startScramCluster(): Promise<ScramCluster> {
   const asRoot = process.getuid?.() === 0;
-  const dir = mkdtempSync(join(tmpdir(), 'tasks-scram-'));
+  // Under a temp folder the cluster user can reach even when TMPDIR is private.
+  const dir = tempDir('tasks-scram-');
+  chmodSync(dir, 0o700);
   const data = join(dir, 'data');
   const user = 'cluster_admin';
   const password = randomBytes(18).toString('base64url');
@@ -79,7 +81,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
 
   try {
     run(
-      join(BIN, 'initdb'),
+      join(PG_BIN, 'initdb'),
       ['-D', data, '-U', user, `--pwfile=${passwordFile}`, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'],
       asRoot,
     );
@@ -101,7 +103,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
     '-c fsync=off',
     '-c max_connections=200',
   ].join(' ');
-  run(join(BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], asRoot);
+  run(join(PG_BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], asRoot);
 
   let stopped = false;
   return {
@@ -113,16 +115,16 @@ export async function startScramCluster(): Promise<ScramCluster> {
       return `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
     },
     halt(mode) {
-      return runAsync(join(BIN, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop'], asRoot);
+      return runAsync(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop'], asRoot);
     },
     resume() {
-      return runAsync(join(BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], asRoot);
+      return runAsync(join(PG_BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], asRoot);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
       try {
-        run(join(BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], asRoot);
+        run(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop'], asRoot);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

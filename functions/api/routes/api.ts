@@ -113,6 +113,27 @@ const limitBody: MiddlewareHandler = async (c, next) => {
   return streamingLimit(c, next);
 };
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The body is decoded here, once, and strictly: invalid UTF-8 is refused (400 validation_error)
+ * rather than turned into U+FFFD and stored, so text is stored exactly as sent or not at all (lone
+ * surrogates, which valid UTF-8 cannot carry but JSON's "\ud800" can, are refused by the task-text
+ * rule). The validator's `c.req.json()` parses this text; nothing decodes the body a second time.
+ */
+const strictUtf8: MiddlewareHandler = async (c, next) => {
+  const bytes = await c.req.arrayBuffer();
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return fail(c, 400, 'validation_error', 'The request body is not valid UTF-8');
+  }
+  // hono keeps a promise per body kind (its type says a value); json() reads the text one.
+  (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
+  await next();
+};
+
 const feature = (enabled: boolean, what: string): MiddlewareHandler => async (c, next) => {
   if (!enabled) return fail(c, 403, 'feature_disabled', `${what} tasks is turned off on this server`);
   await next();
@@ -180,7 +201,7 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'post',
       path: '/tasks',
       summary: 'Add a task',
-      middleware: [requireJson, limitBody, idempotent] as const,
+      middleware: [requireJson, limitBody, strictUtf8, idempotent] as const,
       request: { headers: s.IdempotencyHeaders, body: bodyOf(s.CreateBody) },
       responses: { 201: written(s.TaskChanged, 'Created'), ...errors(400, 409, 413, 415, 422, 503) },
     }),
@@ -195,7 +216,7 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'put',
       path: '/tasks/{id}',
       summary: "Replace a task's text (needs FEATURE_EDIT_TASK)",
-      middleware: [canEdit, requireJson, limitBody, idempotent] as const,
+      middleware: [canEdit, requireJson, limitBody, strictUtf8, idempotent] as const,
       request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.ReplaceBody) },
       responses: { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) },
     }),
@@ -210,7 +231,7 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'patch',
       path: '/tasks/{id}',
       summary: 'Change text and/or done (needs FEATURE_EDIT_TASK)',
-      middleware: [canEdit, requireJson, limitBody, idempotent] as const,
+      middleware: [canEdit, requireJson, limitBody, strictUtf8, idempotent] as const,
       request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.PatchBody) },
       responses: { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) },
     }),

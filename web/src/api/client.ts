@@ -1,11 +1,15 @@
 import { ref, type Ref } from 'vue';
+import type { ErrorCode } from '../../../functions/api/schemas';
+
+/** The API's codes, nginx's own JSON answers (502, 504), and the page's for what it detects itself. */
+export type ApiErrorCode = ErrorCode | 'api_unavailable' | 'api_timeout' | 'network_error' | 'bad_response' | 'http_error';
 
 /** An API failure with the API's own `{ success: false, message, code }` when it sent one. */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
-    readonly code: string,
+    readonly code: ApiErrorCode,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -78,7 +82,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     const data = (await res.json().catch(() => null)) as { message?: unknown; code?: unknown } | null;
     if (!res.ok) {
       const message = typeof data?.message === 'string' ? data.message : `The API answered ${res.status}.`;
-      const code = typeof data?.code === 'string' ? data.code : unavailable.has(res.status) ? 'api_unavailable' : 'http_error';
+      const code = typeof data?.code === 'string' ? (data.code as ApiErrorCode) : unavailable.has(res.status) ? 'api_unavailable' : 'http_error';
       throw new ApiError(message, res.status, code);
     }
     if (data === null) throw new ApiError('The API sent an answer that is not JSON.', res.status, 'bad_response');

@@ -1,27 +1,28 @@
 import { computed, inject, reactive, type InjectionKey } from 'vue';
 import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client';
 import type { RuntimeConfig } from '../config';
+import type { Task, TaskChangedBody, TaskListBody } from '../../../functions/api/schemas';
+import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from '../../../functions/api/task-text';
 
-export interface Task {
-  id: number;
-  task: string;
-  done: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { Task };
 
 export type Filter = 'all' | 'active' | 'done';
-
-/** The API's limit; checked here too so the person hears about it before a round trip. */
-export const MAX_TASK_LENGTH = 255;
 
 interface Notice {
   text: string;
   retry?: () => void;
 }
 
-type TaskReply = { task: Task };
-type ListReply = { tasks: Task[]; nextCursor?: string | number | null };
+/** What the page says about each problem the API's text rule finds (checked here before a round trip). */
+export const TASK_TEXT_PROBLEMS: Record<TaskTextProblem, string> = {
+  empty: 'A task needs some text.',
+  too_long: `A task can be at most ${MAX_TASK_LENGTH} characters.`,
+  nul: 'A task cannot contain a NUL character.',
+  lone_surrogate: 'A task cannot contain a broken character (a lone surrogate).',
+};
+
+type TaskReply = TaskChangedBody;
+type ListReply = TaskListBody;
 
 /**
  * All task state and the actions on it. Changes show at once and roll back with a notice when the
@@ -67,9 +68,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   }
 
   function validate(text: string): string | null {
-    if (text === '') return 'A task needs some text.';
-    if (text.length > MAX_TASK_LENGTH) return `A task can be at most ${MAX_TASK_LENGTH} characters.`;
-    return null;
+    const problem = taskTextProblem(text);
+    return problem && TASK_TEXT_PROBLEMS[problem];
   }
 
   function load(): Promise<void> {

@@ -1,0 +1,19 @@
+import { describeApiContract, type StartHost } from '../contract/api-contract';
+import { startApiImage } from '../support/images';
+import { createTestDatabase } from '../support/postgres';
+
+/** The API image, run as the prod manifests run it, on a fresh database of the machine's PostgreSQL. */
+const apiImage: StartHost = async (env) => {
+  const database = await createTestDatabase();
+  const api = await startApiImage({ databaseUrl: database.url, env: { MIGRATE_ON_START: 'true', ...env } });
+  return {
+    // The image requires nginx's internal token, as in the cluster.
+    request: (method, path, body, headers) => fetch(api.url + path, { method, body: body as BodyInit | undefined, headers: { ...api.headers, ...headers }, redirect: 'manual' }),
+    async stop() {
+      await api.stop();
+      await database.drop();
+    },
+  };
+};
+
+describeApiContract('the API image, over HTTP', 'pg', apiImage);
