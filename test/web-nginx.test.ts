@@ -197,6 +197,25 @@ describe('nginx proxying /api/', () => {
     expect(api.seen.map((r) => r.method)).toEqual(['POST']);
   });
 
+  it('retries a write that carries an Idempotency-Key, passing the key on every try', async () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+      api.seen.length = 0;
+      api.fail(2);
+      const key = `"${method}-8e03978e-40d5-43e8-bc93-6894a57f9324"`;
+      const body = method === 'DELETE' ? undefined : '{"task":"x"}';
+      const res = await get(method === 'POST' ? '/api/tasks' : '/api/tasks/1', { method, headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key }, body });
+      expect(res.status, method).toBe(200);
+      expect(api.seen.map((r) => r.method), method).toEqual([method, method, method]);
+      expect(api.seen.map((r) => r.headers['idempotency-key']), method).toEqual([key, key, key]);
+    }
+    // An empty header is no key: not retried.
+    api.seen.length = 0;
+    api.fail(1);
+    const empty = await get('/api/tasks', { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': '' }, body: '{"task":"x"}' });
+    expect(empty.status).toBe(502);
+    expect(api.seen).toHaveLength(1);
+  });
+
   it('gives a JSON 502 while the API is down, and recovers when it returns', async () => {
     await api.down();
     try {
@@ -237,6 +256,16 @@ describe('nginx proxying /api/', () => {
       const write = await fetch(`${slow.url}/api/tasks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"task":"x"}' });
       expect(write.status).toBe(504);
       expect(sockets.size).toBe(4);
+
+      // A keyed write is tried again after a timeout, like a read.
+      const keyed = await fetch(`${slow.url}/api/tasks`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': '"a-timed-out-write"' },
+        body: '{"task":"x"}',
+      });
+      expect(keyed.status).toBe(504);
+      expect((await keyed.json()).code).toBe('api_timeout');
+      expect(sockets.size).toBe(7);
     } finally {
       await slow.stop();
       sockets.forEach((s) => s.destroy());

@@ -1,9 +1,10 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import type { Config } from './config';
 import type { Db } from './db';
 import { notFound, onError } from './errors';
+import { idempotency, writeQueryable } from './idempotency';
 import { requireInternalToken } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -42,7 +43,10 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   const app = new Hono({ strict: false });
   let driverName: string = config.driver;
   let store: TaskStore | undefined;
-  const getStore = async () => {
+  const getStore = async (c: Context) => {
+    // A keyed write runs in its own transaction (idempotency.ts).
+    const tx = writeQueryable(c);
+    if (tx) return taskStore(tx);
     if (store) return store;
     const d = await db();
     driverName = d.driver;
@@ -55,7 +59,7 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
   if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
-  app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName }));
+  app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));
   app.notFound(notFound(app));
   app.onError(onError(log));
   return app;

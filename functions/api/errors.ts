@@ -22,7 +22,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (CONNECTION_CODES.has(code)) return true;
     if (/^(08|28|53|57P)/.test(code)) return true;
   }
-  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Cannot use a pool after calling end/i.test(message);
+  // "not queryable": node-postgres, for a checked-out client whose connection failed (a transaction's).
+  return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Cannot use a pool after calling end|Client has encountered a connection error and is not queryable/i.test(message);
 }
 
 /**

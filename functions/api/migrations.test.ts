@@ -10,6 +10,7 @@ import { ensureAppRole, MigrationChangedError, migrate, migrationsApplied } from
 import { loadMigrations } from './migrations/index';
 
 const log = createLogger('silent');
+const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql'];
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -35,7 +36,7 @@ describe('migrations', () => {
     expect(await migrationsApplied(db)).toBe(false);
 
     const result = await migrate(db);
-    expect(result.applied).toEqual(['001_create_main_table.sql', '002_done_and_timestamps.sql']);
+    expect(result.applied).toEqual(ALL);
     const rows = await db.query<{ id: number; task: string; done: boolean; created_at: Date }>('SELECT id, task, done, created_at FROM main_table ORDER BY id');
     expect(rows.map((r) => [r.id, r.task, r.done])).toEqual([
       [1, 'seed one', false],
@@ -51,10 +52,10 @@ describe('migrations', () => {
 
   it('is idempotent: a second run applies nothing', async () => {
     const { db } = await freshPg();
-    expect((await migrate(db)).applied).toHaveLength(2);
+    expect((await migrate(db)).applied).toHaveLength(ALL.length);
     expect((await migrate(db)).applied).toEqual([]);
     const recorded = await db.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version');
-    expect(recorded.map((r) => r.version)).toEqual(['001', '002']);
+    expect(recorded.map((r) => r.version)).toEqual(ALL.map((name) => name.slice(0, 3)));
     expect(recorded.every((r) => /^[0-9a-f]{64}$/.test(r.checksum))).toBe(true);
   });
 
@@ -74,7 +75,7 @@ describe('migrations', () => {
     const recorded = await db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
     expect(recorded.map((r) => r.version)).toEqual(['001']);
     // The unchanged files still migrate.
-    expect((await migrate(db, files)).applied).toEqual(['002_done_and_timestamps.sql']);
+    expect((await migrate(db, files)).applied).toEqual(ALL.slice(1));
   });
 
   it('serializes concurrent runners: each migration is applied exactly once', async () => {
@@ -82,14 +83,14 @@ describe('migrations', () => {
     const runners = Array.from({ length: 6 }, () => open());
     const results = await Promise.all(runners.map((d) => migrate(d)));
     const applied = results.flatMap((r) => r.applied);
-    expect(applied.sort()).toEqual(['001_create_main_table.sql', '002_done_and_timestamps.sql']);
+    expect(applied.sort()).toEqual(ALL);
     expect(results.filter((r) => r.applied.length > 0)).toHaveLength(1);
   });
 
   it('works the same on PGlite', async () => {
     const db = await createPgliteDb('memory://');
     cleanups.push(() => db.close());
-    expect((await migrate(db)).applied).toHaveLength(2);
+    expect((await migrate(db)).applied).toHaveLength(ALL.length);
     expect(await migrationsApplied(db)).toBe(true);
     expect((await migrate(db)).applied).toEqual([]);
   });
@@ -128,6 +129,9 @@ describe('migrations', () => {
       await app.query('UPDATE main_table SET done = true');
       expect((await app.query('SELECT count(*)::int AS n FROM main_table')).rows[0].n).toBe(1);
       await app.query('DELETE FROM main_table');
+      // Keyed writes record their answer in idempotency_keys, as the app role.
+      await app.query("INSERT INTO idempotency_keys (key, fingerprint, status, body) VALUES ('k', 'f', 201, '{}')");
+      await app.query("DELETE FROM idempotency_keys WHERE created_at < now() + interval '1 hour'");
       await expect(app.query('CREATE TABLE sneaky (id int)')).rejects.toMatchObject({ code: '42501' });
       await expect(app.query('DROP TABLE main_table')).rejects.toMatchObject({ code: '42501' });
     } finally {

@@ -41,12 +41,15 @@ export type Task = z.infer<typeof Task>;
 export const ERROR_CODES = {
   validation_error: 400,
   malformed_json: 400,
+  invalid_idempotency_key: 400,
   unauthorized: 401,
   feature_disabled: 403,
   not_found: 404,
   method_not_allowed: 405,
+  idempotency_key_in_use: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  idempotency_key_reused: 422,
   internal_error: 500,
   database_unavailable: 503,
   database_busy: 503,
@@ -129,3 +132,25 @@ export const Info = z
     features: z.object({ editTask: z.boolean(), deleteTask: z.boolean() }),
   })
   .openapi('Info');
+
+/**
+ * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field", §2.1): an RFC 8941
+ * sf-string, that is a double-quoted string of printable ASCII where `"` and `\` are escaped with
+ * `\`. We also require 1 to 255 characters inside the quotes, so a key fits its index.
+ */
+export const IDEMPOTENCY_KEY_PATTERN = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}"$/;
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(IDEMPOTENCY_KEY_PATTERN, { message: 'Idempotency-Key must be a quoted string of 1 to 255 printable ASCII characters' })
+    .optional()
+    .openapi({
+      param: { name: 'idempotency-key', in: 'header' },
+      example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+      description:
+        'Makes the write safe to retry: a repeat with the same key within 24 h answers the first response (with `Idempotent-Replayed: true`) and writes nothing; ' +
+        'the same key with another method, path or body is 422 `idempotency_key_reused`; a repeat while the first is still running is 409 `idempotency_key_in_use` (with `Retry-After`). ' +
+        'An RFC 8941 quoted string, for example a UUID in double quotes.',
+    }),
+});

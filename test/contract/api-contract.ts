@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BODY_LIMIT_BYTES } from '../../functions/api/routes/api';
 
@@ -361,6 +362,125 @@ export function describeApiContract(
       const again = await call('DELETE', `/api/tasks/${t.id}`);
       expect(again.status).toBe(404);
       expect(again.json).toEqual({ success: false, message: 'Task not found', code: 'not_found' });
+    });
+
+    describe('Idempotency-Key on writes', () => {
+      const key = () => `"${randomUUID()}"`;
+      const keyed = (method: string, path: string, k: string, body?: unknown) => call(method, path, body, { 'idempotency-key': k });
+
+      it('a repeat answers the stored status and body, marked Idempotent-Replayed, and writes nothing', async () => {
+        const k = key();
+        const first = await keyed('POST', '/api/tasks', k, { task: 'Pay rent' });
+        expect(first.status).toBe(201);
+        expect(first.headers.get('idempotent-replayed')).toBeNull();
+        for (let i = 0; i < 3; i++) {
+          const again = await keyed('POST', '/api/tasks', k, { task: 'Pay rent' });
+          expect(again.status).toBe(201);
+          expect(again.text).toBe(first.text);
+          expect(again.headers.get('idempotent-replayed')).toBe('true');
+          expect(again.headers.get('content-type')).toBe(first.headers.get('content-type'));
+        }
+        expect(await count()).toBe(1);
+        // PUT, PATCH and DELETE the same way: the second DELETE answers 200 again, not 404.
+        const id = first.json.task.id;
+        for (const [method, body] of [['PUT', { task: 'Pay the rent' }], ['PATCH', { done: true }], ['DELETE', undefined]] as const) {
+          const k2 = key();
+          const once = await keyed(method, `/api/tasks/${id}`, k2, body);
+          expect(once.status, method).toBe(200);
+          const twice = await keyed(method, `/api/tasks/${id}`, k2, body);
+          expect([twice.status, twice.text, twice.headers.get('idempotent-replayed')], method).toEqual([200, once.text, 'true']);
+        }
+        expect(await count()).toBe(0);
+      });
+
+      it('without a key every request runs, as before', async () => {
+        expect((await call('POST', '/api/tasks', { task: 'twice' })).status).toBe(201);
+        expect((await call('POST', '/api/tasks', { task: 'twice' })).status).toBe(201);
+        expect(await count()).toBe(2);
+      });
+
+      it('the same key with another body, path or method → 422 idempotency_key_reused, nothing written', async () => {
+        const k = key();
+        const first = await keyed('POST', '/api/tasks', k, { task: 'one' });
+        expect(first.status).toBe(201);
+        const id = first.json.task.id;
+        for (const [method, path, body] of [
+          ['POST', '/api/tasks', { task: 'two' }],
+          ['POST', '/api/tasks', { task: 'one', done: false }],
+          ['PUT', `/api/tasks/${id}`, { task: 'one' }],
+          ['DELETE', `/api/tasks/${id}`, undefined],
+        ] as const) {
+          const r = await keyed(method, path, k, body);
+          expect(r.status, `${method} ${path}`).toBe(422);
+          expect(r.json).toEqual({
+            success: false,
+            message: 'This Idempotency-Key was already used for a different request; send a new key with a new request',
+            code: 'idempotency_key_reused',
+          });
+        }
+        expect(await list()).toEqual([first.json.task]);
+      });
+
+      it.each([
+        ['unquoted', 'abc-123'],
+        ['empty', '""'],
+        ['256 characters', `"${'k'.repeat(256)}"`],
+        ['non-ASCII', '"clé"'],
+        ['an unescaped quote', '"a"b"'],
+        ['a lone backslash', '"a\\b"'],
+        ['two keys', '"a", "b"'],
+      ])('a key that is %s → 400 invalid_idempotency_key, nothing written', async (_name, k) => {
+        const r = await keyed('POST', '/api/tasks', k, { task: 'never' });
+        expect(r.status).toBe(400);
+        expect(r.json).toEqual({
+          success: false,
+          message: 'Idempotency-Key must be one quoted string of 1 to 255 printable ASCII characters, for example "8e03978e-40d5-43e8-bc93-6894a57f9324"',
+          code: 'invalid_idempotency_key',
+        });
+        expect(await count()).toBe(0);
+      });
+
+      it('accepts 255 characters with escapes, and tells keys apart exactly', async () => {
+        const long = `"${randomUUID()}${'k'.repeat(217)}\\"\\\\"`;
+        expect((await keyed('POST', '/api/tasks', long, { task: 'long key' })).status).toBe(201);
+        expect((await keyed('POST', '/api/tasks', long, { task: 'long key' })).headers.get('idempotent-replayed')).toBe('true');
+        const base = randomUUID();
+        const upper = await keyed('POST', '/api/tasks', `"${base}-Case"`, { task: 'a' });
+        const lower = await keyed('POST', '/api/tasks', `"${base}-case"`, { task: 'b' });
+        expect([upper.status, lower.status, lower.headers.get('idempotent-replayed')]).toEqual([201, 201, null]);
+        expect(await count()).toBe(3);
+      });
+
+      it('refusals before the database are not stored: the corrected request may reuse the key', async () => {
+        const k = key();
+        expect((await keyed('POST', '/api/tasks', k, { task: '   ' })).status).toBe(400);
+        expect((await keyed('POST', '/api/tasks', k, '{broken')).status).toBe(400);
+        expect((await call('POST', '/api/tasks', 'task=x', { 'idempotency-key': k, 'content-type': 'text/plain' })).status).toBe(415);
+        const fixed = await keyed('POST', '/api/tasks', k, { task: 'fixed' });
+        expect(fixed.status).toBe(201);
+        expect(fixed.headers.get('idempotent-replayed')).toBeNull();
+        expect(await count()).toBe(1);
+      });
+
+      it('answers that reached the database are stored, 404 included', async () => {
+        const k = key();
+        const missing = await keyed('PATCH', '/api/tasks/2147483647', k, { done: true });
+        expect(missing.status).toBe(404);
+        const again = await keyed('PATCH', '/api/tasks/2147483647', k, { done: true });
+        expect([again.status, again.text, again.headers.get('idempotent-replayed')]).toEqual([404, missing.text, 'true']);
+      });
+
+      it('the OpenAPI document shows the header, 409 and 422 on every write', async () => {
+        const doc = (await call('GET', '/api/openapi.json')).json;
+        for (const [path, method] of [['/tasks', 'post'], ['/tasks/{id}', 'put'], ['/tasks/{id}', 'patch'], ['/tasks/{id}', 'delete']] as const) {
+          const op = doc.paths[path][method];
+          expect(op.parameters, `${method} ${path}`).toContainEqual(
+            expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false }),
+          );
+          expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['409', '422']));
+        }
+        expect(doc.paths['/tasks'].get.parameters.some((p: { name: string }) => p.name === 'idempotency-key')).toBe(false);
+      });
     });
 
     it('feature flags off → 403 on PUT, PATCH, DELETE and nothing changes', async () => {

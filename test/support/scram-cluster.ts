@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,6 +17,10 @@ export interface ScramCluster {
   password: string;
   /** postgres://user:password@127.0.0.1:port/<database> */
   url(database?: string): string;
+  /** `pg_ctl stop -m <mode>`, keeping the data: fast = clients disconnected, immediate = like a crash. */
+  halt(mode: 'fast' | 'immediate'): Promise<void>;
+  /** Starts a halted server again on the same port; resolves once it accepts connections. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,6 +42,16 @@ function run(command: string, args: string[], asClusterUser: boolean): void {
   if (result.status !== 0) {
     throw new Error(`${command} failed (${result.status}): ${result.stderr || result.stdout || result.error?.message}`);
   }
+}
+
+/** Like run(), without blocking the event loop (load generators in the same process keep running). */
+function runAsync(command: string, args: string[], asClusterUser: boolean): Promise<void> {
+  const [cmd, argv] = asClusterUser ? ['runuser', ['-u', CLUSTER_USER, '--', command, ...args]] : [command, args];
+  return new Promise((resolve, reject) =>
+    execFile(cmd, argv, { encoding: 'utf8' }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${command} failed: ${stderr || stdout || err.message}`)) : resolve(),
+    ),
+  );
 }
 
 /**
@@ -99,6 +113,12 @@ export async function startScramCluster(): Promise<ScramCluster> {
     password,
     url(database = 'postgres') {
       return `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+    },
+    halt(mode) {
+      return runAsync(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop'], asRoot);
+    },
+    resume() {
+      return runAsync(join(PG_BIN, 'pg_ctl'), ['-D', data, '-o', options, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'], asRoot);
     },
     async stop() {
       if (stopped) return;

@@ -9,7 +9,6 @@ export interface PgLikeClient {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
   release(err?: Error | boolean): void;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  removeListener(event: 'error', listener: (err: Error) => void): unknown;
 }
 export interface PgLikePool {
   query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
@@ -100,6 +99,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   }
 
   const stopWatching = mounted?.watch(() => reload('mounted secret changed'));
+  const listening = new WeakSet<PgLikeClient>();
 
   /** Runs fn on the pool through the breaker; a full pool while the database answers is POOL_BUSY. */
   async function guarded<T>(p: PgLikePool, fn: (p: PgLikePool) => Promise<T>): Promise<T> {
@@ -143,9 +143,13 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       const client = await withAuthRetry((p) => p.connect());
       // A checked-out client has no pool listener: without this, a connection dropped while it is
       // held (between statements, or while waiting on a lock) is an unhandled 'error' event that
-      // ends the process. The failing statement rejects on its own; this only records it.
-      const onError = (err: Error) => log.debug({ err: describe(err) }, 'database connection in a transaction failed');
-      client.on('error', onError);
+      // ends the process. The failing statement rejects on its own; this only records it. It stays
+      // for the client's whole life: after release(err) the pool ends the client, and an 'error'
+      // that arrives then (57P01 during a restart, found by test/faults/db-restart) would crash too.
+      if (!listening.has(client)) {
+        listening.add(client);
+        client.on('error', (err) => log.debug({ err: describe(err) }, 'database connection in a transaction failed'));
+      }
       const q: Queryable = {
         query: async <R extends Row = Row>(text: string, params?: unknown[]) =>
           (await client.query(text, params)).rows as R[],
@@ -154,12 +158,10 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
         await client.query('BEGIN');
         const result = await fn(q);
         await client.query('COMMIT');
-        client.removeListener('error', onError);
         client.release();
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
-        client.removeListener('error', onError);
         client.release(err instanceof Error ? err : true);
         throw err;
       }

@@ -10,13 +10,26 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface ApiDeps {
   config: Config;
-  store: () => Promise<TaskStore>;
+  /** The task store for this request (a keyed write's own transaction when it has one). */
+  store: (c: Context) => Promise<TaskStore>;
   driver: () => string;
+  /** Idempotency-Key handling for the write routes (idempotency.ts). */
+  idempotent: MiddlewareHandler;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { 'application/json': { schema } },
   description,
+});
+/** A write's answer: the same when replayed for a repeated Idempotency-Key, marked by a header. */
+const written = <T extends z.ZodType>(schema: T, description: string) => ({
+  ...json(schema, description),
+  headers: z.object({
+    'Idempotent-Replayed': z
+      .literal('true')
+      .optional()
+      .openapi({ description: 'Present when this is the stored answer to an earlier request with the same Idempotency-Key' }),
+  }),
 });
 type ErrorResponse = ReturnType<typeof json<typeof s.ErrorBody>>;
 const errors = <const S extends readonly number[]>(...statuses: S) =>
@@ -30,6 +43,8 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'Task not found',
   413: 'Body too large',
   415: 'Body must be application/json',
+  409: 'A request with this Idempotency-Key is still running (Retry-After)',
+  422: 'This Idempotency-Key was used for a different request',
   503: 'Database unavailable',
 };
 const bodyOf = <T extends z.ZodType>(schema: T) => ({
@@ -126,7 +141,7 @@ const feature = (enabled: boolean, what: string): MiddlewareHandler => async (c,
 
 const notFound = (c: Context) => fail(c, 404, 'not_found', 'Task not found');
 
-export function apiRoutes({ config, store, driver }: ApiDeps) {
+export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
   const api = new OpenAPIHono({ defaultHook: onInvalid });
   const canEdit = feature(config.features.editTask, 'Editing');
   const canDelete = feature(config.features.deleteTask, 'Deleting');
@@ -159,7 +174,7 @@ export function apiRoutes({ config, store, driver }: ApiDeps) {
     }),
     async (c) => {
       const { limit = 1000, cursor } = c.req.valid('query');
-      const page = await (await store()).list(limit, cursor);
+      const page = await (await store(c)).list(limit, cursor);
       return c.json(
         { success: true as const, tasks: page.tasks, nextCursor: page.nextAfterId === null ? null : String(page.nextAfterId) },
         200,
@@ -176,7 +191,7 @@ export function apiRoutes({ config, store, driver }: ApiDeps) {
       responses: { 200: json(s.TaskResponse, 'The task'), ...errors(400, 404, 503) },
     }),
     async (c) => {
-      const task = await (await store()).get(c.req.valid('param').id);
+      const task = await (await store(c)).get(c.req.valid('param').id);
       return task ? c.json({ success: true as const, task }, 200) : notFound(c);
     },
   );
@@ -186,12 +201,12 @@ export function apiRoutes({ config, store, driver }: ApiDeps) {
       method: 'post',
       path: '/tasks',
       summary: 'Add a task',
-      middleware: [requireJson, limitBody, strictUtf8] as const,
-      request: { body: bodyOf(s.CreateBody) },
-      responses: { 201: json(s.TaskChanged, 'Created'), ...errors(400, 413, 415, 503) },
+      middleware: [requireJson, limitBody, strictUtf8, idempotent] as const,
+      request: { headers: s.IdempotencyHeaders, body: bodyOf(s.CreateBody) },
+      responses: { 201: written(s.TaskChanged, 'Created'), ...errors(400, 409, 413, 415, 422, 503) },
     }),
     async (c) => {
-      const task = await (await store()).create(c.req.valid('json').task);
+      const task = await (await store(c)).create(c.req.valid('json').task);
       return c.json({ success: true as const, message: 'Task added successfully', task }, 201);
     },
   );
@@ -201,12 +216,12 @@ export function apiRoutes({ config, store, driver }: ApiDeps) {
       method: 'put',
       path: '/tasks/{id}',
       summary: "Replace a task's text (needs FEATURE_EDIT_TASK)",
-      middleware: [canEdit, requireJson, limitBody, strictUtf8] as const,
-      request: { params: s.IdParam, body: bodyOf(s.ReplaceBody) },
-      responses: { 200: json(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 413, 415, 503) },
+      middleware: [canEdit, requireJson, limitBody, strictUtf8, idempotent] as const,
+      request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.ReplaceBody) },
+      responses: { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) },
     }),
     async (c) => {
-      const task = await (await store()).update(c.req.valid('param').id, { task: c.req.valid('json').task });
+      const task = await (await store(c)).update(c.req.valid('param').id, { task: c.req.valid('json').task });
       return task ? c.json({ success: true as const, message: 'Task updated successfully', task }, 200) : notFound(c);
     },
   );
@@ -216,12 +231,12 @@ export function apiRoutes({ config, store, driver }: ApiDeps) {
       method: 'patch',
       path: '/tasks/{id}',
       summary: 'Change text and/or done (needs FEATURE_EDIT_TASK)',
-      middleware: [canEdit, requireJson, limitBody, strictUtf8] as const,
-      request: { params: s.IdParam, body: bodyOf(s.PatchBody) },
-      responses: { 200: json(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 413, 415, 503) },
+      middleware: [canEdit, requireJson, limitBody, strictUtf8, idempotent] as const,
+      request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.PatchBody) },
+      responses: { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) },
     }),
     async (c) => {
-      const task = await (await store()).update(c.req.valid('param').id, c.req.valid('json'));
+      const task = await (await store(c)).update(c.req.valid('param').id, c.req.valid('json'));
       return task ? c.json({ success: true as const, message: 'Task updated successfully', task }, 200) : notFound(c);
     },
   );
@@ -231,13 +246,13 @@ export function apiRoutes({ config, store, driver }: ApiDeps) {
       method: 'delete',
       path: '/tasks/{id}',
       summary: 'Delete a task (needs FEATURE_DELETE_TASK)',
-      middleware: [canDelete] as const,
-      request: { params: s.IdParam },
-      responses: { 200: json(s.Deleted, 'Deleted'), ...errors(400, 403, 404, 503) },
+      middleware: [canDelete, idempotent] as const,
+      request: { params: s.IdParam, headers: s.IdempotencyHeaders },
+      responses: { 200: written(s.Deleted, 'Deleted'), ...errors(400, 403, 404, 409, 422, 503) },
     }),
     async (c) => {
       const id = c.req.valid('param').id;
-      return (await (await store()).remove(id))
+      return (await (await store(c)).remove(id))
         ? c.json({ success: true as const, message: 'Task deleted successfully', id }, 200)
         : notFound(c);
     },

@@ -15,6 +15,10 @@ export function fakeApi(initial: string[] = []) {
   const now = '2026-01-01T00:00:00.000Z';
   const tasks: Task[] = initial.map((task) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now }));
   const calls: string[] = [];
+  /** The Idempotency-Key header of each request, in order (undefined when none was sent). */
+  const keys: (string | undefined)[] = [];
+  // Like the real API: a repeated key is answered from the record and changes nothing.
+  const answered = new Map<string, { status: number; body: unknown }>();
   let override: Handler | undefined;
   let held: (() => void)[] | undefined;
 
@@ -46,14 +50,19 @@ export function fakeApi(initial: string[] = []) {
     const method = init?.method ?? 'GET';
     const path = String(input);
     calls.push(`${method} ${path}`);
+    const key = new Headers(init?.headers).get('idempotency-key') ?? undefined;
+    keys.push(key);
     if (held) await new Promise<void>((resolve) => held!.push(resolve));
-    const { status, body } = handle(method, path, init?.body ? JSON.parse(String(init.body)) : undefined);
+    const answer = (key !== undefined && answered.get(key)) || handle(method, path, init?.body ? JSON.parse(String(init.body)) : undefined);
+    if (key !== undefined && answer.status < 500 && answer.status !== 409) answered.set(key, answer);
+    const { status, body } = answer;
     return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
   }) as typeof globalThis.fetch;
 
   return {
     tasks,
     calls,
+    keys,
     fetch,
     /** Answer requests through `handler` first (return undefined to fall through). */
     intercept(handler: Handler | undefined) {
@@ -70,8 +79,8 @@ export function fakeApi(initial: string[] = []) {
   };
 }
 
-export async function mountApp(api: ReturnType<typeof fakeApi>, config: Partial<RuntimeConfig> = {}) {
-  const client = createApiClient({ baseUrl: '/api', fetch: api.fetch, retryForMs: 0 });
+export async function mountApp(api: ReturnType<typeof fakeApi>, config: Partial<RuntimeConfig> = {}, retryForMs = 0) {
+  const client = createApiClient({ baseUrl: '/api', fetch: api.fetch, retryForMs });
   const store = createTaskStore(client, { ...defaultConfig, ...config });
   const wrapper = mount(App, {
     props: { appVersion: config.appVersion ?? '1.2.3' },

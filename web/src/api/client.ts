@@ -20,18 +20,42 @@ export interface ApiClientOptions {
   baseUrl: string;
   /** A request still running after this long means the API is probably waking up from zero. */
   slowAfterMs?: number;
-  /** How long reads keep retrying while the API is unreachable (502/503/504 or network error). */
+  /** How long reads and keyed writes keep retrying while the API is unreachable (502/503/504 or network error). */
   retryForMs?: number;
   fetch?: typeof fetch;
 }
 
+export interface RequestOptions {
+  /**
+   * Sent as `Idempotency-Key` (one per user action, see newIdempotencyKey). A keyed write is retried
+   * like a read: the API answers a repeat from its record instead of writing twice.
+   */
+  idempotencyKey?: string;
+}
+
 export interface ApiClient {
-  request<T>(method: string, path: string, body?: unknown): Promise<T>;
+  request<T>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T>;
   /** True while any request has been running longer than `slowAfterMs`. */
   waking: Readonly<Ref<boolean>>;
 }
 
 const unavailable = new Set([502, 503, 504]);
+
+/**
+ * A fresh random key for one user action: a UUID v4. crypto.randomUUID exists only in secure
+ * contexts (HTTPS, localhost); getRandomValues exists everywhere, so plain-HTTP pages get one too.
+ */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** The header value: an RFC 8941 string, as the Idempotency-Key draft requires. */
+const quoted = (key: string) => `"${key.replace(/["\\]/g, '\\$&')}"`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function createApiClient(options: ApiClientOptions): ApiClient {
@@ -41,12 +65,15 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const waking = ref(false);
   let slowCount = 0;
 
-  async function once<T>(method: string, path: string, body: unknown): Promise<T> {
+  async function once<T>(method: string, path: string, body: unknown, key: string | undefined): Promise<T> {
     let res: Response;
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (key !== undefined) headers['Idempotency-Key'] = quoted(key);
     try {
       res = await doFetch(base + path, {
         method,
-        headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
@@ -62,25 +89,33 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     return data as T;
   }
 
-  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async function request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
     let slow = false;
     const timer = setTimeout(() => {
       slow = true;
       slowCount++;
       waking.value = true;
     }, slowAfterMs);
-    // Reads are safe to repeat, so they wait out a scale-from-zero; writes fail at once and
-    // the caller rolls back, because a write that reached the API must not run twice.
-    const retries = method === 'GET' || method === 'HEAD';
+    // Reads are safe to repeat, so they wait out a scale-from-zero (502/503/504, a timeout, a
+    // dropped connection). So is a write with an Idempotency-Key: the API runs it once and answers
+    // a repeat from its record; 409 means the first try is still running. A write without a key
+    // fails at once and the caller rolls back, because it must not run twice.
+    const key = options.idempotencyKey;
+    const retries = method === 'GET' || method === 'HEAD' || key !== undefined;
     const deadline = Date.now() + retryForMs;
     try {
       for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
         try {
-          return await once<T>(method, path, body);
+          return await once<T>(method, path, body, key);
         } catch (err) {
-          const again = retries && err instanceof ApiError && (err.status === 0 || unavailable.has(err.status));
-          if (!again || Date.now() + delay > deadline) throw err;
-          await sleep(delay);
+          const again =
+            retries &&
+            err instanceof ApiError &&
+            (err.status === 0 || unavailable.has(err.status) || (key !== undefined && err.code === 'idempotency_key_in_use'));
+          // A first try still running is answered with Retry-After: 1; ask again within a second.
+          const wait = err instanceof ApiError && err.code === 'idempotency_key_in_use' ? Math.min(delay, 1000) : delay;
+          if (!again || Date.now() + wait > deadline) throw err;
+          await sleep(wait);
         }
       }
     } finally {

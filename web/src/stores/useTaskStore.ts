@@ -1,5 +1,5 @@
 import { computed, inject, reactive, type InjectionKey } from 'vue';
-import { ApiError, type ApiClient } from '../api/client';
+import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client';
 import type { RuntimeConfig } from '../config';
 import type { Task, TaskChangedBody, TaskListBody } from '../../../functions/api/schemas';
 import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from '../../../functions/api/task-text';
@@ -114,8 +114,11 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     }
   }
 
-  /** Adds the draft (or `text`): shown at once, taken back if the API refuses. */
-  async function add(text = state.draft) {
+  /**
+   * Adds the draft (or `text`): shown at once, taken back if the API refuses. Every user action has
+   * one Idempotency-Key, kept by its Retry, so a write that did reach the API is never made twice.
+   */
+  async function add(text = state.draft, key = newIdempotencyKey()) {
     const value = text.trim();
     const problem = validate(value);
     if (problem) {
@@ -129,7 +132,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     state.notice = null;
     try {
       await loading;
-      const reply = await api.request<TaskReply>('POST', '/tasks', { task: value });
+      const reply = await api.request<TaskReply>('POST', '/tasks', { task: value }, { idempotencyKey: key });
       const i = indexOf(temp.id);
       if (i >= 0) state.tasks[i] = reply.task;
     } catch (err) {
@@ -137,23 +140,23 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       if (i >= 0) state.tasks.splice(i, 1);
       // Give the text back unless the person has started typing something else.
       if (state.draft.trim() === '') state.draft = value;
-      fail(`Couldn’t add “${value}”`, err, () => void add(value));
+      fail(`Couldn’t add “${value}”`, err, () => void add(value, key));
     }
   }
 
-  async function patch(id: number, change: Partial<Pick<Task, 'task' | 'done'>>, what: string) {
+  async function patch(id: number, change: Partial<Pick<Task, 'task' | 'done'>>, what: string, key = newIdempotencyKey()) {
     const i = indexOf(id);
     if (i < 0) return;
     const before = { ...state.tasks[i]! };
     Object.assign(state.tasks[i]!, change);
     try {
-      const reply = await api.request<TaskReply>('PATCH', `/tasks/${id}`, change);
+      const reply = await api.request<TaskReply>('PATCH', `/tasks/${id}`, change, { idempotencyKey: key });
       const j = indexOf(id);
       if (j >= 0) state.tasks[j] = reply.task;
     } catch (err) {
       const j = indexOf(id);
       if (j >= 0) state.tasks[j] = before;
-      fail(what, err, () => void patch(id, change, what), 'edit');
+      fail(what, err, () => void patch(id, change, what, key), 'edit');
     }
   }
 
@@ -174,16 +177,16 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return patch(id, { done }, `Couldn’t mark “${current.task}” as ${done ? 'done' : 'not done'}`);
   }
 
-  async function remove(id: number) {
+  async function remove(id: number, key = newIdempotencyKey()) {
     const i = indexOf(id);
     if (i < 0) return;
     const [task] = state.tasks.splice(i, 1);
     try {
-      await api.request('DELETE', `/tasks/${id}`);
+      await api.request('DELETE', `/tasks/${id}`, undefined, { idempotencyKey: key });
     } catch (err) {
       // Put it back where it was, as near as the list now allows.
       state.tasks.splice(Math.min(i, state.tasks.length), 0, task!);
-      fail(`Couldn’t delete “${task!.task}”`, err, () => void remove(id), 'delete');
+      fail(`Couldn’t delete “${task!.task}”`, err, () => void remove(id, key), 'delete');
     }
   }
 

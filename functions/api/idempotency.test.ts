@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../test/support/postgres';
+import { startNeonBridge } from '../../test/support/neon-bridge';
+import { createApp } from './app';
+import { loadConfig } from './config';
+import type { Db } from './db';
+import { createNeonDb } from './db/neon';
+import { createPgDb } from './db/pg';
+import { createPgliteDb } from './db/pglite';
+import { IDEMPOTENCY_RETENTION_HOURS, parseIdempotencyKey, requestFingerprint } from './idempotency';
+import { createLogger } from './logger';
+import { migrate } from './migrations';
+
+/**
+ * The Idempotency-Key rules that need the database's side of the story (a stall, a failed write,
+ * the clock), on each driver. The rules a client can see alone are rows of the API contract
+ * (test/contract/api-contract.ts), which runs on every host.
+ */
+const log = createLogger('silent');
+
+describe('parseIdempotencyKey and requestFingerprint', () => {
+  it('unescapes an RFC 8941 string and refuses anything else', () => {
+    expect(parseIdempotencyKey('"abc"')).toBe('abc');
+    expect(parseIdempotencyKey(' "a\\"b\\\\c" ')).toBe('a"b\\c');
+    for (const bad of ['abc', '""', '"a', 'a"', '"a"b"', '"a\\b"', '"\u00e9"', '"a\tb"', '"a", "b"', `"${'k'.repeat(256)}"`]) {
+      expect(parseIdempotencyKey(bad), bad).toBeUndefined();
+    }
+    expect(parseIdempotencyKey(`"${'k'.repeat(255)}"`)).toHaveLength(255);
+  });
+
+  it('tells method, path and body apart, byte for byte', () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const base = requestFingerprint('POST', '/api/tasks', enc('{"task":"a"}'));
+    expect(base).toMatch(/^[0-9a-f]{64}$/);
+    expect(requestFingerprint('POST', '/api/tasks', enc('{"task":"a"}'))).toBe(base);
+    expect(requestFingerprint('PUT', '/api/tasks', enc('{"task":"a"}'))).not.toBe(base);
+    expect(requestFingerprint('POST', '/api/tasks/1', enc('{"task":"a"}'))).not.toBe(base);
+    expect(requestFingerprint('POST', '/api/tasks', enc('{"task": "a"}'))).not.toBe(base);
+  });
+});
+
+function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise<{ db: Db; cleanup: () => Promise<void> }>) {
+  describe(`Idempotency-Key on ${driverName}`, () => {
+    let db: Db;
+    let cleanup: () => Promise<void>;
+    const make = () =>
+      createApp({ config: loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' }), db: async () => db, log, state: { shuttingDown: false, migrated: true } });
+    let app: ReturnType<typeof make>;
+    const key = () => `"${randomUUID()}"`;
+    const keyed = async (method: string, path: string, k: string, body?: unknown) => {
+      const res = await app.request(path, {
+        method,
+        headers: { 'content-type': 'application/json', 'idempotency-key': k },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, text, json: JSON.parse(text), headers: res.headers };
+    };
+    const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM main_table'))[0]!.n;
+    const keyRows = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM idempotency_keys'))[0]!.n;
+
+    beforeAll(async () => {
+      ({ db, cleanup } = await open());
+      await migrate(db);
+      app = make();
+    });
+    afterAll(async () => cleanup?.());
+    beforeEach(async () => {
+      await db.query('TRUNCATE main_table, idempotency_keys RESTART IDENTITY');
+    });
+
+    it('a write that fails with 503 stores nothing: the retry with the same key runs it', async () => {
+      let failInsert = true;
+      const flaky: Db = {
+        ...db,
+        driver: db.driver,
+        query: (text, params) => db.query(text, params),
+        transaction: (fn) =>
+          db.transaction((q) =>
+            fn({
+              query: (text, params) => {
+                if (failInsert && text.startsWith('INSERT INTO main_table')) {
+                  failInsert = false;
+                  return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+                }
+                return q.query(text, params);
+              },
+            }),
+          ),
+      };
+      const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' });
+      const flakyApp = createApp({ config, db: async () => flaky, log, state: { shuttingDown: false, migrated: true } });
+      const k = key();
+      const send = () =>
+        flakyApp.request('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': k }, body: '{"task":"after a restart"}' });
+      const failed = await send();
+      expect(failed.status).toBe(503);
+      expect((await failed.json()).code).toBe('database_unavailable');
+      expect(await count()).toBe(0);
+      expect(await keyRows()).toBe(0);
+      const retried = await send();
+      expect(retried.status).toBe(201);
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      expect((await send()).headers.get('idempotent-replayed')).toBe('true');
+      expect(await count()).toBe(1);
+    });
+
+    it(driverName === 'pglite'
+      ? 'a repeat while the first is running waits for it (PGlite runs one transaction at a time) and is replayed'
+      : 'a repeat while the first is running → 409 idempotency_key_in_use with Retry-After; replayed once it is done', async () => {
+      const k = key();
+      if (driverName === 'pglite') {
+        const [a, b] = await Promise.all([keyed('POST', '/api/tasks', k, { task: 'once' }), keyed('POST', '/api/tasks', k, { task: 'once' })]);
+        expect([a.status, b.status]).toEqual([201, 201]);
+        expect(b.text).toBe(a.text);
+        expect([a.headers.get('idempotent-replayed'), b.headers.get('idempotent-replayed')].sort()).toEqual(['true', null].sort());
+        expect(await count()).toBe(1);
+        return;
+      }
+      // Another session holds the table, so the first request stalls inside its transaction.
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const holder = db.transaction(async (q) => {
+        await q.query('LOCK TABLE main_table IN EXCLUSIVE MODE');
+        locked();
+        await held;
+      });
+      await isLocked;
+      const first = keyed('POST', '/api/tasks', k, { task: 'once' });
+      // Wait until the first request holds its key's advisory lock.
+      for (let i = 0; ; i++) {
+        const [row] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 7315 AND objsubid = 2");
+        if (row!.n > 0) break;
+        if (i > 200) throw new Error('the first request never took its key lock');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const busy = await keyed('POST', '/api/tasks', k, { task: 'once' });
+      expect(busy.status).toBe(409);
+      expect(busy.headers.get('retry-after')).toBe('1');
+      expect(busy.json).toEqual({
+        success: false,
+        message: 'A request with this Idempotency-Key is still being processed; retry shortly',
+        code: 'idempotency_key_in_use',
+      });
+      release();
+      await holder;
+      const done = await first;
+      expect(done.status).toBe(201);
+      const replay = await keyed('POST', '/api/tasks', k, { task: 'once' });
+      expect([replay.status, replay.text, replay.headers.get('idempotent-replayed')]).toEqual([201, done.text, 'true']);
+      expect(await count()).toBe(1);
+    });
+
+    it(`keys expire after ${IDEMPOTENCY_RETENTION_HOURS} h and expired ones are removed`, async () => {
+      const k = key();
+      expect((await keyed('POST', '/api/tasks', k, { task: 'yesterday' })).status).toBe(201);
+      await db.query(`UPDATE idempotency_keys SET created_at = now() - interval '${IDEMPOTENCY_RETENTION_HOURS} hours 1 minute'`);
+      // An expired key is a new key: any request may use it again.
+      const reused = await keyed('POST', '/api/tasks', k, { task: 'today' });
+      expect(reused.status).toBe(201);
+      expect(reused.headers.get('idempotent-replayed')).toBeNull();
+      expect(await count()).toBe(2);
+      // A process removes expired keys after its first stored write (then at most once a minute).
+      await db.query(
+        `INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
+         SELECT 'old-' || i, 'f', 201, '{}', now() - interval '${IDEMPOTENCY_RETENTION_HOURS + 1} hours' FROM generate_series(1, 5) i`,
+      );
+      app = make();
+      expect((await keyed('POST', '/api/tasks', key(), { task: 'fresh process' })).status).toBe(201);
+      await expect.poll(async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM idempotency_keys WHERE key LIKE 'old-%'"))[0]!.n).toBe(0);
+      expect(await keyRows()).toBe(2);
+    });
+  });
+}
+
+describeIdempotency('pglite', async () => {
+  const db = await createPgliteDb('memory://');
+  return { db, cleanup: () => db.close() };
+});
+
+describeIdempotency('pg', async () => {
+  const database = await createTestDatabase('tasks_idem');
+  const db = createPgDb(loadConfig({ DATABASE_URL: database.url }).db, log);
+  return {
+    db,
+    cleanup: async () => {
+      await db.close();
+      await database.drop();
+    },
+  };
+});
+
+describeIdempotency('neon', async () => {
+  const database = await createTestDatabase('tasks_idem');
+  const bridge = await startNeonBridge();
+  const db = createNeonDb(loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: database.url }).db, log, {
+    wsProxy: (host: string, port: number | string) => `127.0.0.1:${bridge.port}/v1?address=${host}:${port}`,
+    useSecureWebSocket: false,
+    pipelineConnect: false,
+    pipelineTLS: false,
+  });
+  return {
+    db,
+    cleanup: async () => {
+      if (bridge.connections() === 0) throw new Error('the neon driver never connected through the bridge');
+      await db.close();
+      await bridge.close();
+      await database.drop();
+    },
+  };
+});
