@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../test/support/postgres';
-import { startNeonBridge } from '../../test/support/neon-bridge';
+import { openNeonTestDb } from '../../test/support/neon-bridge';
 import { createApp } from './app';
 import { loadConfig } from './config';
 import type { Db } from './db';
-import { createNeonDb } from './db/neon';
 import { createPgDb } from './db/pg';
 import { createPgliteDb } from './db/pglite';
 import { IDEMPOTENCY_RETENTION_HOURS, parseIdempotencyKey, requestFingerprint } from './idempotency';
@@ -193,22 +192,4 @@ describeIdempotency('pg', async () => {
   };
 });
 
-describeIdempotency('neon', async () => {
-  const database = await createTestDatabase('tasks_idem');
-  const bridge = await startNeonBridge();
-  const db = createNeonDb(loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: database.url }).db, log, {
-    wsProxy: (host: string, port: number | string) => `127.0.0.1:${bridge.port}/v1?address=${host}:${port}`,
-    useSecureWebSocket: false,
-    pipelineConnect: false,
-    pipelineTLS: false,
-  });
-  return {
-    db,
-    cleanup: async () => {
-      if (bridge.connections() === 0) throw new Error('the neon driver never connected through the bridge');
-      await db.close();
-      await bridge.close();
-      await database.drop();
-    },
-  };
-});
+describeIdempotency('neon', () => openNeonTestDb(log));

@@ -1,5 +1,10 @@
 import { connect } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { loadConfig } from '../../functions/api/config';
+import type { Db } from '../../functions/api/db';
+import { createNeonDb } from '../../functions/api/db/neon';
+import { createLogger, type Logger } from '../../functions/api/logger';
+import { createTestDatabase } from './postgres';
 
 /**
  * A WebSocket→TCP bridge that does what Neon's wsproxy does in front of Postgres, so the
@@ -30,5 +35,30 @@ export async function startNeonBridge(): Promise<{ port: number; connections(): 
         for (const c of wss.clients) c.terminate();
         wss.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A fresh database on the machine's PostgreSQL, opened with the `neon` driver through a bridge.
+ * `cleanup` fails when the driver never went through the bridge (proof it used WebSocket), then
+ * closes the pool and the bridge and drops the database.
+ */
+export async function openNeonTestDb(log: Logger = createLogger('silent')): Promise<{ db: Db; cleanup: () => Promise<void> }> {
+  const database = await createTestDatabase();
+  const bridge = await startNeonBridge();
+  const db = createNeonDb(loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: database.url }).db, log, {
+    wsProxy: (host: string, port: number | string) => `127.0.0.1:${bridge.port}/v1?address=${host}:${port}`,
+    useSecureWebSocket: false,
+    pipelineConnect: false,
+    pipelineTLS: false,
+  });
+  return {
+    db,
+    cleanup: async () => {
+      if (bridge.connections() === 0) throw new Error('the neon driver never connected through the bridge');
+      await db.close();
+      await bridge.close();
+      await database.drop();
+    },
   };
 }
