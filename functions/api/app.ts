@@ -11,17 +11,10 @@ import type { Metrics } from './metrics';
 import { probes } from './probes';
 import { requestBudget } from './request-budget';
 import { requestLog } from './request-log';
+import type { AppState } from './state';
 import { apiRoutes } from './routes/api';
 import { taskStore, type TaskStore } from './tasks';
 
-/** What the server knows about itself; /readyz reports it. */
-export interface AppState {
-  shuttingDown: boolean;
-  /** Set once the schema is known to be current; a later database outage does not unset it. */
-  migrated: boolean;
-  /** Set while start-up migrations run (PGlite, MIGRATE_ON_START). */
-  migrating?: Promise<unknown>;
-}
 
 export interface AppDeps {
   config: Config;

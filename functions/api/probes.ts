@@ -1,5 +1,5 @@
 import { Hono, type Context } from 'hono';
-import type { AppState } from './app';
+import type { AppState } from './state';
 import type { Db } from './db';
 import { fail } from './errors';
 import type { Logger } from './logger';

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
-import type { AppState } from './app';
+import type { AppState } from './state';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { PROBE_PATHS } from './paths';

@@ -1,4 +1,5 @@
-import { createApp, type AppState } from './app';
+import { createApp } from './app';
+import type { AppState } from './state';
 import type { Config } from './config';
 import { openDb, type Db } from './db';
 import { isDatabaseUnavailable } from './errors';
