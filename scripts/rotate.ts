@@ -11,28 +11,21 @@
  * --poll <seconds> (default 5), --force (rotate even though the current version is recent), --yes (do not ask).
  * Prints what it will do and asks first. Never prints a secret value.
  */
-import {
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  ListSecretVersionIdsCommand,
-  RotateSecretCommand,
-  SecretsManagerClient,
-  type DescribeSecretResponse,
-} from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsSetupProblem, confirm, parseCommandLine, seconds, UsageError } from './ops/cli';
 import { parseConnectTo } from '../functions/rotate-db-credentials/database';
 import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
-import { secretKind } from '../functions/rotate-db-credentials/token';
+import {
+  currentKind,
+  followRotation,
+  startRotation,
+  tooSoonToRotate,
+  unfinishedVersion,
+  type StageChange,
+} from '../functions/rotate-db-credentials/stages';
 
 const USAGE =
   'usage: npm run rotate -- --secret-id <name or ARN> [--local [--connect <host:port>]] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--force] [--yes]';
-
-/**
- * The timing rule: a rotation changes the password of the pair that was current two rotations ago, so
- * pods must have moved to the newest pair first (ESO refresh 1m + kubelet sync ~1m + pool drain <= 2m,
- * with margin). See secrets/README.md.
- */
-const MIN_MINUTES_BETWEEN_ROTATIONS = 10;
 
 const ARGS = {
   'secret-id': { type: 'string' },
@@ -70,53 +63,15 @@ function stageLines(stages: Record<string, string[]> | undefined): string[] {
   return Object.entries(stages ?? {}).map(([id, labels]) => `    ${id}  ${labels.join(', ')}`);
 }
 
-function versionWith(described: DescribeSecretResponse, label: string): string | undefined {
-  const stages = described.VersionIdsToStages ?? {};
-  return Object.keys(stages).find((id) => stages[id]!.includes(label));
-}
-
-/** Polls DescribeSecret and reports each change of staging labels until `versionId` is AWSCURRENT. */
-async function follow(client: SecretsManagerClient, secretId: string, versionId: string, timeoutMs: number, pollMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    const described = await client.send(new DescribeSecretCommand({ SecretId: secretId }));
-    const labels = described.VersionIdsToStages?.[versionId] ?? [];
-    const state = labels.join(',');
-    if (state !== last) {
-      last = state;
-      if (labels.includes('AWSCURRENT')) {
-        console.log(`  finishSecret done: ${versionId} is AWSCURRENT; ${versionWith(described, 'AWSPREVIOUS') ?? 'none'} is AWSPREVIOUS`);
-      } else if (labels.includes('AWSPENDING')) {
-        console.log(`  rotation running: ${versionId} is AWSPENDING (createSecret, setSecret, testSecret)`);
-      } else {
-        console.log(`  ${versionId} has labels: ${state || 'none'}`);
-      }
-    }
-    if (labels.includes('AWSCURRENT')) {
-      console.log(`rotated: AWSCURRENT is ${versionId}`);
-      return;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `rotation has not finished after ${timeoutMs / 1000}s: AWSPENDING is on ${versionId}, AWSCURRENT unchanged. ` +
-          `Secrets Manager retries it; check the rotation function's logs (${described.RotationLambdaARN ?? 'no function configured'}).`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, pollMs));
+function stageChangeLine(change: StageChange): string {
+  switch (change.state) {
+    case 'current':
+      return `  finishSecret done: ${change.versionId} is AWSCURRENT; ${change.previous ?? 'none'} is AWSPREVIOUS`;
+    case 'pending':
+      return `  rotation running: ${change.versionId} is AWSPENDING (createSecret, setSecret, testSecret)`;
+    default:
+      return `  ${change.versionId} has labels: ${change.labels.join(',') || 'none'}`;
   }
-}
-
-/**
- * Minutes since the AWSCURRENT version was created, when there is an AWSPREVIOUS one (pods may still
- * hold it). Without a previous version nobody can be using the pair this rotation changes.
- */
-async function minutesSinceLastChange(client: SecretsManagerClient, secretId: string): Promise<number | undefined> {
-  const out = await client.send(new ListSecretVersionIdsCommand({ SecretId: secretId }));
-  const versions = out.Versions ?? [];
-  if (!versions.some((v) => v.VersionStages?.includes('AWSPREVIOUS'))) return undefined;
-  const created = versions.find((v) => v.VersionStages?.includes('AWSCURRENT'))?.CreatedDate;
-  return created ? (Date.now() - created.getTime()) / 60_000 : undefined;
 }
 
 async function main(): Promise<void> {
@@ -129,23 +84,19 @@ async function main(): Promise<void> {
     console.log('versions');
     for (const line of stageLines(described.VersionIdsToStages)) console.log(line);
 
-    const unfinished = Object.entries(described.VersionIdsToStages ?? {}).find(([, l]) => l.includes('AWSPENDING') && !l.includes('AWSCURRENT'));
+    const unfinished = unfinishedVersion(described.VersionIdsToStages);
     if (!unfinished) {
-      const age = await minutesSinceLastChange(client, described.ARN!);
-      if (age !== undefined && age < MIN_MINUTES_BETWEEN_ROTATIONS) {
-        const message =
-          `the current version is only ${Math.floor(age)} min old; pods may still hold the previous pair, whose ` +
-          `password this rotation would change. Wait ${MIN_MINUTES_BETWEEN_ROTATIONS} min between rotations`;
-        if (!opts.force) throw new Error(`${message}, or pass --force.`);
-        console.log(`warning    ${message} (--force given)`);
+      const tooSoon = await tooSoonToRotate(client, described.ARN!);
+      if (tooSoon) {
+        if (!opts.force) throw new Error(`${tooSoon}, or pass --force.`);
+        console.log(`warning    ${tooSoon} (--force given)`);
       }
     }
     if (opts.local) {
-      const current = await client.send(new GetSecretValueCommand({ SecretId: described.ARN!, VersionStage: 'AWSCURRENT' }));
-      const needs = secretKind(current.SecretString, described.Name ?? opts.secretId) === 'token' ? 'a new random token' : 'needs the database and the master secret';
+      const needs = (await currentKind(client, described.ARN!, described.Name ?? opts.secretId)) === 'token' ? 'a new random token' : 'needs the database and the master secret';
       console.log(
         unfinished
-          ? `plan       resume the unfinished rotation of version ${unfinished[0]} from this machine`
+          ? `plan       resume the unfinished rotation of version ${unfinished} from this machine`
           : `plan       run createSecret, setSecret, testSecret, finishSecret from this machine (${needs})`,
       );
       if (opts.connectTo) console.log(`database   reached through ${opts.connectTo.host}:${opts.connectTo.port}`);
@@ -154,7 +105,7 @@ async function main(): Promise<void> {
         throw new UsageError('rotation is not configured for this secret: use --local, or turn it on with npm run secrets:bootstrap -- --rotation-lambda-arn');
       }
       if (unfinished) {
-        throw new Error(`a rotation of version ${unfinished[0]} is unfinished; Secrets Manager retries it. Fix its cause or finish it with --local.`);
+        throw new Error(`a rotation of version ${unfinished} is unfinished; Secrets Manager retries it. Fix its cause or finish it with --local.`);
       }
       console.log(`plan       RotateSecret: ${described.RotationLambdaARN} runs the four steps`);
     }
@@ -178,9 +129,10 @@ async function main(): Promise<void> {
       }
       return;
     }
-    const { VersionId } = await client.send(new RotateSecretCommand({ SecretId: described.ARN! }));
-    console.log(`  RotateSecret accepted: new version ${VersionId}`);
-    await follow(client, described.ARN!, VersionId!, opts.timeoutMs, opts.pollMs);
+    const versionId = await startRotation(client, described.ARN!);
+    console.log(`  RotateSecret accepted: new version ${versionId}`);
+    await followRotation(client, described.ARN!, versionId, { timeoutMs: opts.timeoutMs, pollMs: opts.pollMs, report: (change) => console.log(stageChangeLine(change)) });
+    console.log(`rotated: AWSCURRENT is ${versionId}`);
   } finally {
     client.destroy();
   }

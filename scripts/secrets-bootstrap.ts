@@ -13,17 +13,16 @@
  * --endpoint, --rotation-lambda-arn, --rotation-days (default secrets.rotationDays of the values,
  * checked against the timing rule), --yes.
  */
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  GetRandomPasswordCommand,
-  RotateSecretCommand,
-  SecretsManagerClient,
-  type DescribeSecretResponse,
-} from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsSetupProblem, confirm, parseCommandLine, UsageError } from './ops/cli';
-import { DEFAULT_EXCLUDE_CHARACTERS } from '../functions/rotate-db-credentials/rotation';
-import { ensurePreviousVersion } from '../functions/rotate-db-credentials/token';
+import {
+  applyBootstrap,
+  planBootstrap,
+  ROTATED_KEYS,
+  type BootstrapInput,
+  type BootstrapStep,
+  type SecretKey,
+} from '../functions/rotate-db-credentials/bootstrap';
 import { awsSecretName, loadValues, serviceHost } from '../platform/values';
 import { checkRotationTiming } from '../platform/rotation-timing';
 
@@ -64,12 +63,14 @@ function options() {
   return { ...values, env: values.env, days, lambdaArn };
 }
 
-async function describe(client: SecretsManagerClient, name: string): Promise<DescribeSecretResponse | undefined> {
-  try {
-    return await client.send(new DescribeSecretCommand({ SecretId: name }));
-  } catch (error) {
-    if ((error as { name?: string }).name === 'ResourceNotFoundException') return undefined;
-    throw error;
+function stepLine(step: BootstrapStep): string {
+  switch (step.step) {
+    case 'created':
+      return `  created ${step.name} (${step.arn})`;
+    case 'previous-added':
+      return `  ${step.name}: AWSPREVIOUS added (same token)`;
+    case 'rotation-on':
+      return `  rotation on for ${step.name}: ${step.schedule}`;
   }
 }
 
@@ -89,59 +90,51 @@ async function main(): Promise<void> {
   }
   const region = opts.region ?? values.secrets.region;
   const client = new SecretsManagerClient({ region, endpoint: opts.endpoint });
-  const names = {
-    admin: awsSecretName(values, 'dbAdmin'),
-    app: awsSecretName(values, 'dbApp'),
-    token: awsSecretName(values, 'internalToken'),
+  const input: BootstrapInput = {
+    names: {
+      admin: awsSecretName(values, 'dbAdmin'),
+      app: awsSecretName(values, 'dbApp'),
+      token: awsSecretName(values, 'internalToken'),
+    },
+    database: {
+      engine: 'postgres',
+      host: serviceHost(values, values.database.serviceName, values.namespaces.database),
+      port: values.database.port,
+      dbname: values.database.dbname,
+    },
+    adminUser: opts['admin-user'],
+    appUser: opts['app-user'],
+    kmsKeyId: opts['kms-key-id'],
+    tags: [
+      { Key: 'app.kubernetes.io/part-of', Value: values.project },
+      { Key: 'environment', Value: opts.env },
+    ],
+    rotationLambdaArn: opts.lambdaArn,
+    rotationDays: days,
   };
-  const database = {
-    engine: 'postgres',
-    host: serviceHost(values, values.database.serviceName, values.namespaces.database),
-    port: values.database.port,
-    dbname: values.database.dbname,
-  };
-  const tags = [
-    { Key: 'app.kubernetes.io/part-of', Value: values.project },
-    { Key: 'environment', Value: opts.env },
-  ];
+  const { names, database } = input;
 
   try {
-    const existing = {
-      admin: await describe(client, names.admin),
-      app: await describe(client, names.app),
-      token: await describe(client, names.token),
-    };
-    const rules = { ScheduleExpression: `rate(${days} days)` };
-    // Both rotate through the same function: it tells the kinds apart by the secret's shape.
-    const rotated = ['app', 'token'] as const;
-    const rotationUnchanged = (key: (typeof rotated)[number]) =>
-      Boolean(
-        existing[key]?.RotationEnabled &&
-          existing[key].RotationLambdaARN === opts.lambdaArn &&
-          existing[key].RotationRules?.ScheduleExpression === rules.ScheduleExpression,
-      );
-    const tokenNeedsPrevious = !existing.token || !Object.values(existing.token.VersionIdsToStages ?? {}).some((l) => l.includes('AWSPREVIOUS'));
-
+    const plan = await planBootstrap(client, input);
+    const { existing } = plan;
     console.log(`environment ${opts.env}, region ${region}, database ${database.host}:${database.port}/${database.dbname}`);
-    const plan = (key: keyof typeof names, what: string) =>
+    const planLine = (key: SecretKey, what: string) =>
       console.log(`  ${names[key].padEnd(28)} ${existing[key] ? 'exists: left unchanged' : `create: ${what}`}`);
-    plan('admin', `user ${opts['admin-user']}, random password`);
-    plan('app', `user ${opts['app-user']}, random password, masterarn -> ${names.admin}`);
-    plan('token', 'random internal token');
-    if (tokenNeedsPrevious) console.log(`  ${names.token.padEnd(28)} AWSPREVIOUS: add (the current token again; ESO reads both stages)`);
-    for (const key of rotated) {
+    planLine('admin', `user ${input.adminUser}, random password`);
+    planLine('app', `user ${input.appUser}, random password, masterarn -> ${names.admin}`);
+    planLine('token', 'random internal token');
+    if (plan.tokenNeedsPrevious) console.log(`  ${names.token.padEnd(28)} AWSPREVIOUS: add (the current token again; ESO reads both stages)`);
+    for (const key of ROTATED_KEYS) {
       const current = existing[key];
       if (opts.lambdaArn) {
         console.log(
-          `  ${names[key].padEnd(28)} rotation: ${rotationUnchanged(key) ? 'already on, unchanged' : `every ${days} days by ${opts.lambdaArn} (first run on schedule)`}`,
+          `  ${names[key].padEnd(28)} rotation: ${plan.rotationUnchanged[key] ? 'already on, unchanged' : `every ${days} days by ${opts.lambdaArn} (first run on schedule)`}`,
         );
       } else {
         console.log(`  ${names[key].padEnd(28)} rotation: ${current?.RotationEnabled ? `on (${current.RotationLambdaARN}), unchanged` : 'off (pass --rotation-lambda-arn to turn it on)'}`);
       }
     }
-    const creates = (['admin', 'app', 'token'] as const).filter((k) => !existing[k]);
-    const rotationChanges = opts.lambdaArn ? rotated.filter((k) => !rotationUnchanged(k)) : [];
-    if (creates.length === 0 && rotationChanges.length === 0 && !tokenNeedsPrevious) {
+    if (plan.nothingToDo) {
       console.log('nothing to do');
       return;
     }
@@ -150,47 +143,7 @@ async function main(): Promise<void> {
       process.exitCode = 1;
       return;
     }
-
-    const password = async (excludePunctuation = false) => {
-      const out = await client.send(
-        new GetRandomPasswordCommand({ PasswordLength: 32, ExcludeCharacters: DEFAULT_EXCLUDE_CHARACTERS, ExcludePunctuation: excludePunctuation }),
-      );
-      if (!out.RandomPassword) throw new Error('GetRandomPassword returned no password');
-      return out.RandomPassword;
-    };
-    const create = async (name: string, description: string, value: Record<string, unknown>) => {
-      const out = await client.send(
-        new CreateSecretCommand({ Name: name, Description: description, KmsKeyId: opts['kms-key-id'], SecretString: JSON.stringify(value), Tags: tags }),
-      );
-      console.log(`  created ${name} (${out.ARN})`);
-      return out.ARN!;
-    };
-
-    const adminArn =
-      existing.admin?.ARN ??
-      (await create(names.admin, 'PostgreSQL owner/superuser for the tasks database', {
-        ...database,
-        username: opts['admin-user'],
-        password: await password(),
-      }));
-    if (!existing.app) {
-      await create(names.app, 'Role the tasks API connects as; rotated with alternating users', {
-        ...database,
-        username: opts['app-user'],
-        password: await password(),
-        masterarn: adminArn,
-      });
-    }
-    if (!existing.token) {
-      // Letters and digits only: the token travels in an HTTP header.
-      await create(names.token, 'Shared token nginx sends and the API checks', { token: await password(true) });
-    }
-    if (await ensurePreviousVersion(client, names.token)) console.log(`  ${names.token}: AWSPREVIOUS added (same token)`);
-    for (const key of rotationChanges) {
-      // RotateImmediately=false: Secrets Manager only runs testSecret now, the first rotation follows the schedule.
-      await client.send(new RotateSecretCommand({ SecretId: names[key], RotationLambdaARN: opts.lambdaArn, RotationRules: rules, RotateImmediately: false }));
-      console.log(`  rotation on for ${names[key]}: ${rules.ScheduleExpression}`);
-    }
+    await applyBootstrap(client, input, plan, (step) => console.log(stepLine(step)));
     console.log('done');
   } finally {
     client.destroy();
