@@ -28,12 +28,18 @@ try {
   process.exit(1);
 }
 
-// The page: config.json, hashed assets cached for a year, files, and index.html for any other GET.
+// The page, cached as nginx caches it (web/nginx/nginx.conf.template): hashed assets for a year,
+// a missing asset a 404 (never index.html, which would be cached as code), HTML never.
 const page = new Hono();
 page.get('/config.json', (c) => c.json(ui, 200, { 'Cache-Control': 'no-store' }));
 page.use('/assets/*', async (c, next) => {
   await next();
   if (c.res.ok) c.header('Cache-Control', 'public, max-age=31536000, immutable');
+});
+page.get('/assets/*', serveStatic({ root: dist }), (c) => c.text('Not found', 404));
+page.use('*', async (c, next) => {
+  await next();
+  if (c.res.headers.get('content-type')?.startsWith('text/html')) c.header('Cache-Control', 'no-store');
 });
 page.use('/*', serveStatic({ root: dist }));
 page.get('*', serveStatic({ path: join(dist, 'index.html') }));

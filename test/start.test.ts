@@ -50,6 +50,12 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
     expect(fallback.status).toBe(200);
     expect(fallback.headers.get('content-type')).toContain('text/html');
     expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7' });
+    // Cached as nginx caches them: HTML never, a missing hashed asset is a 404 (never index.html).
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(fallback.headers.get('cache-control')).toBe('no-store');
+    const missing = await fetch(`${url}/assets/nope.js`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('cache-control')).toBeNull();
 
     const created = await fetch(`${url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"from npm start"}' });
     expect(created.status).toBe(201);

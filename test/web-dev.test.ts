@@ -103,3 +103,37 @@ describe('the API functions under Vite', () => {
     }
   });
 });
+
+describe('npm run dev starts as the other hosts do', () => {
+  const vite = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1'], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve({ code, out });
+      });
+    });
+
+  it('a bad variable: exit 78 and the message naming it, no stack trace', async () => {
+    const port = await freePort();
+    const r = await vite({ PORT: String(port), PGLITE_DIR: 'memory://', FEATURE_EDIT_TASK: 'maybe' });
+    expect(r.code).toBe(78);
+    expect(r.out).toContain('FEATURE_EDIT_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)');
+    expect(r.out).not.toMatch(/\n\s+at /);
+  });
+
+  it('answers preflights only through the API (no CORS of its own)', async () => {
+    const r = await fetch(`${url}/api/tasks`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'DELETE' } });
+    expect(r.headers.get('access-control-allow-origin')).toBeNull();
+    expect(r.status).toBe(405);
+    expect((await r.json()).code).toBe('method_not_allowed');
+  });
+});

@@ -3,45 +3,78 @@ import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 import { apiDevServer } from './server/api-dev-server.ts';
 import { runtimeConfig } from './server/runtime-config.ts';
-import { loadConfig } from '../functions/api/config.ts';
+import { resolve } from 'node:path';
+import { ConfigError, loadConfig, type Config } from '../functions/api/config.ts';
+import { assertUnlocked } from '../functions/api/db/directory-lock.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/**
+ * `npm run dev` starts as the other hosts do (functions/api/host.ts): a bad variable stops it with
+ * exit 78 and a message naming the variable, a PGlite directory another process holds with exit 1,
+ * both before Vite listens.
+ */
+function devConfig(): Config {
+  try {
+    const config = loadConfig(process.env);
+    runtimeConfig(process.env);
+    if (config.driver === 'pglite' && !config.pgliteDir.startsWith('memory://')) assertUnlocked(resolve(config.pgliteDir));
+    return config;
+  } catch (err) {
+    if (!(err instanceof ConfigError)) {
+      console.error((err as Error).message);
+      process.exit(1);
+    }
+    console.error(`Invalid configuration:\n  ${err.message.replace(/^Invalid configuration:\n\s*/, '')}`);
+    process.exit(78);
+  }
+}
 
 /** `GET /config.json` from the environment, exactly as `npm start` and the nginx image serve it. */
 function runtimeConfigJson(): Plugin {
   return {
-    name: 'tasks:runtime-config',
-    configureServer(server) {
-      // Read once, so a bad variable stops the server at start with a message naming it.
-      const body = JSON.stringify(runtimeConfig(process.env));
-      server.middlewares.use('/config.json', (_req, res) => {
-        res.setHeader('Content-Type', 'application/json');
-        res.setHeader('Cache-Control', 'no-store');
-        res.end(body);
-      });
-    },
+      name: 'tasks:runtime-config',
+      configureServer(server) {
+        // Read once (devConfig has checked it), the same for every request.
+        const body = JSON.stringify(runtimeConfig(process.env));
+        server.middlewares.use('/config.json', (_req, res) => {
+          res.setHeader('Content-Type', 'application/json');
+          res.setHeader('Cache-Control', 'no-store');
+          res.end(body);
+        });
+      },
   };
 }
 
-export default defineConfig(({ command, mode }) => ({
-  root: here('.'),
-  // PORT as for `npm start` and the image (parsed by the API's config); Vite's 5173 when unset.
-  server: process.env.PORT?.trim() ? { port: loadConfig(process.env).port, strictPort: true } : undefined,
-  plugins: [
-    vue(),
-    runtimeConfigJson(),
-    // The API functions at /api in development (not in component tests).
-    command === 'serve' && mode !== 'test' && apiDevServer(here('../functions/api/dev.ts')),
-  ],
-  define: {
-    // Smaller Vue runtime: the app uses only the Composition API and never ships devtools hooks.
-    __VUE_OPTIONS_API__: 'false',
-    __VUE_PROD_DEVTOOLS__: 'false',
-    __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
-  },
-  build: {
-    outDir: 'dist',
-    emptyOutDir: true,
-    target: 'es2022',
-  },
-}));
+export default defineConfig(({ command, mode }) => {
+  const dev = command === 'serve' && mode !== 'test';
+  const config = dev ? devConfig() : undefined;
+  return {
+    root: here('.'),
+    server: dev
+      ? {
+          // PORT as for `npm start` and the image; Vite's 5173 when unset.
+          ...(process.env.PORT?.trim() ? { port: config!.port, strictPort: true } : {}),
+          // Same origin only, as the API decides (CORS_ORIGINS): Vite must not answer preflights for it.
+          cors: false,
+        }
+      : undefined,
+    plugins: [
+      vue(),
+      runtimeConfigJson(),
+      // The API functions at /api in development (not in component tests).
+      dev && apiDevServer(here('../functions/api/dev.ts')),
+    ],
+    define: {
+      // Smaller Vue runtime: the app uses only the Composition API and never ships devtools hooks.
+      __VUE_OPTIONS_API__: 'false',
+      __VUE_PROD_DEVTOOLS__: 'false',
+      __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
+    },
+    build: {
+      outDir: 'dist',
+      emptyOutDir: true,
+      target: 'es2022',
+    },
+  };
+});

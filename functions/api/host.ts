@@ -1,7 +1,9 @@
 import { createAdaptorServer } from '@hono/node-server';
 import { answerBelowTheApp } from './client-errors';
 import type { Server } from 'node:http';
+import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config';
+import { assertUnlocked } from './db/directory-lock';
 import { createLogger, type Logger } from './logger';
 import { API_PATH } from './paths';
 import { BODY_LIMIT_BYTES } from './routes/api';
@@ -57,7 +59,19 @@ export function runHost(opts: HostOptions = {}): Host {
     process.exit(78); // EX_CONFIG
   }
   const log = createLogger(config.logLevel);
-  const service = createService(config, log);
+  let service: Service;
+  try {
+    // A PGlite directory another process holds: stop before listening, not after announcing.
+    if (config.driver === 'pglite' && !config.pgliteDir.startsWith('memory://')) assertUnlocked(resolve(config.pgliteDir));
+    service = createService(config, log);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`Invalid configuration:\n  ${err.message}`);
+      process.exit(78);
+    }
+    log.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
+    process.exit(1);
+  }
   const since = () => performance.now() / 1000;
 
   const api = service.app.fetch;
@@ -115,7 +129,15 @@ export function runHost(opts: HostOptions = {}): Host {
       log.info('stopped');
     })());
 
-  const onSignal = (signal: string) => void shutdown(signal).then(() => process.exit(0));
+  // Exit whatever happens on the way (a log line to a closed pipe, a pool that will not close):
+  // 0 after a clean drain, 1 otherwise, and never later than the deadline plus 2 s.
+  const onSignal = (signal: string) => {
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000).unref();
+    shutdown(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { dirname, join } from 'node:path';
+import { ConfigError } from './env';
 import { fail } from './errors';
 import type { Logger } from './logger';
 import { volumeVersion, watchVolume } from './secret-volume';
@@ -104,9 +105,9 @@ function readToken(file: string, required: boolean): string | undefined {
     token = readFileSync(file, 'utf8').trim();
   } catch {
     if (!required) return undefined;
-    throw new Error(`INTERNAL_TOKEN_FILE: cannot read ${file}`);
+    throw new ConfigError(`INTERNAL_TOKEN_FILE: cannot read ${file}`);
   }
-  if (!token && required) throw new Error(`INTERNAL_TOKEN_FILE: ${file} is empty`);
+  if (!token && required) throw new ConfigError(`INTERNAL_TOKEN_FILE: ${file} is empty`);
   return token || undefined;
 }
 

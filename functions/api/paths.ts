@@ -8,6 +8,6 @@ export const PROBE_PATHS = ['/healthz', '/readyz', '/metrics', '/health', '/live
  * Paths that belong to the API under every host: `/api` and everything under it (any method,
  * with or without a trailing slash) and PROBE_PATHS. Hosts that also serve the page (`npm start`,
  * `npm run dev`) hand these to the API unchanged and only the rest to the page. Matches a path
- * with or without its query string.
+ * with or without a trailing slash and its query string.
  */
-export const API_PATH = new RegExp(`^/(api([/?]|$)|(${PROBE_PATHS.map((p) => p.slice(1)).join('|')})([?]|$))`);
+export const API_PATH = new RegExp(`^/(api([/?]|$)|(${PROBE_PATHS.map((p) => p.slice(1)).join('|')})/?([?]|$))`);

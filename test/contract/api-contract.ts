@@ -5,7 +5,7 @@ import { BODY_LIMIT_BYTES } from '../../functions/api/routes/api';
 /** One way the API is served, started with extra environment (feature flags, version). */
 export interface ContractHost {
   /** Sends one request; the body is sent as bytes exactly as given (no Content-Type added). */
-  request(method: string, path: string, body?: Uint8Array, headers?: Record<string, string>): Promise<Response>;
+  request(method: string, path: string, body?: Uint8Array | ReadableStream<Uint8Array>, headers?: Record<string, string>): Promise<Response>;
   stop(): Promise<void>;
 }
 
@@ -295,6 +295,25 @@ export function describeApiContract(
       const r = await call('POST', '/api/tasks', { task: type }, { 'content-type': type });
       expect(r.status).toBe(201);
       expect(r.json.task.task).toBe(type);
+    });
+
+    it('a chunked body (no Content-Length) is read and limited like any other', async () => {
+      const chunked = (...parts: string[]) =>
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (const p of parts) controller.enqueue(new TextEncoder().encode(p));
+            controller.close();
+          },
+        });
+      const ok = await host.request('POST', '/api/tasks', chunked('{"task":', '"sent in chunks"}'), { 'content-type': 'application/json' });
+      expect(ok.status).toBe(201);
+      expect((await ok.json()).task.task).toBe('sent in chunks');
+      const big = await host.request('POST', '/api/tasks', chunked('{"task":"x","pad":"', 'y'.repeat(BODY_LIMIT_BYTES), '"}'), { 'content-type': 'application/json' });
+      expect(big.status).toBe(413);
+      expect((await big.json()).code).toBe('payload_too_large');
+      const bad = await host.request('POST', '/api/tasks', chunked('{"task":'), { 'content-type': 'application/json' });
+      expect(bad.status).toBe(400);
+      expect(await count()).toBe(1);
     });
 
     it(`body over ${BODY_LIMIT_BYTES} bytes → 413`, async () => {

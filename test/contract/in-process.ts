@@ -17,7 +17,7 @@ export function inProcessHost(driver: 'pg' | 'neon' | 'pglite', open: () => Prom
     const config = loadConfig({ DB_DRIVER: driver, DB_HOST: 'unused', ...env });
     const app = createApp({ config, db: async () => db, log: createLogger('silent'), metrics: createMetrics(() => db.stats()), state: { shuttingDown: false, migrated: false } });
     return {
-      request: async (method, path, body, headers) => app.request(path, { method, body: body as BodyInit | undefined, headers }),
+      request: async (method, path, body, headers) => app.request(path, { method, body: body as BodyInit | undefined, headers, ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit),
       stop: cleanup,
     };
   };

@@ -64,6 +64,7 @@ describe('one process per PGlite directory', () => {
     console.log(`second process on the same PGlite directory: exit ${code} after ${Math.round(refusedMs)} ms`);
     expect(code).not.toBe(0);
     expect(second.logs()).toContain(`PGlite directory ${dir} is in use by process ${first.pid}`);
+    expect(second.logs()).not.toContain('"msg":"listening"'); // refused before it listens
 
     // The first process kept serving and writing.
     const id = await addTask(first.url, 'after the refusal');

@@ -8,7 +8,8 @@ const apiImage: StartHost = async (env) => {
   const api = await startApiImage({ databaseUrl: database.url, env: { MIGRATE_ON_START: 'true', ...env } });
   return {
     // The image requires nginx's internal token, as in the cluster.
-    request: (method, path, body, headers) => fetch(api.url + path, { method, body: body as BodyInit | undefined, headers: { ...api.headers, ...headers }, redirect: 'manual' }),
+    request: (method, path, body, headers) =>
+      fetch(api.url + path, { method, body: body as BodyInit | undefined, headers: { ...api.headers, ...headers }, redirect: 'manual', ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit),
     async stop() {
       await api.stop();
       await database.drop();

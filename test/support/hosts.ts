@@ -14,7 +14,7 @@ function userEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 const over = (url: string): ContractHost['request'] => (method, path, body, headers) =>
-  fetch(url + path, { method, body: body as BodyInit | undefined, headers, redirect: 'manual' });
+  fetch(url + path, { method, body: body as BodyInit | undefined, headers, redirect: 'manual', ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
 
 /**
  * Polls `url` until it answers 200. Connection errors (refused, reset while the server comes up)

@@ -101,3 +101,13 @@ export function lockDirectory(dir: string): () => void {
   process.on('exit', release);
   return release;
 }
+
+/**
+ * Throws DirectoryLockedError when another live process holds `dir`'s lock; takes nothing. Hosts
+ * call it before they listen, so a second process stops before it announces itself (the lock
+ * itself is taken when PGlite opens, lockDirectory).
+ */
+export function assertUnlocked(dir: string): void {
+  const owner = readOwner(`${dir}.lock`);
+  if (owner && owner.pid !== process.pid && (owner.host !== hostname() || running(owner.pid))) throw new DirectoryLockedError(dir, owner.pid, owner.host);
+}

@@ -1,6 +1,5 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Config } from '../config';
 import { fail } from '../errors';
 import type { TaskStore } from '../tasks';
@@ -97,12 +96,10 @@ const requireJson: MiddlewareHandler = async (c, next) => {
 };
 
 const tooLarge = (c: Context) => fail(c, 413, 'payload_too_large', `The request body must be at most ${BODY_LIMIT_BYTES} bytes`);
-const streamingLimit = bodyLimit({ maxSize: BODY_LIMIT_BYTES, onError: tooLarge });
-
 /**
- * With a Content-Length (every normal client) the header decides: Node's parser never
- * delivers more than it declares. Only chunked bodies go through hono's bodyLimit, which
- * wraps the body in a web stream and would roughly halve POST throughput if used for all.
+ * With a Content-Length (every normal client) the header decides: Node's parser never delivers
+ * more than it declares. A chunked body is read here, counting, and refused as soon as it passes
+ * the limit; what was read is handed on through hono's body cache, so it is read only once.
  */
 const limitBody: MiddlewareHandler = async (c, next) => {
   const length = c.req.header('content-length');
@@ -110,7 +107,28 @@ const limitBody: MiddlewareHandler = async (c, next) => {
     if (Number(length) > BODY_LIMIT_BYTES) return tooLarge(c);
     return next();
   }
-  return streamingLimit(c, next);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = c.req.raw.body?.getReader();
+  for (;;) {
+    const chunk = reader ? await reader.read() : { done: true as const, value: undefined };
+    if (chunk.done) break;
+    size += chunk.value.byteLength;
+    if (size > BODY_LIMIT_BYTES) {
+      await reader!.cancel();
+      return tooLarge(c);
+    }
+    chunks.push(chunk.value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  // hono keeps a promise per body kind (its type says a value); arrayBuffer() reads this one.
+  (c.req.bodyCache as { arrayBuffer?: Promise<ArrayBuffer> }).arrayBuffer = Promise.resolve(body.buffer);
+  return next();
 };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
