@@ -139,7 +139,7 @@ export async function imageSection(m: ImageStart): Promise<string> {
     markers.start,
     '## Images',
     '',
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`npx tsx bench/image-start.ts\` on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, machine shared with other work. ` +
+    `Measured ${new Date().toISOString().slice(0, 10)} with bench/image-start.ts (\`npm run bench\`, or alone) on ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, machine shared with other work. ` +
       `Cold start over ${m.runs} alternating runs, median, first 200 from GET /api/tasks on PostgreSQL at 127.0.0.1; the image runs as the tests run it ` +
       '(read-only root, Secret volumes, its user; test/support/images.ts) with its own Node.js 24. The bases are stand-ins (see the README).',
     '',
