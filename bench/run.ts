@@ -6,13 +6,16 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ensureBundle, freePort, migrateBundle, serverBundle } from '../test/support/api';
+import { imageSection, imageStartUnavailable, imagesSectionOf, measureImageStart, type ImageStart } from './image-start';
 import { createTestDatabase } from '../test/support/postgres';
 
 /**
  * `npm run bench`: the bundled API against a minimal node:http + pg baseline, measured in the
  * same run on the machine's PostgreSQL with 100 tasks. Every figure is a median, and the
- * verdicts are ratios to the baseline (these machines are shared and noisy). Prints the table;
- * `--save` also writes it to bench/results.md (a tracked file, so only when asked).
+ * verdicts are ratios to the baseline (these machines are shared and noisy). The API image's
+ * start → first 200 is a ratio to the bare bundle on the host, measured by bench/image-start.ts
+ * when this runs as root and `npm run images` has built the image. Prints the table; `--save`
+ * also writes it to bench/results.md (a tracked file, so only when asked).
  */
 const SAVE = process.argv.includes('--save');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -133,6 +136,15 @@ async function main() {
       console.log(`round ${round + 1}/${ROUNDS} done`);
     }
 
+    // The API image: start → first 200 next to the bare bundle, when it can be measured here.
+    const imageUnavailable = await imageStartUnavailable();
+    let image: ImageStart | undefined;
+    if (!imageUnavailable) {
+      await seed();
+      image = await measureImageStart({ databaseUrl: database.url, runs: COLD_RUNS });
+      console.log(`image start done (${COLD_RUNS} runs each)`);
+    }
+
     const [base, api] = results.map((r) => ({
       getRps: median(r.get.map((x) => x.rps)),
       getP50: median(r.get.map((x) => x.p50)),
@@ -147,17 +159,21 @@ async function main() {
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     // Targets: the cold start and write paths of a bare server (see the README's Measured section).
     const verdict = (value: number, op: '≥' | '≤', target: number) => `${op} ${target.toFixed(2)}× ${(op === '≥' ? value >= target : value <= target) ? 'met' : 'NOT met'}`;
+    const imageRow = image
+      ? ['API image: start → first 200 (ms; reference: the bare bundle on the host)', image.bare.toFixed(0), image.start.toFixed(0), `${ratio(image.start, image.bare)}×`, verdict(image.start / image.bare, '≤', 1.2)]
+      : ['API image: start → first 200 (ms; reference: the bare bundle on the host)', '', '', `not measured (${imageUnavailable}; run npm run images as root)`, '≤ 1.20×'];
     const rows = [
       ['GET /api/tasks throughput (req/s)', base.getRps.toFixed(0), api.getRps.toFixed(0), `${ratio(api.getRps, base.getRps)}×`, verdict(api.getRps / base.getRps, '≥', 1.0)],
       ['GET /api/tasks latency p50 / p99 (ms)', `${base.getP50} / ${base.getP99}`, `${api.getP50} / ${api.getP99}`, `${ratio(api.getP99, base.getP99)}× (p99)`, ''],
       ['POST /api/tasks throughput (req/s)', base.postRps.toFixed(0), api.postRps.toFixed(0), `${ratio(api.postRps, base.postRps)}×`, verdict(api.postRps / base.postRps, '≥', 0.95)],
       ['POST /api/tasks latency p50 / p99 (ms)', `${base.postP50} / ${base.postP99}`, `${api.postP50} / ${api.postP99}`, `${ratio(api.postP99, base.postP99)}× (p99)`, ''],
       ['cold start: spawn → first 200 (ms)', base.cold.toFixed(0), api.cold.toFixed(0), `${ratio(api.cold, base.cold)}×`, verdict(api.cold / base.cold, '≤', 1.1)],
+      imageRow,
       ['idle RSS after one request (MiB)', base.rss.toFixed(1), api.rss.toFixed(1), `${ratio(api.rss, base.rss)}×`, ''],
     ];
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL on 127.0.0.1 with 100 tasks. ` +
-      `${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds × ${DURATION} s per figure after a warm-up, cold start over ${COLD_RUNS} runs; every figure is the median.`;
+      `${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds × ${DURATION} s per figure after a warm-up, cold start over ${COLD_RUNS} runs (the image's too, alternating with the bare bundle); every figure is the median.`;
     const table = [
       '| figure | baseline | tasks API | ratio | target |',
       '| --- | ---: | ---: | ---: | --- |',
@@ -176,9 +192,9 @@ async function main() {
     const md = `# Benchmark results\n\n${header}\n\n${table}\n${capacity ? `\n## Capacity per pod\n\n${capacity}\n` : ''}\nRun \`npm run bench\` to measure again (\`BENCH_ROUNDS\`, \`BENCH_SECONDS\`, \`BENCH_COLD_RUNS\` change the effort).\n`;
     console.log(`\n${header}\n\n${table}\n${capacity ? `\n${capacity}\n` : ''}`);
     if (SAVE) {
-      // Keep the section bench/image-start.ts writes (between its markers).
+      // The image section (bench/image-start.ts's, between its markers): this run's when measured, else the previous one.
       const previous = existsSync(new URL('./results.md', import.meta.url)) ? readFileSync(new URL('./results.md', import.meta.url), 'utf8') : '';
-      const images = /<!-- images:[\s\S]*?<!-- \/images -->/.exec(previous)?.[0];
+      const images = image ? await imageSection(image) : imagesSectionOf(previous);
       writeFileSync(new URL('./results.md', import.meta.url), images ? `${md}\n${images}\n` : md);
       console.log('written to bench/results.md');
     } else {

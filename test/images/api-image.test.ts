@@ -79,10 +79,15 @@ describe('the tasks-api image', () => {
     expect(readFileSync(`/proc/${running.container.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual(['node', '/app/server.mjs']);
   });
 
-  it('adds exactly the two bundles to its base: no node_modules, no dev dependency', async () => {
+  it('adds exactly the two bundles and V8\'s code cache of server.mjs to its base: no node_modules, no dev dependency', async () => {
     const [image, base] = await Promise.all([withMounted(api.ref, (r) => paths(r)), withMounted(runtimeBase(api), (r) => paths(r))]);
     const added = image.filter((p) => !base.includes(p));
-    expect(added.sort()).toEqual(['/app', '/app/migrate.mjs', '/app/server.mjs']);
+    const cache = added.filter((p) => p.startsWith('/app/compile-cache/'));
+    expect(added.filter((p) => !cache.includes(p)).sort()).toEqual(['/app', '/app/compile-cache', '/app/migrate.mjs', '/app/server.mjs']);
+    // One entry, made by the image's node for the user it runs as (Node names the folder by both).
+    expect(cache).toHaveLength(2);
+    expect(cache[0]).toMatch(new RegExp(`^/app/compile-cache/v24\\.[\\w.-]+-${manifest.runAsUser}$`));
+    expect(cache[1]).toMatch(new RegExp(`^${cache[0]!.replace(/[.]/g, '\\.')}/[0-9a-f]+$`));
     expect(image.filter((p) => p.startsWith('/app/') && p.includes('node_modules'))).toEqual([]);
 
     // Whatever the bundles still import by name is a Node built-in, or PGlite: the local-only
@@ -99,6 +104,17 @@ describe('the tasks-api image', () => {
     const external = [...specifiers].filter((s) => !s.startsWith('node:'));
     expect(external.filter((s) => s !== '@electric-sql/pglite' && !s.startsWith('@electric-sql/pglite/'))).toEqual([]);
     for (const dev of Object.keys(pkg.devDependencies)) expect([...specifiers].some((s) => s === dev || s.startsWith(`${dev}/`)), dev).toBe(false);
+  });
+
+  it('starts from the code cache made at build time: V8 accepts it and nothing is written', async () => {
+    const asApp = new URL(database.url);
+    asApp.username = appRole.username;
+    const traced = await startApiImage({ databaseUrl: asApp.toString(), env: { NODE_DEBUG_NATIVE: 'COMPILE_CACHE' } });
+    const accepted = traced.logs();
+    expect(await traced.stop()).toBe(0);
+    expect(accepted).toMatch(/V8 code cache for ESM file:\/\/\/app\/server\.mjs was accepted/);
+    // At exit: the cache still matches, so Node writes nothing to the read-only root.
+    expect(traced.logs()).toMatch(/skip persisting ESM file:\/\/\/app\/server\.mjs because cache was the same/);
   });
 
   it('ran the migrate entry as the Job does: schema applied, the app role made, nothing written outside /tmp', async () => {
