@@ -6,11 +6,11 @@ import { ERROR_CODES } from '../functions/api/schemas';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const read = (path: string) => readFileSync(root + path, 'utf8');
 
-// The README's error tables are the users' list of codes: derive both sides and compare, so a
+// The error tables in functions/api/README.md are the users' list of codes: derive both sides and compare, so a
 // code cannot ship undocumented or a documented one go stale.
-it('the README lists exactly the error codes the API and nginx answer with, with their statuses', () => {
-  const readme = read('README.md');
-  const errors = readme.slice(readme.indexOf('Every error is'), readme.indexOf('Text is stored exactly as sent'));
+it('the API README lists exactly the error codes the API and nginx answer with, with their statuses', () => {
+  const readme = read('functions/api/README.md');
+  const errors = readme.slice(readme.indexOf('## Errors'), readme.indexOf('## Compatibility with the previous system'));
   const documented = [...new Set([...errors.matchAll(/^\| (\d{3}) `(\w+)` \|/gm)].map(([, status, code]) => `${status} ${code}`))].sort();
 
   const api = Object.entries(ERROR_CODES).map(([code, status]) => `${status} ${code}`);
