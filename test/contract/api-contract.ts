@@ -209,6 +209,7 @@ export function describeApiContract(
       ['limit=-1', 'limit must be an integer from 1 to 1000'],
       ['cursor=xyz', 'cursor is not valid; use the nextCursor of a previous page'],
       ['cursor=99999999999', 'cursor is not valid; use the nextCursor of a previous page'],
+      ['limit=1&limit=2', 'limit must be given once'],
     ])('GET /api/tasks?%s → 400', async (query, message) => {
       const r = await call('GET', `/api/tasks?${query}`);
       expect(r.status).toBe(400);

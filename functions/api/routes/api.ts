@@ -57,6 +57,8 @@ const onInvalid = (result: { success: boolean; error?: z.ZodError }, c: Context)
   const issue = result.error.issues[0];
   let message = issue?.message ?? 'invalid input';
   if (issue && issue.path.length === 0 && issue.code === 'invalid_type') message = 'request body must be a JSON object';
+  // A query parameter given twice arrives as an array: say so rather than zod's type message.
+  else if (issue?.code === 'invalid_type' && issue.path.length === 1 && (c.req.queries(String(issue.path[0]))?.length ?? 0) > 1) message = `${String(issue.path[0])} must be given once`;
   return fail(c, 400, 'validation_error', message);
 };
 
