@@ -165,6 +165,9 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
   const api = new OpenAPIHono({ defaultHook: onInvalid });
   const canEdit = feature(config.features.editTask, 'Editing');
   const canDelete = feature(config.features.deleteTask, 'Deleting');
+  // Every write with a JSON body: type, size, UTF-8, then the Idempotency-Key record.
+  const jsonWrite = [requireJson, limitBody, strictUtf8, idempotent] as const;
+  const updated = { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) };
 
   api.get('/', (c) => c.json({ message: 'Task API is running' }));
 
@@ -221,7 +224,7 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'post',
       path: '/tasks',
       summary: 'Add a task',
-      middleware: [requireJson, limitBody, strictUtf8, idempotent] as const,
+      middleware: [...jsonWrite] as const,
       request: { headers: s.IdempotencyHeaders, body: bodyOf(s.CreateBody) },
       responses: { 201: written(s.TaskChanged, 'Created'), ...errors(400, 409, 413, 415, 422, 503) },
     }),
@@ -236,9 +239,9 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'put',
       path: '/tasks/{id}',
       summary: "Replace a task's text (needs FEATURE_EDIT_TASK)",
-      middleware: [canEdit, requireJson, limitBody, strictUtf8, idempotent] as const,
+      middleware: [canEdit, ...jsonWrite] as const,
       request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.ReplaceBody) },
-      responses: { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) },
+      responses: updated,
     }),
     async (c) => {
       const task = await (await store(c)).update(c.req.valid('param').id, { task: c.req.valid('json').task });
@@ -251,9 +254,9 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'patch',
       path: '/tasks/{id}',
       summary: 'Change text and/or done (needs FEATURE_EDIT_TASK)',
-      middleware: [canEdit, requireJson, limitBody, strictUtf8, idempotent] as const,
+      middleware: [canEdit, ...jsonWrite] as const,
       request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.PatchBody) },
-      responses: { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) },
+      responses: updated,
     }),
     async (c) => {
       const task = await (await store(c)).update(c.req.valid('param').id, c.req.valid('json'));
