@@ -47,7 +47,7 @@ export interface Host {
  *
  * Shutdown on SIGTERM/SIGINT (the order podinfo and Kubernetes' pod lifecycle describe): readiness
  * fails, the listener closes, idle keep-alive connections close at once, every response still
- * being written carries `Connection: close` (app.ts), requests in flight finish, then the pool
+ * being written carries `Connection: close` (request-log.ts), requests in flight finish, then the pool
  * closes and the process exits 0. After SHUTDOWN_TIMEOUT_MS the remaining connections are cut.
  */
 export function runHost(opts: HostOptions = {}): Host {
