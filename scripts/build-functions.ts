@@ -13,6 +13,8 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { ve
 export const entries = [
   { in: 'functions/api/server.ts', out: 'dist/api/server.mjs' },
   { in: 'functions/api/migrate.ts', out: 'dist/api/migrate.mjs' },
+  { in: 'functions/api/backup/backup-command.ts', out: 'dist/api/backup.mjs' },
+  { in: 'functions/api/backup/restore-command.ts', out: 'dist/api/restore.mjs' },
   { in: 'functions/rotate-db-credentials/index.ts', out: 'dist/rotate-db-credentials/index.mjs' },
 ];
 

@@ -10,7 +10,8 @@ export interface MigrationResult {
   current: string;
 }
 
-const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
+/** The SHA-256 (hex) schema_migrations records for a migration's SQL. */
+export const migrationChecksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
 
 /**
  * An applied migration's file no longer matches what was applied: the database and the code
@@ -37,32 +38,46 @@ export async function migrate(db: Db, migrations: Migration[] = loadMigrations()
     // Waiting for another migrator and long DDL are normal here: the request-sized
     // statement_timeout does not apply (the Job's activeDeadlineSeconds bounds a stuck run).
     await q.query('SET LOCAL statement_timeout = 0');
-    await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-    await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version    TEXT PRIMARY KEY,
-      name       TEXT NOT NULL,
-      checksum   TEXT NOT NULL,
-      applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-    )`);
-    const recorded = await q.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations');
-    const done = new Map(recorded.map((r) => [r.version, r.checksum]));
-    for (const m of migrations) {
-      const was = done.get(m.version);
-      if (was !== undefined && was !== checksum(m.sql)) throw new MigrationChangedError(m.name);
-    }
-    const applied: string[] = [];
-    for (const m of migrations) {
-      if (done.has(m.version)) continue;
-      await q.query(m.sql);
-      await q.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-        m.version,
-        m.name,
-        checksum(m.sql),
-      ]);
-      applied.push(m.name);
-    }
-    return { applied, current: migrations.at(-1)?.version ?? '' };
+    return applyMigrations(q, migrations);
   });
+}
+
+/** Holds the migration lock until the caller's transaction ends (re-entrant within it). */
+export async function lockMigrations(q: Queryable): Promise<void> {
+  await q.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+}
+
+/**
+ * The body of migrate() on a transaction the caller holds (a restore brings an empty database to
+ * a backup's schema this way, in the same transaction as the data): takes the migration lock,
+ * checks the recorded checksums, applies what is pending of `migrations`.
+ */
+export async function applyMigrations(q: Queryable, migrations: Migration[]): Promise<MigrationResult> {
+  await lockMigrations(q);
+  await q.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    checksum   TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+  )`);
+  const recorded = await q.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations');
+  const done = new Map(recorded.map((r) => [r.version, r.checksum]));
+  for (const m of migrations) {
+    const was = done.get(m.version);
+    if (was !== undefined && was !== migrationChecksum(m.sql)) throw new MigrationChangedError(m.name);
+  }
+  const applied: string[] = [];
+  for (const m of migrations) {
+    if (done.has(m.version)) continue;
+    await q.query(m.sql);
+    await q.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+      m.version,
+      m.name,
+      migrationChecksum(m.sql),
+    ]);
+    applied.push(m.name);
+  }
+  return { applied, current: migrations.at(-1)?.version ?? '' };
 }
 
 /** True when every known migration is recorded; false when the schema is missing or behind. */
