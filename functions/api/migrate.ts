@@ -3,12 +3,19 @@ import { MountedCredentials } from './db/credentials';
 import { openDb } from './db';
 import { isDatabaseUnavailable } from './errors';
 import { createLogger } from './logger';
-import { ensureAppRole, migrate } from './migrations';
+import { takeBackup } from './backup/backup';
+import { describeBackup, failure } from './backup/command';
+import { openStore } from './backup/store';
+import type { Db } from './db';
+import type { Config } from './config';
+import { ensureAppRole, migrate, migrationsApplied, schemaVersion } from './migrations';
 
 /**
  * `npm run migrate` and the bundled `migrate` entry (the cluster's migration Job). Runs as
  * the owner role; with APP_CREDENTIALS_DIR it also makes sure the app role exists with DML
  * rights only. Waits up to MIGRATE_WAIT_SECONDS for the database to accept connections.
+ * With BACKUP_URI set it takes a backup before applying any pending migration, and stops (exit 1,
+ * nothing applied) when that backup fails: a migration that rewrites data wrongly can be undone.
  */
 async function main() {
   const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' });
@@ -18,8 +25,10 @@ async function main() {
   const db = await openDb(config, log);
   const deadline = Date.now() + waitSeconds * 1000;
   try {
+    let backedUp = !process.env.BACKUP_URI?.trim();
     for (let attempt = 1; ; attempt++) {
       try {
+        if (!backedUp) backedUp = await backupBeforeMigrating(db, config);
         const result = await migrate(db);
         log.info({ driver: config.driver, applied: result.applied, current: result.current }, result.applied.length ? 'migrations applied' : 'schema is current');
         break;
@@ -40,6 +49,25 @@ async function main() {
     }
   } finally {
     await db.close();
+  }
+}
+
+/**
+ * The backup before migrating, when something is pending and there is a schema to keep. Returns
+ * true once done or not needed; a database error is thrown for the retry loop; any other failure
+ * of the backup ends the run.
+ */
+async function backupBeforeMigrating(db: Db, config: Config): Promise<boolean> {
+  if ((await schemaVersion(db)) === null || (await migrationsApplied(db))) return true;
+  try {
+    const store = await openStore(process.env.BACKUP_URI);
+    const manifest = await takeBackup(db, store, { reason: 'before-migration', appVersion: config.version });
+    console.error(`migrate: backup before migrating:\n${describeBackup(manifest, store.location)}`);
+    return true;
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) throw err;
+    console.error(`migrate: the backup before migrating failed, so no migration was applied: ${failure(err).message}`);
+    process.exit(1);
   }
 }
 

@@ -80,6 +80,13 @@ export async function applyMigrations(q: Queryable, migrations: Migration[]): Pr
   return { applied, current: migrations.at(-1)?.version ?? '' };
 }
 
+/** The newest recorded migration ("004"), or null when the database was never migrated. */
+export async function schemaVersion(q: Queryable): Promise<string | null> {
+  const [{ table }] = (await q.query<{ table: string | null }>("SELECT to_regclass('public.schema_migrations')::text AS table")) as [{ table: string | null }];
+  if (table === null) return null;
+  return (await q.query<{ version: string | null }>('SELECT max(version) AS version FROM schema_migrations'))[0]?.version ?? null;
+}
+
 /** True when every known migration is recorded; false when the schema is missing or behind. */
 export async function migrationsApplied(db: Queryable, migrations: Migration[] = loadMigrations()): Promise<boolean> {
   try {

@@ -75,10 +75,12 @@ export async function takeBackup(db: Db, store: BackupStore, options: BackupOpti
     gzip.end();
     await written;
   } catch (err) {
+    // The first failure is the one to report: stopping the upload below makes the store fail too.
+    const cause = storeFailed ?? err;
     gzip.destroy();
     body.destroy();
     await written.catch(() => undefined);
-    throw storeFailed ?? err;
+    throw cause;
   }
 
   const manifest: Manifest = {

@@ -7,7 +7,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Db, Queryable } from '../db/types';
-import { applyMigrations, lockMigrations, migrate, migrationChecksum } from '../migrations';
+import { applyMigrations, lockMigrations, migrate, migrationChecksum, schemaVersion } from '../migrations';
 import { loadMigrations, type Migration } from '../migrations/index';
 import { dumpRows, quoteIdent, tableShapes, useCanonicalTextForms } from './dump';
 import { BackupError } from './errors';
@@ -78,8 +78,8 @@ async function tableExists(q: Queryable, name: string): Promise<boolean> {
  *    then reads it once through, checking every line, row count and table checksum, and that its
  *    migrations are this version's: a truncated, corrupted or tampered backup is refused
  *    (BackupError 'corrupt' or 'incompatible') before anything is written.
- * 2. A database that holds tasks is refused (BackupError 'not_empty') unless `replace`; then
- *    `safetyBackup` runs first.
+ * 2. A database that holds tasks is refused (BackupError 'not_empty', checked before the
+ *    download) unless `replace`; then `safetyBackup` runs once the backup has been checked.
  * 3. In one transaction, under the migration lock: the schema is brought to the backup's version
  *    (a newer schema is dropped and rebuilt, the database being the app's own), the tables are
  *    emptied and loaded, each sequence set to its recorded value (so the next id is past every
@@ -92,21 +92,19 @@ export async function restoreBackup(db: Db, store: BackupStore, options: Restore
   const migrations = options.migrations ?? loadMigrations();
   const { id } = await findBackup(store, options.from);
   const manifest = await readManifest(store, id);
+  // The target first: a wrong login or a database that holds tasks is said before any download.
+  const replacing = await holdsTasks(db);
+  if (replacing && !options.replace) {
+    throw new BackupError('not_empty', 'the database already holds tasks: restore into an empty database, or give --replace (a safety backup is taken first)');
+  }
+  if (replacing && !options.safetyBackup) throw new BackupError('usage', 'replacing a database that holds tasks needs a safety backup');
   const dir = mkdtempSync(join(tmpdir(), 'tasks-restore-'));
   try {
     const file = join(dir, DATA_OBJECT);
     await download(store, manifest, file);
     const recordedMigrations = await verifyData(file, manifest);
     const upTo = compatibleMigrations(manifest, recordedMigrations, migrations);
-
-    let safety: Manifest | undefined;
-    if (await holdsTasks(db)) {
-      if (!options.replace) {
-        throw new BackupError('not_empty', 'the database already holds tasks: restore into an empty database, or give --replace (a safety backup is taken first)');
-      }
-      if (!options.safetyBackup) throw new BackupError('usage', 'replacing a database that holds tasks needs a safety backup');
-      safety = await options.safetyBackup();
-    }
+    const safety = replacing ? await options.safetyBackup!() : undefined;
 
     const restored = await db.transaction(async (q) => {
       await q.query('SET LOCAL statement_timeout = 0');
@@ -225,9 +223,7 @@ function compatibleMigrations(manifest: Manifest, recorded: { version: string; c
 
 /** Brings the schema to exactly the backup's migrations: applies what is missing, rebuilds a newer one. */
 async function prepareSchema(q: Queryable, manifest: Manifest, upTo: Migration[]): Promise<void> {
-  const version = (await tableExists(q, 'schema_migrations'))
-    ? ((await q.query<{ version: string | null }>('SELECT max(version) AS version FROM public.schema_migrations'))[0]?.version ?? null)
-    : null;
+  const version = await schemaVersion(q);
   if (version !== null && version > manifest.schemaVersion) {
     // The database is the app's own: its public tables are exactly what the migrations made.
     const tables = await q.query<{ name: string }>(`SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`);
