@@ -6,6 +6,7 @@ import type { Rendered } from './templates/common';
 import { namespace } from './templates/namespaces';
 import { database } from './templates/database';
 import { migrationJob, migrationServiceAccount } from './templates/migration';
+import { backups } from './templates/backups';
 import { api } from './templates/api';
 import { web } from './templates/web';
 import { networkPolicies } from './templates/network-policies';
@@ -35,6 +36,8 @@ function tierFiles(
     ),
     ['20-secret-sync.yaml', secretSync(values, tier, reasons)],
     workload[tier],
+    // Backups ship with the database (wave 0): the migration's pre-migration backup needs nothing more.
+    ...(tier === 'database' ? [['40-backups.yaml', backups(values, reasons)] as [string, Rendered[]]] : []),
   ];
 }
 
