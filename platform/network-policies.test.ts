@@ -99,7 +99,7 @@ describe.each(cases)('network policies (%s)', (_, values) => {
     const c = cluster(values);
     // Anyone outside our namespaces may load the page: the pods without egress rules of their own
     // (the endpoints outside the cluster are destinations here, not callers).
-    const outsiders = c.cluster.pods.filter((p) => !c.ours.has(p.namespace) && !external.includes(p)).map((p) => p.id);
+    const outsiders = c.cluster.pods.filter((p) => !c.ours.has(p.namespace) && !external.some((e) => e.id === p.id)).map((p) => p.id);
     const expected = [
       ...outsiders.map((src) => `${src} -> ${web}:8080/TCP`),
       `${web} -> kourier-system/gateway:8081/TCP`,
