@@ -13,7 +13,8 @@ import { networkPolicies } from './templates/network-policies';
 import { secretSync } from './templates/secret-sync';
 import { checkRotationTiming } from './rotation-timing';
 import { applications } from './argocd';
-import { argocdDir, renderedDir, tiers, type Tier } from './layout';
+import { argocdDir, observabilityDir, renderedDir, tiers, type Tier } from './layout';
+import { backupAlerts } from './observability/backup-alerts';
 
 /** Rendered objects per file, keyed by path relative to the repository root. */
 export type Manifests = Map<string, Rendered[]>;
@@ -52,6 +53,7 @@ export function manifests(values: Values, reasons: ReadonlyMap<string, string> =
   }
   out.set(`${renderedDir(env)}/migrate/00-job.yaml`, migrationJob(values));
   for (const [file, objects] of applications(values)) out.set(`${argocdDir(env)}/${file}`, objects);
+  out.set(`${observabilityDir(env)}/prometheusrule-tasks-backups.yaml`, backupAlerts(values));
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 
