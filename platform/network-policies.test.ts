@@ -43,7 +43,7 @@ function cluster(values: Values): { cluster: Cluster; ours: Set<string> } {
   const ours = new Set(Object.values(values.namespaces));
   const k = values.platform.knative;
   // Every pod gets an address in the VPC's private range (as with the AWS VPC CNI), so ipBlock rules decide.
-  const pods = [
+  const pods: Pod[] = [
     ...podTemplates(objects).map((p) => networkPod(p, { queueProxy: k.queueProxyPort, metrics: k.metricsPort })),
     ...platformPods,
     ...strangers(values),
