@@ -321,7 +321,7 @@ describe.each(environments)('rendered %s', (env) => {
     const job = objects.find((o) => o.kind === 'Job')!;
     expect(job.metadata.annotations?.['argocd.argoproj.io/hook']).toBe('PreSync');
     // Every rendered folder belongs to exactly one wave.
-    const dirs = new Set([...renderEnvironment(env).keys()].filter((f) => f.includes('/rendered/')).map((f) => f.split('/')[3]));
+    const dirs = new Set([...renderEnvironment(env).keys()].filter((f) => f.startsWith('platform/rendered/')).map((f) => f.split('/')[3]));
     expect([...dirs].sort()).toEqual(waves.flatMap((w) => w.dirs).sort());
   });
 });
