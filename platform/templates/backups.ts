@@ -162,6 +162,7 @@ export function backups(values: Values, reasons: ReadonlyMap<string, string> = n
     image: image(pg),
     // A native sidecar (Kubernetes >= 1.29): starts first, stays up while the check runs, stops after it.
     restartPolicy: 'Always',
+    // Loopback only; the hba file limits trust to it; fsync off because the data dies with the pod.
     args: ['postgres', '-c', 'listen_addresses=127.0.0.1', '-c', 'hba_file=/etc/scratch-postgres/pg_hba.conf', '-c', 'fsync=off'],
     env: [
       // The image refuses to start without a password unless told; pg_hba above limits trust to loopback.
