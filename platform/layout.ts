@@ -33,6 +33,8 @@ export const waves: Wave[] = [
 export const renderedDir = (env: string) => `platform/rendered/${env}`;
 /** Folder holding one environment's Argo CD Applications. */
 export const argocdDir = (env: string) => `platform/argocd/${env}`;
+/** Folder holding one environment's alert rules: applied where Prometheus runs, not by the waves. */
+export const observabilityDir = (env: string) => `platform/observability/rendered/${env}`;
 
 /** A Kubernetes Secret that ESO creates from one AWS secret, and who reads it. */
 export interface SyncedSecret {

@@ -17,6 +17,13 @@ const platformPods: Pod[] = [
   { id: 'knative-serving/activator', namespace: 'knative-serving', labels: { app: 'activator' }, ports: [{ port: 8012, protocol: 'TCP' }] },
   { id: 'knative-serving/autoscaler', namespace: 'knative-serving', labels: { app: 'autoscaler' }, ports: [{ port: 8080, protocol: 'TCP' }] },
   { id: 'ingress-nginx/controller', namespace: 'ingress-nginx', labels: { 'app.kubernetes.io/name': 'ingress-nginx' }, ports: [{ port: 80, protocol: 'TCP' }] },
+  { id: 'monitoring/pushgateway', namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus-pushgateway' }, ports: [{ port: 9091, protocol: 'TCP' }] },
+];
+
+/** Outside the cluster: a public S3 (and STS, KMS) address, and the node's metadata service. */
+const external: Pod[] = [
+  { id: 'internet/s3', namespace: 'internet', labels: {}, ports: [{ port: 443, protocol: 'TCP' }], ip: '52.219.170.1' },
+  { id: 'link-local/imds', namespace: 'link-local', labels: {}, ports: [{ port: 80, protocol: 'TCP' }, { port: 443, protocol: 'TCP' }], ip: '169.254.169.254' },
 ];
 
 /** Pods that must get nothing: an unrelated tenant, one wearing the API's labels, debug pods in our namespaces. */
@@ -35,13 +42,15 @@ function cluster(values: Values): { cluster: Cluster; ours: Set<string> } {
   const objects = renderedObjects(values);
   const ours = new Set(Object.values(values.namespaces));
   const k = values.platform.knative;
-  const pods = [
+  // Every pod gets an address in the VPC's private range (as with the AWS VPC CNI), so ipBlock rules decide.
+  const pods: Pod[] = [
     ...podTemplates(objects).map((p) => networkPod(p, { queueProxy: k.queueProxyPort, metrics: k.metricsPort })),
     ...platformPods,
     ...strangers(values),
-  ];
+  ].map((p, i) => ({ ...p, ip: `10.0.${Math.floor(i / 200)}.${(i % 200) + 10}` }));
+  pods.push(...external);
   const namespaces = Object.fromEntries(
-    [...ours, 'kube-system', 'kourier-system', 'knative-serving', 'ingress-nginx', 'other'].map((n) => [n, {}]),
+    [...ours, 'kube-system', 'kourier-system', 'knative-serving', 'ingress-nginx', 'monitoring', 'other', 'internet', 'link-local'].map((n) => [n, {}]),
   );
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy') as unknown as NetworkPolicy[];
   return { cluster: { namespaces, pods, policies }, ours };
@@ -51,6 +60,7 @@ function edgesTouching(c: { cluster: Cluster; ours: Set<string> }): string[] {
   const nsOf = (id: string) => id.split('/')[0]!;
   return reachability(c.cluster).filter((edge) => {
     const [src, dst] = edge.split(' -> ') as [string, string];
+    if (external.some((e) => e.id === src)) return false; // destinations only
     return c.ours.has(nsOf(src)) || c.ours.has(nsOf(dst));
   });
 }
@@ -68,6 +78,8 @@ describe.each(cases)('network policies (%s)', (_, values) => {
   const api = `${B}/${values.api.serviceName}`;
   const pg = `${D}/${values.database.statefulSetName}`;
   const migrate = `${D}/${values.database.migration.jobName}`;
+  const backup = `${D}/${values.backups.backup.cronJobName}`;
+  const restoreCheck = `${D}/${values.backups.restoreCheck.cronJobName}`;
   const dns = ['kube-system/coredns:53/TCP', 'kube-system/coredns:53/UDP'];
 
   it('denies by default in every namespace, for ingress and egress', () => {
@@ -85,8 +97,9 @@ describe.each(cases)('network policies (%s)', (_, values) => {
 
   it('allows exactly the request path and DNS', () => {
     const c = cluster(values);
-    // Anyone outside our namespaces may load the page: the pods without egress rules of their own.
-    const outsiders = c.cluster.pods.filter((p) => !c.ours.has(p.namespace)).map((p) => p.id);
+    // Anyone outside our namespaces may load the page: the pods without egress rules of their own
+    // (the endpoints outside the cluster are destinations here, not callers).
+    const outsiders = c.cluster.pods.filter((p) => !c.ours.has(p.namespace) && !external.some((e) => e.id === p.id)).map((p) => p.id);
     const expected = [
       ...outsiders.map((src) => `${src} -> ${web}:8080/TCP`),
       `${web} -> kourier-system/gateway:8081/TCP`,
@@ -98,8 +111,26 @@ describe.each(cases)('network policies (%s)', (_, values) => {
       ...dns.map((d) => `${api} -> ${d}`),
       `${migrate} -> ${pg}:5432/TCP`,
       ...dns.map((d) => `${migrate} -> ${d}`),
+      `${migrate} -> internet/s3:443/TCP`,
+      `${backup} -> ${pg}:5432/TCP`,
+      ...dns.map((d) => `${backup} -> ${d}`),
+      `${backup} -> internet/s3:443/TCP`,
+      `${backup} -> monitoring/pushgateway:9091/TCP`,
+      ...dns.map((d) => `${restoreCheck} -> ${d}`),
+      `${restoreCheck} -> internet/s3:443/TCP`,
+      `${restoreCheck} -> monitoring/pushgateway:9091/TCP`,
     ].sort();
     expect(edgesTouching(c)).toEqual(expected);
+  });
+
+  it('keeps the restore check away from the real database and the backups from anything private', () => {
+    const edges = edgesTouching(cluster(values));
+    expect(edges.filter((e) => e.startsWith(`${restoreCheck} -> ${pg}`))).toEqual([]);
+    expect(edges.filter((e) => e.startsWith(`${restoreCheck} -> `)).map((e) => e.split(' -> ')[1]!.split(':')[0])).toEqual(
+      ['kube-system/coredns', 'kube-system/coredns', 'internet/s3', 'monitoring/pushgateway'].sort(),
+    );
+    // Port 443 leaves the cluster, never to the metadata service or another pod's 443.
+    expect(edges.filter((e) => e.includes('link-local/imds'))).toEqual([]);
   });
 
   it('lets only the named ingress controller reach the web pods when values name one', () => {

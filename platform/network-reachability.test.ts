@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canConnect, selects, type Cluster, type NetworkPolicy, type Pod } from './network-reachability';
+import { canConnect, inCidr, selects, type Cluster, type NetworkPolicy, type Pod } from './network-reachability';
 
 const a: Pod = { id: 'ns-a/a', namespace: 'ns-a', labels: { app: 'a' }, ports: [] };
 const b: Pod = { id: 'ns-b/b', namespace: 'ns-b', labels: { app: 'b', tier: 'x' }, ports: [{ port: 80, protocol: 'TCP', name: 'http' }] };
@@ -55,5 +55,23 @@ describe('network reachability', () => {
     expect(selects({ matchExpressions: [{ key: 'tier', operator: 'Exists' }] }, { tier: 'x' })).toBe(true);
     expect(selects({ matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }, { tier: 'x' })).toBe(false);
     expect(selects({ matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['y'] }] }, { tier: 'x' })).toBe(true);
+  });
+
+  it('matches ipBlock peers by address, with their except ranges', () => {
+    expect(inCidr('10.1.2.3', '10.0.0.0/8')).toBe(true);
+    expect(inCidr('11.0.0.1', '10.0.0.0/8')).toBe(false);
+    expect(inCidr('52.219.170.1', '0.0.0.0/0')).toBe(true);
+    const egress = policy('ns-a', {
+      podSelector: { matchLabels: { app: 'a' } },
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }], ports: [{ protocol: 'TCP', port: 443 }] }],
+    });
+    const s3 = { id: 'external/s3', namespace: 'external', labels: {}, ports: [{ port: 443, protocol: 'TCP' as const }], ip: '52.219.170.1' };
+    const inside = { ...b, ip: '10.0.3.4' };
+    expect(canConnect(world([egress]), a, s3, 443)).toBe(true);
+    expect(canConnect(world([egress]), a, s3, 80)).toBe(false);
+    expect(canConnect(world([egress]), a, inside, 443)).toBe(false);
+    // Without an address, only "everything" can be decided.
+    expect(() => canConnect(world([egress]), a, b, 443)).toThrow(/ipBlock 0\.0\.0\.0\/0 cannot be evaluated against ns-b\/b, which has no ip/);
   });
 });

@@ -18,6 +18,8 @@ export interface Pod {
   namespace: string;
   labels: Labels;
   ports: PodPort[];
+  /** IPv4 address, for ipBlock peers; an endpoint outside the cluster (S3) is a Pod with only an ip that matters. */
+  ip?: string;
 }
 
 interface LabelSelector {
@@ -67,6 +69,19 @@ export function selects(selector: LabelSelector | undefined, labels: Labels): bo
   return true;
 }
 
+function ipv4(address: string): number {
+  const parts = address.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${address}`);
+  return parts.reduce((n, p) => n * 256 + p, 0);
+}
+
+/** Whether an IPv4 address lies in a CIDR block such as 10.0.0.0/8. */
+export function inCidr(address: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/') as [string, string];
+  const size = 2 ** (32 - Number(bits));
+  return Math.floor(ipv4(address) / size) === Math.floor(ipv4(base) / size);
+}
+
 function namespaceLabels(cluster: Cluster, ns: string): Labels {
   return { ...(cluster.namespaces[ns] ?? {}), 'kubernetes.io/metadata.name': ns };
 }
@@ -74,11 +89,11 @@ function namespaceLabels(cluster: Cluster, ns: string): Labels {
 /** Whether a policy peer (in a policy of namespace `policyNs`) matches pod `other`. */
 function peerMatches(cluster: Cluster, peer: PolicyPeer, policyNs: string, other: Pod): boolean {
   if (peer.ipBlock) {
-    // Pod IPs are not known here; only "everything" can be decided.
-    const all = peer.ipBlock.cidr === '0.0.0.0/0' || peer.ipBlock.cidr === '::/0';
-    if (!all || (peer.ipBlock.except ?? []).length > 0) {
-      throw new Error(`ipBlock ${peer.ipBlock.cidr} cannot be evaluated against pods`);
-    }
+    const { cidr, except = [] } = peer.ipBlock;
+    if (other.ip !== undefined) return inCidr(other.ip, cidr) && !except.some((e) => inCidr(other.ip!, e));
+    // Without the pod's address only "everything" can be decided.
+    const all = cidr === '0.0.0.0/0' || cidr === '::/0';
+    if (!all || except.length > 0) throw new Error(`ipBlock ${cidr} cannot be evaluated against ${other.id}, which has no ip`);
     return true;
   }
   const nsOk = peer.namespaceSelector

@@ -7,6 +7,7 @@ import { isKnativeService, objectsOf, podTemplates, secretsReferenced, type K8sO
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { waves } from './layout';
+import { scheduleIntervalSeconds } from './schedule';
 
 const plain = (values: Values): K8sObject[] =>
   [...manifests(values).values()].flatMap((objs) => objs.map((r) => JSON.parse(JSON.stringify(r.object))));
@@ -23,6 +24,8 @@ describe.each(environments)('rendered %s', (env) => {
       [
         `Deployment ${values.namespaces.frontend}/${values.web.deploymentName}`,
         `Job ${values.namespaces.database}/${values.database.migration.jobName}`,
+        `CronJob ${values.namespaces.database}/${values.backups.backup.cronJobName}`,
+        `CronJob ${values.namespaces.database}/${values.backups.restoreCheck.cronJobName}`,
         `Service ${values.namespaces.backend}/${values.api.serviceName}`,
         `StatefulSet ${values.namespaces.database}/${values.database.statefulSetName}`,
       ].sort(),
@@ -96,9 +99,12 @@ describe.each(environments)('rendered %s', (env) => {
   });
 
   it('resolves every service DNS name in ConfigMaps and env to a Service the render defines', () => {
-    const services = new Set(
-      objects.filter((o) => o.kind === 'Service').map((o) => `${o.metadata.name}.${o.metadata.namespace}`),
-    );
+    // The cluster's own platform Services (the Pushgateway) are named in the values, not rendered.
+    const p = values.platform.pushgateway;
+    const services = new Set([
+      ...objects.filter((o) => o.kind === 'Service').map((o) => `${o.metadata.name}.${o.metadata.namespace}`),
+      `${p.serviceName}.${p.namespace}`,
+    ]);
     const texts = [
       ...objects.filter((o) => o.kind === 'ConfigMap').flatMap((o) => Object.values((o.data ?? {}) as Record<string, string>)),
       ...pods.flatMap((p) => containers(p).flatMap((c) => (c.env ?? []).map((e) => e.value ?? ''))),
@@ -175,6 +181,82 @@ describe.each(environments)('rendered %s', (env) => {
     });
   });
 
+  describe('the backup CronJobs', () => {
+    const b = values.backups;
+    const cronJobs = objects.filter((o) => o.kind === 'CronJob');
+    const byName = (name: string) => cronJobs.find((o) => o.metadata.name === name)!;
+    const podOf = (name: string) => pods.find((p) => p.owner === byName(name))!;
+    const env = (c: { env?: { name: string; value?: string }[] }) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+    const uri = `s3://${b.bucket}/${b.prefix}`;
+
+    it('never overlap, give up on stale runs, and bound each run', () => {
+      for (const job of [b.backup, b.restoreCheck]) {
+        const spec = byName(job.cronJobName).spec as any;
+        expect(spec).toMatchObject({
+          schedule: job.schedule,
+          timeZone: 'Etc/UTC',
+          concurrencyPolicy: 'Forbid',
+          startingDeadlineSeconds: job.startingDeadlineSeconds,
+          successfulJobsHistoryLimit: job.successfulJobsHistoryLimit,
+          failedJobsHistoryLimit: job.failedJobsHistoryLimit,
+        });
+        expect(spec.jobTemplate.spec).toMatchObject({ backoffLimit: job.backoffLimit, activeDeadlineSeconds: job.activeDeadlineSeconds });
+        const pod = podOf(job.cronJobName);
+        expect(pod.spec).toMatchObject({ restartPolicy: 'Never', enableServiceLinks: false, automountServiceAccountToken: false, serviceAccountName: job.serviceAccountName });
+        expect(pod.labels['app.kubernetes.io/name']).toBe(job.cronJobName);
+        for (const c of containers(pod)) expect(c.volumeMounts?.find((m) => m.mountPath === '/tmp'), c.name).toBeDefined();
+      }
+      // The backup ends before the next one is due, so Forbid never skips a run for a slow one.
+      expect(b.backup.activeDeadlineSeconds).toBeLessThan(scheduleIntervalSeconds(b.backup.schedule));
+    });
+
+    it('run the API image: the backup as the owner against the real database, with the environment the code reads', () => {
+      const [backup] = podOf(b.backup.cronJobName).spec.containers;
+      expect(backup!.image).toBe(`${values.images.api.repository}:${values.images.api.tag}`);
+      expect(backup!.command).toEqual(['node', '/app/backup.mjs']);
+      expect(env(backup!)).toMatchObject({
+        DB_HOST: `${values.database.serviceName}.${values.namespaces.database}.svc.${values.clusterDomain}`,
+        DB_CREDENTIALS_DIR: '/var/run/secrets/tasks/postgres-admin',
+        BACKUP_URI: uri,
+        BACKUP_KMS_KEY_ID: b.kmsKeyArn,
+        AWS_REGION: values.secrets.region,
+      });
+      expect(secretsReferenced(podOf(b.backup.cronJobName))).toEqual([values.secrets.kubernetes.postgresAdmin]);
+    });
+
+    it('restore into a scratch PostgreSQL of the cluster\'s image in the same pod, never the real one', () => {
+      const pod = podOf(b.restoreCheck.cronJobName);
+      const [scratch] = pod.spec.initContainers!;
+      const [check] = pod.spec.containers;
+      expect(scratch).toMatchObject({ restartPolicy: 'Always', image: `${values.images.postgres.repository}:${values.images.postgres.tag}` });
+      expect(scratch!.startupProbe).toBeDefined();
+      expect(scratch!.readinessProbe).toBeDefined();
+      expect((scratch as { args?: string[] }).args).toContain('listen_addresses=127.0.0.1');
+      const hba = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === pod.spec.volumes!.find((v) => v.configMap)!.configMap!.name)!;
+      const rules = (hba.data as Record<string, string>)['pg_hba.conf']!.split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(rules.map((l) => l.split(/\s+/))).toEqual([['local', 'all', 'all', 'trust'], ['host', 'all', 'all', '127.0.0.1/32', 'trust']]);
+      const data = pod.spec.volumes!.find((v) => v.name === scratch!.volumeMounts!.find((m) => m.mountPath.startsWith('/var/lib/postgresql'))!.name)!;
+      expect(Object.keys(data)).toContain('emptyDir');
+      expect(check!.command).toEqual(['node', '/app/restore.mjs', '--from', 'latest', '--check']);
+      expect(env(check!)).toMatchObject({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres', BACKUP_URI: uri });
+      expect(JSON.stringify(pod.spec)).not.toContain(`${values.database.serviceName}.${values.namespaces.database}`);
+      expect(secretsReferenced(pod)).toEqual([]);
+    });
+
+    it('write with the writer role and check with the reader role, through IRSA only', () => {
+      const roleOf = (sa: string) =>
+        objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === sa)!.metadata.annotations?.['eks.amazonaws.com/role-arn'];
+      expect(roleOf(b.backup.serviceAccountName)).toBe(b.roleArns.writer);
+      expect(roleOf(values.database.migration.serviceAccountName)).toBe(b.roleArns.writer);
+      expect(roleOf(b.restoreCheck.serviceAccountName)).toBe(b.roleArns.reader);
+      for (const c of pods.flatMap(containers)) {
+        expect((c.env ?? []).map((e) => e.name).filter((n) => /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)$/.test(n)), c.name).toEqual([]);
+      }
+      const migrate = pods.find((p) => p.owner.kind === 'Job')!;
+      expect(env(migrate.spec.containers[0]!)).toMatchObject({ BACKUP_URI: uri, BACKUP_KMS_KEY_ID: b.kmsKeyArn, AWS_REGION: values.secrets.region });
+    });
+  });
+
   it('keeps the web tier serving through disruptions where values ask for it', () => {
     const deployment = objects.find((o) => o.kind === 'Deployment')!;
     expect((deployment.spec as { replicas: number }).replicas).toBe(values.web.replicas);
@@ -196,7 +278,16 @@ describe.each(environments)('rendered %s', (env) => {
     fits(values.quotas.backend, values.api.autoscaling.maxScale, [values.api.resources.limits, d]);
     // web: replicas plus the one surge pod of a rolling update.
     fits(values.quotas.frontend, values.web.replicas + 1, [values.web.resources.limits]);
-    fits(values.quotas.database, 1, [values.database.resources.limits, values.database.migration.resources.limits]);
+    // postgres, a migration, a backup and a restore check (scratch PostgreSQL + the check) at the same time.
+    const b = values.backups;
+    fits(values.quotas.database, 1, [
+      values.database.resources.limits,
+      values.database.migration.resources.limits,
+      b.backup.resources.limits,
+      b.restoreCheck.resources.limits,
+      b.restoreCheck.scratchResources.limits,
+    ]);
+    expect(4, 'pods').toBeLessThanOrEqual(Number(values.quotas.database.pods));
     expect(mem(values.quotas.database.storage!)).toBeGreaterThanOrEqual(mem(values.database.storage.size));
   });
 
@@ -230,7 +321,7 @@ describe.each(environments)('rendered %s', (env) => {
     const job = objects.find((o) => o.kind === 'Job')!;
     expect(job.metadata.annotations?.['argocd.argoproj.io/hook']).toBe('PreSync');
     // Every rendered folder belongs to exactly one wave.
-    const dirs = new Set([...renderEnvironment(env).keys()].filter((f) => f.includes('/rendered/')).map((f) => f.split('/')[3]));
+    const dirs = new Set([...renderEnvironment(env).keys()].filter((f) => f.startsWith('platform/rendered/')).map((f) => f.split('/')[3]));
     expect([...dirs].sort()).toEqual(waves.flatMap((w) => w.dirs).sort());
   });
 });

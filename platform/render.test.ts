@@ -58,7 +58,7 @@ describe('platform/README.md', () => {
       objs.filter((o) => o.object.kind === 'Ingress').map((o) => ({ kind: 'Ingress', name: o.object.metadata!.name!, file })),
     );
     for (const { kind, name, file } of [...rendered, ...ingress]) {
-      const rel = file.replace(/^platform\/(rendered|argocd)\/prod\//, (_, dir: string) => (dir === 'argocd' ? 'argocd/<env>/' : ''));
+      const rel = file.replace(/^platform\/(rendered|argocd|observability\/rendered)\/prod\//, (_, dir: string) => (dir === 'rendered' ? '' : `${dir}/<env>/`));
       const shownName = name.replace('tasks-prod-', 'tasks-<env>-');
       expect(readme, `${kind} ${name} in ${rel}`).toMatch(
         new RegExp(`\\| ${kind}( \\(Knative\\))? \\| ${shownName.replace(/[<>]/g, '\\$&')} \\| \`${rel.replace(/[.<>]/g, '\\$&')}\` \\|`),

@@ -6,13 +6,15 @@ import type { Rendered } from './templates/common';
 import { namespace } from './templates/namespaces';
 import { database } from './templates/database';
 import { migrationJob, migrationServiceAccount } from './templates/migration';
+import { backups } from './templates/backups';
 import { api } from './templates/api';
 import { web } from './templates/web';
 import { networkPolicies } from './templates/network-policies';
 import { secretSync } from './templates/secret-sync';
 import { checkRotationTiming } from './rotation-timing';
 import { applications } from './argocd';
-import { argocdDir, renderedDir, tiers, type Tier } from './layout';
+import { argocdDir, observabilityDir, renderedDir, tiers, type Tier } from './layout';
+import { backupAlerts } from './observability/backup-alerts';
 
 /** Rendered objects per file, keyed by path relative to the repository root. */
 export type Manifests = Map<string, Rendered[]>;
@@ -35,6 +37,8 @@ function tierFiles(
     ),
     ['20-secret-sync.yaml', secretSync(values, tier, reasons)],
     workload[tier],
+    // Backups ship with the database (wave 0): the migration's pre-migration backup needs nothing more.
+    ...(tier === 'database' ? [['40-backups.yaml', backups(values, reasons)] as [string, Rendered[]]] : []),
   ];
 }
 
@@ -49,6 +53,7 @@ export function manifests(values: Values, reasons: ReadonlyMap<string, string> =
   }
   out.set(`${renderedDir(env)}/migrate/00-job.yaml`, migrationJob(values));
   for (const [file, objects] of applications(values)) out.set(`${argocdDir(env)}/${file}`, objects);
+  out.set(`${observabilityDir(env)}/prometheusrule-tasks-backups.yaml`, backupAlerts(values));
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 

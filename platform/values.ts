@@ -37,6 +37,20 @@ const quota = z.strictObject({
   storage: quantity.optional(),
 });
 const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/.+$/, 'must be an IAM role ARN');
+const cidr = z.string().regex(/^([0-9]{1,3}\.){3}[0-9]{1,3}\/[0-9]{1,2}$/, 'must be an IPv4 CIDR like 10.0.0.0/8');
+// Five-field cron as the CronJob controller reads it; the alert thresholds derive from it (platform/schedule.ts).
+const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression like */15 * * * *');
+const scheduledJob = {
+  cronJobName: name,
+  serviceAccountName: name,
+  schedule: cron,
+  startingDeadlineSeconds: z.number().int().min(10),
+  activeDeadlineSeconds: z.number().int().positive(),
+  backoffLimit: z.number().int().min(0),
+  successfulJobsHistoryLimit: z.number().int().min(0),
+  failedJobsHistoryLimit: z.number().int().min(1),
+  resources,
+};
 
 export const valuesSchema = z.strictObject({
   project: name,
@@ -54,6 +68,7 @@ export const valuesSchema = z.strictObject({
       queueProxyPort: port,
       metricsPort: port,
     }),
+    pushgateway: z.strictObject({ namespace: name, serviceName: name, podLabels: labels, port }),
   }),
   database: z.strictObject({
     statefulSetName: name,
@@ -134,6 +149,23 @@ export const valuesSchema = z.strictObject({
     kubeletSyncDelay: duration,
     rotationDays: z.number().int().min(1).max(1000),
     roleArns: z.strictObject({ frontend: roleArn, backend: roleArn, database: roleArn }),
+  }),
+  backups: z.strictObject({
+    // S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens.
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name'),
+    prefix: z.string().regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, 'must be a key prefix like prod or tasks/prod, no leading or trailing slash'),
+    kmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[0-9a-f-]{36}$/, 'must be a KMS key ARN'),
+    retentionDays: z.number().int().min(1).max(3650),
+    objectLockMode: z.enum(['GOVERNANCE', 'COMPLIANCE']),
+    oidcIssuer: z.string().regex(/^[a-z0-9.-]+\/id\/[A-Za-z0-9]+$/, 'must be the OIDC issuer host and path without https://'),
+    roleArns: z.strictObject({ writer: roleArn, reader: roleArn }),
+    egressCidrs: z.array(z.strictObject({ cidr, except: z.array(cidr).optional() })).min(1),
+    backup: z.strictObject(scheduledJob),
+    restoreCheck: z.strictObject({
+      ...scheduledJob,
+      scratchResources: resources,
+      scratchStorage: quantity,
+    }),
   }),
   argocd: z.strictObject({
     namespace: name,

@@ -5,7 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderAll } from '../platform/render';
 import { environments } from '../platform/values';
-import { argocdDir, renderedDir } from '../platform/layout';
+import { argocdDir, observabilityDir, renderedDir } from '../platform/layout';
 import { parseCommandLine, UsageError } from './ops/cli';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,7 +19,7 @@ function filesUnder(dir: string): string[] {
 
 /** Paths (relative to the repo) whose committed text differs from a fresh render, or that should not exist. */
 export function staleFiles(rendered: Map<string, string>): string[] {
-  const outputDirs = environments.flatMap((env) => [renderedDir(env), argocdDir(env)]);
+  const outputDirs = environments.flatMap((env) => [renderedDir(env), argocdDir(env), observabilityDir(env)]);
   const onDisk = new Set(outputDirs.flatMap((d) => filesUnder(join(root, d))));
   const stale: string[] = [];
   for (const [file, text] of rendered) {
@@ -32,7 +32,7 @@ export function staleFiles(rendered: Map<string, string>): string[] {
 
 function write(rendered: Map<string, string>): void {
   for (const env of environments) {
-    for (const dir of [renderedDir(env), argocdDir(env)]) rmSync(join(root, dir), { recursive: true, force: true });
+    for (const dir of [renderedDir(env), argocdDir(env), observabilityDir(env)]) rmSync(join(root, dir), { recursive: true, force: true });
   }
   for (const [file, text] of rendered) {
     mkdirSync(dirname(join(root, file)), { recursive: true });

@@ -7,7 +7,7 @@ import { type FakeKubeApi, runCommand, startFakeKubeApi } from './support/fake-k
 const DOCTOR = 'scripts/doctor.ts';
 
 // One fake API per scenario, all started up front so the commands can run side by side.
-const scenarios: Scenario[] = ['healthy', 'revision-failed', 'secret-missing', 'externalsecret-not-ready', 'zero-endpoints'];
+const scenarios: Scenario[] = ['healthy', 'revision-failed', 'secret-missing', 'externalsecret-not-ready', 'zero-endpoints', 'backup-stale'];
 const apis = new Map<Scenario, FakeKubeApi>();
 
 beforeAll(async () => {
@@ -28,7 +28,7 @@ describe('doctor --json', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as DoctorReport;
-    expect(report).toMatchObject({ env: 'prod', context: 'fixtures', ok: true, counts: { pass: 22, warn: 0, fail: 0, unknown: 0 } });
+    expect(report).toMatchObject({ env: 'prod', context: 'fixtures', ok: true, counts: { pass: 24, warn: 0, fail: 0, unknown: 0 } });
   });
 
   it('exits 1 and names the failing check for each broken install', async () => {
@@ -44,10 +44,23 @@ describe('doctor --json', () => {
     expect(notPassing(byScenario['secret-missing']!.report)).toEqual(['fail secret/backend/database-credentials']);
     expect(notPassing(byScenario['externalsecret-not-ready']!.report)).toEqual(['fail secret/backend/database-credentials']);
     expect(notPassing(byScenario['zero-endpoints']!.report)).toEqual(['fail statefulset/database/postgres', 'fail service/database/database']);
+
     const es = byScenario['externalsecret-not-ready']!.report.checks.find((c) => c.id === 'secret/backend/database-credentials')!;
     expect(es.detail).toContain('AccessDeniedException');
     expect(es.next).toBe(
       'kubectl describe externalsecret aws-sm-database-credentials -n backend && kubectl annotate externalsecret aws-sm-database-credentials -n backend force-sync=$(date +%s) --overwrite',
+    );
+  });
+});
+
+describe('doctor on a stale backup', () => {
+  it('exits 1, names the backup check and the command that runs one now', async () => {
+    const { code, stdout } = await doctor('backup-stale');
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout) as DoctorReport;
+    expect(notPassing(report)).toEqual(['fail cronjob/database/tasks-backup']);
+    expect(report.checks.find((c) => c.id === 'cronjob/database/tasks-backup')!.next).toContain(
+      'kubectl -n database create job --from=cronjob/tasks-backup tasks-backup-manual-$(date +%s)',
     );
   });
 });
@@ -60,7 +73,7 @@ describe('doctor for people', () => {
     expect(stdout).toContain('  ✗ Service database has ready endpoints\n      Service database has zero endpoints\n');
     expect(stdout).toContain('      next: kubectl get endpointslices -n database -l kubernetes.io/service-name=database');
     expect(stdout).toContain('      likely cause: the container keeps exiting');
-    expect(stdout).toMatch(/Something is wrong\. 22 checks: 20 passed, 2 failed$/m);
+    expect(stdout).toMatch(/Something is wrong\. 24 checks: 22 passed, 2 failed$/m);
     expect(stdout).not.toContain('\x1b['); // NO_COLOR is honoured
   });
 

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadValues } from '../values';
+import { scheduleIntervalSeconds } from '../schedule';
+import { backupAlerts, promDuration } from './backup-alerts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const dashboard = (file: string) => JSON.parse(readFileSync(join(here, 'grafana', file), 'utf8'));
@@ -105,5 +107,61 @@ describe('scrape configuration', () => {
   it('has a plain Prometheus alternative with the same two jobs', () => {
     const config = parse(readFileSync(join(here, 'prometheus-scrape.yaml'), 'utf8'));
     expect(config.scrape_configs.map((j: { job_name: string }) => j.job_name)).toEqual(['tasks-api', 'knative-serving-autoscaling']);
+  });
+});
+
+describe.each(['dev', 'prod'] as const)('backup alert rules (%s)', (env) => {
+  const values = loadValues(env);
+  const file = join(here, 'rendered', env, 'prometheusrule-tasks-backups.yaml');
+  const [rule] = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS());
+  const rules: { alert: string; expr: string; for?: string; annotations: Record<string, string> }[] = rule.spec.groups[0].rules;
+  const byName = (alert: string) => rules.find((r) => r.alert === alert)!;
+  /** `time() - max(<metric>{<matchers>}) > <seconds>`, the only shape of an age alert. */
+  const ageRule = /^time\(\) - max\((?<metric>[a-z_]+)\{(?<matchers>[^}]*)\}\) > (?<seconds>\d+)$/;
+
+  it('is a PrometheusRule in the database namespace that passes the upstream schema', async () => {
+    expect(rule).toMatchObject({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { namespace: values.namespaces.database } });
+    const { PrometheusRule } = await import('@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule');
+    expect(() => new PrometheusRule(rule).validate()).not.toThrow();
+    const broken = structuredClone(rule);
+    broken.spec.groups[0].rules[1].for = '30 minutes';
+    expect(() => new PrometheusRule(broken).validate()).toThrow(/for/);
+  });
+
+  it('alerts at twice each schedule, from the Pushgateway gauge and from kube-state-metrics', () => {
+    const cases = [
+      { alert: 'TasksBackupTooOld', metric: 'tasks_backup_last_success_timestamp_seconds', job: values.backups.backup },
+      { alert: 'TasksRestoreCheckTooOld', metric: 'tasks_restore_check_last_success_timestamp_seconds', job: values.backups.restoreCheck },
+    ];
+    for (const { alert, metric, job } of cases) {
+      const limit = 2 * scheduleIntervalSeconds(job.schedule);
+      const gauge = ageRule.exec(byName(alert).expr)?.groups;
+      expect(gauge, byName(alert).expr).toMatchObject({ metric, matchers: `job="${job.cronJobName}"`, seconds: String(limit) });
+      const ksm = ageRule.exec(byName(`${alert}KubeStateMetrics`).expr)?.groups;
+      expect(ksm).toMatchObject({
+        metric: 'kube_cronjob_status_last_successful_time',
+        matchers: `namespace="${values.namespaces.database}",cronjob="${job.cronJobName}"`,
+        seconds: String(limit),
+      });
+      const missing = byName(alert.replace('TooOld', 'Missing'));
+      expect(missing.expr).toBe(`absent(${metric}{job="${job.cronJobName}"})`);
+      expect(missing.for).toBe(limit % 3600 === 0 ? `${limit / 3600}h` : `${limit / 60}m`);
+      expect(byName(alert).annotations.description).toContain(`create job --from=cronjob/${job.cronJobName}`);
+    }
+    for (const r of rules) expect(balanced(r.expr), r.expr).toBe(true);
+    expect(rules).toHaveLength(6);
+  });
+
+  it('moves a threshold with its schedule', () => {
+    const hourly = { ...values, backups: { ...values.backups, backup: { ...values.backups.backup, schedule: '0 * * * *' } } };
+    const [{ object }] = backupAlerts(hourly);
+    const expr = (object.toJSON() as typeof rule).spec.groups[0].rules[0].expr;
+    expect(ageRule.exec(expr)?.groups?.seconds).toBe('7200');
+  });
+});
+
+describe('promDuration', () => {
+  it('writes whole hours, minutes or seconds', () => {
+    expect([promDuration(1800), promDuration(43_200), promDuration(90)]).toEqual(['30m', '12h', '90s']);
   });
 });

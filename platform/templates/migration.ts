@@ -4,17 +4,35 @@
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import type { Values } from '../values';
 import { serviceHost } from '../values';
-import { image, labels, meta, type Rendered, restrictedContainer, workloadServiceAccount } from './common';
+import { image, labels, meta, type Rendered, restrictedContainer } from './common';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { backupEnv, irsaAnnotation } from './backups';
 
 const component = 'migration';
 const adminDir = '/var/run/secrets/tasks/postgres-admin';
 const appDir = '/var/run/secrets/tasks/app-credentials';
 
-/** The migration's ServiceAccount; it ships with the database so it exists before the Job. */
+/**
+ * The migration's ServiceAccount; it ships with the database so it exists before the Job. It assumes
+ * the backup writer's role (IRSA) for the backup taken before pending migrations: its own account
+ * rather than the backup CronJob's, so each keeps its own NetworkPolicy labels and the writer role's
+ * trust policy names both (secrets/aws/<env>/backup-writer-trust.json).
+ */
 export function migrationServiceAccount(values: Values): Rendered[] {
   const m = values.database.migration;
   return [
-    workloadServiceAccount(values, { name: m.serviceAccountName, namespace: values.namespaces.database, component, app: m.jobName }),
+    {
+      object: new ServiceAccount({
+        metadata: meta(values, {
+          name: m.serviceAccountName,
+          namespace: values.namespaces.database,
+          component,
+          app: m.jobName,
+          annotations: { [irsaAnnotation]: values.backups.roleArns.writer },
+        }),
+        automountServiceAccountToken: false,
+      }),
+    },
   ];
 }
 
@@ -58,6 +76,8 @@ export function migrationJob(values: Values): Rendered[] {
                     { name: 'DB_DRIVER', value: 'pg' },
                     { name: 'DB_CREDENTIALS_DIR', value: adminDir },
                     { name: 'APP_CREDENTIALS_DIR', value: appDir },
+                    // A backup before any pending migration; the Job fails if that backup fails.
+                    ...backupEnv(values),
                     { name: 'NODE_ENV', value: values.api.env.NODE_ENV ?? 'production' },
                     { name: 'LOG_LEVEL', value: values.api.env.LOG_LEVEL ?? 'info' },
                   ],

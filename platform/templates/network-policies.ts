@@ -1,5 +1,6 @@
 // NetworkPolicies: deny everything in each namespace, then allow exactly the request path
-// web → Kourier gateway → (activator) → API → Postgres, plus DNS. One policy per rule.
+// web → Kourier gateway → (activator) → API → Postgres, plus DNS, and the backups' paths (Postgres,
+// AWS over HTTPS, the Pushgateway). One policy per rule.
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import type { INetworkPolicyPeer } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPeer';
 import type { INetworkPolicyPort } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicyPort';
@@ -31,10 +32,17 @@ function defaultDeny(values: Values, namespace: string): Rendered {
   return policy(values, namespace, 'default-deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
 }
 
-function allowDns(values: Values, namespace: string, podLabels: Record<string, string>): Rendered {
+/** Pods by `app.kubernetes.io/name`: one workload's labels, or several workloads' in one selector. */
+type PodSelector = NonNullable<INetworkPolicySpec['podSelector']>;
+const byNames = (names: string[]): PodSelector =>
+  names.length === 1
+    ? { matchLabels: selectorLabels(names[0]!) }
+    : { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: names }] };
+
+function allowDns(values: Values, namespace: string, podSelector: PodSelector): Rendered {
   const dns = values.platform.dns;
   return policy(values, namespace, 'allow-dns', {
-    podSelector: { matchLabels: podLabels },
+    podSelector,
     policyTypes: ['Egress'],
     egress: [
       { to: [peer(dns.namespace, dns.podLabels)], ports: [{ protocol: 'UDP', port: dns.port }, tcp(dns.port)] },
@@ -48,7 +56,8 @@ export function networkPolicies(values: Values, which: Tier): Rendered[] {
   const web = selectorLabels(values.web.deploymentName);
   const api = selectorLabels(values.api.serviceName);
   const postgres = selectorLabels(values.database.statefulSetName);
-  const migration = selectorLabels(values.database.migration.jobName);
+  const db = values.database;
+  const migration = selectorLabels(db.migration.jobName);
   const pgPort = values.database.port;
 
   switch (which) {
@@ -80,7 +89,7 @@ export function networkPolicies(values: Values, which: Tier): Rendered[] {
           policyTypes: ['Egress'],
           egress: [{ to: [peer(kourier.namespace, kourier.podLabels)], ports: [tcp(kourier.port)] }],
         }),
-        allowDns(values, ns.frontend, web),
+        allowDns(values, ns.frontend, { matchLabels: web }),
       ];
     }
     case 'backend':
@@ -106,9 +115,15 @@ export function networkPolicies(values: Values, which: Tier): Rendered[] {
           policyTypes: ['Egress'],
           egress: [{ to: [peer(ns.database, postgres)], ports: [tcp(pgPort)] }],
         }),
-        allowDns(values, ns.backend, api),
+        allowDns(values, ns.backend, { matchLabels: api }),
       ];
-    case 'database':
+    case 'database': {
+      const b = values.backups;
+      const backup = selectorLabels(b.backup.cronJobName);
+      const restoreCheck = b.restoreCheck.cronJobName;
+      const pushgateway = values.platform.pushgateway;
+      // S3, STS and KMS by address: a NetworkPolicy cannot name DNS names (see backups.egressCidrs).
+      const aws = b.egressCidrs.map((c): INetworkPolicyPeer => ({ ipBlock: { cidr: c.cidr, ...(c.except ? { except: c.except } : {}) } }));
       return [
         defaultDeny(values, ns.database),
         policy(values, ns.database, 'allow-postgres-from-api', {
@@ -126,7 +141,30 @@ export function networkPolicies(values: Values, which: Tier): Rendered[] {
           policyTypes: ['Egress'],
           egress: [{ to: [{ podSelector: { matchLabels: postgres } }], ports: [tcp(pgPort)] }],
         }),
-        allowDns(values, ns.database, migration),
+        // The backup reads the database as the owner; the restore check never reaches it.
+        policy(values, ns.database, 'allow-postgres-from-backup', {
+          podSelector: { matchLabels: postgres },
+          policyTypes: ['Ingress'],
+          ingress: [{ from: [{ podSelector: { matchLabels: backup } }], ports: [tcp(pgPort)] }],
+        }),
+        policy(values, ns.database, 'allow-backup-to-postgres', {
+          podSelector: { matchLabels: backup },
+          policyTypes: ['Egress'],
+          egress: [{ to: [{ podSelector: { matchLabels: postgres } }], ports: [tcp(pgPort)] }],
+        }),
+        // S3 for the backups, STS for IRSA's web identity exchange, KMS through S3: HTTPS only.
+        policy(values, ns.database, 'allow-backups-to-aws', {
+          podSelector: byNames([db.migration.jobName, b.backup.cronJobName, restoreCheck]),
+          policyTypes: ['Egress'],
+          egress: [{ to: aws, ports: [tcp(443)] }],
+        }),
+        policy(values, ns.database, 'allow-backups-to-pushgateway', {
+          podSelector: byNames([b.backup.cronJobName, restoreCheck]),
+          policyTypes: ['Egress'],
+          egress: [{ to: [peer(pushgateway.namespace, pushgateway.podLabels)], ports: [tcp(pushgateway.port)] }],
+        }),
+        allowDns(values, ns.database, byNames([db.migration.jobName, b.backup.cronJobName, restoreCheck])),
       ];
+    }
   }
 }

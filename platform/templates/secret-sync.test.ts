@@ -99,9 +99,14 @@ describe.each(environments)('secret sync (%s)', (env) => {
 
   it('carries no base64 blob or Secret data in any manifest', () => {
     // A base64 blob: a long run of the base64 alphabet mixing cases and digits, or padded with '='.
-    const blob = /(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[0-9])[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{8,}==?(?![A-Za-z0-9+/=])/;
+    // A padded one is a whole number of 4-character groups, the last ending in = or ==.
+    const blob =
+      /(?<![A-Za-z0-9+/])(?=[A-Za-z0-9+/]*[A-Z])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[0-9])[A-Za-z0-9+/]{16,}={0,2}|(?<![A-Za-z0-9+/])(?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)(?![A-Za-z0-9+/=])/;
     // The detector must catch what a Secret's data looks like.
     expect(blob.test(`password: ${Buffer.from('example-value-1').toString('base64')}`)).toBe(true);
+    expect(blob.test(`password: ${Buffer.from('abcdefghijk').toString('base64').toLowerCase()}`)).toBe(true);
+    // ... and not a PromQL label matcher (the backup alert rules).
+    expect(blob.test('max(kube_cronjob_status_last_successful_time{namespace="database",cronjob="tasks-backup"})')).toBe(false);
     for (const [file, text] of files) {
       expect(text.match(blob)?.[0], file).toBeUndefined();
       expect(text, file).not.toMatch(/^\s*(stringData|binaryData):/m);

@@ -21,13 +21,61 @@ describe('doctor on recorded installs', () => {
     const report = await doctor('healthy');
     expect(failing(report)).toEqual([]);
     expect(report.ok).toBe(true);
-    expect(report.checks).toHaveLength(22);
+    expect(report.checks).toHaveLength(24);
     expect(check(report, 'cluster').detail).toContain('v1.33.2');
     expect(check(report, 'secret/backend/database-credentials').detail).toBe('from tasks/prod/db-app, last sync 40s ago');
     expect(check(report, 'configmap/backend/tasks-api-config').detail).toContain('DB_HOST → database.database.svc.cluster.local');
     expect(check(report, 'configmap/frontend/web-config').detail).toContain('API_UPSTREAM → tasks-api.backend.svc.cluster.local');
     expect(check(report, 'ksvc/backend/tasks-api').detail).toContain('serving tasks-api-00002, steady, 2/2 pods');
     expect(check(report, 'networkpolicies/backend')).toMatchObject({ verdict: 'pass', detail: '5 present, default deny' });
+  });
+
+  it('passes the backups of a healthy install with their ages against twice the schedule', async () => {
+    const report = await doctor('healthy');
+    expect(check(report, 'cronjob/database/tasks-backup').detail).toBe(
+      'last good backup 13m48s ago; last scheduled 15m00s ago (schedule */15 * * * *, alert after 30m00s)',
+    );
+    expect(check(report, 'cronjob/database/tasks-restore-check').detail).toContain('last good restore check 3h16m ago');
+  });
+
+  it('fails a backup older than twice its schedule, with the failed Job, its logs and a run now', async () => {
+    const report = await doctor('backup-stale');
+    expect(failing(report)).toEqual(['cronjob/database/tasks-backup']);
+    const c = check(report, 'cronjob/database/tasks-backup');
+    expect(c.verdict).toBe('fail');
+    expect(c.detail).toBe(
+      'last good backup 1h13m ago, older than 2× the schedule (30m00s); last scheduled 15m00s ago, tasks-backup-29885655 failed: BackoffLimitExceeded (Job has reached the specified backoff limit)',
+    );
+    expect(c.next).toBe(
+      'kubectl -n database logs job/tasks-backup-29885655 --all-containers && kubectl -n database create job --from=cronjob/tasks-backup tasks-backup-manual-$(date +%s)',
+    );
+    expect(c.cause).toMatch(/its log names the cause/);
+  });
+
+  it('warns when the last restore check failed but an earlier one is recent enough', async () => {
+    const report = await doctor('restore-check-failed');
+    const c = check(report, 'cronjob/database/tasks-restore-check');
+    expect(c.verdict).toBe('warn');
+    expect(c.detail).toContain('but the last run failed');
+    expect(c.next).toBe('kubectl -n database logs job/tasks-restore-check-29885440 --all-containers');
+  });
+
+  it('says a backup that never succeeded, and a missing or suspended CronJob', async () => {
+    const objects = loadScenario('healthy');
+    const cron = objects.find((o) => o.kind === 'CronJob' && o.metadata.name === 'tasks-backup')!;
+    delete cron.status.lastSuccessfulTime;
+    const never = await runDoctor(memoryKube(objects), targets, { now: recordedAt });
+    expect(check(never, 'cronjob/database/tasks-backup')).toMatchObject({ verdict: 'fail', detail: expect.stringMatching(/^backup never succeeded \(CronJob created 6d ago/) });
+    // Just installed: the first run may still be on its way.
+    const young = await runDoctor(memoryKube(objects), targets, { now: Date.parse('2026-11-20T08:10:00Z') });
+    expect(check(young, 'cronjob/database/tasks-backup').verdict).toBe('warn');
+    cron.status.lastSuccessfulTime = '2026-11-26T09:46:12Z';
+    cron.spec.suspend = true;
+    const suspended = check(await runDoctor(memoryKube(objects), targets, { now: recordedAt }), 'cronjob/database/tasks-backup');
+    expect(suspended).toMatchObject({ verdict: 'fail', cause: expect.stringContaining('suspended') });
+    expect(suspended.next).toContain(`patch cronjob tasks-backup -p '{"spec":{"suspend":false}}'`);
+    const gone = await runDoctor(memoryKube(objects.filter((o) => o !== cron)), targets, { now: recordedAt });
+    expect(check(gone, 'cronjob/database/tasks-backup')).toMatchObject({ verdict: 'fail', next: 'kubectl apply -f platform/rendered/prod/database/40-backups.yaml' });
   });
 
   it('treats scale to zero as healthy and says what it means', async () => {
@@ -144,7 +192,7 @@ describe('doctor on recorded installs', () => {
   it('carries on when Namespace objects are not readable, as with a namespace-scoped role', async () => {
     const report = await doctor('healthy', { forbidden: [{ kind: 'Namespace' }] });
     expect(check(report, 'namespace/backend')).toMatchObject({ verdict: 'warn', detail: expect.stringContaining('cannot read Namespace objects (403)') });
-    expect(report.counts).toEqual({ pass: 19, warn: 3, fail: 0, unknown: 0 });
+    expect(report.counts).toEqual({ pass: 21, warn: 3, fail: 0, unknown: 0 });
     expect(report.ok).toBe(true);
   });
 

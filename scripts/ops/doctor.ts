@@ -9,6 +9,7 @@ import { type OpsTargets, type Tier, tiers } from './targets';
 import { guard, type Check, type CheckContext, type CheckGroup, type Verdict } from './doctor/check';
 import { namespaceChecks } from './doctor/namespaces';
 import { databaseChecks } from './doctor/database';
+import { backupChecks } from './doctor/backups';
 import { secretChecks } from './doctor/secrets';
 import { apiChecks } from './doctor/api';
 import { webChecks } from './doctor/web';
@@ -30,8 +31,8 @@ export interface DoctorOptions {
   now?: number;
 }
 
-/** The groups after the namespaces, in deploy order: wave 0, the secrets of every tier, wave 1, wave 2, the policies. */
-const groups: CheckGroup[] = [databaseChecks, secretChecks, apiChecks, webChecks, networkPolicyChecks];
+/** The groups after the namespaces, in deploy order: wave 0 (the database, its backups), the secrets of every tier, wave 1, wave 2, the policies. */
+const groups: CheckGroup[] = [databaseChecks, backupChecks, secretChecks, apiChecks, webChecks, networkPolicyChecks];
 
 /** Run every check. Never throws for cluster state; only when the cluster cannot be reached at all. */
 export async function runDoctor(kube: Kube, t: OpsTargets, options: DoctorOptions = {}): Promise<DoctorReport> {

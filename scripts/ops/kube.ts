@@ -44,6 +44,8 @@ export const kinds = {
   Pod: { group: '', version: 'v1', plural: 'pods', namespaced: true },
   Deployment: { group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },
   StatefulSet: { group: 'apps', version: 'v1', plural: 'statefulsets', namespaced: true },
+  CronJob: { group: 'batch', version: 'v1', plural: 'cronjobs', namespaced: true },
+  Job: { group: 'batch', version: 'v1', plural: 'jobs', namespaced: true },
   EndpointSlice: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true },
   NetworkPolicy: { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', namespaced: true },
   KnativeService: { group: 'serving.knative.dev', version: 'v1', plural: 'services', namespaced: true },

@@ -8,6 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { awsSecretName, environments, loadValues, type Values } from '../../platform/values';
 import { renderedDir, syncedSecrets, tiers, type Tier } from '../../platform/layout';
 import { parseDuration } from './conditions';
+import { scheduleIntervalSeconds } from '../../platform/schedule';
 
 export { tiers, type Tier };
 
@@ -28,6 +29,8 @@ export interface OpsTargets {
   database: { namespace: string; statefulSet: string; service: string; port: number; podLabel: string };
   api: { namespace: string; service: string; configMap: string };
   web: { namespace: string; deployment: string; service: string; configMap: string };
+  /** The backup CronJobs: each must have succeeded within twice its schedule interval. */
+  backups: { namespace: string; cronJob: string; what: string; schedule: string; intervalMs: number }[];
   secretStore: string;
   secrets: SecretTarget[];
   /** ESO's refresh interval; a last sync much older than this means syncing stopped. */
@@ -72,6 +75,16 @@ export function targetsFromValues(values: Values): OpsTargets {
       service: values.web.serviceName,
       configMap: values.web.configMapName,
     },
+    backups: (['backup', 'restoreCheck'] as const).map((which) => {
+      const job = values.backups[which];
+      return {
+        namespace: ns.database,
+        cronJob: job.cronJobName,
+        what: which === 'backup' ? 'backup' : 'restore check',
+        schedule: job.schedule,
+        intervalMs: scheduleIntervalSeconds(job.schedule) * 1000,
+      };
+    }),
     secretStore: values.secrets.storeName,
     secrets: syncedSecrets(values).map((s) => ({
       tier: s.tier,

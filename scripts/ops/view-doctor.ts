@@ -7,6 +7,7 @@ const groupTitles: Record<Check['group'], string> = {
   cluster: 'Cluster',
   namespaces: 'Namespaces',
   database: 'Database (wave 0)',
+  backups: 'Backups (wave 0): last good backup and restore check',
   secrets: 'Secrets synced from AWS Secrets Manager',
   api: 'API (wave 1): configuration, DNS names, Knative Service',
   web: 'Web (wave 2): API upstream, nginx Deployment, Service',

@@ -36,7 +36,7 @@ describe('formatDoctorReport', () => {
     expect(text).toContain('  ✗ Secret backend/database-credentials synced\n      Secret missing and no ExternalSecret creates it (from tasks/prod/db-app)\n');
     expect(text).toContain('      likely cause: the secret sync for this namespace was not applied.');
     expect(text).toContain('      next: kubectl apply -f platform/rendered/prod/backend/20-secret-sync.yaml');
-    expect(text.trimEnd().split('\n').at(-1)).toBe('Something is wrong. 22 checks: 21 passed, 1 failed');
+    expect(text.trimEnd().split('\n').at(-1)).toBe('Something is wrong. 24 checks: 23 passed, 1 failed');
     expect(text).not.toContain('next: npm run watch:scale'); // passing checks stay one line
     expect(formatDoctorReport(report, { color: false, verbose: true })).toContain('next: npm run watch:scale -- --env prod');
   });

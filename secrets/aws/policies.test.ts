@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { databaseSecretSchema } from '../../functions/rotate-db-credentials/secret';
 import { environments, loadValues } from '../../platform/values';
-import { policiesFor, renderPolicies, secretArn, type Policy } from './policies';
+import { backupBucketFiles, backupRolePolicies, policiesFor, renderPolicies, secretArn, type Policy } from './policies';
 
 describe('committed IAM policies', () => {
   it('match the values (regenerate with: npm run policies)', () => {
@@ -64,5 +64,91 @@ describe('secret JSON schemas', () => {
       .filter(([, field]) => field.safeParse(undefined).success)
       .map(([key]) => key);
     expect(schema.required.sort()).toEqual(Object.keys(databaseSecretSchema.shape).filter((k) => !optional.includes(k)).sort());
+  });
+});
+
+describe.each(environments)('backup policies (%s)', (env) => {
+  const values = loadValues(env);
+  const b = values.backups;
+  const roles = backupRolePolicies(values);
+  const files = backupBucketFiles(values);
+  const bucket = `arn:aws:s3:::${b.bucket}`;
+  const statements = (p: unknown) => (p as Policy).Statement;
+  const allActions = (p: unknown) => statements(p).flatMap((s) => s.Action);
+
+  it('let the writer add and read backups below its prefix only, and never delete or change retention', () => {
+    const writer = roles['backup-writer.json']!;
+    const s3 = writer.Statement.filter((s) => s.Action.some((a) => a.startsWith('s3:')));
+    for (const s of s3.filter((x) => x.Action.includes('s3:PutObject') || x.Action.includes('s3:GetObject'))) {
+      expect(s.Resource, s.Sid).toBe(`${bucket}/${b.prefix}/*`);
+    }
+    expect(allActions(writer).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'].sort());
+    for (const role of Object.values(roles)) {
+      for (const action of allActions(role)) expect(action).not.toMatch(/Delete|Retention|LegalHold|Bypass|\*/);
+    }
+  });
+
+  it('let the reader read and list only', () => {
+    expect(allActions(roles['backup-reader.json']).sort()).toEqual(['kms:Decrypt', 's3:GetObject', 's3:ListBucket']);
+  });
+
+  it('scope listing by prefix and the key to S3 in the region', () => {
+    for (const role of Object.values(roles)) {
+      const list = role.Statement.find((s) => s.Action.includes('s3:ListBucket'))!;
+      expect(list).toMatchObject({ Resource: bucket, Condition: { StringLike: { 's3:prefix': [`${b.prefix}/*`] } } });
+      const kms = role.Statement.find((s) => s.Action.some((a) => a.startsWith('kms:')))!;
+      expect(kms).toMatchObject({ Resource: b.kmsKeyArn, Condition: { StringEquals: { 'kms:ViaService': `s3.${values.secrets.region}.amazonaws.com` } } });
+    }
+    expect(b.prefix).toBe(env);
+  });
+
+  it('trust exactly the ServiceAccounts that use each role, through the cluster OIDC provider', () => {
+    const trusted = (file: string) =>
+      statements(files[file]).map((s) => {
+        expect(s.Action).toEqual(['sts:AssumeRoleWithWebIdentity']);
+        expect(s.Principal).toEqual({ Federated: `arn:aws:iam::111122223333:oidc-provider/${b.oidcIssuer}` });
+        expect(s.Condition!.StringEquals![`${b.oidcIssuer}:aud`]).toBe('sts.amazonaws.com');
+        return s.Condition!.StringEquals![`${b.oidcIssuer}:sub`];
+      });
+    const sa = (name: string) => `system:serviceaccount:${values.namespaces.database}:${name}`;
+    expect(trusted('backup-writer-trust.json')).toEqual([sa(b.backup.serviceAccountName), sa(values.database.migration.serviceAccountName)]);
+    expect(trusted('backup-reader-trust.json')).toEqual([sa(b.restoreCheck.serviceAccountName)]);
+  });
+
+  it('make the bucket refuse plain HTTP, other encryption or keys, overwrites, and deletes by the backup roles', () => {
+    const policy = files['backup-bucket-policy.json'] as Policy;
+    expect(policy.Statement.every((s) => s.Effect === 'Deny' && s.Principal === '*')).toBe(true);
+    const sid = (id: string) => policy.Statement.find((s) => s.Sid === id)!;
+    expect(sid('DenyInsecureTransport')).toMatchObject({ Action: ['s3:*'], Resource: [bucket, `${bucket}/*`], Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    expect(sid('DenyOtherEncryption').Condition).toEqual({ StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } });
+    expect(sid('DenyOtherKmsKey').Condition).toEqual({ StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': b.kmsKeyArn } });
+    expect(sid('DenyWritesWithoutIfNoneMatch')).toMatchObject({
+      Action: ['s3:PutObject'],
+      Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+    });
+    const deletes = sid('DenyDeletesAndRetentionChangesToBackupRoles');
+    expect(deletes.Action).toEqual(expect.arrayContaining(['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:BypassGovernanceRetention', 's3:PutObjectRetention']));
+    expect(deletes.Condition).toEqual({ ArnEquals: { 'aws:PrincipalArn': [b.roleArns.writer, b.roleArns.reader] } });
+  });
+
+  it('configure versioning, Object Lock, lifecycle and default encryption as the aws CLI takes them', () => {
+    expect(files['backup-bucket-versioning.json']).toEqual({ Status: 'Enabled' });
+    expect(files['backup-bucket-object-lock.json']).toEqual({
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: b.objectLockMode, Days: b.retentionDays } },
+    });
+    const [rule, ...more] = (files['backup-bucket-lifecycle.json'] as { Rules: Record<string, unknown>[] }).Rules;
+    expect(more).toEqual([]);
+    expect(rule).toEqual({
+      ID: 'expire-backups',
+      Filter: { Prefix: `${b.prefix}/` },
+      Status: 'Enabled',
+      Expiration: { Days: b.retentionDays },
+      NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+    });
+    expect(files['backup-bucket-encryption.json']).toEqual({
+      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: b.kmsKeyArn }, BucketKeyEnabled: true }],
+    });
   });
 });

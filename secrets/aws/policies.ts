@@ -12,11 +12,16 @@ import { syncedSecrets, tiers, type Tier } from '../../platform/layout';
 
 type AwsSecret = keyof Values['secrets']['aws'];
 
-interface Statement {
+/** IAM condition block: operator → condition key → value(s). */
+type Condition = Record<string, Record<string, string | string[]>>;
+export interface Statement {
   Sid: string;
-  Effect: 'Allow';
+  Effect: 'Allow' | 'Deny';
+  /** Only in resource policies (the bucket policy) and trust policies. */
+  Principal?: '*' | { Federated: string };
   Action: string[];
-  Resource: string | string[];
+  Resource?: string | string[];
+  Condition?: Condition;
 }
 export interface Policy {
   Version: '2012-10-17';
@@ -49,6 +54,7 @@ export function policiesFor(values: Values): Record<string, Policy> {
   });
   return {
     ...Object.fromEntries(tiers.map((tier) => [`eso-${tier}.json`, eso(tier)])),
+    ...backupRolePolicies(values),
     'rotation-function.json': {
       Version: '2012-10-17',
       Statement: [
@@ -99,13 +105,181 @@ export function policiesFor(values: Values): Record<string, Policy> {
   };
 }
 
+/** The S3 actions the backup code uses for writing (multipart's Create/UploadPart/Complete are s3:PutObject). */
+export const backupWriteActions = ['s3:PutObject', 's3:AbortMultipartUpload'];
+
+function backupArns(values: Values) {
+  const b = values.backups;
+  const { partition } = account(values);
+  const bucket = `arn:${partition}:s3:::${b.bucket}`;
+  return { bucket, objects: `${bucket}/${b.prefix}/*`, allObjects: `${bucket}/*`, key: b.kmsKeyArn };
+}
+
+/**
+ * The backup writer (backup CronJob, migration Job) and reader (restore check) roles: objects
+ * below this environment's prefix only, never a delete or a retention change (Object Lock and
+ * the lifecycle rule expire backups). KMS only through S3 in the values' region.
+ */
+export function backupRolePolicies(values: Values): Record<string, Policy> {
+  const arns = backupArns(values);
+  const viaS3: Condition = { StringEquals: { 'kms:ViaService': `s3.${values.secrets.region}.amazonaws.com` } };
+  const list: Statement = {
+    Sid: 'ListOwnPrefix',
+    Effect: 'Allow',
+    Action: ['s3:ListBucket'],
+    Resource: arns.bucket,
+    Condition: { StringLike: { 's3:prefix': [`${values.backups.prefix}/*`] } },
+  };
+  const read: Statement = { Sid: 'ReadBackups', Effect: 'Allow', Action: ['s3:GetObject'], Resource: arns.objects };
+  return {
+    'backup-writer.json': {
+      Version: '2012-10-17',
+      Statement: [
+        { Sid: 'WriteNewBackups', Effect: 'Allow', Action: backupWriteActions, Resource: arns.objects },
+        read,
+        list,
+        // GenerateDataKey for each new object (and part); Decrypt to read, and to complete a multipart upload.
+        { Sid: 'UseBackupKeyThroughS3', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: arns.key, Condition: viaS3 },
+      ],
+    },
+    'backup-reader.json': {
+      Version: '2012-10-17',
+      Statement: [read, list, { Sid: 'DecryptThroughS3', Effect: 'Allow', Action: ['kms:Decrypt'], Resource: arns.key, Condition: viaS3 }],
+    },
+  };
+}
+
+/** IRSA trust: the cluster's OIDC provider may hand this role to exactly these ServiceAccounts. */
+function irsaTrust(values: Values, serviceAccounts: { sid: string; name: string }[]): Policy {
+  const { partition, accountId } = account(values);
+  const issuer = values.backups.oidcIssuer;
+  return {
+    Version: '2012-10-17',
+    Statement: serviceAccounts.map(({ sid, name }) => ({
+      Sid: sid,
+      Effect: 'Allow',
+      Principal: { Federated: `arn:${partition}:iam::${accountId}:oidc-provider/${issuer}` },
+      Action: ['sts:AssumeRoleWithWebIdentity'],
+      Condition: {
+        StringEquals: {
+          [`${issuer}:sub`]: `system:serviceaccount:${values.namespaces.database}:${name}`,
+          [`${issuer}:aud`]: 'sts.amazonaws.com',
+        },
+      },
+    })),
+  };
+}
+
+/**
+ * The backup bucket's policy, its configuration as the aws CLI's put-bucket-* inputs, and the
+ * roles' trust policies (secrets/aws/README.md "Backups" says which command takes which file).
+ */
+export function backupBucketFiles(values: Values): Record<string, unknown> {
+  const b = values.backups;
+  const arns = backupArns(values);
+  const backupRoles = [b.roleArns.writer, b.roleArns.reader];
+  const bucketPolicy: Policy = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'DenyInsecureTransport',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: ['s3:*'],
+        Resource: [arns.bucket, arns.allObjects],
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      },
+      // A put that names an encryption must name SSE-KMS with this key. A put that names none gets
+      // the bucket's default (the same key): a deny on the header's absence would also refuse
+      // UploadPart and CompleteMultipartUpload, which never carry it.
+      {
+        Sid: 'DenyOtherEncryption',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: ['s3:PutObject'],
+        Resource: arns.allObjects,
+        Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      },
+      {
+        Sid: 'DenyOtherKmsKey',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: ['s3:PutObject'],
+        Resource: arns.allObjects,
+        Condition: { StringNotEqualsIfExists: { 's3:x-amz-server-side-encryption-aws-kms-key-id': arns.key } },
+      },
+      // Overwrites refused: PutObject and CompleteMultipartUpload must send If-None-Match (S3 user
+      // guide, "Enforce conditional writes"); s3:ObjectCreationOperation is false for
+      // CreateMultipartUpload and UploadPart, which take no conditional header.
+      {
+        Sid: 'DenyWritesWithoutIfNoneMatch',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: ['s3:PutObject'],
+        Resource: arns.allObjects,
+        Condition: { Null: { 's3:if-none-match': 'true' }, Bool: { 's3:ObjectCreationOperation': 'true' } },
+      },
+      {
+        Sid: 'DenyDeletesAndRetentionChangesToBackupRoles',
+        Effect: 'Deny',
+        Principal: '*',
+        Action: [
+          's3:BypassGovernanceRetention',
+          's3:DeleteObject',
+          's3:DeleteObjectVersion',
+          's3:PutBucketLifecycleConfiguration',
+          's3:PutBucketPolicy',
+          's3:PutObjectLegalHold',
+          's3:PutObjectRetention',
+        ],
+        Resource: [arns.bucket, arns.allObjects],
+        Condition: { ArnEquals: { 'aws:PrincipalArn': backupRoles } },
+      },
+    ],
+  };
+  return {
+    'backup-bucket-policy.json': bucketPolicy,
+    // aws s3api put-bucket-versioning --versioning-configuration
+    'backup-bucket-versioning.json': { Status: 'Enabled' },
+    // aws s3api put-object-lock-configuration --object-lock-configuration
+    'backup-bucket-object-lock.json': {
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: b.objectLockMode, Days: b.retentionDays } },
+    },
+    // aws s3api put-bucket-lifecycle-configuration --lifecycle-configuration
+    'backup-bucket-lifecycle.json': {
+      Rules: [
+        {
+          ID: 'expire-backups',
+          Filter: { Prefix: `${b.prefix}/` },
+          Status: 'Enabled',
+          // Retention ends on the same day the lock does; the old version then goes a day later.
+          Expiration: { Days: b.retentionDays },
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        },
+      ],
+    },
+    // aws s3api put-bucket-encryption --server-side-encryption-configuration
+    'backup-bucket-encryption.json': {
+      Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: arns.key }, BucketKeyEnabled: true }],
+    },
+    'backup-writer-trust.json': irsaTrust(values, [
+      { sid: 'BackupCronJob', name: b.backup.serviceAccountName },
+      { sid: 'MigrationJobPreMigrationBackup', name: values.database.migration.serviceAccountName },
+    ]),
+    'backup-reader-trust.json': irsaTrust(values, [{ sid: 'RestoreCheckCronJob', name: b.restoreCheck.serviceAccountName }]),
+  };
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** File path → JSON text, for every environment. */
 export function renderPolicies(): Map<string, string> {
   const out = new Map<string, string>();
   for (const env of environments) {
-    for (const [file, policy] of Object.entries(policiesFor(loadValues(env)))) {
+    const values = loadValues(env);
+    for (const [file, policy] of Object.entries({ ...policiesFor(values), ...backupBucketFiles(values) })) {
       out.set(join(here, env, file), `${JSON.stringify(policy, null, 2)}\n`);
     }
   }

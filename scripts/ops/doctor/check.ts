@@ -9,7 +9,7 @@ export type Verdict = 'pass' | 'warn' | 'fail' | 'unknown';
 export interface Check {
   /** Stable id for scripts, e.g. `secret/backend/database-credentials`. */
   id: string;
-  group: 'cluster' | 'namespaces' | 'database' | 'secrets' | 'api' | 'web' | 'network';
+  group: 'cluster' | 'namespaces' | 'database' | 'backups' | 'secrets' | 'api' | 'web' | 'network';
   title: string;
   verdict: Verdict;
   detail: string;
