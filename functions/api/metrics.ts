@@ -11,7 +11,7 @@ type Sample = [method: string, route: string, status: number, seconds: number];
  * would wait for. So it is loaded just after the first request has been answered (or on the
  * first scrape); samples taken before that are buffered and replayed, so none are lost.
  */
-export function createMetrics(poolStats: () => PoolStats | undefined) {
+export function createMetrics(poolStats: () => PoolStats | undefined, logLinesDropped: () => number = () => 0) {
   let pending: Sample[] = [];
   const phases = new Map<StartupPhase, number>();
   let firstRequestSeconds: number | undefined;
@@ -20,7 +20,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined) {
 
   const load = () =>
     (loading ??= import('prom-client').then((prom) => {
-      live = setUp(prom, poolStats);
+      live = setUp(prom, poolStats, logLinesDropped);
       for (const s of pending) live.observe(...s);
       pending = [];
       for (const [phase, v] of phases) live.startup.set({ phase }, v);
@@ -52,7 +52,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined) {
   };
 }
 
-function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined) {
+function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined, logLinesDropped: () => number) {
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -76,6 +76,17 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
       this.set({ state: 'idle' }, s.idle);
       this.set({ state: 'in_use' }, s.total - s.idle);
       this.set({ state: 'waiting' }, s.waiting);
+    },
+  });
+  let droppedSeen = 0;
+  new prom.Counter({
+    name: 'tasks_api_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout was not being read (logger.ts)',
+    registers: [registry],
+    collect() {
+      const now = logLinesDropped();
+      if (now > droppedSeen) this.inc(now - droppedSeen);
+      droppedSeen = now;
     },
   });
   const startup = new prom.Gauge({
