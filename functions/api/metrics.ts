@@ -89,6 +89,7 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
       droppedSeen = now;
     },
   });
+  const children = new Map<string, { requests: ReturnType<typeof requests.labels>; duration: ReturnType<typeof duration.labels> }>();
   const startup = new prom.Gauge({
     name: 'tasks_api_startup_seconds',
     help: 'Seconds from process start to listening, to ready and to the first served request',
@@ -105,9 +106,16 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
     startup,
     firstRequest,
     observe(method: string, route: string, status: number, seconds: number) {
-      const labels = { method, route, status: String(status) };
-      requests.inc(labels);
-      duration.observe(labels, seconds);
+      // One pair of children per label set, looked up by a string: prom-client would otherwise
+      // sort and hash the label object twice on every request.
+      const key = `${method} ${status} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        const labels = { method, route, status: String(status) };
+        children.set(key, (child = { requests: requests.labels(labels), duration: duration.labels(labels) }));
+      }
+      child.requests.inc();
+      child.duration.observe(seconds);
     },
   };
 }
