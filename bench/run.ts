@@ -132,7 +132,7 @@ const README_MARKERS = { start: '<!-- bench:measured: written by npm run bench -
 /**
  * The README's "Measured" table is generated, never typed: `--save` replaces what stands between
  * README_MARKERS with `summary` (the same text results.md holds between the same markers).
- * bench/results.test.ts checks that the two agree.
+ * test/bench-results.test.ts checks that the two agree.
  */
 function writeReadmeTable(summary: string) {
   const readme = join(root, 'README.md');
@@ -281,11 +281,13 @@ async function main() {
       }
     }
 
+    // Not measured in this run (BENCH_CAPACITY=0): the previous run's section stays, as it was measured.
+    const previous = existsSync(new URL('./results.md', import.meta.url)) ? readFileSync(new URL('./results.md', import.meta.url), 'utf8') : '';
+    if (!capacity) capacity = /\n## Capacity per pod\n\n([\s\S]*?)\n\nRun `npm run bench`/.exec(previous)?.[1] ?? '';
     const md = `# Benchmark results\n\n${table}\n${capacity ? `\n## Capacity per pod\n\n${capacity}\n` : ''}\nRun \`npm run bench\` to measure again (\`BENCH_ROUNDS\`, \`BENCH_SECONDS\`, \`BENCH_COLD_RUNS\` change the effort).\n`;
     console.log(`\n${summary}\n${capacity ? `\n${capacity}\n` : ''}`);
     if (SAVE) {
       // The image section (bench/image-start.ts's, between its markers): this run's when measured, else the previous one.
-      const previous = existsSync(new URL('./results.md', import.meta.url)) ? readFileSync(new URL('./results.md', import.meta.url), 'utf8') : '';
       const images = image ? await imageSection(image) : imagesSectionOf(previous);
       writeFileSync(new URL('./results.md', import.meta.url), images ? `${md}\n${images}\n` : md);
       writeReadmeTable(summary);
