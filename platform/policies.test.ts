@@ -179,6 +179,10 @@ describe.each(environments)('rendered %s', (env) => {
       const sa = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === values.api.serviceAccountName)!;
       expect(sa.automountServiceAccountToken).toBe(false);
     });
+
+    it('starts without service-link variables (knative/serving#9104)', () => {
+      expect((pod.spec as { enableServiceLinks?: boolean }).enableServiceLinks).toBe(false);
+    });
   });
 
   describe('the backup CronJobs', () => {

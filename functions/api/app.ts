@@ -1,6 +1,5 @@
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
 import type { Config } from './config';
 import type { Db } from './db';
 import { notFound, onError } from './errors';
@@ -28,7 +27,7 @@ export interface AppDeps {
 
 /**
  * The API, composed once: every host (host.ts for the bundle, the image and `npm start`; dev.ts for
- * `npm run dev`; the tests) serves exactly this app. In order: request id, request log and metrics,
+ * `npm run dev`; the tests) serves exactly this app. In order: request id, request log and metrics (one middleware),
  * probes, CORS, the internal token, the /api routes, the 404/405 answer, the error answer.
  */
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
@@ -46,7 +45,6 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     return (store = taskStore(d));
   };
 
-  app.use(requestId());
   app.use(requestLog({ log, metrics, state, uptime }));
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));

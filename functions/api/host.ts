@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfig, type Config } from './config';
 import { assertUnlocked } from './db/directory-lock';
-import { createLogger, type Logger } from './logger';
+import { createLogger, stdoutLog, type Logger } from './logger';
 import { API_PATH } from './paths';
 import { BODY_LIMIT_BYTES } from './routes/api';
 import { createService, type Service } from './service';
@@ -129,13 +129,17 @@ export function runHost(opts: HostOptions = {}): Host {
       log.info('stopped');
     })());
 
-  // Exit whatever happens on the way (a log line to a closed pipe, a pool that will not close):
-  // 0 after a clean drain, 1 otherwise, and never later than the deadline plus 2 s.
+  // Exit whatever happens on the way (a stalled or closed log pipe, a pool that will not close):
+  // 0 after a clean drain, 1 otherwise, and never later than the deadline plus 2 s. The log gets
+  // what is left of the deadline to reach stdout; what it cannot write by then is dropped and
+  // counted at exit (logger.ts), never waited for.
   const onSignal = (signal: string) => {
+    const deadline = performance.now() + config.shutdownTimeoutMs;
     setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000).unref();
+    const exit = (code: number) => void stdoutLog().drain(Math.max(0, deadline - performance.now())).then(() => process.exit(code));
     shutdown(signal).then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => exit(0),
+      () => exit(1),
     );
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));

@@ -11,7 +11,7 @@ type Sample = [method: string, route: string, status: number, seconds: number];
  * would wait for. So it is loaded just after the first request has been answered (or on the
  * first scrape); samples taken before that are buffered and replayed, so none are lost.
  */
-export function createMetrics(poolStats: () => PoolStats | undefined) {
+export function createMetrics(poolStats: () => PoolStats | undefined, logLinesDropped: () => number = () => 0) {
   let pending: Sample[] = [];
   const phases = new Map<StartupPhase, number>();
   let firstRequestSeconds: number | undefined;
@@ -20,7 +20,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined) {
 
   const load = () =>
     (loading ??= import('prom-client').then((prom) => {
-      live = setUp(prom, poolStats);
+      live = setUp(prom, poolStats, logLinesDropped);
       for (const s of pending) live.observe(...s);
       pending = [];
       for (const [phase, v] of phases) live.startup.set({ phase }, v);
@@ -52,7 +52,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined) {
   };
 }
 
-function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined) {
+function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined, logLinesDropped: () => number) {
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -78,6 +78,18 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
       this.set({ state: 'waiting' }, s.waiting);
     },
   });
+  let droppedSeen = 0;
+  new prom.Counter({
+    name: 'tasks_api_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout was not being read (logger.ts)',
+    registers: [registry],
+    collect() {
+      const now = logLinesDropped();
+      if (now > droppedSeen) this.inc(now - droppedSeen);
+      droppedSeen = now;
+    },
+  });
+  const children = new Map<string, { requests: ReturnType<typeof requests.labels>; duration: ReturnType<typeof duration.labels> }>();
   const startup = new prom.Gauge({
     name: 'tasks_api_startup_seconds',
     help: 'Seconds from process start to listening, to ready and to the first served request',
@@ -94,9 +106,16 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
     startup,
     firstRequest,
     observe(method: string, route: string, status: number, seconds: number) {
-      const labels = { method, route, status: String(status) };
-      requests.inc(labels);
-      duration.observe(labels, seconds);
+      // One pair of children per label set, looked up by a string: prom-client would otherwise
+      // sort and hash the label object twice on every request.
+      const key = `${method} ${status} ${route}`;
+      let child = children.get(key);
+      if (!child) {
+        const labels = { method, route, status: String(status) };
+        children.set(key, (child = { requests: requests.labels(labels), duration: duration.labels(labels) }));
+      }
+      child.requests.inc();
+      child.duration.observe(seconds);
     },
   };
 }

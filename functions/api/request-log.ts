@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { ServerResponse } from 'node:http';
 import { routePath } from 'hono/route';
 import type { AppState } from './state';
 import type { Logger } from './logger';
@@ -7,16 +8,36 @@ import { PROBE_PATHS } from './paths';
 
 const PROBES = new Set<string>(PROBE_PATHS);
 
+/** The request id a client may send (hono's request-id rule): at most 255 of `[A-Za-z0-9_=-]`. */
+const CLIENT_ID = /^[\w\-=]{1,255}$/;
+
 /**
- * One JSON log line and one metric sample per request, labelled with the matched route (`unmatched`
- * for a 404 without one). The first non-probe request a process serves is its cold start: marked
- * in the log (`coldStart: true`), the start-up metrics and a `Server-Timing` header. While shutting
- * down, every response carries `Connection: close`.
+ * The request id: the client's `X-Request-Id` when it is a plausible id, else a new UUID; in the
+ * context as `requestId` and echoed in the response's `X-Request-Id`. Under the Node adapter the
+ * header goes straight onto the Node response (`c.env.outgoing`): setting it on the context would
+ * build a fetch `Headers` object for every response, about 8 µs of CPU per request.
+ */
+function setRequestId(c: Context) {
+  const sent = c.req.header('x-request-id');
+  const id = sent !== undefined && CLIENT_ID.test(sent) ? sent : crypto.randomUUID();
+  c.set('requestId', id);
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  if (outgoing && typeof outgoing.setHeader === 'function') outgoing.setHeader('X-Request-Id', id);
+  else c.header('X-Request-Id', id);
+}
+
+/**
+ * The request id (above), then one JSON log line and one metric sample per request, labelled with
+ * the matched route (`unmatched` for a 404 without one). One middleware for both: each async
+ * middleware is promise turns on every request. The first non-probe request a process serves is
+ * its cold start: marked in the log (`coldStart: true`), the start-up metrics and a
+ * `Server-Timing` header. While shutting down, every response carries `Connection: close`.
  */
 export function requestLog({ log, metrics, state, uptime }: { log: Logger; metrics?: Metrics; state: AppState; uptime: () => number }): MiddlewareHandler {
   let firstRequestSeen = false;
   return async (c, next) => {
     const started = performance.now();
+    setRequestId(c);
     const probe = PROBES.has(c.req.path);
     const cold = !probe && !firstRequestSeen;
     if (cold) firstRequestSeen = true;
@@ -42,6 +63,7 @@ export function requestLog({ log, metrics, state, uptime }: { log: Logger; metri
 
 declare module 'hono' {
   interface ContextVariableMap {
+    requestId: string;
     unmatched: boolean;
   }
 }

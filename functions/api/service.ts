@@ -3,7 +3,7 @@ import type { AppState } from './state';
 import type { Config } from './config';
 import { openDb, type Db } from './db';
 import { isDatabaseUnavailable } from './errors';
-import type { Logger } from './logger';
+import { droppedLogLines, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { migrate } from './migrations';
 
@@ -29,7 +29,7 @@ export function createService(config: Config, log: Logger) {
     ));
 
   const state: AppState = { shuttingDown: false, migrated: false };
-  const metrics = createMetrics(() => opened?.stats());
+  const metrics = createMetrics(() => opened?.stats(), droppedLogLines);
   const app = createApp({ config, db, log, metrics, state });
 
   /**
