@@ -122,6 +122,7 @@ export const valuesSchema = z.strictObject({
     apiUrl: z.string().min(1),
     internalTokenMountPath: z.string().startsWith('/'),
     internalTokenWatchSeconds: z.number().int().min(1).max(300),
+    workerConnections: z.number().int().min(512),
     resources,
     podDisruptionBudget: z.strictObject({ enabled: z.boolean(), minAvailable: z.number().int().min(1) }),
     ingress: z.strictObject({

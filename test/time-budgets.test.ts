@@ -33,6 +33,8 @@ describe.each(environments)('time budgets in %s', (env) => {
     expect(config.db.statementTimeoutMs).toBe(t.dbStatementMs);
     expect(config.db.connectTimeoutMs).toBe(t.dbConnectMs);
     expect(config.requestTimeoutMs).toBe(t.apiRequestMs);
+    // nginx is told the same budget: its entrypoint refuses an API_TIMEOUT at or below it.
+    expect(Number(webConfig.REQUEST_TIMEOUT_MS)).toBe(config.requestTimeoutMs);
     const nginxMs = Number(webConfig.API_TIMEOUT) * 1000;
     const knativeMs = Number(knative.spec.template.spec.timeoutSeconds) * 1000;
     expect(config.db.statementTimeoutMs).toBeLessThan(config.requestTimeoutMs);
@@ -49,5 +51,7 @@ describe('time budgets outside the cluster', () => {
     const entrypoint = readFileSync(join(root, 'web/nginx/entrypoint.sh'), 'utf8');
     const nginxDefault = Number(/API_TIMEOUT=\$\{API_TIMEOUT:-(\d+)\}/.exec(entrypoint)?.[1]) * 1000;
     expect(loadConfig({}).requestTimeoutMs).toBeLessThan(nginxDefault);
+    // Without REQUEST_TIMEOUT_MS the entrypoint assumes the API's own default.
+    expect(Number(/REQUEST_TIMEOUT_MS=\$\{REQUEST_TIMEOUT_MS:-(\d+)\}/.exec(entrypoint)?.[1])).toBe(loadConfig({}).requestTimeoutMs);
   });
 });

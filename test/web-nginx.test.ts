@@ -242,7 +242,7 @@ describe('nginx proxying /api/', () => {
     // Accepts connections and never answers, like a pod stuck before its first response.
     const silent = createTcpServer((socket) => sockets.add(socket));
     await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
-    const slow = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${port}`, env: { API_TIMEOUT: '1' } });
+    const slow = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${port}`, env: { API_TIMEOUT: '1', REQUEST_TIMEOUT_MS: '500' } });
     try {
       const read = await fetch(`${slow.url}/api/tasks`);
       expect(read.status).toBe(504);
@@ -318,9 +318,49 @@ describe('entrypoint input checks', () => {
     [{ API_TIMEOUT: '5s' }, 'API_TIMEOUT must be a whole number of seconds'],
     [{ HTML_DIR: '/nonexistent' }, 'has no index.html'],
     [{ INTERNAL_TOKEN_FILE: '/nonexistent/token' }, 'INTERNAL_TOKEN_FILE (/nonexistent/token) cannot be read'],
+    // nginx's timeout must stay above the API's own budget, or an unkeyed write commits behind its 504.
+    [{ API_TIMEOUT: '2' }, "API_TIMEOUT (2 s) must be above the API's REQUEST_TIMEOUT_MS (15000 ms)"],
+    [{ API_TIMEOUT: '15', REQUEST_TIMEOUT_MS: '15000' }, "API_TIMEOUT (15 s) must be above the API's REQUEST_TIMEOUT_MS (15000 ms)"],
+    [{ API_TIMEOUT: '30', REQUEST_TIMEOUT_MS: '40000' }, "API_TIMEOUT (30 s) must be above the API's REQUEST_TIMEOUT_MS (40000 ms)"],
+    [{ REQUEST_TIMEOUT_MS: '15s' }, 'REQUEST_TIMEOUT_MS must be a whole number of milliseconds'],
+    [{ WORKER_CONNECTIONS: '100' }, 'WORKER_CONNECTIONS must be at least 512'],
+    [{ API_UPSTREAM: 'http://tasks-api.backend.svc.cluster.local', RESOLV_CONF: '/nonexistent/resolv.conf' }, 'API_UPSTREAM names a host (tasks-api.backend.svc.cluster.local) but no resolver was found'],
+    [{ RESOLVER: '10.0.0.10; include /etc/passwd' }, 'RESOLVER must be addresses'],
   ])('rejects %j with a message naming the variable', (env, message) => {
     const result = run(env);
-    expect(result.status).toBe(64);
+    expect(result.status).toBe(78);
     expect(result.stderr).toContain(message);
+  });
+
+  it('starts with an API_TIMEOUT above the API budget it is given', () => {
+    // Exit 0 is not possible here (nginx would run); a rendered nginx.conf shows the checks passed.
+    const dir = join(scratch, 'accepted');
+    const result = spawnSync('sh', ['-c', `${JSON.stringify(entrypoint)} & pid=$!; sleep 0.5; kill $pid 2>/dev/null; wait $pid`], {
+      env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin`, HTML_DIR: dist, RUNTIME_DIR: dir, API_TIMEOUT: '16', REQUEST_TIMEOUT_MS: '15000', PORT: '1', LISTEN_HOST: '127.0.0.1' },
+      encoding: 'utf8',
+    });
+    expect(result.stderr).not.toContain('entrypoint:');
+    expect(readFileSync(join(dir, 'nginx.conf'), 'utf8')).toContain('proxy_read_timeout 16s;');
+  });
+
+  it('refuses more connections than the hard file-descriptor limit allows, naming both numbers', () => {
+    const result = spawnSync('sh', ['-c', `ulimit -Sn 4000 && ulimit -Hn 4000 && exec sh ${JSON.stringify(entrypoint)}`], {
+      env: { PATH: process.env.PATH ?? '', HTML_DIR: dist, RUNTIME_DIR: join(scratch, 'refused'), WORKER_CONNECTIONS: '4096' },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('WORKER_CONNECTIONS (4096) needs 8192 file descriptors, above the hard limit (4000)');
+  });
+
+  it('reads the resolver from resolv.conf, IPv6 addresses in brackets', () => {
+    const dir = join(scratch, 'resolver');
+    const resolv = join(scratch, 'resolv.conf');
+    writeFileSync(resolv, 'search backend.svc.cluster.local svc.cluster.local\nnameserver 10.96.0.10\nnameserver fd00::a\noptions ndots:5\n');
+    const result = spawnSync('sh', ['-c', `${JSON.stringify(entrypoint)} & pid=$!; sleep 0.5; kill $pid 2>/dev/null; wait $pid`], {
+      env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin`, HTML_DIR: dist, RUNTIME_DIR: dir, RESOLV_CONF: resolv, API_UPSTREAM: 'http://tasks-api.backend.svc.cluster.local', PORT: '1', LISTEN_HOST: '127.0.0.1' },
+      encoding: 'utf8',
+    });
+    expect(result.stderr).not.toContain('entrypoint:');
+    expect(readFileSync(join(dir, 'nginx.conf'), 'utf8')).toContain('resolver 10.96.0.10 [fd00::a] valid=5s;');
   });
 });

@@ -10,7 +10,7 @@ import { syncedSecrets } from '../layout';
 interface ExternalSecretSpec {
   refreshInterval: string;
   secretStoreRef: { kind: string; name: string };
-  target: { name: string; creationPolicy: string; deletionPolicy: string };
+  target: { name: string; creationPolicy: string; deletionPolicy: string; template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } };
   data: { secretKey: string; remoteRef: { key: string; property: string } }[];
   dataFrom?: unknown;
 }
@@ -89,11 +89,25 @@ describe.each(environments)('secret sync (%s)', (env) => {
     expect(ofKind('ClusterExternalSecret')).toEqual([]);
   });
 
-  it('writes out refreshInterval, creationPolicy Owner and deletionPolicy Retain', () => {
+  it('writes out refreshInterval, creationPolicy Orphan and deletionPolicy Retain: a pruned ExternalSecret leaves the Secret', () => {
     for (const e of externalSecrets) {
       expect(e.spec.refreshInterval).toBe(values.secrets.refreshInterval);
-      expect(e.spec.target).toMatchObject({ creationPolicy: 'Owner', deletionPolicy: 'Retain' });
+      // Owner would set an ownerReference and the garbage collector would delete the mounted Secret
+      // with its ExternalSecret; Merge needs the Secret to exist first (secrets/README.md, Lifecycle).
+      expect(e.spec.target).toMatchObject({ creationPolicy: 'Orphan', deletionPolicy: 'Retain' });
       expect(e.apiVersion).toBe('external-secrets.io/v1');
+    }
+  });
+
+  it("gives each Secret its own labels, never the ExternalSecret's (which carry Argo CD's tracking)", () => {
+    for (const e of externalSecrets) {
+      const metadata = e.spec.target.template?.metadata;
+      expect(metadata, e.metadata.name).toEqual({
+        labels: { ...e.metadata.labels, 'app.kubernetes.io/name': e.spec.target.name },
+        annotations: {},
+      });
+      // Without data in the template ESO writes the fetched keys as they are.
+      expect(Object.keys(e.spec.target.template ?? {})).toEqual(['metadata']);
     }
   });
 

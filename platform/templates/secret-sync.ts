@@ -7,7 +7,7 @@ import { SecretStore } from '@kubernetes-models/external-secrets/external-secret
 import { ExternalSecret } from '@kubernetes-models/external-secrets/external-secrets.io/v1/ExternalSecret';
 import { awsSecretName, type Values } from '../values';
 import { externalSecretName, syncedSecrets, type Tier } from '../layout';
-import { commentFor, meta, type Rendered } from './common';
+import { commentFor, labels, meta, type Rendered } from './common';
 
 // Argo CD: sync the store and secrets before the workloads that mount them.
 const beforeWorkloads = { 'argocd.argoproj.io/sync-wave': '-1' };
@@ -65,9 +65,15 @@ export function secretSync(
             secretStoreRef: { kind: 'SecretStore', name: s.storeName },
             target: {
               name: secret.secretName,
-              creationPolicy: 'Owner',
+              // Orphan: no ownerReference, so deleting or pruning this ExternalSecret (an Argo CD
+              // prune, a rename) never garbage-collects the Secret running pods mount; a recreated
+              // ExternalSecret updates the same Secret in place (secrets/README.md, "Lifecycle").
+              creationPolicy: 'Orphan',
               // Retain: a transient not-found at AWS must never delete the Secret pods are using.
               deletionPolicy: 'Retain',
+              // Our own labels, not the ExternalSecret's: ESO copies those otherwise, and Argo CD's
+              // tracking label on a Secret it has no manifest for would make it prune the Secret.
+              template: { metadata: { labels: labels(values, secret.secretName, component), annotations: {} } },
             },
             data: Object.entries(secret.keys).map(([secretKey, from]) => ({
               secretKey,

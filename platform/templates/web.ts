@@ -24,7 +24,8 @@ const component = 'web';
 export function webConfig(values: Values): Record<string, string> {
   return {
     API_URL: values.web.apiUrl,
-    // Keep nginx's default `Host $proxy_host`: Kourier routes on this host name.
+    // Keep nginx's default `Host $proxy_host`: Kourier routes on this host name. A full name: nginx
+    // resolves it per request through the cluster DNS (from /etc/resolv.conf), without search domains.
     API_UPSTREAM: `http://${serviceHost(values, values.api.serviceName, values.namespaces.backend)}`,
     INTERNAL_TOKEN_FILE: `${values.web.internalTokenMountPath}/${values.secrets.internalTokenKey}`,
     INTERNAL_TOKEN_WATCH_SECONDS: String(values.web.internalTokenWatchSeconds),
@@ -32,6 +33,9 @@ export function webConfig(values: Values): Record<string, string> {
     FEATURE_DELETE_TASK: String(values.features.deleteTask),
     APP_VERSION: values.images.web.tag,
     API_TIMEOUT: String(values.timeouts.nginxSeconds),
+    // The API's budget, so the entrypoint can refuse an API_TIMEOUT at or below it.
+    REQUEST_TIMEOUT_MS: String(values.timeouts.apiRequestMs),
+    WORKER_CONNECTIONS: String(values.web.workerConnections),
   };
 }
 

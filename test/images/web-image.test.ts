@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inspectImage } from '../../scripts/images/buildah';
 import { appImages, version } from '../../scripts/images/app-images';
 import { launchChromium, watchProblems, type PageProblems } from '../support/browser';
+import { rawRequest } from '../support/raw-http';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import {
   adminUrl,
@@ -157,6 +158,50 @@ describe('the tasks-web image', () => {
     await expect.poll(items).toEqual(['Build the images', 'Run them as a kubelet would']);
     expect(await page.getByRole('checkbox', { name: 'Build the images' }).isChecked()).toBe(true);
     expect(problems.list).toEqual([]);
+  });
+
+  it("answers nginx's own errors on /api as JSON, with the image's nginx (Debian's build)", async () => {
+    const port = Number(new URL(nginx.url).port);
+    const trace = await rawRequest(port, 'TRACE /api/tasks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(trace.status).toBe(405);
+    expect(JSON.parse(trace.body.toString())).toMatchObject({ success: false, code: 'method_not_allowed' });
+    const big = await rawRequest(port, `GET /api/tasks HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(17_000)}\r\nConnection: close\r\n\r\n`);
+    expect(big.status).toBe(431);
+    expect(JSON.parse(big.body.toString())).toMatchObject({ success: false, code: 'header_too_large' });
+    const version = await rawRequest(port, 'GET /api/tasks HTTP/2.0\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(version.status).toBe(505);
+    expect(JSON.parse(version.body.toString()).code).toBe('http_version_not_supported');
+    // A 10 KiB cookie reaches the API (it answers, not nginx).
+    const cookie = await fetch(`${nginx.url}/api/tasks`, { headers: { Cookie: `c=${'c'.repeat(10 * 1024)}` } });
+    expect(cookie.status).toBe(200);
+  });
+
+  it('starts while API_UPSTREAM does not resolve, reading the resolver from its /etc/resolv.conf, and answers the JSON 502', async () => {
+    const unresolved = await startWebImage({ apiUpstream: 'http://tasks-api.backend.svc.cluster.invalid', token: api.token });
+    try {
+      const res = await fetch(`${unresolved.url}/api/tasks`);
+      expect(res.status).toBe(502);
+      expect((await res.json()).code).toBe('api_unavailable');
+      expect(unresolved.logs()).toMatch(/could not be resolved|timed out/);
+    } finally {
+      expect(await unresolved.stop()).toBe(0);
+    }
+  });
+
+  it("refuses an API_TIMEOUT at or below the manifest's REQUEST_TIMEOUT_MS with exit 78, naming both numbers", async () => {
+    expect(Number(manifest.env.API_TIMEOUT) * 1000).toBeGreaterThan(Number(manifest.env.REQUEST_TIMEOUT_MS));
+    const refused = await runContainer({
+      image: web.ref,
+      env: { ...manifest.env, API_TIMEOUT: '2' },
+      runAsUser: manifest.runAsUser!,
+      runAsGroup: manifest.runAsGroup!,
+    });
+    try {
+      expect(await refused.exited).toBe(78);
+      expect(refused.logs()).toContain(`API_TIMEOUT (2 s) must be above the API's REQUEST_TIMEOUT_MS (${manifest.env.REQUEST_TIMEOUT_MS} ms)`);
+    } finally {
+      await refused.remove();
+    }
   });
 
   it('stops gracefully on its STOPSIGNAL, and neither container wrote outside /tmp', async () => {

@@ -6,6 +6,12 @@
 #   PORT                 listen port (8080)             LISTEN_HOST   bind address (all)
 #   API_UPSTREAM         http://host[:port] of the API (http://127.0.0.1:3000)
 #   API_TIMEOUT          seconds to wait for an API answer before a JSON 504 (60)
+#   REQUEST_TIMEOUT_MS   the API's own request budget (its default, 15000); API_TIMEOUT must be above it
+#   RESOLVER             DNS server(s) for API_UPSTREAM, `address[:port] ...` (the nameservers in RESOLV_CONF)
+#   RESOLV_CONF          where the nameservers are read from (/etc/resolv.conf)
+#   WORKER_CONNECTIONS   nginx's connection slots: clients, idle keep-alive ones included, and the
+#                        connections behind each proxied request (8192); file descriptors: twice that
+#   CLIENT_TIMEOUT       seconds nginx waits between reads of a client's headers or body (60)
 #   INTERNAL_TOKEN_FILE  file whose content nginx sends as X-Internal-Token (optional); see token-watch.sh
 #   INTERNAL_TOKEN_WATCH_SECONDS  how often token-watch.sh looks for a new token (5)
 #   API_URL, FEATURE_EDIT_TASK, FEATURE_DELETE_TASK, APP_VERSION
@@ -14,11 +20,13 @@
 #   RUNTIME_DIR          where nginx writes (/tmp/nginx); the only writable path it needs
 #   ERROR_LOG, ACCESS_LOG  (/dev/stderr, /dev/stdout)
 #   NGINX_BIN            the nginx binary (found on PATH, else /usr/sbin/nginx)
+#
+# A bad value stops it with exit code 78 (EX_CONFIG, as the API) and a message naming the variable.
 set -eu
 
 fail() {
   echo "entrypoint: $*" >&2
-  exit 64
+  exit 78
 }
 
 CONF_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +34,11 @@ PORT=${PORT:-8080}
 LISTEN_HOST=${LISTEN_HOST:-}
 API_UPSTREAM=${API_UPSTREAM:-http://127.0.0.1:3000}
 API_TIMEOUT=${API_TIMEOUT:-60}
+# The API's default (functions/api/config.ts; test/time-budgets.test.ts keeps them equal).
+REQUEST_TIMEOUT_MS=${REQUEST_TIMEOUT_MS:-15000}
+RESOLV_CONF=${RESOLV_CONF:-/etc/resolv.conf}
+WORKER_CONNECTIONS=${WORKER_CONNECTIONS:-8192}
+CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-60}
 HTML_DIR=${HTML_DIR:-/usr/share/nginx/html}
 RUNTIME_DIR=${RUNTIME_DIR:-/tmp/nginx}
 ERROR_LOG=${ERROR_LOG:-/dev/stderr}
@@ -67,14 +80,54 @@ esac
 case "$API_HOST" in
   '' | *[!A-Za-z0-9.:-]* | :* | *:*:*) fail "API_UPSTREAM must be http://host[:port], got '$API_UPSTREAM'" ;;
 esac
-case "$API_HOST" in
-  *:*) API_HOSTPORT=$API_HOST ;;
-  *) API_HOSTPORT=$API_HOST:80 ;;
-esac
 
 case "$API_TIMEOUT" in
   '' | *[!0-9]* | 0*) fail "API_TIMEOUT must be a whole number of seconds above 0, got '$API_TIMEOUT'" ;;
 esac
+case "$REQUEST_TIMEOUT_MS" in
+  '' | *[!0-9]* | 0*) fail "REQUEST_TIMEOUT_MS must be a whole number of milliseconds above 0, got '$REQUEST_TIMEOUT_MS'" ;;
+esac
+# The order platform/values.yaml enforces: statement < the API's request budget < nginx < Knative.
+# With nginx's timeout at or below the API's budget, nginx answers 504 while the API still runs the
+# request, and a write without an Idempotency-Key commits behind that 504.
+[ $((API_TIMEOUT * 1000)) -gt "$REQUEST_TIMEOUT_MS" ] ||
+  fail "API_TIMEOUT ($API_TIMEOUT s) must be above the API's REQUEST_TIMEOUT_MS ($REQUEST_TIMEOUT_MS ms): nginx would answer 504 while the API still runs the request"
+# nginx's own limit on the proxied hop: the inner server's answer (a JSON 504 after API_TIMEOUT,
+# after up to resolver_timeout + proxy_connect_timeout first) always arrives before it.
+OUTER_TIMEOUT=$((API_TIMEOUT + 15))
+case "$CLIENT_TIMEOUT" in
+  '' | *[!0-9]* | 0*) fail "CLIENT_TIMEOUT must be a whole number of seconds above 0, got '$CLIENT_TIMEOUT'" ;;
+esac
+
+case "$WORKER_CONNECTIONS" in
+  '' | *[!0-9]* | 0*) fail "WORKER_CONNECTIONS must be a whole number above 0, got '$WORKER_CONNECTIONS'" ;;
+esac
+[ "$WORKER_CONNECTIONS" -ge 512 ] || fail "WORKER_CONNECTIONS must be at least 512, got '$WORKER_CONNECTIONS'"
+# One descriptor per connection, plus files nginx opens (static files, temp files, logs): twice the
+# connections. nginx raises its soft limit itself (worker_rlimit_nofile), but never above the hard one.
+WORKER_NOFILE=$((WORKER_CONNECTIONS * 2))
+hard_nofile=$(ulimit -Hn)
+[ "$hard_nofile" = unlimited ] || [ "$hard_nofile" -ge "$WORKER_NOFILE" ] ||
+  fail "WORKER_CONNECTIONS ($WORKER_CONNECTIONS) needs $WORKER_NOFILE file descriptors, above the hard limit ($hard_nofile): raise the limit or lower WORKER_CONNECTIONS"
+
+# The resolver for API_UPSTREAM: nginx resolves the name per request (cached for the answer's TTL,
+# at most 5 s), so it starts while the name does not resolve yet and follows a new address. It does
+# not read /etc/resolv.conf itself; in the cluster that file names the cluster DNS.
+# API_UPSTREAM is taken as a full name: nginx's resolver does not apply resolv.conf's search list.
+if [ -z "${RESOLVER:-}" ] && [ -r "$RESOLV_CONF" ]; then
+  RESOLVER=$(awk '$1 == "nameserver" && $2 != "" { if ($2 ~ /:/) printf "%s[%s]", sep, $2; else printf "%s%s", sep, $2; sep = " " }' "$RESOLV_CONF")
+fi
+RESOLVER=${RESOLVER:-}
+case "$RESOLVER" in
+  *[!0-9A-Za-z.:\[\]\ -]*) fail "RESOLVER must be addresses (address[:port], space-separated), got '$RESOLVER'" ;;
+esac
+case "${API_HOST%:*}" in
+  *[!0-9.]*)
+    [ -n "$RESOLVER" ] || fail "API_UPSTREAM names a host ($API_HOST) but no resolver was found: set RESOLVER or list a nameserver in $RESOLV_CONF"
+    ;;
+esac
+RESOLVER_LINE=
+[ -z "$RESOLVER" ] || RESOLVER_LINE="resolver $RESOLVER valid=5s; resolver_timeout 5s;"
 
 # The same spellings and message as the API (functions/api/env.ts FLAG_SPELLINGS; a test checks both).
 flag() {
@@ -93,7 +146,7 @@ umask 077
 
 # X-Internal-Token from INTERNAL_TOKEN_FILE (and `previous` beside it), checked and written by
 # token-watch.sh, which also follows the token when the Secret changes.
-RUNTIME_DIR=$RUNTIME_DIR sh "$CONF_DIR/token-watch.sh" render || exit 64
+RUNTIME_DIR=$RUNTIME_DIR sh "$CONF_DIR/token-watch.sh" render || exit 78
 
 # config.json: awk escapes each string for JSON (backslash, quote, control characters), so no value
 # can end its string early or add a key.
@@ -126,6 +179,9 @@ if [ "$(id -u)" = 0 ]; then
   chmod go+x "$RUNTIME_DIR"
 fi
 
+# The socket of the hop to the API (nginx.conf.template): one left by an earlier run would block the bind.
+rm -f "$RUNTIME_DIR/api.sock"
+
 sed -e "s|@@USER_LINE@@|$USER_LINE|" \
   -e "s|@@RUNTIME_DIR@@|$RUNTIME_DIR|g" \
   -e "s|@@CONF_DIR@@|$CONF_DIR|g" \
@@ -134,8 +190,12 @@ sed -e "s|@@USER_LINE@@|$USER_LINE|" \
   -e "s|@@ACCESS_LOG@@|$ACCESS_LOG|g" \
   -e "s|@@LISTEN@@|$LISTEN|g" \
   -e "s|@@API_HOST@@|$API_HOST|g" \
-  -e "s|@@API_HOSTPORT@@|$API_HOSTPORT|g" \
   -e "s|@@API_TIMEOUT@@|$API_TIMEOUT|g" \
+  -e "s|@@OUTER_TIMEOUT@@|$OUTER_TIMEOUT|g" \
+  -e "s|@@CLIENT_TIMEOUT@@|$CLIENT_TIMEOUT|g" \
+  -e "s|@@RESOLVER_LINE@@|$RESOLVER_LINE|g" \
+  -e "s|@@WORKER_CONNECTIONS@@|$WORKER_CONNECTIONS|g" \
+  -e "s|@@WORKER_NOFILE@@|$WORKER_NOFILE|g" \
   "$CONF_DIR/nginx.conf.template" >"$RUNTIME_DIR/nginx.conf"
 
 # Not "NGINX": nginx reads that variable as a list of inherited sockets.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The X-Internal-Token header nginx sends, kept in step with the mounted Secret without a restart.
 #
-#   token-watch.sh render             write $RUNTIME_DIR/internal-token.conf; exit 64 on a bad token
+#   token-watch.sh render             write $RUNTIME_DIR/internal-token.conf; exit 78 on a bad token
 #   token-watch.sh watch <nginx pid>  every INTERNAL_TOKEN_WATCH_SECONDS, re-read the files; when they
 #                                     changed, render again and send nginx SIGHUP (a graceful reload)
 #
@@ -66,16 +66,16 @@ write_conf() {
 render() {
   value=
   if [ -n "${INTERNAL_TOKEN_FILE:-}" ]; then
-    value=$(header_value) || exit 64
+    value=$(header_value) || exit 78
   fi
-  write_conf "$value" || exit 64
+  write_conf "$value" || exit 78
 }
 
 watch() {
   pid=$1
   interval=${INTERNAL_TOKEN_WATCH_SECONDS:-5}
   case "$interval" in
-    '' | *[!0-9]* | 0*) log "INTERNAL_TOKEN_WATCH_SECONDS must be a whole number of seconds above 0, got '$interval'"; exit 64 ;;
+    '' | *[!0-9]* | 0*) log "INTERNAL_TOKEN_WATCH_SECONDS must be a whole number of seconds above 0, got '$interval'"; exit 78 ;;
   esac
   # What nginx loaded: the include the entrypoint rendered just before it started nginx.
   loaded=$(cat "$RUNTIME_DIR/internal-token.conf" 2>/dev/null)
