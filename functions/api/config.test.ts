@@ -1,5 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, dbConnection, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('defaults to PGlite in .data with both features on', () => {
@@ -63,5 +66,53 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toMatchObject({ requestTimeoutMs: 15000, db: { connectTimeoutMs: 5000, statementTimeoutMs: 5000 } });
     expect(() => loadConfig({ DB_STATEMENT_TIMEOUT_MS: '10000' })).toThrow('REQUEST_TIMEOUT_MS must be above DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS');
     expect(loadConfig({ DB_STATEMENT_TIMEOUT_MS: '10000', REQUEST_TIMEOUT_MS: '20000' }).requestTimeoutMs).toBe(20000);
+  });
+});
+
+describe('database settings from DATABASE_URL, DB_* and DB_CREDENTIALS_DIR (dbConnection)', () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const credentials = (files: Record<string, string>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-config-creds-'));
+    dirs.push(dir);
+    for (const [k, v] of Object.entries(files)) writeFileSync(join(dir, k), v);
+    return dir;
+  };
+  const connection = (env: Record<string, string>) => dbConnection(loadConfig(env).db);
+
+  // The failing input: the URL's port was replaced by DB_PORT's default.
+  it("keeps DATABASE_URL's port when a credentials directory is mounted", () => {
+    const dir = credentials({ username: 'app', password: 'pw' });
+    const c = loadConfig({ DATABASE_URL: 'postgres://127.0.0.1:55532/postgres', DB_CREDENTIALS_DIR: dir });
+    expect(dbConnection(c.db, { username: 'app', password: 'pw' })).toMatchObject({ host: '127.0.0.1', port: 55532, database: 'postgres', user: 'app', password: 'pw' });
+  });
+
+  it('takes each setting from whichever source gives it; 5432 only when none gives a port', () => {
+    expect(connection({ DB_HOST: 'db' })).toEqual({ host: 'db', port: 5432 });
+    expect(connection({ DATABASE_URL: 'postgres://u@db:6000/x?sslmode=require', DB_PASSWORD: 's' })).toEqual({ host: 'db', port: 6000, database: 'x', user: 'u', password: 's', ssl: true });
+    expect(dbConnection(loadConfig({ DB_HOST: 'db', DB_PORT: '6543' }).db, { username: 'a', password: 'b', host: 'DB', port: 6543, dbname: 'tasks' })).toEqual({ host: 'DB', port: 6543, database: 'tasks', user: 'a', password: 'b' });
+    // The URL alone is passed on as it is (its other parameters keep working).
+    expect(connection({ DATABASE_URL: 'postgres://u:p@db/x?application_name=t' })).toEqual({ connectionString: 'postgres://u:p@db/x?application_name=t' });
+  });
+
+  it.each([
+    [{ DATABASE_URL: 'postgres://127.0.0.1:55532/postgres', DB_PORT: '5432' }, undefined, 'the database port is given by DB_PORT and by DATABASE_URL with different values'],
+    [{ DATABASE_URL: 'postgres://a/x', DB_HOST: 'b' }, undefined, 'the database host is given by DB_HOST and by DATABASE_URL'],
+    [{ DB_HOST: 'db', DB_NAME: 'tasks' }, { dbname: 'other' }, 'the database name is given by the "dbname" file in DB_CREDENTIALS_DIR and by DB_NAME'],
+    [{ DATABASE_URL: 'postgres://owner:hunter2@db/x' }, {}, 'the database user is given by the "username" file in DB_CREDENTIALS_DIR and by DATABASE_URL'],
+    [{ DB_HOST: 'db', DB_PORT: '5432' }, { port: '6543' }, 'the database port is given by the "port" file in DB_CREDENTIALS_DIR and by DB_PORT'],
+    [{ DB_HOST: 'db' }, { port: 'five' }, 'the "port" file in DB_CREDENTIALS_DIR must hold an integer from 1 to 65535'],
+  ])('a contradiction stops start-up naming both sources, never a value: %o %o', (env, files, message) => {
+    const e: Record<string, string> = { ...env };
+    if (files) e.DB_CREDENTIALS_DIR = credentials({ username: 'app', password: 'pw', ...files });
+    let err: unknown;
+    try {
+      loadConfig(e);
+    } catch (caught) {
+      err = caught;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(String(err)).toContain(message);
+    for (const secret of ['hunter2', 'pw', '55532', 'other']) expect(String(err)).not.toContain(secret);
   });
 });

@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { MountedCredentials, type DbCredentials } from './db/credentials.ts';
 import { ConfigError, parseFlag } from './env.ts';
 
 export { ConfigError } from './env.ts';
@@ -23,11 +24,11 @@ const bool = (name: string, fallback: boolean) =>
       }
     });
 
-const int = (name: string, fallback: number, min: number, max: number) =>
+const int = <F extends number | undefined>(name: string, fallback: F, min: number, max: number) =>
   z
     .string()
     .optional()
-    .transform((v, ctx) => {
+    .transform((v, ctx): number | F => {
       if (v === undefined || v.trim() === '') return fallback;
       const n = Number(v);
       if (!Number.isInteger(n) || n < min || n > max) {
@@ -57,7 +58,8 @@ const schema = z.object({
   PORT: int('PORT', 3000, 0, 65535),
   DATABASE_URL: optional,
   DB_HOST: optional,
-  DB_PORT: int('DB_PORT', 5432, 1, 65535),
+  // No default here: 5432 applies only when no source gives a port (dbConnection).
+  DB_PORT: int('DB_PORT', undefined, 1, 65535),
   DB_NAME: optional,
   DB_USER: optional,
   DB_PASSWORD: z.string().optional(),
@@ -91,7 +93,8 @@ export type Driver = 'pg' | 'neon' | 'pglite';
 export interface DbTarget {
   connectionString?: string;
   host?: string;
-  port: number;
+  /** DB_PORT when set; see dbConnection for the default. */
+  port?: number;
   database?: string;
   user?: string;
   password?: string;
@@ -185,21 +188,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
 
+  const db: DbTarget = {
+    connectionString: e.DATABASE_URL,
+    host: e.DB_HOST,
+    port: e.DB_PORT,
+    database: e.DB_NAME,
+    user: e.DB_USER,
+    password: e.DB_PASSWORD === '' ? undefined : e.DB_PASSWORD,
+    credentialsDir: e.DB_CREDENTIALS_DIR,
+    poolMax: e.DB_POOL_MAX,
+    connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+  };
+  // A contradiction between DATABASE_URL, DB_* and the mounted files stops start-up here.
+  if (driver !== 'pglite') dbConnection(db, mountedAtStart(db.credentialsDir));
+
   return {
     port: e.PORT,
     driver,
-    db: {
-      connectionString: e.DATABASE_URL,
-      host: e.DB_HOST,
-      port: e.DB_PORT,
-      database: e.DB_NAME,
-      user: e.DB_USER,
-      password: e.DB_PASSWORD,
-      credentialsDir: e.DB_CREDENTIALS_DIR,
-      poolMax: e.DB_POOL_MAX,
-      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
-      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
-    },
+    db,
     pgliteDir: e.PGLITE_DIR ?? '.data/pglite',
     migrateOnStart: e.MIGRATE_ON_START || driver === 'pglite',
     features: { editTask: e.FEATURE_EDIT_TASK, deleteTask: e.FEATURE_DELETE_TASK },
@@ -211,4 +218,119 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   };
+}
+
+/** The settings a database connection is made of, each of which can come from several places. */
+type DbSetting = 'host' | 'port' | 'database' | 'user' | 'password';
+
+/** How each source names a setting, for messages (never the value: some are secrets). */
+const SOURCE_NAMES: Record<DbSetting, [files: string, variable: string]> = {
+  host: ['the "host" file in DB_CREDENTIALS_DIR', 'DB_HOST'],
+  port: ['the "port" file in DB_CREDENTIALS_DIR', 'DB_PORT'],
+  database: ['the "dbname" file in DB_CREDENTIALS_DIR', 'DB_NAME'],
+  user: ['the "username" file in DB_CREDENTIALS_DIR', 'DB_USER'],
+  password: ['the "password" file in DB_CREDENTIALS_DIR', 'DB_PASSWORD'],
+};
+
+const SETTING_LABELS: Record<DbSetting, string> = { host: 'host', port: 'port', database: 'name', user: 'user', password: 'password' };
+
+/** PostgreSQL's port when no source gives one. */
+export const DEFAULT_DB_PORT = 5432;
+
+/** What a pg-compatible Pool is given: the URL as it is, or the merged settings. */
+export type DbConnection =
+  | { connectionString: string }
+  | { host?: string; port: number; database?: string; user?: string; password?: string; ssl?: boolean | { rejectUnauthorized: false } };
+
+/**
+ * The one place the database settings are merged (start-up in loadConfig, and db/pool.ts on every
+ * re-read of a rotated credentials directory).
+ *
+ * Each of host, port, database, user and password may come from three sources, taken in this
+ * order: the credentials directory's file (`host`, `port`, `dbname`, `username`, `password`), the
+ * `DB_*` variable, the part of `DATABASE_URL`. A setting no source gives takes its default (port
+ * 5432; the rest pg's own). Two sources giving different values for one setting is a contradiction:
+ * a ConfigError naming both sources and never the values (exit 78 at start-up; on a re-read the
+ * pool keeps its current connection settings). So the order decides nothing silently: whichever
+ * sources give a setting agree.
+ *
+ * Only `DATABASE_URL` (no other source gives anything): the URL is passed on as it is, so its
+ * other parameters keep working. Otherwise its `sslmode` (anything but `disable`) is kept.
+ *
+ * @throws ConfigError on a contradiction or a `port` file that is not an integer from 1 to 65535.
+ */
+export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnection {
+  const url = target.connectionString ? new URL(target.connectionString) : undefined;
+  const fromUrl: Partial<Record<DbSetting, string | number>> = {};
+  if (url) {
+    if (url.hostname) fromUrl.host = url.hostname;
+    if (url.port) fromUrl.port = Number(url.port);
+    if (url.pathname.length > 1) fromUrl.database = decodeURIComponent(url.pathname.slice(1));
+    if (url.username) fromUrl.user = decodeURIComponent(url.username);
+    if (url.password) fromUrl.password = decodeURIComponent(url.password);
+  }
+  if (files?.port !== undefined && !(Number.isInteger(files.port) && files.port >= 1 && files.port <= 65535)) {
+    throw new ConfigError(`Invalid configuration:\n  ${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535`);
+  }
+  const fromFiles: Partial<Record<DbSetting, string | number>> = {
+    host: files?.host,
+    port: files?.port,
+    database: files?.dbname,
+    user: files?.username,
+    password: files?.password,
+  };
+  const fromVariables: Partial<Record<DbSetting, string | number>> = {
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    user: target.user,
+    password: target.password,
+  };
+  const merged: Partial<Record<DbSetting, string | number>> = {};
+  for (const setting of Object.keys(SOURCE_NAMES) as DbSetting[]) {
+    const [filesName, variable] = SOURCE_NAMES[setting];
+    const given = [
+      [filesName, fromFiles[setting]],
+      [variable, fromVariables[setting]],
+      ['DATABASE_URL', fromUrl[setting]],
+    ].filter((g): g is [string, string | number] => g[1] !== undefined);
+    for (const [source, value] of given.slice(1)) {
+      if (!sameValue(setting, value, given[0]![1])) {
+        throw new ConfigError(
+          `Invalid configuration:\n  the database ${SETTING_LABELS[setting]} is given by ${given[0]![0]} and by ${source} with different values; ` +
+            'give it in one place (or the same value in both)',
+        );
+      }
+    }
+    if (given[0]) merged[setting] = given[0][1];
+  }
+  const onlyUrl = (Object.keys(SOURCE_NAMES) as DbSetting[]).every((k) => fromFiles[k] === undefined && fromVariables[k] === undefined);
+  if (target.connectionString && onlyUrl) return { connectionString: target.connectionString };
+  const sslmode = url?.searchParams.get('sslmode');
+  return {
+    ...(merged.host !== undefined ? { host: String(merged.host) } : {}),
+    port: merged.port === undefined ? DEFAULT_DB_PORT : Number(merged.port),
+    ...(merged.database !== undefined ? { database: String(merged.database) } : {}),
+    ...(merged.user !== undefined ? { user: String(merged.user) } : {}),
+    ...(merged.password !== undefined ? { password: String(merged.password) } : {}),
+    ...(sslmode && sslmode !== 'disable' ? { ssl: sslmode === 'no-verify' ? { rejectUnauthorized: false as const } : true } : {}),
+  };
+}
+
+/** Host names compare without case (RFC 4343); everything else exactly. */
+function sameValue(setting: DbSetting, a: string | number, b: string | number): boolean {
+  return setting === 'host' ? String(a).toLowerCase() === String(b).toLowerCase() : String(a) === String(b);
+}
+
+/**
+ * The credentials directory as it is at start-up, for loadConfig's check. A directory that does
+ * not exist (yet) is not checked here: the pool reports it when it first connects.
+ */
+function mountedAtStart(dir: string | undefined): DbCredentials | undefined {
+  if (!dir || !existsSync(dir)) return undefined;
+  try {
+    return new MountedCredentials(dir).read();
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`);
+  }
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { volumeVersion, watchVolume } from '../secret-volume';
+import { volumeVersion, watchVolume } from '../secret-volume.ts';
 
 export interface DbCredentials {
   username: string;

@@ -1,4 +1,4 @@
-import type { Driver, DbTarget } from '../config';
+import { ConfigError, dbConnection, type Driver, type DbTarget } from '../config';
 import type { Logger } from '../logger';
 import { isDatabaseUnavailable } from '../errors';
 import { MountedCredentials, type DbCredentials } from './credentials';
@@ -43,23 +43,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       // server cancels the statement (57014) and rolls it back. Below REQUEST_TIMEOUT_MS.
       statement_timeout: target.statementTimeoutMs,
     };
-    const config: Record<string, unknown> =
-      c === undefined && target.connectionString
-        ? { ...common, connectionString: target.connectionString }
-        : {
-            ...common,
-            ...fromUrl(target.connectionString),
-            ...(target.host ? { host: target.host } : {}),
-            ...(target.database ? { database: target.database } : {}),
-            ...(target.user ? { user: target.user } : {}),
-            ...(target.password !== undefined ? { password: target.password } : {}),
-            port: target.port,
-            // Mounted files win: they are what rotation updates.
-            ...(c?.host && !target.host ? { host: c.host } : {}),
-            ...(c?.port && !target.host ? { port: c.port } : {}),
-            ...(c?.dbname && !target.database ? { database: c.dbname } : {}),
-            ...(c ? { user: c.username, password: c.password } : {}),
-          };
+    const config: Record<string, unknown> = { ...common, ...dbConnection(target, c) };
     const p = makePool(config);
     // An idle client losing its connection must not crash the process.
     p.on('error', (err) => log.warn({ err: describe(err) }, 'idle database connection failed'));
@@ -76,10 +60,20 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       log.warn({ err: describe(err) }, 'cannot read database credentials; keeping the current pool');
       return false;
     }
-    if (creds && next.username === creds.username && next.password === creds.password) return false;
+    if (creds && sameCredentials(next, creds)) return false;
+    let replacement: PgLikePool;
+    try {
+      replacement = build(next);
+    } catch (err) {
+      // The same precedence as at start-up (config.ts dbConnection): files that now contradict
+      // DATABASE_URL or a DB_* variable are not followed; the message names both sources.
+      if (!(err instanceof ConfigError)) throw err;
+      log.error({ err: describe(err) }, 'database credentials changed but contradict the configuration; keeping the current pool');
+      return false;
+    }
     const old = pool;
     creds = next;
-    pool = build(next);
+    pool = replacement;
     generation++;
     log.info({ reason, user: next.username, generation }, 'database credentials changed; new pool in use');
     retire(old);
@@ -176,23 +170,15 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   };
 }
 
-function fromUrl(connectionString: string | undefined): Record<string, unknown> {
-  if (!connectionString) return {};
-  const u = new URL(connectionString);
-  const out: Record<string, unknown> = { host: u.hostname };
-  if (u.port) out.port = Number(u.port);
-  if (u.pathname.length > 1) out.database = decodeURIComponent(u.pathname.slice(1));
-  if (u.username) out.user = decodeURIComponent(u.username);
-  if (u.password) out.password = decodeURIComponent(u.password);
-  const sslmode = u.searchParams.get('sslmode');
-  if (sslmode && sslmode !== 'disable') out.ssl = sslmode === 'no-verify' ? { rejectUnauthorized: false } : true;
-  return out;
-}
-
 /** Error details safe for logs: code and message, never connection parameters. */
 export function describe(err: unknown): { code?: string; message: string } {
   const e = err as { code?: unknown; message?: unknown };
   return { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };
+}
+
+/** Every value of a credentials directory, so a change of host, port or dbname is followed too. */
+function sameCredentials(a: DbCredentials, b: DbCredentials): boolean {
+  return a.username === b.username && a.password === b.password && a.host === b.host && a.port === b.port && a.dbname === b.dbname;
 }
 
 /** pg-pool's error when no client became free within connectionTimeoutMillis. */
