@@ -1,5 +1,6 @@
 import autocannon, { type Result } from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { request } from 'node:http';
@@ -22,6 +23,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 const CONNECTIONS = 64;
+/** Expired Idempotency-Key records waiting when the keyed writes start (the clean-up's backlog). */
+const EXPIRED_KEYS = Number(process.env.BENCH_EXPIRED_KEYS ?? 200_000);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const baselineScript = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
 
@@ -68,22 +71,55 @@ function rssKb(pid: number): number {
   return m ? Number(m[1]) : NaN;
 }
 
-async function load(port: number, method: 'GET' | 'POST') {
+/** CPU time (user + system) the process has used so far, in µs, from /proc/<pid>/stat (clock ticks). */
+const CLOCK_TICK_US = 1e6 / Number(process.env.BENCH_CLK_TCK ?? 100); // getconf CLK_TCK; 100 on Linux
+function cpuUs(pid: number): number {
+  // The fields after the command name, which is in parentheses and may contain spaces: utime is the 14th field, stime the 15th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * CLOCK_TICK_US;
+}
+
+interface Figure {
+  rps: number;
+  p50: number;
+  p99: number;
+  /** CPU µs the server process spent per answered request. */
+  cpuUs: number;
+}
+
+/**
+ * One load: `keyed` sends a new Idempotency-Key with every request; `path` picks each request's
+ * path (PATCH and DELETE walk over existing ids). Any non-2xx answer fails the run.
+ */
+async function load(
+  server: { port: number; pid: number },
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  { path = () => '/api/tasks', body, keyed = false }: { path?: () => string; body?: string; keyed?: boolean } = {},
+): Promise<Figure> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  const cpuBefore = cpuUs(server.pid);
   const r = await new Promise<Result>((resolve, reject) =>
     autocannon(
       {
-        url: `http://127.0.0.1:${port}/api/tasks`,
+        url: `http://127.0.0.1:${server.port}`,
         connections: CONNECTIONS,
         duration: DURATION,
-        method,
-        ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ task: 'benchmark task' }) } : {}),
+        requests: [
+          {
+            method,
+            headers,
+            ...(body === undefined ? {} : { body }),
+            setupRequest: (req) => ({ ...req, path: path(), headers: keyed ? { ...req.headers, 'idempotency-key': `"${randomUUID()}"` } : req.headers }),
+          },
+        ],
       },
       (err, result) => (err ? reject(err) : resolve(result)),
     ),
   );
+  const cpu = cpuUs(server.pid) - cpuBefore;
   const bad = r.non2xx + r.errors + r.timeouts;
-  if (bad > 0) throw new Error(`${method} on :${port}: ${bad} failed requests`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+  if (bad > 0) throw new Error(`${keyed ? 'keyed ' : ''}${method} on :${server.port}: ${bad} failed requests (${JSON.stringify(r.statusCodeStats)})`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs: cpu / r.requests.total };
 }
 
 async function main() {
@@ -107,7 +143,19 @@ async function main() {
       { name: 'baseline (node:http + pg)', start: () => spawnServer(baselineScript, env) },
       { name: 'tasks API (dist/api/server.mjs)', start: () => spawnServer(serverBundle, env) },
     ];
-    const results = servers.map(() => ({ get: [] as Array<{ rps: number; p50: number; p99: number }>, post: [] as Array<{ rps: number; p50: number; p99: number }>, cold: [] as number[], rss: [] as number[] }));
+    type Figures = Figure[];
+    const results = servers.map(() => ({
+      get: [] as Figures,
+      post: [] as Figures,
+      keyedPost: [] as Figures,
+      keyedPatch: [] as Figures,
+      keyedDelete: [] as Figures,
+      expiry: [] as Array<{ storedPerMin: number; deleted: number; all: boolean }>,
+      cold: [] as number[],
+      rss: [] as number[],
+    }));
+    const API = 1;
+    const postBody = JSON.stringify({ task: 'benchmark task' });
 
     // Cold start: spawn → first 200 on GET /api/tasks (connect included), alternating servers.
     await seed();
@@ -126,11 +174,36 @@ async function main() {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [k, s] of servers.entries()) {
         const { child, port, startedAt } = await s.start();
+        const server = { port, pid: child.pid! };
+        const r = results[k]!;
         await firstOk(port, startedAt);
         await seed();
-        await load(port, 'GET'); // warm-up, not counted
-        results[k]!.get.push(await load(port, 'GET'));
-        results[k]!.post.push(await load(port, 'POST'));
+        await load(server, 'GET'); // warm-up, not counted
+        r.get.push(await load(server, 'GET'));
+        r.post.push(await load(server, 'POST', { body: postBody }));
+        if (k === API) {
+          // Keyed writes, a new key each time. Expired records wait in the table, so the process's
+          // clean-up (its first tick comes with its first stored key) runs while the writes do.
+          await admin.query('TRUNCATE idempotency_keys');
+          await admin.query(
+            `INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
+             SELECT 'expired-' || g, 'f', 201, '{}', now() - interval '25 hours' FROM generate_series(1, $1) g`,
+            [EXPIRED_KEYS],
+          );
+          await admin.query('VACUUM ANALYZE idempotency_keys');
+          r.keyedPost.push(await load(server, 'POST', { body: postBody, keyed: true }));
+          let n = 0;
+          r.keyedPatch.push(await load(server, 'PATCH', { body: '{"done":true}', keyed: true, path: () => `/api/tasks/${1 + (n++ % 100)}` }));
+          // DELETE needs a row per request: ids from a fresh block, in order.
+          const [{ first }] = (await admin.query<{ first: string }>('SELECT coalesce(max(id), 0) + 1 AS first FROM main_table')).rows as [{ first: string }];
+          await admin.query("INSERT INTO main_table (task) SELECT 'to delete ' || g FROM generate_series(1, 200000) g");
+          let next = Number(first);
+          r.keyedDelete.push(await load(server, 'DELETE', { keyed: true, path: () => `/api/tasks/${next++}` }));
+          const [{ left }] = (await admin.query<{ left: number }>("SELECT count(*)::int AS left FROM idempotency_keys WHERE key LIKE 'expired-%'")).rows as [{ left: number }];
+          const keyedRps = (r.keyedPost.at(-1)!.rps + r.keyedPatch.at(-1)!.rps + r.keyedDelete.at(-1)!.rps) / 3;
+          // The process lived less than a minute: one clean-up tick, which is what a minute deletes.
+          r.expiry.push({ storedPerMin: keyedRps * 60, deleted: EXPIRED_KEYS - left, all: left === 0 });
+        }
         await stop(child);
       }
       console.log(`round ${round + 1}/${ROUNDS} done`);
@@ -145,16 +218,20 @@ async function main() {
       console.log(`image start done (${COLD_RUNS} runs each)`);
     }
 
+    const med = (xs: Figures, f: keyof Figure) => median(xs.map((x) => x[f]));
     const [base, api] = results.map((r) => ({
-      getRps: median(r.get.map((x) => x.rps)),
-      getP50: median(r.get.map((x) => x.p50)),
-      getP99: median(r.get.map((x) => x.p99)),
-      postRps: median(r.post.map((x) => x.rps)),
-      postP50: median(r.post.map((x) => x.p50)),
-      postP99: median(r.post.map((x) => x.p99)),
+      getRps: med(r.get, 'rps'),
+      getP50: med(r.get, 'p50'),
+      getP99: med(r.get, 'p99'),
+      getCpu: med(r.get, 'cpuUs'),
+      postRps: med(r.post, 'rps'),
+      postP50: med(r.post, 'p50'),
+      postP99: med(r.post, 'p99'),
+      postCpu: med(r.post, 'cpuUs'),
       cold: median(r.cold),
       rss: median(r.rss) / 1024,
     })) as unknown as [Record<string, number>, Record<string, number>];
+    const apiResults = results[API]!;
 
     const ratio = (a: number, b: number) => (a / b).toFixed(2);
     // Targets: the cold start and write paths of a bare server (see the README's Measured section).
@@ -162,11 +239,33 @@ async function main() {
     const imageRow = image
       ? ['API image: start → first 200 (ms; reference: the bare bundle on the host)', image.bare.toFixed(0), image.start.toFixed(0), `${ratio(image.start, image.bare)}×`, verdict(image.start / image.bare, '≤', 1.2)]
       : ['API image: start → first 200 (ms; reference: the bare bundle on the host)', '', '', `not measured (${imageUnavailable}; run npm run images as root)`, '≤ 1.20×'];
+    // A keyed write is measured against the baseline's plain POST: exactly-once should cost at most a fifth.
+    const keyedRows = (['POST', 'PATCH', 'DELETE'] as const).flatMap((method) => {
+      const xs = apiResults[`keyed${method[0]}${method.slice(1).toLowerCase()}` as 'keyedPost' | 'keyedPatch' | 'keyedDelete'];
+      const rps = med(xs, 'rps');
+      return [
+        [`${method} with a new Idempotency-Key (req/s; reference: the baseline's plain POST)`, base.postRps.toFixed(0), rps.toFixed(0), `${ratio(rps, base.postRps)}×`, verdict(rps / base.postRps, '≥', 0.8)],
+        [`${method} with a new Idempotency-Key: p50 / p99 (ms); CPU per request (µs)`, `${base.postP50} / ${base.postP99}; ${base.postCpu.toFixed(0)}`, `${med(xs, 'p50')} / ${med(xs, 'p99')}; ${med(xs, 'cpuUs').toFixed(0)}`, `${ratio(med(xs, 'cpuUs'), base.postCpu)}× (CPU)`, ''],
+      ];
+    });
+    const stored = median(apiResults.expiry.map((e) => e.storedPerMin));
+    const deleted = median(apiResults.expiry.map((e) => e.deleted));
+    const allDeleted = apiResults.expiry.every((e) => e.all);
     const rows = [
       ['GET /api/tasks throughput (req/s)', base.getRps.toFixed(0), api.getRps.toFixed(0), `${ratio(api.getRps, base.getRps)}×`, verdict(api.getRps / base.getRps, '≥', 1.0)],
       ['GET /api/tasks latency p50 / p99 (ms)', `${base.getP50} / ${base.getP99}`, `${api.getP50} / ${api.getP99}`, `${ratio(api.getP99, base.getP99)}× (p99)`, ''],
+      ['GET /api/tasks CPU per request (µs)', base.getCpu.toFixed(0), api.getCpu.toFixed(0), `${ratio(api.getCpu, base.getCpu)}×`, ''],
       ['POST /api/tasks throughput (req/s)', base.postRps.toFixed(0), api.postRps.toFixed(0), `${ratio(api.postRps, base.postRps)}×`, verdict(api.postRps / base.postRps, '≥', 0.95)],
       ['POST /api/tasks latency p50 / p99 (ms)', `${base.postP50} / ${base.postP99}`, `${api.postP50} / ${api.postP99}`, `${ratio(api.postP99, base.postP99)}× (p99)`, ''],
+      ['POST /api/tasks CPU per request (µs)', base.postCpu.toFixed(0), api.postCpu.toFixed(0), `${ratio(api.postCpu, base.postCpu)}×`, ''],
+      ...keyedRows,
+      [
+        `Idempotency-Key records per minute: stored at the keyed load / expired ones deleted by the minute's clean-up (of ${EXPIRED_KEYS} waiting)`,
+        '',
+        `${stored.toFixed(0)} / ${allDeleted ? '≥ ' : ''}${deleted.toFixed(0)}`,
+        '',
+        `deleted ≥ stored ${deleted >= stored ? 'met' : 'NOT met'}`,
+      ],
       ['cold start: spawn → first 200 (ms)', base.cold.toFixed(0), api.cold.toFixed(0), `${ratio(api.cold, base.cold)}×`, verdict(api.cold / base.cold, '≤', 1.1)],
       imageRow,
       ['idle RSS after one request (MiB)', base.rss.toFixed(1), api.rss.toFixed(1), `${ratio(api.rss, base.rss)}×`, ''],
