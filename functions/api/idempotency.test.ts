@@ -19,10 +19,15 @@ import { migrate } from './migrations';
 const log = createLogger('silent');
 
 describe('parseIdempotencyKey and requestFingerprint', () => {
-  it('unescapes an RFC 8941 string and refuses anything else', () => {
+  it('unescapes an RFC 8941 string, takes the same key bare, and refuses anything else', () => {
     expect(parseIdempotencyKey('"abc"')).toBe('abc');
     expect(parseIdempotencyKey(' "a\\"b\\\\c" ')).toBe('a"b\\c');
-    for (const bad of ['abc', '""', '"a', 'a"', '"a"b"', '"a\\b"', '"\u00e9"', '"a\tb"', '"a", "b"', `"${'k'.repeat(256)}"`]) {
+    // Bare, as Stripe-style clients send it: the same key as its quoted form.
+    expect(parseIdempotencyKey('abc')).toBe('abc');
+    expect(parseIdempotencyKey(' 8e03978e-40d5-43e8-bc93-6894a57f9324 ')).toBe('8e03978e-40d5-43e8-bc93-6894a57f9324');
+    expect(parseIdempotencyKey('a"b')).toBeUndefined();
+    expect(parseIdempotencyKey('k'.repeat(255))).toHaveLength(255);
+    for (const bad of ['a b', 'a,b', 'a\\b', 'one, two', 'k'.repeat(256), '""', '"a', 'a"', '"a"b"', '"a\\b"', '"\u00e9"', '"a\tb"', '"a", "b"', `"${'k'.repeat(256)}"`]) {
       expect(parseIdempotencyKey(bad), bad).toBeUndefined();
     }
     expect(parseIdempotencyKey(`"${'k'.repeat(255)}"`)).toHaveLength(255);
@@ -71,22 +76,18 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
 
     it('a write that fails with 503 stores nothing: the retry with the same key runs it', async () => {
       let failInsert = true;
+      // The keyed write is one statement: the connection drops under the first one that creates a task.
       const flaky: Db = {
         ...db,
         driver: db.driver,
-        query: (text, params) => db.query(text, params),
-        transaction: (fn) =>
-          db.transaction((q) =>
-            fn({
-              query: (text, params) => {
-                if (failInsert && text.startsWith('INSERT INTO main_table')) {
-                  failInsert = false;
-                  return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
-                }
-                return q.query(text, params);
-              },
-            }),
-          ),
+        query: (text, params) => {
+          if (failInsert && text.includes('task_create(')) {
+            failInsert = false;
+            return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+          }
+          return db.query(text, params);
+        },
+        transaction: (fn) => db.transaction(fn),
       };
       const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' });
       const flakyApp = createApp({ config, db: async () => flaky, log, state: { shuttingDown: false, migrated: true } });

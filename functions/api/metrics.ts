@@ -5,13 +5,14 @@ export type StartupPhase = 'listening' | 'ready' | 'first_request';
 type Sample = [method: string, route: string, status: number, seconds: number];
 
 /**
- * Prometheus metrics for /metrics: requests by route and status, pool use, start-up timings.
+ * Prometheus metrics for /metrics: requests by route and status, pool use, start-up timings, and
+ * the rows in idempotency_keys (`idempotencyKeys`, asked once per scrape).
  *
  * prom-client costs about 20 ms of CPU to load and set up, which a scale-from-zero request
  * would wait for. So it is loaded just after the first request has been answered (or on the
  * first scrape); samples taken before that are buffered and replayed, so none are lost.
  */
-export function createMetrics(poolStats: () => PoolStats | undefined) {
+export function createMetrics(poolStats: () => PoolStats | undefined, idempotencyKeys: () => Promise<number | undefined> = async () => undefined) {
   let pending: Sample[] = [];
   const phases = new Map<StartupPhase, number>();
   let firstRequestSeconds: number | undefined;
@@ -20,7 +21,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined) {
 
   const load = () =>
     (loading ??= import('prom-client').then((prom) => {
-      live = setUp(prom, poolStats);
+      live = setUp(prom, poolStats, idempotencyKeys);
       for (const s of pending) live.observe(...s);
       pending = [];
       for (const [phase, v] of phases) live.startup.set({ phase }, v);
@@ -52,7 +53,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined) {
   };
 }
 
-function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined) {
+function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined, idempotencyKeys: () => Promise<number | undefined>) {
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -76,6 +77,17 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
       this.set({ state: 'idle' }, s.idle);
       this.set({ state: 'in_use' }, s.total - s.idle);
       this.set({ state: 'waiting' }, s.waiting);
+    },
+  });
+  new prom.Gauge({
+    name: 'idempotency_keys',
+    help: "Rows in idempotency_keys: PostgreSQL's estimate (pg_class.reltuples, as of the last VACUUM or ANALYZE), read once per scrape",
+    registers: [registry],
+    async collect() {
+      // Absent (not 0) while the database cannot be asked: a scrape never fails for it.
+      const n = await idempotencyKeys().catch(() => undefined);
+      if (n === undefined) this.reset();
+      else this.set(n);
     },
   });
   const startup = new prom.Gauge({
