@@ -84,10 +84,8 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
     help: "Rows in idempotency_keys: PostgreSQL's estimate (pg_class.reltuples, as of the last VACUUM or ANALYZE), read once per scrape",
     registers: [registry],
     async collect() {
-      // Absent (not 0) while the database cannot be asked: a scrape never fails for it.
-      const n = await idempotencyKeys().catch(() => undefined);
-      if (n === undefined) this.reset();
-      else this.set(n);
+      // NaN (not a made-up 0) while the database cannot be asked; a scrape never fails for it.
+      this.set((await idempotencyKeys().catch(() => undefined)) ?? NaN);
     },
   });
   const startup = new prom.Gauge({
