@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -31,6 +32,8 @@ const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 /** `BENCH_NODE24=0` measures on the host's Node only (when the npm registry cannot be reached). */
 const WITH_NODE24 = process.env.BENCH_NODE24 !== '0';
 const CONNECTIONS = 64;
+/** Expired Idempotency-Key records waiting when the keyed writes start (the clean-up's backlog). */
+const EXPIRED_KEYS = Number(process.env.BENCH_EXPIRED_KEYS ?? 200_000);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const baselineScript = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
 const honoScript = fileURLToPath(new URL('./hono-server.mjs', import.meta.url));
@@ -107,23 +110,42 @@ function cpuSeconds(pid: number): number {
 
 interface Run { rps: number; p50: number; p99: number; cpuUs: number }
 
-async function load(pid: number, port: number, method: 'GET' | 'POST'): Promise<Run> {
+/**
+ * One load at 64 connections: `keyed` sends a new Idempotency-Key with every request; `path` picks
+ * each request's path (PATCH and DELETE walk over existing ids). Any non-2xx answer fails the run.
+ */
+async function load(
+  pid: number,
+  port: number,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  { path = () => '/api/tasks', body = method === 'POST' ? JSON.stringify({ task: 'benchmark task' }) : undefined, keyed = false }: { path?: () => string; body?: string; keyed?: boolean } = {},
+): Promise<Run> {
+  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
   const cpuBefore = cpuSeconds(pid);
   const r = await new Promise<Result>((resolve, reject) =>
     autocannon(
       {
-        url: `http://127.0.0.1:${port}/api/tasks`,
+        url: `http://127.0.0.1:${port}`,
         connections: CONNECTIONS,
         duration: DURATION,
-        method,
-        ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ task: 'benchmark task' }) } : {}),
+        requests: [
+          {
+            method,
+            setupRequest: (req: Record<string, unknown>) => ({
+              ...req,
+              path: path(),
+              headers: keyed ? { ...headers, 'idempotency-key': `"${randomUUID()}"` } : headers,
+              ...(body === undefined ? {} : { body }),
+            }),
+          },
+        ],
       },
       (err, result) => (err ? reject(err) : resolve(result)),
     ),
   );
   const cpuUs = ((cpuSeconds(pid) - cpuBefore) * 1e6) / r.requests.total;
   const bad = r.non2xx + r.errors + r.timeouts;
-  if (bad > 0) throw new Error(`${method} on :${port}: ${bad} failed requests`);
+  if (bad > 0) throw new Error(`${keyed ? 'keyed ' : ''}${method} on :${port}: ${bad} failed requests (${JSON.stringify(r.statusCodeStats)})`);
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs };
 }
 
@@ -143,9 +165,40 @@ function writeReadmeTable(summary: string) {
   writeFileSync(readme, `${text.slice(0, a)}${README_MARKERS.start}\n${summary}\n${text.slice(b)}`);
 }
 
+/**
+ * Keyed POST, PATCH and DELETE on the API, a new key each time. Expired records wait in the table,
+ * so the process's clean-up runs while the writes do (issue: expiry keeps up with the write rate).
+ */
+async function keyedLoads(pid: number, port: number, into: Record<'POST' | 'PATCH' | 'DELETE', Run[]>) {
+  const admin = new pg.Client({ connectionString: benchDatabaseUrl });
+  await admin.connect();
+  try {
+    await admin.query('TRUNCATE idempotency_keys');
+    await admin.query(
+      `INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
+       SELECT 'expired-' || g, 'f', 201, '{}', now() - interval '25 hours' FROM generate_series(1, $1) g`,
+      [EXPIRED_KEYS],
+    );
+    await admin.query('VACUUM ANALYZE idempotency_keys');
+    into.POST.push(await load(pid, port, 'POST', { keyed: true }));
+    let n = 0;
+    into.PATCH.push(await load(pid, port, 'PATCH', { body: '{"done":true}', keyed: true, path: () => `/api/tasks/${1 + (n++ % 100)}` }));
+    // DELETE needs a row per request: ids from a fresh block, in order.
+    const first = Number((await admin.query<{ first: string }>('SELECT coalesce(max(id), 0) + 1 AS first FROM main_table')).rows[0]!.first);
+    await admin.query("INSERT INTO main_table (task) SELECT 'to delete ' || g FROM generate_series(1, 200000) g");
+    let next = first;
+    into.DELETE.push(await load(pid, port, 'DELETE', { keyed: true, path: () => `/api/tasks/${next++}` }));
+  } finally {
+    await admin.end();
+  }
+}
+
+let benchDatabaseUrl = '';
+
 async function main() {
   await ensureBundle();
   const database = await createTestDatabase('tasks_bench');
+  benchDatabaseUrl = database.url;
   const env = { DATABASE_URL: database.url, NODE_ENV: 'production' };
   const admin = new pg.Client({ connectionString: database.url });
   try {
@@ -181,7 +234,7 @@ async function main() {
     const loads: number[] = [loadavg()[0]!];
     for (const runtime of runtimes) {
       const start = (script: string) => spawnServer(runtime.path, script, env);
-      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], cold: [] as number[], rss: [] as number[] }));
+      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], keyed: { POST: [] as Run[], PATCH: [] as Run[], DELETE: [] as Run[] }, cold: [] as number[], rss: [] as number[] }));
       const loadAtStart = loadavg()[0]!;
 
       // Cold start: spawn → first 200 on GET /api/tasks (connect included), alternating servers.
@@ -206,6 +259,7 @@ async function main() {
           await load(child.pid!, port, 'GET'); // warm-up, not counted
           results[k]!.get.push(await load(child.pid!, port, 'GET'));
           results[k]!.post.push(await load(child.pid!, port, 'POST'));
+          if (s.script === serverBundle) await keyedLoads(child.pid!, port, results[k]!.keyed);
           await stop(child);
         }
         console.log(`${runtime.label}: round ${round + 1}/${ROUNDS} done`);
@@ -238,6 +292,13 @@ async function main() {
         row('POST /api/tasks throughput (req/s)', 'postRps', 0, verdict(api.postRps! / base.postRps!, '≥', 0.9, 'baseline')),
         row('POST /api/tasks CPU per request (µs)', 'postCpu', 0, verdict(api.postCpu! / hono.postCpu!, '≤', 1.1, 'Hono')),
         latency('POST /api/tasks latency p50 / p99 (ms)', 'postP50', 'postP99'),
+        // A keyed write against the baseline's plain POST: exactly-once should cost at most a fifth.
+        ...(['POST', 'PATCH', 'DELETE'] as const).map((method) => {
+          const xs = results[2]!.keyed[method];
+          const rps = median(xs.map((x) => x.rps));
+          const cpu = median(xs.map((x) => x.cpuUs));
+          return [`${method} with a new Idempotency-Key (req/s; CPU µs per request)`, `${base.postRps!.toFixed(0)} (plain POST)`, '', `${rps.toFixed(0)}; ${cpu.toFixed(0)} µs`, ratio(rps, base.postRps!), '', verdict(rps / base.postRps!, '≥', 0.8, 'baseline POST')];
+        }),
         row('cold start: spawn → first 200 (ms)', 'cold', 0, verdict(api.cold! / hono.cold!, '≤', 1.1, 'Hono')),
         row('idle RSS after one request (MiB)', 'rss', 1),
       ];

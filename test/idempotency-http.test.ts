@@ -35,10 +35,31 @@ describe('Idempotency-Key over HTTP', () => {
     expect(await count('no key')).toBe(2);
   });
 
-  it('refuses a malformed key, and two Idempotency-Key header lines, with 400', async () => {
-    const bad = await post('{"task":"bad key"}', { 'Idempotency-Key': 'not-quoted' });
-    expect(bad.status).toBe(400);
-    expect((await bad.json()).code).toBe('invalid_idempotency_key');
+  it('takes a bare key (as Stripe-style clients send it) as the same key as its quoted form', async () => {
+    const bare = '8e03978e-40d5-43e8-bc93-6894a57f9324-bare';
+    const first = await post('{"task":"bare key"}', { 'Idempotency-Key': bare });
+    expect([first.status, first.headers.get('idempotent-replayed')]).toEqual([201, null]);
+    const text = await first.text();
+    for (const same of [bare, `"${bare}"`]) {
+      const again = await post('{"task":"bare key"}', { 'Idempotency-Key': same });
+      expect([again.status, await again.text(), again.headers.get('idempotent-replayed')], same).toEqual([201, text, 'true']);
+    }
+    // The quoted form first, then bare: one key either way round.
+    const quotedFirst = await post('{"task":"quoted then bare"}', { 'Idempotency-Key': '"quoted-then-bare-1"' });
+    expect(quotedFirst.status).toBe(201);
+    const bareAfter = await post('{"task":"quoted then bare"}', { 'Idempotency-Key': 'quoted-then-bare-1' });
+    expect([bareAfter.status, await bareAfter.text(), bareAfter.headers.get('idempotent-replayed')]).toEqual([201, await quotedFirst.text(), 'true']);
+    expect((await post('{"task":"another body"}', { 'Idempotency-Key': bare })).status).toBe(422);
+    expect(await count('bare key')).toBe(1);
+    expect(await count('quoted then bare')).toBe(1);
+  });
+
+  it('refuses a key that is neither bare nor quoted, and two Idempotency-Key header lines, with 400', async () => {
+    for (const k of ['not quoted', 'half"quoted', '"unterminated', 'a,b', 'back\\slash']) {
+      const bad = await post('{"task":"bad key"}', { 'Idempotency-Key': k });
+      expect(bad.status, k).toBe(400);
+      expect((await bad.json()).code, k).toBe('invalid_idempotency_key');
+    }
     // The draft: a client MUST NOT send more than one. Node joins the lines with ", ", which no key matches.
     const twice = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(

@@ -3,7 +3,7 @@ import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Db } from './db';
 import { notFound, onError } from './errors';
-import { idempotency, writeQueryable } from './idempotency';
+import { idempotency } from './idempotency';
 import { requireInternalToken } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -36,9 +36,6 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   let driverName: string = config.driver;
   let store: TaskStore | undefined;
   const getStore = async (c: Context) => {
-    // A keyed write runs in its own transaction (idempotency.ts).
-    const tx = writeQueryable(c);
-    if (tx) return taskStore(tx);
     if (store) return store;
     const d = await db();
     driverName = d.driver;

@@ -108,6 +108,11 @@ export function onError(log: Logger): ErrorHandler {
       log.warn({ err: details }, `database ${failure}`);
       return fail(c, 503, answer.code, answer.message, { 'Retry-After': String(answer.retryAfter) });
     }
+    if ((err as { code?: unknown }).code === '2200H') {
+      // sequence_generator_limit_exceeded: the task ids reached 2^53 - 1 (migration 006). Retrying does not help.
+      log.error({ err: details }, 'the task id sequence is exhausted');
+      return fail(c, 503, 'ids_exhausted', 'No new task ids are left on this server; nothing was changed');
+    }
     if (isSchemaMissing(err)) {
       log.error({ err: details }, 'the database has no schema');
       return fail(c, 503, 'schema_not_ready', 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)', { 'Retry-After': '10' });

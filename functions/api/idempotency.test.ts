@@ -7,7 +7,8 @@ import { loadConfig } from './config';
 import type { Db } from './db';
 import { createPgDb } from './db/pg';
 import { createPgliteDb } from './db/pglite';
-import { IDEMPOTENCY_RETENTION_HOURS, parseIdempotencyKey, requestFingerprint } from './idempotency';
+import { expiredKeyCleanup, IDEMPOTENCY_RETENTION_HOURS, idempotencyKeyRows, parseIdempotencyKey, requestFingerprint } from './idempotency';
+import { createMetrics } from './metrics';
 import { createLogger } from './logger';
 import { migrate } from './migrations';
 
@@ -19,10 +20,15 @@ import { migrate } from './migrations';
 const log = createLogger('silent');
 
 describe('parseIdempotencyKey and requestFingerprint', () => {
-  it('unescapes an RFC 8941 string and refuses anything else', () => {
+  it('unescapes an RFC 8941 string, takes the same key bare, and refuses anything else', () => {
     expect(parseIdempotencyKey('"abc"')).toBe('abc');
     expect(parseIdempotencyKey(' "a\\"b\\\\c" ')).toBe('a"b\\c');
-    for (const bad of ['abc', '""', '"a', 'a"', '"a"b"', '"a\\b"', '"\u00e9"', '"a\tb"', '"a", "b"', `"${'k'.repeat(256)}"`]) {
+    // Bare, as Stripe-style clients send it: the same key as its quoted form.
+    expect(parseIdempotencyKey('abc')).toBe('abc');
+    expect(parseIdempotencyKey(' 8e03978e-40d5-43e8-bc93-6894a57f9324 ')).toBe('8e03978e-40d5-43e8-bc93-6894a57f9324');
+    expect(parseIdempotencyKey('a"b')).toBeUndefined();
+    expect(parseIdempotencyKey('k'.repeat(255))).toHaveLength(255);
+    for (const bad of ['a b', 'a,b', 'a\\b', 'one, two', 'k'.repeat(256), '""', '"a', 'a"', '"a"b"', '"a\\b"', '"\u00e9"', '"a\tb"', '"a", "b"', `"${'k'.repeat(256)}"`]) {
       expect(parseIdempotencyKey(bad), bad).toBeUndefined();
     }
     expect(parseIdempotencyKey(`"${'k'.repeat(255)}"`)).toHaveLength(255);
@@ -71,22 +77,18 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
 
     it('a write that fails with 503 stores nothing: the retry with the same key runs it', async () => {
       let failInsert = true;
+      // The keyed write is one statement: the connection drops under the first one that creates a task.
       const flaky: Db = {
         ...db,
         driver: db.driver,
-        query: (text, params) => db.query(text, params),
-        transaction: (fn) =>
-          db.transaction((q) =>
-            fn({
-              query: (text, params) => {
-                if (failInsert && text.startsWith('INSERT INTO main_table')) {
-                  failInsert = false;
-                  return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
-                }
-                return q.query(text, params);
-              },
-            }),
-          ),
+        query: (text, params) => {
+          if (failInsert && text.includes('task_create(')) {
+            failInsert = false;
+            return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
+          }
+          return db.query(text, params);
+        },
+        transaction: (fn) => db.transaction(fn),
       };
       const config = loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' });
       const flakyApp = createApp({ config, db: async () => flaky, log, state: { shuttingDown: false, migrated: true } });
@@ -151,6 +153,87 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
       const replay = await keyed('POST', '/api/tasks', k, { task: 'once' });
       expect([replay.status, replay.text, replay.headers.get('idempotent-replayed')]).toEqual([201, done.text, 'true']);
       expect(await count()).toBe(1);
+    });
+
+    it('the same key from 20 clients at once: one row; each answer is the first one replayed or a 409', async () => {
+      const k = key();
+      const answers = await Promise.all(Array.from({ length: 20 }, () => keyed('POST', '/api/tasks', k, { task: 'twenty at once' })));
+      const fresh = answers.filter((a) => a.status === 201 && a.headers.get('idempotent-replayed') === null);
+      expect(fresh).toHaveLength(1);
+      for (const a of answers) {
+        if (a.status === 201) expect(a.text).toBe(fresh[0]!.text);
+        else expect([a.status, a.json.code]).toEqual([409, 'idempotency_key_in_use']);
+      }
+      expect(await count()).toBe(1);
+      expect(await keyRows()).toBe(1);
+    });
+
+    if (driverName !== 'pglite') {
+      it("a key stored after the statement's snapshot was taken: the write is undone, the stored answer replayed", async () => {
+        // The window between a repeat's snapshot and its lock attempt, held open: the repeat runs in a
+        // REPEATABLE READ transaction whose snapshot predates the first request's commit.
+        const k = key();
+        const first = await keyed('POST', '/api/tasks', k, { task: 'first' });
+        const stored = await db.query<{ fingerprint: string; status: number; body: string }>('SELECT fingerprint, status, body FROM idempotency_keys');
+        await db.query('TRUNCATE main_table, idempotency_keys RESTART IDENTITY');
+        const late: Db = {
+          ...db,
+          driver: db.driver,
+          query: (text, params) =>
+            text.includes('pg_try_advisory_xact_lock')
+              ? db.transaction(async (q) => {
+                  await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+                  await q.query('SELECT 1');
+                  await db.query('INSERT INTO idempotency_keys (key, fingerprint, status, body) VALUES ($1, $2, $3, $4)', [
+                    JSON.parse(k),
+                    stored[0]!.fingerprint,
+                    stored[0]!.status,
+                    stored[0]!.body,
+                  ]);
+                  return q.query(text, params);
+                })
+              : db.query(text, params),
+          transaction: (fn) => db.transaction(fn),
+        };
+        const lateApp = createApp({ config: loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' }), db: async () => late, log, state: { shuttingDown: false, migrated: true } });
+        const res = await lateApp.request('/api/tasks', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': k }, body: '{"task":"first"}' });
+        expect([res.status, await res.text(), res.headers.get('idempotent-replayed')]).toEqual([201, first.text, 'true']);
+        expect(await count()).toBe(0);
+        expect(await keyRows()).toBe(1);
+      });
+    }
+
+    it('one clean-up tick deletes every expired key, batch after batch, and counts them; the next tick waits for its interval', async () => {
+      await db.query(
+        `INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
+         SELECT 'old-' || i, 'f', 201, '{}', now() - interval '${IDEMPOTENCY_RETENTION_HOURS + 1} hours' FROM generate_series(1, 2500) i`,
+      );
+      expect((await keyed('POST', '/api/tasks', key(), { task: 'kept' })).status).toBe(201);
+      const tick = expiredKeyCleanup(log, { batch: 1000 });
+      expect(await tick(db)).toBe(2500);
+      expect(await keyRows()).toBe(1);
+      await db.query(`UPDATE idempotency_keys SET created_at = now() - interval '${IDEMPOTENCY_RETENTION_HOURS + 1} hours'`);
+      expect(await tick(db)).toBe(0);
+      expect(await keyRows()).toBe(1);
+    });
+
+    it('the table size is the idempotency_keys metric: a count until the table is analysed, then its estimate', async () => {
+      await db.query(
+        `INSERT INTO idempotency_keys (key, fingerprint, status, body) SELECT 'm-' || i, 'f', 201, '{}' FROM generate_series(1, 30) i`,
+      );
+      const metrics = createMetrics(() => undefined, () => idempotencyKeyRows(db));
+      const gauge = async () => /^idempotency_keys (\S+)$/m.exec((await metrics.render()).body)?.[1];
+      // TRUNCATE (beforeEach) leaves the table unanalysed (reltuples -1): counted.
+      expect(await gauge()).toBe('30');
+      await db.query("DELETE FROM idempotency_keys WHERE key = 'm-30'");
+      await db.query('ANALYZE idempotency_keys');
+      expect(await gauge()).toBe('29');
+      await db.query("DELETE FROM idempotency_keys WHERE key IN ('m-1', 'm-2')");
+      await db.query('ANALYZE idempotency_keys');
+      expect(await gauge()).toBe('27');
+      // Unreadable (no database): NaN (prom-client writes "Nan"), not a made-up 0, and the scrape still answers.
+      const broken = createMetrics(() => undefined, () => Promise.reject(new Error('no database')));
+      expect((await broken.render()).body).toMatch(/^idempotency_keys Nan$/m);
     });
 
     it(`keys expire after ${IDEMPOTENCY_RETENTION_HOURS} h and expired ones are removed`, async () => {

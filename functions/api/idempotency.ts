@@ -5,30 +5,30 @@ import type { Db, Queryable, Row } from './db/types';
 import { fail } from './errors';
 import type { Logger } from './logger';
 import { IDEMPOTENCY_KEY_PATTERN } from './schemas';
+import { Params, type Answer, type TaskWrite } from './tasks';
 
 /**
  * Exactly-once writes with `Idempotency-Key` (IETF httpapi draft "The Idempotency-Key HTTP Header
  * Field"). All SQL for the `idempotency_keys` table lives here.
  *
- * A keyed write runs in one transaction that holds a per-key advisory lock, runs the handler on that
- * transaction and stores the key, a fingerprint of the request and the response before COMMIT: the
- * write and its record commit together or not at all. Then:
+ * A keyed write is one statement (keyedWrite): it takes a per-key advisory lock, looks the key up,
+ * and only when the key is free makes the write, builds its answer and stores the key, a
+ * fingerprint of the request and that answer. The write and its record commit together or not at
+ * all, and the answer sent is the stored one, byte for byte. Then:
  * - same key, same request, first one finished → the stored status and body, `Idempotent-Replayed: true`;
  * - same key, another method, path or body     → 422 `idempotency_key_reused` (draft §2.7);
  * - same key while the first is still running  → 409 `idempotency_key_in_use` with `Retry-After`
  *   (draft §2.7: "MUST respond with a resource conflict error"); answering at once instead of waiting
  *   keeps the retry from holding a connection and a request slot for as long as the stall lasts.
- *   PGlite runs one transaction at a time, so there the repeat waits and is answered from the record.
+ *   PGlite runs one statement at a time, so there the repeat waits and is answered from the record.
  * What is stored: every response of a request that reached the database (2xx, and 404 for a missing
  * task). Not stored: refusals before that (400 validation, 401, 403, 413, 415: the draft lets the
- * client correct the request and reuse the key) and 5xx (the transaction rolled back; a retry runs again).
+ * client correct the request and reuse the key) and 5xx (the statement failed and changed nothing;
+ * a retry runs again).
  */
 
 /** How long a key is remembered; a key older than this is treated as new. */
 export const IDEMPOTENCY_RETENTION_HOURS = 24;
-/** At most one clean-up of expired keys per process per interval, a bounded batch each time. */
-const CLEANUP_INTERVAL_MS = 60_000;
-const CLEANUP_BATCH = 1000;
 /**
  * First half of the two-int advisory lock key (the second is hashtext(key)). The two-int key space
  * never overlaps the one-bigint space the migrations lock uses. Two keys with the same 32-bit hash
@@ -36,11 +36,15 @@ const CLEANUP_BATCH = 1000;
  */
 const LOCK_NAMESPACE = 7315;
 
-/** `"abc"` → `abc` (RFC 8941 sf-string unescaping), or undefined when it is not a valid key. */
+/**
+ * The key a header value names, or undefined when it is not a valid key: an RFC 8941 sf-string
+ * (`"abc"`, unescaped), or the same characters sent bare (`abc`), as Stripe-style clients and most
+ * HTTP libraries send them. `abc` and `"abc"` are one key.
+ */
 export function parseIdempotencyKey(raw: string): string | undefined {
   const value = raw.trim();
   if (!IDEMPOTENCY_KEY_PATTERN.test(value)) return undefined;
-  return value.slice(1, -1).replace(/\\(["\\])/g, '$1');
+  return value.startsWith('"') ? value.slice(1, -1).replace(/\\(["\\])/g, '$1') : value;
 }
 
 /** sha256 over method, path and the body's raw bytes: the draft's "checksum of the entire request payload". */
@@ -48,32 +52,126 @@ export function requestFingerprint(method: string, path: string, body: Uint8Arra
   return createHash('sha256').update(`${method} ${path}\n`).update(body).digest('hex');
 }
 
+/**
+ * What a keyed write came to: `done` (written now, its answer stored), `replay` (answered before
+ * for this request), `reused` (the key belongs to another request) or `busy` (the first request
+ * with this key is still running).
+ */
+export type KeyedOutcome = { outcome: 'done' | 'replay'; answer: Answer } | { outcome: 'reused' | 'busy' };
+
 interface Stored extends Row {
   fingerprint: string;
   status: number;
   body: string;
 }
 
-class RolledBack extends Error {}
+const live = (hours: string) => `created_at > now() - make_interval(hours => ${hours})`;
+/** A stored key: SQLSTATE 23505 on the table's primary key. */
+const isKeyTaken = (err: unknown) =>
+  (err as { code?: string }).code === '23505' && (err as { constraint?: string }).constraint === 'idempotency_keys_pkey';
 
 /**
- * Route middleware for POST, PUT, PATCH and DELETE. Without the header it does nothing. With it,
- * the handler must take its database from `writeQueryable(c)` so that it runs in this transaction.
+ * Runs `write` under the key in one statement and says what came of it.
+ *
+ * Concurrency (READ COMMITTED; every sub-statement sees the statement's one snapshot): while the
+ * first request runs, a repeat fails to take the advisory lock: `busy`. When the first commits
+ * after the repeat's snapshot was taken but before its lock attempt, the repeat cannot see the
+ * record and goes ahead; its plain INSERT of the key then meets the committed row and fails with
+ * unique_violation, which undoes its write: the record is read in a second statement (only on this
+ * path). An expired record for the key is deleted by the same statement before the key is stored.
+ */
+export async function keyedWrite(db: Queryable, key: string, fingerprint: string, write: TaskWrite): Promise<KeyedOutcome> {
+  const p = new Params();
+  const k = p.add(key);
+  const fp = p.add(fingerprint);
+  const hours = p.add(IDEMPOTENCY_RETENTION_HOURS);
+  const sql = `WITH lock AS (SELECT pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, hashtext(${k})) AS held),
+    earlier AS (SELECT fingerprint, status, body FROM idempotency_keys WHERE key = ${k} AND ${live(hours)}),
+    expired AS (DELETE FROM idempotency_keys WHERE key = ${k} AND NOT (${live(hours)}) AND (SELECT held FROM lock) RETURNING 1),
+    claim AS (SELECT FROM lock WHERE held AND NOT EXISTS (SELECT FROM earlier) AND (SELECT count(*) FROM expired) >= 0),
+    ${write(p, 'EXISTS (SELECT FROM claim)')},
+    stored AS (INSERT INTO idempotency_keys (key, fingerprint, status, body) SELECT ${k}, ${fp}, status, body FROM answer RETURNING status, body)
+  SELECT 'done' AS outcome, status, body FROM stored
+  UNION ALL SELECT CASE WHEN fingerprint = ${fp} THEN 'replay' ELSE 'reused' END, status, body FROM earlier
+  UNION ALL SELECT 'busy', NULL, NULL FROM lock WHERE NOT held AND NOT EXISTS (SELECT FROM earlier)`;
+  let row: (Stored & { outcome: KeyedOutcome['outcome'] }) | undefined;
+  try {
+    [row] = await db.query<Stored & { outcome: KeyedOutcome['outcome'] }>(sql, p.values);
+  } catch (err) {
+    if (!isKeyTaken(err)) throw err;
+    const [stored] = await db.query<Stored>(
+      `SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1 AND ${live('$2')}`,
+      [key, IDEMPOTENCY_RETENTION_HOURS],
+    );
+    if (!stored) return { outcome: 'busy' };
+    return stored.fingerprint === fingerprint ? { outcome: 'replay', answer: { status: stored.status, body: stored.body } } : { outcome: 'reused' };
+  }
+  if (!row) throw new Error('the keyed write answered no row');
+  if (row.outcome === 'done' || row.outcome === 'replay') return { outcome: row.outcome, answer: { status: row.status, body: row.body } };
+  return { outcome: row.outcome };
+}
+
+/** Clean-up of expired keys: batches of 1,000, back to back while they come back full. */
+const CLEANUP_INTERVAL_MS = 60_000;
+const CLEANUP_BATCH = 1000;
+/** A tick never runs longer than this (so ticks never overlap); it uses one connection at a time. */
+const CLEANUP_BUDGET_MS = 30_000;
+
+/**
+ * Deletes expired keys, at most one tick per interval per process, started by a stored write and
+ * run beside the requests (none waits for it). A tick repeats batches while a batch came back full,
+ * for at most its budget, so expiry keeps up with any rate of stored keys the table can take (a
+ * batch deletes 1,000 rows in one statement; storing them took 1,000). `SKIP LOCKED` lets the
+ * processes of a scaled-out API clean at once without waiting on each other's batches.
+ * Resolves with the number of keys the tick deleted (0 when no tick was due).
+ */
+export function expiredKeyCleanup(log: Logger, { intervalMs = CLEANUP_INTERVAL_MS, batch = CLEANUP_BATCH, budgetMs = CLEANUP_BUDGET_MS } = {}) {
+  let lastTick = -Infinity;
+  return async function tick(db: Queryable): Promise<number> {
+    const started = Date.now();
+    if (started - lastTick < intervalMs) return 0;
+    lastTick = started;
+    let deleted = 0;
+    try {
+      for (;;) {
+        const [row] = await db.query<{ n: number }>(
+          `WITH gone AS (DELETE FROM idempotency_keys WHERE key IN (
+             SELECT key FROM idempotency_keys WHERE NOT (${live('$1')}) ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)
+           SELECT count(*)::int AS n FROM gone`,
+          [IDEMPOTENCY_RETENTION_HOURS, batch],
+        );
+        deleted += row!.n;
+        if (row!.n < batch || Date.now() - started >= budgetMs) break;
+      }
+    } catch (err) {
+      log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'removing expired idempotency keys failed');
+    }
+    return deleted;
+  };
+}
+
+/**
+ * Rows in `idempotency_keys` for the metric: PostgreSQL's estimate (pg_class.reltuples, as of the
+ * table's last VACUUM or ANALYZE, which autovacuum runs as the table changes), so a scrape costs
+ * one catalog row; a count only while the table has never been analysed (reltuples = -1).
+ */
+export async function idempotencyKeyRows(db: Queryable): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    `SELECT CASE WHEN reltuples >= 0 THEN reltuples::float8 ELSE (SELECT count(*) FROM idempotency_keys)::float8 END AS n
+       FROM pg_class WHERE oid = 'idempotency_keys'::regclass`,
+  );
+  return row!.n;
+}
+
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+
+/**
+ * Route middleware for POST, PUT, PATCH and DELETE. Without the header it does nothing. With a
+ * valid one it hands the route a keyed writer (`keyedWriter(c)`): the route runs its write through
+ * it, which answers the write, the replay, the 409 or the 422.
  */
 export function idempotency(db: () => Promise<Db>, log: Logger): MiddlewareHandler {
-  let lastCleanup = 0;
-
-  function cleanUp(d: Db) {
-    const now = Date.now();
-    if (now - lastCleanup < CLEANUP_INTERVAL_MS) return;
-    lastCleanup = now;
-    d.query(
-      `DELETE FROM idempotency_keys WHERE key IN (
-         SELECT key FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1) ORDER BY created_at LIMIT $2)`,
-      [IDEMPOTENCY_RETENTION_HOURS, CLEANUP_BATCH],
-    ).catch((err) => log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'removing expired idempotency keys failed'));
-  }
-
+  const cleanUp = expiredKeyCleanup(log);
   return async (c, next) => {
     const raw = c.req.header('idempotency-key');
     if (raw === undefined) return next();
@@ -83,65 +181,34 @@ export function idempotency(db: () => Promise<Db>, log: Logger): MiddlewareHandl
         c,
         400,
         'invalid_idempotency_key',
-        'Idempotency-Key must be one quoted string of 1 to 255 printable ASCII characters, for example "8e03978e-40d5-43e8-bc93-6894a57f9324"',
+        'Idempotency-Key must be 1 to 255 printable ASCII characters, bare or as one quoted string, for example "8e03978e-40d5-43e8-bc93-6894a57f9324"',
       );
     }
     const fingerprint = requestFingerprint(c.req.method, c.req.path, new Uint8Array(await c.req.arrayBuffer()));
-    const d = await db();
-
-    let outcome = 'done' as 'done' | 'busy' | 'reused' | Stored;
-    let stored = false;
-    try {
-      await d.transaction(async (q) => {
-        const [lock] = await q.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked', [LOCK_NAMESPACE, key]);
-        if (!lock?.locked) return void (outcome = 'busy');
-        const [previous] = await q.query<Stored>(
-          'SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1 AND created_at > now() - make_interval(hours => $2)',
-          [key, IDEMPOTENCY_RETENTION_HOURS],
-        );
-        if (previous) return void (outcome = previous.fingerprint === fingerprint ? previous : 'reused');
-
-        let reachedDatabase = false;
-        c.set('writeQueryable', {
-          query: <R extends Row = Row>(text: string, params?: unknown[]) => {
-            reachedDatabase = true;
-            return q.query<R>(text, params);
-          },
-        });
-        await next();
-        c.set('writeQueryable', undefined);
-        // A thrown error became c.res through onError; roll the write back so a retry runs it again.
-        if (c.error || c.res.status >= 500) throw new RolledBack();
-        if (!reachedDatabase) return;
-        await q.query(
-          `INSERT INTO idempotency_keys (key, fingerprint, status, body) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, body = EXCLUDED.body, created_at = now()`,
-          [key, fingerprint, c.res.status, await c.res.clone().text()],
-        );
-        stored = true;
-      });
-    } catch (err) {
-      if (!(err instanceof RolledBack)) throw err;
-    }
-
-    if (stored) cleanUp(d);
-    if (outcome === 'busy') {
-      return fail(c, 409, 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { 'Retry-After': '1' });
-    }
-    if (outcome === 'reused') {
-      return fail(c, 422, 'idempotency_key_reused', 'This Idempotency-Key was already used for a different request; send a new key with a new request');
-    }
-    if (outcome !== 'done') {
-      return c.body(outcome.body, outcome.status as ContentfulStatusCode, { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' });
-    }
+    c.set('keyedWrite', async (write: TaskWrite) => {
+      const d = await db();
+      const result = await keyedWrite(d, key, fingerprint, write);
+      switch (result.outcome) {
+        case 'done':
+          void cleanUp(d);
+          return c.body(result.answer.body, result.answer.status as ContentfulStatusCode, JSON_TYPE);
+        case 'replay':
+          return c.body(result.answer.body, result.answer.status as ContentfulStatusCode, { ...JSON_TYPE, 'Idempotent-Replayed': 'true' });
+        case 'busy':
+          return fail(c, 409, 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { 'Retry-After': '1' });
+        case 'reused':
+          return fail(c, 422, 'idempotency_key_reused', 'This Idempotency-Key was already used for a different request; send a new key with a new request');
+      }
+    });
+    await next();
   };
 }
 
-/** The transaction a keyed write must run in, when there is one. */
-export const writeQueryable = (c: Context): Queryable | undefined => c.get('writeQueryable');
+/** The keyed writer of a request that carries a valid Idempotency-Key, else undefined. */
+export const keyedWriter = (c: Context): ((write: TaskWrite) => Promise<Response>) | undefined => c.get('keyedWrite');
 
 declare module 'hono' {
   interface ContextVariableMap {
-    writeQueryable: Queryable | undefined;
+    keyedWrite: ((write: TaskWrite) => Promise<Response>) | undefined;
   }
 }

@@ -5,13 +5,18 @@ export type StartupPhase = 'listening' | 'ready' | 'first_request';
 type Sample = [method: string, route: string, status: number, seconds: number];
 
 /**
- * Prometheus metrics for /metrics: requests by route and status, pool use, start-up timings.
+ * Prometheus metrics for /metrics: requests by route and status, pool use, start-up timings, and
+ * the rows in idempotency_keys (`idempotencyKeys`, asked once per scrape).
  *
  * prom-client costs about 20 ms of CPU to load and set up, which a scale-from-zero request
  * would wait for. So it is loaded just after the first request has been answered (or on the
  * first scrape); samples taken before that are buffered and replayed, so none are lost.
  */
-export function createMetrics(poolStats: () => PoolStats | undefined, logLinesDropped: () => number = () => 0) {
+export function createMetrics(
+  poolStats: () => PoolStats | undefined,
+  logLinesDropped: () => number = () => 0,
+  idempotencyKeys: () => Promise<number | undefined> = async () => undefined,
+) {
   let pending: Sample[] = [];
   const phases = new Map<StartupPhase, number>();
   let firstRequestSeconds: number | undefined;
@@ -20,7 +25,7 @@ export function createMetrics(poolStats: () => PoolStats | undefined, logLinesDr
 
   const load = () =>
     (loading ??= import('prom-client').then((prom) => {
-      live = setUp(prom, poolStats, logLinesDropped);
+      live = setUp(prom, poolStats, logLinesDropped, idempotencyKeys);
       for (const s of pending) live.observe(...s);
       pending = [];
       for (const [phase, v] of phases) live.startup.set({ phase }, v);
@@ -52,7 +57,12 @@ export function createMetrics(poolStats: () => PoolStats | undefined, logLinesDr
   };
 }
 
-function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | undefined, logLinesDropped: () => number) {
+function setUp(
+  prom: typeof import('prom-client'),
+  poolStats: () => PoolStats | undefined,
+  logLinesDropped: () => number,
+  idempotencyKeys: () => Promise<number | undefined>,
+) {
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -87,6 +97,15 @@ function setUp(prom: typeof import('prom-client'), poolStats: () => PoolStats | 
       const now = logLinesDropped();
       if (now > droppedSeen) this.inc(now - droppedSeen);
       droppedSeen = now;
+    },
+  });
+  new prom.Gauge({
+    name: 'idempotency_keys',
+    help: "Rows in idempotency_keys: PostgreSQL's estimate (pg_class.reltuples, as of the last VACUUM or ANALYZE), read once per scrape",
+    registers: [registry],
+    async collect() {
+      // NaN (not a made-up 0) while the database cannot be asked; a scrape never fails for it.
+      this.set((await idempotencyKeys().catch(() => undefined)) ?? NaN);
     },
   });
   const children = new Map<string, { requests: ReturnType<typeof requests.labels>; duration: ReturnType<typeof duration.labels> }>();

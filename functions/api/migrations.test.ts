@@ -10,7 +10,7 @@ import { ensureAppRole, MigrationChangedError, migrate, migrationsApplied } from
 import { loadMigrations } from './migrations/index';
 
 const log = createLogger('silent');
-const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql'];
+const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql', '005_main_table_id_bigint.sql', '006_main_table_id_seq_bigint.sql', '007_task_create_function.sql', '008_task_update_function.sql', '009_task_delete_function.sql'];
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -37,8 +37,9 @@ describe('migrations', () => {
 
     const result = await migrate(db);
     expect(result.applied).toEqual(ALL);
-    const rows = await db.query<{ id: number; task: string; done: boolean; created_at: Date }>('SELECT id, task, done, created_at FROM main_table ORDER BY id');
-    expect(rows.map((r) => [r.id, r.task, r.done])).toEqual([
+    // ids are bigint since 005, which node-postgres hands over as strings.
+    const rows = await db.query<{ id: string; task: string; done: boolean; created_at: Date }>('SELECT id, task, done, created_at FROM main_table ORDER BY id');
+    expect(rows.map((r) => [Number(r.id), r.task, r.done])).toEqual([
       [1, 'seed one', false],
       [2, "seed 'two'", false],
       [3, '🙂 three', false],
@@ -46,8 +47,8 @@ describe('migrations', () => {
     expect(rows.every((r) => r.created_at instanceof Date)).toBe(true);
     expect(await migrationsApplied(db)).toBe(true);
     // New rows continue the previous sequence.
-    const [next] = await db.query<{ id: number }>("INSERT INTO main_table (task) VALUES ('four') RETURNING id");
-    expect(next!.id).toBe(4);
+    const [next] = await db.query<{ id: string }>("INSERT INTO main_table (task) VALUES ('four') RETURNING id");
+    expect(next!.id).toBe('4');
   });
 
   it('is idempotent: a second run applies nothing', async () => {

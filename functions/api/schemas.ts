@@ -3,8 +3,11 @@ import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from './task-t
 
 // The API's contract: these schemas validate requests, document them (OpenAPI) and give the page its
 // types (`import type`); the text rule itself lives in task-text.ts, which the page imports as code.
-/** The largest id a SERIAL (int4) column can hold. */
-export const MAX_ID = 2_147_483_647;
+/**
+ * The largest task id: 2^53 - 1, the sequence's MAXVALUE (migration 006), the largest integer a
+ * JSON number keeps exact in JavaScript (ids are bigint since migration 005).
+ */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
 
 const TASK_TEXT_MESSAGES: Record<TaskTextProblem, string> = {
   empty: 'task must not be empty',
@@ -56,6 +59,7 @@ export const ERROR_CODES = {
   database_timeout: 503,
   request_budget_exceeded: 503,
   schema_not_ready: 503,
+  ids_exhausted: 503,
   // Answered below the app, for requests Node's HTTP parser refuses (client-errors.ts).
   bad_request: 400,
   request_timeout: 408,
@@ -95,7 +99,7 @@ export const ListQuery = z.object({
     .openapi({ param: { name: 'limit', in: 'query' }, example: '100', description: '1–1000, default 1000' }),
   cursor: z
     .string()
-    .regex(/^[0-9]{1,10}$/, { message: 'cursor is not valid; use the nextCursor of a previous page' })
+    .regex(/^[0-9]{1,16}$/, { message: 'cursor is not valid; use the nextCursor of a previous page' })
     .transform(Number)
     .refine((n) => n <= MAX_ID, { message: 'cursor is not valid; use the nextCursor of a previous page' })
     .optional()
@@ -136,14 +140,16 @@ export const Info = z
 /**
  * Idempotency-Key (IETF httpapi draft "The Idempotency-Key HTTP Header Field", §2.1): an RFC 8941
  * sf-string, that is a double-quoted string of printable ASCII where `"` and `\` are escaped with
- * `\`. We also require 1 to 255 characters inside the quotes, so a key fits its index.
+ * `\`; or, as Stripe-style clients and most HTTP libraries send it, the key bare: visible ASCII
+ * without `"`, `\`, `,` or spaces (so two header lines, which Node joins with ", ", stay refused).
+ * Either way 1 to 255 characters, so a key fits its index; `abc` and `"abc"` are the same key.
  */
-export const IDEMPOTENCY_KEY_PATTERN = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}"$/;
+export const IDEMPOTENCY_KEY_PATTERN = /^(?:"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\]){1,255}"|[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]{1,255})$/;
 
 export const IdempotencyHeaders = z.object({
   'idempotency-key': z
     .string()
-    .regex(IDEMPOTENCY_KEY_PATTERN, { message: 'Idempotency-Key must be a quoted string of 1 to 255 printable ASCII characters' })
+    .regex(IDEMPOTENCY_KEY_PATTERN, { message: 'Idempotency-Key must be 1 to 255 printable ASCII characters, bare or as one quoted string' })
     .optional()
     .openapi({
       param: { name: 'idempotency-key', in: 'header' },
@@ -151,6 +157,6 @@ export const IdempotencyHeaders = z.object({
       description:
         'Makes the write safe to retry: a repeat with the same key within 24 h answers the first response (with `Idempotent-Replayed: true`) and writes nothing; ' +
         'the same key with another method, path or body is 422 `idempotency_key_reused`; a repeat while the first is still running is 409 `idempotency_key_in_use` (with `Retry-After`). ' +
-        'An RFC 8941 quoted string, for example a UUID in double quotes.',
+        'An RFC 8941 quoted string, for example a UUID in double quotes, or the same key bare (`abc` and `"abc"` are one key).',
     }),
 });

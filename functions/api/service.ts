@@ -4,6 +4,7 @@ import type { Config } from './config';
 import { openDb, type Db } from './db';
 import { isDatabaseUnavailable } from './errors';
 import { droppedLogLines, type Logger } from './logger';
+import { idempotencyKeyRows } from './idempotency';
 import { createMetrics } from './metrics';
 import { migrate } from './migrations';
 
@@ -29,7 +30,12 @@ export function createService(config: Config, log: Logger) {
     ));
 
   const state: AppState = { shuttingDown: false, migrated: false };
-  const metrics = createMetrics(() => opened?.stats(), droppedLogLines);
+  // The key table's size only from a database this process already opened: a scrape opens none.
+  const metrics = createMetrics(
+    () => opened?.stats(),
+    droppedLogLines,
+    async () => (opened && state.migrated ? idempotencyKeyRows(opened) : undefined),
+  );
   const app = createApp({ config, db, log, metrics, state });
 
   /**

@@ -3,7 +3,63 @@ import type { Task } from './schemas';
 
 // Timestamps are formatted by Postgres: no Date objects to build and serialise on list calls.
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const COLUMNS = `id, task, done, ${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
+const TIMES = `${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "updatedAt"`;
+/**
+ * Rows read into JavaScript: the id is a bigint (migration 005), which pg and Neon hand over as a
+ * string; as float8 every driver gives a number, exact because the ids stop at 2^53 - 1 (006).
+ */
+const COLUMNS = `id::float8 AS id, task, done, ${TIMES}`;
+/** The row a write function returned (`r`, a main_table row), as the answer's task. */
+const WRITTEN = `(r).id, (r).task, (r).done, ${iso('(r).created_at')} AS "createdAt", ${iso('(r).updated_at')} AS "updatedAt"`;
+
+/** A write's answer as the client receives it: the HTTP status and the JSON body, byte for byte. */
+export interface Answer {
+  status: number;
+  body: string;
+}
+
+/** The parameters of one statement; `add` returns each one's placeholder ($1, $2, …). */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/**
+ * A write as one statement's common table expressions: they end with one named `answer (status,
+ * body)` that has exactly one row when the write ran. The write runs only where `gate`, an SQL
+ * condition, holds: `true` for a plain write, a keyed write's claim on its key (idempotency.ts).
+ * It calls the write functions of migrations 007–009, so main_table is locked only when the write
+ * runs, not when the statement is parsed. The body is built by `row_to_json`, whose output is
+ * JSON.stringify's for the same object (no spaces, keys in column order, the same string escapes),
+ * so it is exactly what c.json would send.
+ */
+export type TaskWrite = (p: Params, gate: string) => string;
+
+/** `{"success":true,"message":…,<key>:<value>}` for the row(s) of `from`, as the body of `answer`. */
+const success = (status: number, p: Params, message: string, field: string, from: string) =>
+  `SELECT ${status} AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message, ${field} FROM ${from}) a`;
+
+/** The writes the API makes, with their answers; `notFound` is the 404 body when no row has the id. */
+export const taskWrites = {
+  create: (task: string, message: string): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_create(${p.add(task)}::varchar) AS r WHERE ${gate}),
+     w AS (SELECT ${WRITTEN} FROM wr),
+     answer AS (${success(201, p, message, 'row_to_json(w) AS task', 'w')})`,
+
+  update: (id: number, changes: { task?: string; done?: boolean }, message: string, notFound: string): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_update(${p.add(id)}::bigint, ${p.add(changes.task ?? null)}::varchar, ${p.add(changes.done ?? null)}::boolean) AS r WHERE ${gate}),
+     w AS (SELECT ${WRITTEN} FROM wr),
+     answer AS (${success(200, p, message, 'row_to_json(w) AS task', 'w')}
+                UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM w))`,
+
+  remove: (id: number, message: string, notFound: string): TaskWrite => (p, gate) =>
+    `w AS MATERIALIZED (SELECT task_delete(${p.add(id)}::bigint) AS id WHERE ${gate}),
+     answer AS (${success(200, p, message, 'w.id', 'w')}
+                UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM w))`,
+};
 
 /** All SQL for tasks lives here; routes never write SQL. */
 export function taskStore(db: Queryable) {
@@ -23,27 +79,11 @@ export function taskStore(db: Queryable) {
       return (await db.query<Task & Record<string, unknown>>(`SELECT ${COLUMNS} FROM main_table WHERE id = $1`, [id]))[0];
     },
 
-    async create(task: string): Promise<Task> {
-      const rows = await db.query<Task & Record<string, unknown>>(
-        `INSERT INTO main_table (task) VALUES ($1) RETURNING ${COLUMNS}`,
-        [task],
-      );
-      return rows[0]!;
-    },
-
-    async update(id: number, changes: { task?: string; done?: boolean }): Promise<Task | undefined> {
-      const rows = await db.query<Task & Record<string, unknown>>(
-        `UPDATE main_table
-            SET task = COALESCE($2::varchar, task), done = COALESCE($3::boolean, done), updated_at = now()
-          WHERE id = $1
-      RETURNING ${COLUMNS}`,
-        [id, changes.task ?? null, changes.done ?? null],
-      );
-      return rows[0];
-    },
-
-    async remove(id: number): Promise<boolean> {
-      return (await db.query('DELETE FROM main_table WHERE id = $1 RETURNING id', [id])).length > 0;
+    /** Runs a write without an Idempotency-Key: one statement, its answer. */
+    async write(write: TaskWrite): Promise<Answer> {
+      const p = new Params();
+      const sql = `WITH ${write(p, 'true')} SELECT status, body FROM answer`;
+      return (await db.query<Answer & Record<string, unknown>>(sql, p.values))[0]!;
     },
   };
 }

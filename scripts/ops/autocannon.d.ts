@@ -13,8 +13,17 @@ declare module 'autocannon' {
     timeout?: number;
     pipelining?: number;
     bailout?: number;
+    /** Requests each connection sends in turn; `setupRequest` may rewrite one just before it is sent. */
+    requests?: Array<{ method?: string; path?: string; headers?: Record<string, string>; body?: string; setupRequest?: (req: RequestParams) => RequestParams }>;
     /** Called with each connection's client; its events: request, response, connError, timeout. */
     setupClient?: (client: EventEmitter) => void;
+  }
+
+  interface RequestParams {
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    body?: string | Buffer;
   }
 
   interface Histogram {
@@ -53,5 +62,5 @@ declare module 'autocannon' {
 
   function autocannon(options: Options, callback: (err: Error | null, result: Result) => void): Instance;
   export default autocannon;
-  export type { Instance, Options, Result };
+  export type { Instance, Options, RequestParams, Result };
 }
