@@ -131,7 +131,7 @@ async function load(
         requests: [
           {
             method,
-            setupRequest: (req: Record<string, unknown>) => ({
+            setupRequest: (req) => ({
               ...req,
               path: path(),
               headers: keyed ? { ...headers, 'idempotency-key': `"${randomUUID()}"` } : headers,

@@ -155,7 +155,7 @@ describe('restore drill: PostgreSQL, S3 stand-in, a lost volume', () => {
     const r1 = await runBundle(restoreBundle, ['--from', busy.id], { ...env, DATABASE_URL: second.url('under_load') });
     expect(r1.stderr).not.toMatch(/^\s+at /m);
     expect(r1.code).toBe(0);
-    const tasks = await query<{ id: number; task: string }>(second.url('under_load'), 'SELECT id, task FROM main_table ORDER BY id');
+    const tasks = await query<{ id: number; task: string }>(second.url('under_load'), 'SELECT id::float8 AS id, task FROM main_table ORDER BY id');
     const byId = new Map(tasks.map((t) => [t.id, t.task]));
     const earlier = load.acks.filter((a) => a.ackedAt < backupStarted);
     expect(earlier.length).toBeGreaterThan(0);

@@ -221,7 +221,7 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
       await db.query(
         `INSERT INTO idempotency_keys (key, fingerprint, status, body) SELECT 'm-' || i, 'f', 201, '{}' FROM generate_series(1, 30) i`,
       );
-      const metrics = createMetrics(() => undefined, () => idempotencyKeyRows(db));
+      const metrics = createMetrics(() => undefined, () => 0, () => idempotencyKeyRows(db));
       const gauge = async () => /^idempotency_keys (\S+)$/m.exec((await metrics.render()).body)?.[1];
       // TRUNCATE (beforeEach) leaves the table unanalysed (reltuples -1): counted.
       expect(await gauge()).toBe('30');
@@ -232,7 +232,7 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
       await db.query('ANALYZE idempotency_keys');
       expect(await gauge()).toBe('27');
       // Unreadable (no database): NaN (prom-client writes "Nan"), not a made-up 0, and the scrape still answers.
-      const broken = createMetrics(() => undefined, () => Promise.reject(new Error('no database')));
+      const broken = createMetrics(() => undefined, () => 0, () => Promise.reject(new Error('no database')));
       expect((await broken.render()).body).toMatch(/^idempotency_keys Nan$/m);
     });
 
