@@ -184,7 +184,7 @@ it(`serves ${CLIENTS} concurrent clients without a failed request through two ro
   const db = new pg.Client({ connectionString: fx.cluster.url(DATABASE) });
   await db.connect();
   const { rows } = await db
-    .query<{ id: number; task: string }>('SELECT id, task FROM main_table WHERE id = ANY($1::int[])', [ids])
+    .query<{ id: number; task: string }>('SELECT id::float8 AS id, task FROM main_table WHERE id = ANY($1::bigint[])', [ids])
     .finally(() => db.end());
   expect(rows).toHaveLength(ids.length);
   for (const row of rows) expect(row.task).toBe(written.get(row.id));
