@@ -79,11 +79,11 @@ describe('the tasks-api image', () => {
     expect(readFileSync(`/proc/${running.container.pid}/cmdline`, 'utf8').split('\0').filter(Boolean)).toEqual(['node', '/app/server.mjs']);
   });
 
-  it('adds exactly the two bundles and V8\'s code cache of server.mjs to its base: no node_modules, no dev dependency', async () => {
+  it('adds exactly the four bundles (server, migrate, backup, restore) and V8\'s code cache of server.mjs to its base: no node_modules, no dev dependency', async () => {
     const [image, base] = await Promise.all([withMounted(api.ref, (r) => paths(r)), withMounted(runtimeBase(api), (r) => paths(r))]);
     const added = image.filter((p) => !base.includes(p));
     const cache = added.filter((p) => p.startsWith('/app/compile-cache/'));
-    expect(added.filter((p) => !cache.includes(p)).sort()).toEqual(['/app', '/app/compile-cache', '/app/migrate.mjs', '/app/server.mjs']);
+    expect(added.filter((p) => !cache.includes(p)).sort()).toEqual(['/app', '/app/backup.mjs', '/app/compile-cache', '/app/migrate.mjs', '/app/restore.mjs', '/app/server.mjs']);
     // One entry, made by the image's node for the user it runs as (Node names the folder by both).
     expect(cache).toHaveLength(2);
     expect(cache[0]).toMatch(new RegExp(`^/app/compile-cache/v24\\.[\\w.-]+-${manifest.runAsUser}$`));
@@ -91,9 +91,10 @@ describe('the tasks-api image', () => {
     expect(image.filter((p) => p.startsWith('/app/') && p.includes('node_modules'))).toEqual([]);
 
     // Whatever the bundles still import by name is a Node built-in, or PGlite: the local-only
-    // driver, loaded only when DB_DRIVER=pglite and not shipped. Never a dev dependency.
+    // driver, loaded only when DB_DRIVER=pglite and not shipped; or the AWS SDK's optional SigV4a
+    // signers, which it requires only for S3 multi-region access points (not used). Never a dev dependency.
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
-    const bundles = await withMounted(api.ref, (r) => ['server.mjs', 'migrate.mjs'].map((f) => readFileSync(join(r, 'app', f), 'utf8')));
+    const bundles = await withMounted(api.ref, (r) => ['server.mjs', 'migrate.mjs', 'backup.mjs', 'restore.mjs'].map((f) => readFileSync(join(r, 'app', f), 'utf8')));
     const specifiers = new Set<string>();
     for (const code of bundles) {
       for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["']([^"']+)["']/g)) {
@@ -102,7 +103,8 @@ describe('the tasks-api image', () => {
       }
     }
     const external = [...specifiers].filter((s) => !s.startsWith('node:'));
-    expect(external.filter((s) => s !== '@electric-sql/pglite' && !s.startsWith('@electric-sql/pglite/'))).toEqual([]);
+    const optional = new Set(['@electric-sql/pglite', '@aws-sdk/signature-v4-crt', '@aws-sdk/signature-v4a']);
+    expect(external.filter((s) => !optional.has(s) && !s.startsWith('@electric-sql/pglite/'))).toEqual([]);
     for (const dev of Object.keys(pkg.devDependencies)) expect([...specifiers].some((s) => s === dev || s.startsWith(`${dev}/`)), dev).toBe(false);
   });
 

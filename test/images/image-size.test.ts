@@ -11,7 +11,9 @@ describe('image sizes', () => {
       expect(size.compressed).toBeLessThan(size.uncompressed);
       expect(size.compressed, `${image.ref}: ${mib(size.compressed)}`).toBeLessThanOrEqual(sizeBudget[image.name].compressed);
       // The image's own layers are what the Dockerfile adds: a few files, not a dependency tree.
-      expect(size.own.uncompressed, `${image.ref} adds ${mib(size.own.uncompressed)}`).toBeLessThan(4 * 2 ** 20);
+      // (The API's four bundles and code cache: 4.5 MiB, of it 2.4 MiB the backup and restore
+      // bundles, which carry the AWS S3 SDK.)
+      expect(size.own.uncompressed, `${image.ref} adds ${mib(size.own.uncompressed)}`).toBeLessThan(6 * 2 ** 20);
     });
   }
 });

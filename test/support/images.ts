@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, constants, lstatSync, openSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, constants, existsSync, lstatSync, openSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -136,6 +136,10 @@ export async function runContainer(spec: ContainerSpec): Promise<RunningContaine
       mkdirSync(target, { recursive: true });
       return { source: v.hostDir, target: target.slice(rootfs.length) };
     });
+    // The kubelet gives every container the node's DNS configuration at /etc/resolv.conf.
+    const resolvConf = pathInRoot(rootfs, '/etc/resolv.conf');
+    if (!existsSync(resolvConf)) writeFileSync(resolvConf, '');
+    binds.push({ source: '/etc/resolv.conf', target: resolvConf.slice(rootfs.length) });
     const record = spec.recordWrites ?? true;
     const before = record ? snapshot(rootfs) : undefined;
 
