@@ -22,8 +22,10 @@ export interface BackupOptions {
  * not transactional: their values are read in the same transaction, after the rows, so each is at
  * least the highest id in the backup.
  * The data streams through gzip into the store while it is read (bounded memory); the manifest
- * is written only when the data object is complete, so an interrupted backup is never restorable.
- * Throws BackupError('incompatible') for a database with no schema_migrations (never migrated).
+ * is written only when the data object is complete, so an interrupted backup is never restorable;
+ * a failed one is discarded from a store that can delete (a directory), so it leaves nothing.
+ * Throws BackupError('config') for a database with no schema_migrations (never migrated, or
+ * DATABASE_URL names another database): sysexits' EX_CONFIG, "found in an unconfigured state".
  */
 export async function takeBackup(db: Db, store: BackupStore, options: BackupOptions): Promise<Manifest> {
   const started = Date.now();
@@ -58,7 +60,10 @@ export async function takeBackup(db: Db, store: BackupStore, options: BackupOpti
       )) as [{ at: string }];
       const shapes = await tableShapes(q);
       if (!shapes.some((s) => s.name === 'schema_migrations')) {
-        throw new BackupError('incompatible', 'the database has no schema_migrations table: it was never migrated, so there is nothing to back up');
+        throw new BackupError(
+          'config',
+          'the configured database has no schema_migrations table: it was never migrated (npm run migrate) or it is not the task database, so there is nothing to back up',
+        );
       }
       await dumpRows(q, shapes, async (table, line) => {
         if (storeFailed) throw storeFailed;
@@ -80,6 +85,7 @@ export async function takeBackup(db: Db, store: BackupStore, options: BackupOpti
     gzip.destroy();
     body.destroy();
     await written.catch(() => undefined);
+    await store.discard?.(id);
     throw cause;
   }
 
@@ -97,6 +103,11 @@ export async function takeBackup(db: Db, store: BackupStore, options: BackupOpti
     sequences: snapshot.sequences,
     data: { object: DATA_OBJECT, bytes, sha256: hash.digest('hex') },
   };
-  await store.write(id, MANIFEST_OBJECT, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), 'application/json');
+  try {
+    await store.write(id, MANIFEST_OBJECT, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), 'application/json');
+  } catch (err) {
+    await store.discard?.(id);
+    throw err;
+  }
   return manifest;
 }

@@ -1,8 +1,9 @@
-import { createReadStream, createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { createDirectories, DirectoryError } from '../directories';
 import { BackupError } from './errors';
 import { DATA_OBJECT, MANIFEST_OBJECT, backupTime, isBackupId } from './format';
 
@@ -27,6 +28,14 @@ export interface BackupStore {
   read(id: string, object: string): Promise<Readable>;
   /** Every backup under the location, oldest first. */
   list(): Promise<StoredBackup[]>;
+  /**
+   * Removes what a failed backup wrote, when the store may delete (a directory). S3 has none: its
+   * writer may not delete (Object Lock), a failed upload leaves no object (a single PUT is all or
+   * nothing, a failed multipart upload is aborted), and only a failed manifest PUT after its data
+   * leaves an incomplete backup, which is never restored and is expired by the lifecycle rule.
+   * Never throws: the failure that made the backup fail is the one to report.
+   */
+  discard?(id: string): Promise<void>;
 }
 
 /**
@@ -59,10 +68,11 @@ export class DirectoryStore implements BackupStore {
 
   async write(id: string, object: string, body: Readable | Buffer, _contentType: string): Promise<void> {
     const folder = join(this.dir, id);
+    let made: string[];
     try {
-      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      made = createDirectories(folder, 0o700);
     } catch (err) {
-      throw fsError(err, `cannot create ${folder}`);
+      throw directoryError(err);
     }
     const target = join(folder, object);
     const partial = `${target}.partial`;
@@ -75,8 +85,26 @@ export class DirectoryStore implements BackupStore {
       renameSync(partial, target);
     } catch (err) {
       rmSync(partial, { force: true });
+      // The folders exist only with a file in them: a failed first write leaves none behind.
+      for (const m of made.reverse()) removeIfEmpty(m);
       throw err instanceof BackupError ? err : fsError(err, `cannot write ${target}`);
     }
+  }
+
+  /** Removes `<dir>/<id>/` with the objects a backup writes (and their partial files), nothing else; never throws. */
+  async discard(id: string): Promise<void> {
+    if (!isBackupId(id)) return;
+    const folder = join(this.dir, id);
+    for (const object of [DATA_OBJECT, MANIFEST_OBJECT]) {
+      for (const file of [object, `${object}.partial`]) {
+        try {
+          rmSync(join(folder, file), { force: true });
+        } catch {
+          // The folder could not be made in the first place (ENOTDIR): nothing to remove.
+        }
+      }
+    }
+    removeIfEmpty(folder);
   }
 
   async read(id: string, object: string): Promise<Readable> {
@@ -111,6 +139,21 @@ export class DirectoryStore implements BackupStore {
         return { id, complete: size(MANIFEST_OBJECT) !== undefined, bytes: size(DATA_OBJECT), takenAt: backupTime(id) };
       });
   }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Missing, or holding something else: left as it is.
+  }
+}
+
+/** BACKUP_URI names a place that cannot be a directory: a configuration error (exit 78), at once. */
+function directoryError(err: unknown): BackupError {
+  if (!(err instanceof DirectoryError)) return fsError(err, 'cannot create the backup folder');
+  if (err.impossible) return new BackupError('config', `BACKUP_URI: ${err.message}`, { cause: err });
+  return fsError(err, `BACKUP_URI: ${err.message.replace(/ \([A-Z]+\)$/, '')}`);
 }
 
 function fsError(err: unknown, what: string): BackupError {

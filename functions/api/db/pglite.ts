@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
+import { createDirectories } from '../directories';
 import { lockDirectory } from './directory-lock';
 import type { Db, Queryable, Row } from './types';
 
@@ -41,7 +42,8 @@ export async function createPgliteDb(dir: string): Promise<Db> {
   let instance = memory ? undefined : open.get(dir);
   if (!instance) {
     if (!memory) {
-      mkdirSync(dir, { recursive: true });
+      // Not Node's recursive mkdir: it never returns for a PGLITE_DIR under /proc (directories.ts).
+      createDirectories(dir);
       locks.set(dir, lockDirectory(resolve(dir)));
     }
     // A dynamic import of the external package keeps it out of the bundle's static imports,
