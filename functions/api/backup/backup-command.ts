@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { takeBackup } from './backup';
 import { databaseConfig, describeBackup, openDatabase, run } from './command';
-import { BackupError } from './errors';
+import { BackupError, exitCodeSummary } from './errors';
 import { pushResult } from './report';
 import { openStore } from './store';
 
@@ -10,14 +10,15 @@ const USAGE = `usage: npm run backup [-- --reason <word>] [--json]
 Takes a backup of the configured database (as the API finds it: DATABASE_URL, DB_*, DB_CREDENTIALS_DIR,
 or PGLITE_DIR) and writes it to BACKUP_URI (s3://<bucket>/<prefix> or a local directory).
 Prints its id, size, duration and rows per table; --json prints its manifest instead.
-Exit codes: 0 written, 2 usage, 69 database or storage unreachable, 77 refused credentials, 78 configuration.`;
+${exitCodeSummary('written', ['usage', 'unreachable', 'denied', 'config'])}
+A local BACKUP_URI is a path (relative to the working directory) or a file:// URL.`;
 
-run('backup', async () => {
+run('backup', USAGE, async () => {
   let args;
   try {
     args = parseArgs({ options: { reason: { type: 'string', default: 'manual' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }).values;
   } catch (err) {
-    throw new BackupError('usage', `${(err as Error).message}\n${USAGE}`);
+    throw new BackupError('usage', (err as Error).message);
   }
   if (args.help) return void console.log(USAGE);
   if (!/^[a-z][a-z-]{0,31}$/.test(args.reason)) throw new BackupError('usage', '--reason is one lowercase word (letters and hyphens)');

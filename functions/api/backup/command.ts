@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from '../config';
+import { DirectoryError } from '../directories';
 import { openDb } from '../db';
 import { AUTH_FAILED, sqlState, type Db } from '../db/types';
 import { isDatabaseUnavailable } from '../errors';
@@ -20,10 +21,28 @@ export async function openDatabase(config: Config): Promise<Db> {
   return openDb(config, createLogger('error'));
 }
 
-/** The exit code and the one line a failure gets. */
+/**
+ * The exit code and the one line a failure gets: never more than one line (a configuration
+ * error's list is joined with "; "), never a stack trace.
+ */
 export function failure(err: unknown): { exitCode: number; message: string } {
+  const { exitCode, message } = classify(err);
+  return { exitCode, message: oneLine(message) };
+}
+
+function classify(err: unknown): { exitCode: number; message: string } {
   if (err instanceof BackupError) return { exitCode: EXIT_CODES[err.kind], message: err.message };
-  if (err instanceof ConfigError) return { exitCode: EXIT_CODES.config, message: err.message };
+  if (err instanceof ConfigError) {
+    // "Invalid configuration:\n  A …\n  B …" (the API's start-up shape) → "invalid configuration: A …; B …".
+    const lines = err.message.split('\n').map((l) => l.trim()).filter(Boolean);
+    const items = /^invalid configuration:?$/i.test(lines[0] ?? '') ? lines.slice(1) : lines;
+    return { exitCode: EXIT_CODES.config, message: `invalid configuration: ${items.join('; ')}` };
+  }
+  if (err instanceof DirectoryError) return { exitCode: err.impossible ? EXIT_CODES.config : EXIT_CODES.denied, message: err.message };
+  // pg parses DATABASE_URL with decodeURIComponent: a user or password with a bare "%" lands here.
+  if (err instanceof URIError) {
+    return { exitCode: EXIT_CODES.config, message: 'invalid configuration: DATABASE_URL has a malformed %-escape (percent-encode the user and password)' };
+  }
   const e = err as { name?: string; code?: string; message?: string };
   if (e?.name === 'DirectoryLockedError') return { exitCode: EXIT_CODES.unreachable, message: String(e.message) };
   const state = sqlState(err);
@@ -38,13 +57,44 @@ export function failure(err: unknown): { exitCode: number; message: string } {
   return { exitCode: 1, message: `${e?.code ? `${e.code} ` : ''}${e?.message ?? String(err)}` };
 }
 
-/** Runs a command's main: prints the failure line as `<name>: <line>` and exits with its code. */
-export function run(name: string, main: () => Promise<void>): void {
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, '; ').trim();
+
+/**
+ * The passwords the environment holds (DATABASE_URL's, as written and decoded, and DB_PASSWORD),
+ * so that no line a command prints can carry one, whatever a driver put in its message.
+ */
+export function secretsIn(env: Record<string, string | undefined>): string[] {
+  const found = [env.DB_PASSWORD];
+  try {
+    const password = env.DATABASE_URL ? new URL(env.DATABASE_URL).password : '';
+    found.push(password);
+    try {
+      found.push(decodeURIComponent(password));
+    } catch {
+      // A malformed escape: the raw form is the one that could be echoed.
+    }
+  } catch {
+    // Not a URL: the configuration check says so, without the value.
+  }
+  return [...new Set(found.filter((s): s is string => Boolean(s && s.length >= 3)))];
+}
+
+export function redact(line: string, secrets: string[]): string {
+  return secrets.reduce((l, s) => l.split(s).join('***'), line);
+}
+
+/**
+ * Runs a command's main and exits with its code. A failure is one line on stderr, `<name>: <line>`;
+ * a usage error prints the usage text first and that line last (exit 2), so the line a person or a
+ * Job's log shows at the end is always the reason.
+ */
+export function run(name: string, usage: string, main: () => Promise<void>): void {
   main().then(
     () => process.exit(0),
     (err) => {
       const { exitCode, message } = failure(err);
-      console.error(`${name}: ${message}`);
+      if (exitCode === EXIT_CODES.usage) console.error(usage);
+      console.error(redact(`${name}: ${message}`, secretsIn(process.env)));
       process.exit(exitCode);
     },
   );

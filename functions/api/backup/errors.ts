@@ -5,11 +5,11 @@
  */
 export type BackupErrorKind =
   | 'usage' // a bad command line
-  | 'config' // a bad BACKUP_URI or database configuration
+  | 'config' // a bad BACKUP_URI or database configuration, or a database that was never migrated
   | 'not_found' // no backup with that id, or none at all
-  | 'corrupt' // the backup does not match its recorded SHA-256, sizes or row counts
+  | 'corrupt' // the backup is damaged: an object missing, or not matching its manifest (SHA-256, sizes, rows, schema)
   | 'not_empty' // the target already holds tasks and --replace was not given
-  | 'incompatible' // the backup's schema cannot be restored by this version
+  | 'incompatible' // a backup from a newer schema or format than this version knows
   | 'unreachable' // the storage or the database cannot be reached (after retries)
   | 'denied'; // the storage or the database refused the credentials
 
@@ -24,6 +24,27 @@ export const EXIT_CODES: Record<BackupErrorKind, number> = {
   denied: 77, // EX_NOPERM
   config: 78, // EX_CONFIG
 };
+
+/**
+ * What each exit code means, in the words the usage texts and the README's table use (a test
+ * compares the README's table with this one). Exit 1 is any other failure, with its one line.
+ */
+export const EXIT_MEANINGS: Record<BackupErrorKind, string> = {
+  usage: 'usage',
+  not_found: 'no such backup',
+  corrupt: 'damaged backup',
+  not_empty: 'the database holds tasks',
+  incompatible: 'a backup from a newer schema',
+  unreachable: 'database or storage unreachable',
+  denied: 'credentials refused',
+  config: 'configuration',
+};
+
+/** `Exit codes: 0 <success>, 2 usage, …` for a usage text: the given kinds in code order. */
+export function exitCodeSummary(success: string, kinds: BackupErrorKind[]): string {
+  const parts = [...kinds].sort((a, b) => EXIT_CODES[a] - EXIT_CODES[b]).map((k) => `${EXIT_CODES[k]} ${EXIT_MEANINGS[k]}`);
+  return `Exit codes: 0 ${success}, ${parts.join(', ')}.`;
+}
 
 export class BackupError extends Error {
   constructor(

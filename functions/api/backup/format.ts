@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { BackupError } from './errors';
 
 /**
@@ -105,25 +106,51 @@ export class TableDigests {
   }
 }
 
-/** Checks a manifest read from storage has the shape this version writes; throws BackupError. */
+const digits = z.string().regex(/^\d+$/);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const manifestSchema = z.object({
+  format: z.literal(FORMAT),
+  id: z.string().regex(ID_PATTERN),
+  reason: z.string(),
+  snapshotAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number().nonnegative(),
+  driver: z.string(),
+  appVersion: z.string(),
+  schemaVersion: digits,
+  tables: z
+    .record(
+      z.string().min(1),
+      z.object({ columns: z.array(z.string().min(1)).min(1), primaryKey: z.string(), rows: z.number().int().nonnegative(), sha256 }),
+    )
+    .refine((t) => 'schema_migrations' in t, 'it lists no schema_migrations table'),
+  sequences: z.record(z.string().min(1), z.string().regex(/^-?\d+$/).nullable()),
+  data: z.object({ object: z.literal(DATA_OBJECT), bytes: z.number().int().nonnegative(), sha256 }),
+});
+
+/**
+ * Checks a manifest read from storage has the shape this version writes. Throws BackupError:
+ * 'incompatible' for another format's name (a later version wrote it), 'corrupt' for anything
+ * else (not JSON, no format, a field missing or of the wrong type), naming the first field wrong.
+ */
 export function parseManifest(text: string, where: string): Manifest {
-  let m: Manifest;
+  let m: unknown;
   try {
-    m = JSON.parse(text) as Manifest;
+    m = JSON.parse(text);
   } catch {
-    throw new BackupError('corrupt', `${where}: the manifest is not JSON`);
+    throw new BackupError('corrupt', `${where} is damaged: its manifest is not JSON`);
   }
-  if (m?.format !== FORMAT) {
-    throw new BackupError('incompatible', `${where}: unknown backup format ${JSON.stringify(m?.format)} (this version reads ${FORMAT})`);
+  const format = (m as { format?: unknown } | null)?.format;
+  if (typeof format === 'string' && format !== FORMAT) {
+    throw new BackupError('incompatible', `${where}: unknown backup format ${JSON.stringify(format)} (this version reads ${FORMAT})`);
   }
-  const ok =
-    typeof m.id === 'string' &&
-    typeof m.schemaVersion === 'string' &&
-    typeof m.tables === 'object' &&
-    m.tables !== null &&
-    typeof m.data?.sha256 === 'string' &&
-    typeof m.data?.bytes === 'number' &&
-    Object.values(m.tables).every((t) => Array.isArray(t.columns) && typeof t.rows === 'number' && typeof t.sha256 === 'string' && typeof t.primaryKey === 'string');
-  if (!ok) throw new BackupError('corrupt', `${where}: the manifest is incomplete`);
-  return m;
+  const parsed = manifestSchema.safeParse(m);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (!issue.path.length) throw new BackupError('corrupt', `${where} is damaged: its manifest is not an object`);
+    const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], m);
+    const what = value === undefined ? 'is missing' : `is not valid (${issue.message})`;
+    throw new BackupError('corrupt', `${where} is damaged: its manifest's ${issue.path.map(String).join('.')} ${what}`);
+  }
+  return parsed.data as Manifest;
 }

@@ -3,7 +3,7 @@ import { MountedCredentials } from '../db/credentials';
 import { ensureAppRole } from '../migrations';
 import { takeBackup } from './backup';
 import { databaseConfig, describeBackup, formatBytes, openDatabase, run } from './command';
-import { BackupError } from './errors';
+import { BackupError, exitCodeSummary } from './errors';
 import { pushResult } from './report';
 import { restoreBackup } from './restore';
 import { openStore } from './store';
@@ -16,10 +16,11 @@ DB_*, DB_CREDENTIALS_DIR, or PGLITE_DIR). The backup is checked (size, SHA-256, 
 anything is written. A database that holds tasks is refused unless --replace, which takes a safety
 backup first. --check is the restore check: the database must be empty (a scratch one), the restored
 tables are compared with the backup's record, and no newer migration is applied.
-Exit codes: 0 done, 2 usage, 3 no such backup, 4 damaged backup, 5 database holds tasks, 6 backup from
-a newer schema, 69 database or storage unreachable, 77 refused credentials, 78 configuration.`;
+--no-migrate leaves the restored schema as the backup had it (the API applies newer migrations at its
+start when MIGRATE_ON_START is on; npm run migrate applies them).
+${exitCodeSummary('done', ['usage', 'not_found', 'corrupt', 'not_empty', 'incompatible', 'unreachable', 'denied', 'config'])}`;
 
-run('restore', async () => {
+run('restore', USAGE, async () => {
   let args;
   try {
     args = parseArgs({
@@ -33,11 +34,11 @@ run('restore', async () => {
       },
     }).values;
   } catch (err) {
-    throw new BackupError('usage', `${(err as Error).message}\n${USAGE}`);
+    throw new BackupError('usage', (err as Error).message);
   }
   if (args.help) return void console.log(USAGE);
   if (args.list) {
-    if (args.from || args.replace || args.check) throw new BackupError('usage', `--list takes no other option\n${USAGE}`);
+    if (args.from || args.replace || args.check || args['no-migrate']) throw new BackupError('usage', '--list takes no other option');
     const store = await openStore(process.env.BACKUP_URI);
     const backups = await store.list();
     if (!backups.length) return void console.log(`no backups in ${store.location}`);
@@ -47,7 +48,7 @@ run('restore', async () => {
     }
     return;
   }
-  if (!args.from) throw new BackupError('usage', `--from <id|latest> is required\n${USAGE}`);
+  if (!args.from) throw new BackupError('usage', '--from <id|latest> is required');
   if (args.check && args.replace) throw new BackupError('usage', '--check restores into an empty scratch database; it takes no --replace');
 
   const started = Date.now();

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Db, Queryable } from '../db/types';
@@ -120,6 +120,7 @@ export async function restoreBackup(db: Db, store: BackupStore, options: Restore
       }
       await q.query(`TRUNCATE ${shapes.map((s) => quoteIdent(s.name)).join(', ')}`);
       await load(q, file, manifest);
+      await checkSequences(q, manifest);
       for (const [name, value] of Object.entries(manifest.sequences)) {
         const seq = `public.${quoteIdent(name)}`;
         if (value === null) await q.query(`ALTER SEQUENCE ${seq} RESTART`);
@@ -143,7 +144,10 @@ export async function restoreBackup(db: Db, store: BackupStore, options: Restore
   }
 }
 
-/** Copies the data object to `file`, refusing it when its size or SHA-256 differ from the manifest's. */
+/**
+ * Copies the data object to `file`, refusing it (BackupError 'corrupt') when it is missing or its
+ * size or SHA-256 differ from the manifest's.
+ */
 async function download(store: BackupStore, manifest: Manifest, file: string): Promise<void> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -154,7 +158,17 @@ async function download(store: BackupStore, manifest: Manifest, file: string): P
       done(null, chunk);
     },
   });
-  await pipeline(await store.read(manifest.id, DATA_OBJECT), measure, createWriteStream(file, { mode: 0o600 }));
+  let data: Readable;
+  try {
+    data = await store.read(manifest.id, DATA_OBJECT);
+  } catch (err) {
+    // The manifest is there, so the backup completed: its data object gone is damage, not absence.
+    if (err instanceof BackupError && err.kind === 'not_found') {
+      throw new BackupError('corrupt', `backup ${manifest.id} is damaged: its data object ${DATA_OBJECT} is missing; nothing was written`, { cause: err });
+    }
+    throw err;
+  }
+  await pipeline(data, measure, createWriteStream(file, { mode: 0o600 }));
   const sha256 = hash.digest('hex');
   if (bytes !== manifest.data.bytes || sha256 !== manifest.data.sha256) {
     throw new BackupError(
@@ -182,7 +196,10 @@ async function* rows(file: string): AsyncGenerator<{ table: string; values: RowV
   if (failed) throw new BackupError('corrupt', `the backup's data is not valid gzip after line ${n} (${(failed as Error).message}); nothing was written`);
 }
 
-/** Reads the whole data file, checking it against the manifest; returns schema_migrations' rows. */
+/**
+ * Reads the whole data file, checking it against the manifest (rows, columns, per-table SHA-256,
+ * and the schema version against schema_migrations' newest row); returns schema_migrations' rows.
+ */
 async function verifyData(file: string, manifest: Manifest): Promise<{ version: string; checksum: string }[]> {
   const digests = new TableDigests();
   const recorded: { version: string; checksum: string }[] = [];
@@ -203,6 +220,15 @@ async function verifyData(file: string, manifest: Manifest): Promise<{ version: 
       throw new BackupError('corrupt', `backup ${manifest.id} is damaged: table ${name} has ${got.rows} rows (${t.rows} recorded) and another checksum; nothing was written`);
     }
   }
+  // The manifest's schemaVersion chooses the migrations the schema is rebuilt with: it must be
+  // the data's own, or a tampered manifest would load rows into another schema.
+  const newest = recorded.reduce<string | undefined>((max, r) => (max === undefined || r.version > max ? r.version : max), undefined);
+  if (newest !== manifest.schemaVersion) {
+    throw new BackupError(
+      'corrupt',
+      `backup ${manifest.id} is damaged: its manifest says schema ${manifest.schemaVersion}, its schema_migrations rows end at ${newest ?? 'none'}; nothing was written`,
+    );
+  }
   return recorded;
 }
 
@@ -219,6 +245,42 @@ function compatibleMigrations(manifest: Manifest, recorded: { version: string; c
     }
   }
   return migrations.filter((m) => m.version <= manifest.schemaVersion);
+}
+
+/**
+ * The manifest's sequences against the schema it is restored into and the rows just loaded: the
+ * same sequences, and each at or past the highest value of the column it feeds (a lower one would
+ * hand out ids already taken). BackupError('corrupt') otherwise; the transaction rolls back.
+ */
+async function checkSequences(q: Queryable, manifest: Manifest): Promise<void> {
+  const owned = await q.query<{ seq: string; tbl: string; col: string }>(
+    `SELECT s.relname AS seq, t.relname AS tbl, a.attname AS col
+       FROM pg_class s
+       JOIN pg_namespace n ON n.oid = s.relnamespace AND n.nspname = 'public'
+       LEFT JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+       LEFT JOIN pg_class t ON t.oid = d.refobjid
+       LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid
+      WHERE s.relkind = 'S'`,
+  );
+  const inSchema = owned.map((o) => o.seq).sort();
+  const inManifest = Object.keys(manifest.sequences).sort();
+  if (inSchema.join() !== inManifest.join()) {
+    throw new BackupError(
+      'corrupt',
+      `backup ${manifest.id} is damaged: its manifest lists the sequences ${inManifest.join(', ') || 'none'}, schema ${manifest.schemaVersion} has ${inSchema.join(', ') || 'none'}; nothing was restored`,
+    );
+  }
+  for (const { seq, tbl, col } of owned) {
+    if (!tbl || !col) continue;
+    const [{ max }] = (await q.query<{ max: string | null }>(`SELECT max(${quoteIdent(col)})::text AS max FROM public.${quoteIdent(tbl)}`)) as [{ max: string | null }];
+    const value = manifest.sequences[seq];
+    if (max !== null && (value === null || value === undefined || BigInt(value) < BigInt(max))) {
+      throw new BackupError(
+        'corrupt',
+        `backup ${manifest.id} is damaged: its manifest puts sequence ${seq} at ${value ?? 'unused'}, below ${tbl}.${col}'s highest value ${max}; nothing was restored`,
+      );
+    }
+  }
 }
 
 /** Brings the schema to exactly the backup's migrations: applies what is missing, rebuilds a newer one. */
