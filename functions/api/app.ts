@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Db } from './db';
+import { retryingReads } from './db/read-retry';
 import { notFound, onError } from './errors';
 import { idempotency } from './idempotency';
 import { requireInternalToken } from './internal-token';
@@ -39,7 +40,9 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     if (store) return store;
     const d = await db();
     driverName = d.driver;
-    return (store = taskStore(d));
+    // GET's reads are tried once more on a new connection when their session is terminated; writes are not (db/read-retry.ts).
+    const reads = taskStore(retryingReads(d));
+    return (store = { ...taskStore(d), list: reads.list, get: reads.get });
   };
 
   app.use(requestLog({ log, metrics, state, uptime }));
