@@ -42,7 +42,8 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
         return !isDatabaseUnavailable(err) || AUTH_FAILED.has(sqlState(err) ?? '');
       }
     },
-    onClose: (outageMs, probes) => log.info({ outageMs, probes }, 'database reachable again'),
+    // warn, like the 'database unavailable' lines of the outage, so whoever reads those sees its end.
+    onClose: (outageMs, probes) => log.warn({ outageMs, probes }, 'database reachable again'),
   });
 
   function build(c: DbCredentials | undefined): PgLikePool {
@@ -109,7 +110,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       return;
     }
     pool = replacement;
-    log.info({ code }, 'database sessions were terminated; new pool in use');
+    log.warn({ code }, 'database sessions were terminated; new pool in use');
     retire(used);
   }
 
