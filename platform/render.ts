@@ -15,6 +15,7 @@ import { checkRotationTiming } from './rotation-timing';
 import { applications } from './argocd';
 import { argocdDir, observabilityDir, renderedDir, tiers, type Tier } from './layout';
 import { backupAlerts } from './observability/backup-alerts';
+import { apiPodMonitor } from './observability/api-monitor';
 
 /** Rendered objects per file, keyed by path relative to the repository root. */
 export type Manifests = Map<string, Rendered[]>;
@@ -54,6 +55,7 @@ export function manifests(values: Values, reasons: ReadonlyMap<string, string> =
   out.set(`${renderedDir(env)}/migrate/00-job.yaml`, migrationJob(values));
   for (const [file, objects] of applications(values)) out.set(`${argocdDir(env)}/${file}`, objects);
   out.set(`${observabilityDir(env)}/prometheusrule-tasks-backups.yaml`, backupAlerts(values));
+  out.set(`${observabilityDir(env)}/podmonitor-${values.api.serviceName}.yaml`, apiPodMonitor(values));
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRotationHandler } from '../functions/rotate-db-credentials/rotation';
 import { ensurePreviousVersion, TOKEN_PATTERN } from '../functions/rotate-db-credentials/token';
@@ -269,11 +269,19 @@ describe('internal token rotation: two rotations, both delivery orders, API proc
       mark(`API process ${apis.length} started ${when}`);
     };
     const asks = (api: RunningApi, header: string) => fetch(`${api.url}/api/`, { headers: { 'x-internal-token': header } }).then((r) => r.status);
-    /** At every step: a token that was never issued is refused by every API process. */
+    /** Prometheus (PodMonitor `authorization`) sends the backend Secret's `token` key as a bearer token. */
+    const scrape = (api: RunningApi, headers: Record<string, string> = {}) => fetch(`${api.url}/metrics`, { headers }).then((r) => r.status);
+    /**
+     * At every step: a token that was never issued is refused by every API process, on /api and on
+     * /metrics, and /metrics answers nothing without a token; the token the API's own Secret holds is scraped.
+     */
     const neverIssuedRefused = async () => {
       for (const api of apis) {
         expect(await asks(api, NEVER_ISSUED)).toBe(401);
         expect(await asks(api, `${NEVER_ISSUED}, ${NEVER_ISSUED.toLowerCase()}`)).toBe(401);
+        expect(await scrape(api)).toBe(401);
+        expect(await scrape(api, { authorization: `Bearer ${NEVER_ISSUED}` })).toBe(401);
+        expect(await scrape(api, { authorization: `Bearer ${readFileSync(join(backend.dir, 'token'), 'utf8').trim()}` })).toBe(200);
       }
     };
 

@@ -1,6 +1,6 @@
 import { CreateSecretCommand, GetSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createRotationHandler } from '../functions/rotate-db-credentials/rotation';
@@ -15,6 +15,10 @@ import { ROTATION_FUNCTION_ARN, startRotationFixture, type DbSecretValue, type R
  * which swaps its pool. Two rotations (tasks_app → tasks_app_clone → tasks_app) run while
  * CLIENTS concurrent clients keep writing and reading; every response must be 2xx and every
  * acknowledged write must be in the database afterwards.
+ * Then two more rotations in which every session of the user the API was connected as is
+ * terminated (pg_terminate_backend) the moment the new files are mounted, before the API has
+ * followed them: reads must all answer 200, and writes (keyed, as the page sends them) must all
+ * be acknowledged, each at most once in the table.
  */
 const CLIENTS = 60;
 const DATABASE = 'tasks_api';
@@ -192,4 +196,107 @@ it(`serves ${CLIENTS} concurrent clients without a failed request through two ro
   const logs = api!.logs();
   expect(logs.match(/database credentials changed; new pool in use/g)).toHaveLength(2);
   for (const password of passwords) expect(logs).not.toContain(password);
+});
+
+it(`serves ${CLIENTS} concurrent clients through two rotations whose old sessions are terminated at once`, async () => {
+  let running = true;
+  let requests = 0;
+  let writeRetries = 0;
+  const failures: string[] = [];
+  const written = new Map<number, string>();
+  let terminated = 0;
+
+  /** A write as the page makes it: one Idempotency-Key, repeated while the answer is a 503 or 409. */
+  async function write(text: string): Promise<{ id: number } | undefined> {
+    const key = `"${randomUUID()}"`;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const res = await fetch(`${api!.url}/api/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ task: text }),
+      });
+      requests++;
+      const body = (await res.json()) as { task?: { id: number; task: string }; code?: string };
+      if (res.status === 201 && body.task?.task === text) return body.task;
+      if (res.status !== 503 && res.status !== 409) {
+        failures.push(`POST ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+        return undefined;
+      }
+      writeRetries++;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    failures.push(`POST never acknowledged: ${text}`);
+    return undefined;
+  }
+
+  async function client(n: number): Promise<void> {
+    for (let i = 0; running; i++) {
+      const text = `rotation with terminated sessions ${n}-${i}`;
+      try {
+        const task = await write(text);
+        if (!task) continue;
+        written.set(task.id, text);
+        // A read gets no second chance from the client: any answer but 200 is a failure.
+        const read = await fetch(`${api!.url}/api/tasks/${task.id}`);
+        requests++;
+        const readBody = (await read.json()) as { task?: { task: string } };
+        if (read.status !== 200 || readBody.task?.task !== text) failures.push(`GET ${read.status} ${JSON.stringify(readBody).slice(0, 200)}`);
+        const list = await fetch(`${api!.url}/api/tasks?limit=5`);
+        requests++;
+        if (list.status !== 200) failures.push(`GET list ${list.status} ${(await list.text()).slice(0, 200)}`);
+        else await list.arrayBuffer();
+      } catch (error) {
+        requests++;
+        failures.push(`network error: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  const started = Date.now();
+  const load = Promise.all(Array.from({ length: CLIENTS }, (_, n) => client(n)));
+  const timeline: string[] = [];
+  const mark = (what: string) => timeline.push(`${((Date.now() - started) / 1000).toFixed(1)}s ${what} (${requests} requests so far)`);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    for (let rotation = 0; rotation < 2; rotation++) {
+      const [before] = await apiUsers();
+      const { VersionId } = await fx.client.send(new RotateSecretCommand({ SecretId: secretArn, RotationLambdaARN: ROTATION_FUNCTION_ARN }));
+      const run = fx.sm.rotations.find((r) => r.versionId === VersionId)!;
+      await run.done;
+      expect(run.error).toBeUndefined();
+      const secret = await currentSecret();
+      expect(secret.username).not.toBe(before);
+      volume.update(volumePayload(secret));
+      // At once: the API has not followed the new files yet, so these are the sessions in use.
+      const { rows } = await fx.adminQuery<{ ok: boolean }>(
+        'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE usename = $1 AND datname = $2',
+        [before, DATABASE],
+      );
+      terminated += rows.filter((r) => r.ok).length;
+      mark(`rotated ${before} → ${secret.username}, files swapped, ${rows.length} sessions of ${before} terminated`);
+      const took = await waitUntilApiUses(secret.username);
+      mark(`API connects only as ${secret.username} after ${took} ms`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    running = false;
+    await load;
+  }
+  mark('load stopped');
+  console.log(
+    `rotation with terminated sessions: ${requests} requests (${written.size} writes) from ${CLIENTS} clients, ${terminated} sessions terminated, ` +
+      `${writeRetries} write answers 503/409 repeated with their key, ${failures.length} failed\n  ${timeline.join('\n  ')}`,
+  );
+  expect(terminated).toBeGreaterThan(0); // the terminations hit sessions in use
+  expect(failures.slice(0, 5), `${failures.length} failed requests, first five`).toEqual([]);
+
+  // Every acknowledged write is there once, with its text.
+  const texts = [...written.values()];
+  const db = new pg.Client({ connectionString: fx.cluster.url(DATABASE) });
+  await db.connect();
+  const { rows } = await db
+    .query<{ task: string; n: number }>('SELECT task, count(*)::int AS n FROM main_table WHERE task = ANY($1::text[]) GROUP BY task', [texts])
+    .finally(() => db.end());
+  expect(rows).toHaveLength(texts.length);
+  expect(rows.filter((r) => r.n !== 1)).toEqual([]);
 });

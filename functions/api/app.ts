@@ -2,9 +2,10 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Db } from './db';
+import { retryingReads } from './db/read-retry';
 import { notFound, onError } from './errors';
 import { idempotency } from './idempotency';
-import { requireInternalToken } from './internal-token';
+import { internalTokenGuards } from './internal-token';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import { probes } from './probes';
@@ -28,7 +29,7 @@ export interface AppDeps {
 /**
  * The API, composed once: every host (host.ts for the bundle, the image and `npm start`; dev.ts for
  * `npm run dev`; the tests) serves exactly this app. In order: request id, request log and metrics (one middleware),
- * probes, CORS, the internal token, the /api routes, the 404/405 answer, the error answer.
+ * the internal token on /metrics, probes, CORS, the internal token on /api, the /api routes, the 404/405 answer, the error answer.
  */
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
   // strict: false so the previous client's GET /api/ (trailing slash) reaches the same route as /api.
@@ -39,14 +40,18 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
     if (store) return store;
     const d = await db();
     driverName = d.driver;
-    return (store = taskStore(d));
+    // GET's reads are tried once more on a new connection when their session is terminated; writes are not (db/read-retry.ts).
+    const reads = taskStore(retryingReads(d));
+    return (store = { ...taskStore(d), list: reads.list, get: reads.get });
   };
 
+  const token = config.internalTokenFile ? internalTokenGuards(config.internalTokenFile, log) : undefined;
   app.use(requestLog({ log, metrics, state, uptime }));
+  if (token) app.use('/metrics', token.metrics); // before the probes' route serves it
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
-  if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
+  if (token) app.use('/api/*', token.api);
   app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));
   app.notFound(notFound(app));
   app.onError(onError(log));

@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeletSecretVolume } from '../../test/support/kubelet-secret-volume';
-import { internalTokenCheck, type InternalTokenCheck } from './internal-token';
+import { createApp } from './app';
+import { loadConfig } from './config';
+import { createPgDb } from './db/pg';
+import { bearerToken, internalTokenCheck, type InternalTokenCheck } from './internal-token';
+import { createLogger } from './logger';
+import { createMetrics } from './metrics';
 
 const A = 'tokenAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
 const B = 'tokenBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
@@ -99,5 +104,55 @@ describe('internalTokenCheck', () => {
     expect(check(B)).toBe(true);
     expect(check('')).toBe(false);
     expect(check(`${B},`)).toBe(true);
+  });
+});
+
+describe('/metrics with INTERNAL_TOKEN_FILE', () => {
+  const silent = createLogger('silent');
+  /** The composed app, as every host serves it; prom-client's registry is real. */
+  async function appWithToken(dir: string) {
+    const config = loadConfig({ DATABASE_URL: 'postgres://app:unused@127.0.0.1:1/tasks', INTERNAL_TOKEN_FILE: join(dir, 'token') });
+    const db = createPgDb(config.db, silent);
+    cleanups.push(() => void db.close());
+    return createApp({ config, db: async () => db, log: silent, metrics: createMetrics(() => undefined, () => 0, async () => undefined) });
+  }
+
+  it('answers only the mounted tokens, as Authorization: Bearer or X-Internal-Token; the probes stay open', async () => {
+    const v = volume({ token: A, previous: B });
+    const app = await appWithToken(v.dir);
+    for (const path of ['/metrics', '/metrics/', '/metrics?x=1']) {
+      const refused = await app.request(path);
+      expect(refused.status, path).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
+      expect(await refused.json()).toMatchObject({ success: false, code: 'unauthorized' });
+    }
+    for (const headers of [{ authorization: `Bearer ${NEVER}` }, { authorization: `Basic ${A}` }, { authorization: `Bearer ${A}, ${B}` }, { authorization: 'Bearer ' }, { 'x-internal-token': NEVER }] as Record<string, string>[]) {
+      expect((await app.request('/metrics', { headers })).status, JSON.stringify(headers)).toBe(401);
+    }
+    for (const headers of [{ authorization: `Bearer ${A}` }, { authorization: `bearer ${B}` }, { 'x-internal-token': A }] as Record<string, string>[]) {
+      const ok = await app.request('/metrics', { headers });
+      expect(ok.status, JSON.stringify(headers)).toBe(200);
+      expect(await ok.text()).toContain('http_requests_total');
+    }
+    // A bearer token is not an /api credential: nginx's header is.
+    expect((await app.request('/api/', { headers: { authorization: `Bearer ${A}` } })).status).toBe(401);
+    expect((await app.request('/healthz')).status).toBe(200);
+    expect((await app.request('/readyz')).status).not.toBe(401);
+  });
+
+  it('is open without INTERNAL_TOKEN_FILE, as before', async () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://app:unused@127.0.0.1:1/tasks' });
+    const db = createPgDb(config.db, silent);
+    cleanups.push(() => void db.close());
+    const app = createApp({ config, db: async () => db, log: silent, metrics: createMetrics(() => undefined, () => 0, async () => undefined) });
+    expect((await app.request('/metrics')).status).toBe(200);
+  });
+});
+
+describe('bearerToken', () => {
+  it('reads RFC 6750 credentials and nothing else', () => {
+    expect(bearerToken(`Bearer ${A}`)).toBe(A);
+    expect(bearerToken('BEARER abc.def-ghi~_+/==')).toBe('abc.def-ghi~_+/==');
+    for (const h of [undefined, '', 'Bearer', 'Bearer ', 'Basic abc', 'Bearer a b', 'Bearer a,b', 'Bearerabc']) expect(bearerToken(h), String(h)).toBeUndefined();
   });
 });

@@ -125,13 +125,38 @@ function contentVersion(file: string): string {
   return h.digest('hex');
 }
 
-/** Refuses (401 unauthorized) every request whose X-Internal-Token does not match the mounted tokens. */
-export function requireInternalToken(file: string, log: Logger): MiddlewareHandler {
+/** The credentials of an `Authorization: Bearer <token>` header (RFC 6750 §2.1; the scheme is case-insensitive, RFC 9110 §11.1). */
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header ?? '');
+  return m?.[1];
+}
+
+/**
+ * The guards of INTERNAL_TOKEN_FILE, over one check of the mounted `token` and `previous` files:
+ * - `api`: every `/api` request needs a matching `X-Internal-Token` (nginx adds it); 401 otherwise.
+ * - `metrics`: `/metrics` needs the same token, as `Authorization: Bearer <token>` (what a
+ *   Prometheus Operator PodMonitor's `authorization` sends, from a Secret key) or as
+ *   `X-Internal-Token`; 401 with `WWW-Authenticate: Bearer` otherwise (RFC 6750 §3). Without it
+ *   anything that reaches the Knative route could read the metrics. The probes stay open: the
+ *   kubelet and queue-proxy send no token.
+ */
+export function internalTokenGuards(file: string, log: Logger): { api: MiddlewareHandler; metrics: MiddlewareHandler } {
   const check = internalTokenCheck(file, { onChange: (count) => log.info({ acceptedTokens: count }, 'internal token files changed; accepting the new set') });
-  return async (c, next) => {
-    if (!check(c.req.header('x-internal-token'))) {
-      return fail(c, 401, 'unauthorized', 'This API only answers requests that come through the web front end');
-    }
-    await next();
+  return {
+    api: async (c, next) => {
+      if (!check(c.req.header('x-internal-token'))) {
+        return fail(c, 401, 'unauthorized', 'This API only answers requests that come through the web front end');
+      }
+      await next();
+    },
+    metrics: async (c, next) => {
+      const bearer = bearerToken(c.req.header('authorization'));
+      // One token per scrape: a comma in the bearer credentials is not a second guess.
+      const presented = bearer ?? c.req.header('x-internal-token');
+      if (!check(presented)) {
+        return fail(c, 401, 'unauthorized', 'Metrics need the internal token as Authorization: Bearer', { 'WWW-Authenticate': 'Bearer realm="metrics"' });
+      }
+      await next();
+    },
   };
 }

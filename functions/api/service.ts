@@ -8,7 +8,11 @@ import { idempotencyKeyRows } from './idempotency';
 import { createMetrics } from './metrics';
 import { migrate } from './migrations';
 
-/** Start-up migrations retry while the database is unreachable: 0.5 s, doubling, at most 5 s apart. */
+/**
+ * Start-up migrations retry while the database is unreachable. A driver with a connection probe
+ * (pg, neon) is waited on: the retry starts as soon as the probe gets an answer. Otherwise, or
+ * when the failure did not open the breaker (a terminated session), 0.5 s doubling to 5 s.
+ */
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 5000;
 
@@ -49,15 +53,21 @@ export function createService(config: Config, log: Logger) {
     if (!config.migrateOnStart) return undefined;
     const run = (async () => {
       for (let attempt = 1, wait = RETRY_FIRST_MS; ; attempt++, wait = Math.min(wait * 2, RETRY_MAX_MS)) {
+        let d: Db | undefined;
         try {
-          const r = await migrate(await db());
+          d = await db();
+          const r = await migrate(d);
           state.migrated = true;
           log.info({ applied: r.applied, current: r.current }, r.applied.length ? 'migrations applied' : 'schema is current');
           return;
         } catch (err) {
           if (!isDatabaseUnavailable(err) || state.shuttingDown) throw err;
-          log.warn({ attempt, retryInMs: wait, err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'start-up migrations: database not reachable; retrying');
-          await new Promise((r) => setTimeout(r, wait).unref());
+          const outage = d?.outage?.();
+          log.warn(
+            { attempt, ...(outage ? { waitingFor: 'connection probe' } : { retryInMs: wait }), err: { code: (err as { code?: string }).code, message: (err as Error).message } },
+            'start-up migrations: database not reachable; retrying',
+          );
+          await (outage ?? new Promise((r) => setTimeout(r, wait).unref()));
         }
       }
     })();

@@ -89,12 +89,19 @@ describe('scrape configuration', () => {
   const values = loadValues('prod');
   const yaml = (file: string) => parseAllDocuments(readFileSync(join(here, file), 'utf8')).map((doc) => doc.toJS());
 
-  it('selects the Knative Service pods in the backend namespace on the app port', () => {
-    const [monitor] = yaml('podmonitor-tasks-api.yaml');
+  it.each(['dev', 'prod'] as const)('selects the Knative Service pods in the backend namespace on the app port, with the internal token (%s)', (env) => {
+    const v = loadValues(env);
+    const [monitor] = yaml(`rendered/${env}/podmonitor-${v.api.serviceName}.yaml`);
     expect(monitor.kind).toBe('PodMonitor');
-    expect(monitor.metadata.namespace).toBe(values.namespaces.backend);
-    expect(monitor.spec.selector.matchLabels).toEqual({ 'serving.knative.dev/service': values.api.serviceName });
+    expect(monitor.metadata.namespace).toBe(v.namespaces.backend);
+    expect(monitor.spec.selector.matchLabels).toEqual({ 'serving.knative.dev/service': v.api.serviceName });
     expect(monitor.spec.podMetricsEndpoints.map((e: { port: string }) => e.port)).toEqual(['user-port', 'http-usermetric']);
+    // The app's /metrics needs the token; queue-proxy's port is Knative's and takes none.
+    expect(monitor.spec.podMetricsEndpoints[0].authorization).toEqual({
+      type: 'Bearer',
+      credentials: { name: v.secrets.kubernetes.internalToken, key: v.secrets.internalTokenKey },
+    });
+    expect(monitor.spec.podMetricsEndpoints[1].authorization).toBeUndefined();
   });
 
   it('lets Prometheus through the default deny to the ports it scrapes', () => {
@@ -107,6 +114,7 @@ describe('scrape configuration', () => {
   it('has a plain Prometheus alternative with the same two jobs', () => {
     const config = parse(readFileSync(join(here, 'prometheus-scrape.yaml'), 'utf8'));
     expect(config.scrape_configs.map((j: { job_name: string }) => j.job_name)).toEqual(['tasks-api', 'knative-serving-autoscaling']);
+    expect(config.scrape_configs[0].authorization).toEqual({ type: 'Bearer', credentials_file: `/etc/prometheus/secrets/${values.secrets.kubernetes.internalToken}/${values.secrets.internalTokenKey}` });
   });
 });
 

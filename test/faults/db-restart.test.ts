@@ -7,8 +7,10 @@ import { startScramCluster, type ScramCluster } from '../support/scram-cluster';
 /**
  * The database restarts (`pg_ctl stop -m fast`, then `-m immediate`) under 32 clients that mix
  * reads with keyed writes, each write retried with its own key until it is acknowledged. Holds:
- * every acknowledged write is in the table, no write is there twice, no 500. Prints the time from
- * the database accepting connections again to steady 2xx.
+ * every acknowledged write is in the table, no write is there twice, no 500, and the outage is
+ * ended by the API's connection probe. Prints the time from the database accepting connections
+ * again (a watcher connecting every 10 ms) to the first 2xx and to steady 2xx.
+ * Then single sessions terminated under a read and under a write (pg_terminate_backend).
  */
 const CLIENTS = 32;
 const DOWN_MS = 1500;
@@ -105,9 +107,31 @@ async function underLoad(mode: 'fast' | 'immediate') {
   await new Promise((r) => setTimeout(r, 1000));
   const stoppedAt = Date.now();
   await cluster.halt(mode);
+  // pg_ctl start -w notices a started server only on its next poll: this watcher also looks for
+  // the moment itself (a connection every 10 ms), so the figures count from the database's return.
+  let acceptingAt = Infinity;
+  const watcher = (async () => {
+    while (!stop) {
+      const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        acceptingAt = Date.now();
+        await c.end();
+        return;
+      } catch {
+        await c.end().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  })();
   await new Promise((r) => setTimeout(r, DOWN_MS));
   await cluster.resume();
-  const backAt = Date.now();
+  const resumedAt = Date.now();
+  await watcher;
+  // Both are upper bounds of the moment the server accepted connections (the watcher shares this
+  // busy event loop with the clients); the earlier one is the closer.
+  const backAt = Math.min(resumedAt, acceptingAt);
   await new Promise((r) => setTimeout(r, AFTER_MS));
   stop = true;
   await Promise.all(clients);
@@ -115,7 +139,8 @@ async function underLoad(mode: 'fast' | 'immediate') {
   // Steady 2xx: from the first success after the last failure that ended after the database returned.
   const lastFailure = samples.filter((s) => !s.ok).reduce((m, s) => Math.max(m, s.at), 0);
   const steadyAt = samples.filter((s) => s.ok && s.at >= lastFailure).reduce((m, s) => Math.min(m, s.at), Infinity);
-  return { samples, statuses, acknowledged, replayed, retriedWrites, stoppedAt, backAt, steadyAt, lastFailure };
+  const firstOkAt = samples.filter((s) => s.ok && s.at >= backAt).reduce((m, s) => Math.min(m, s.at), Infinity);
+  return { samples, statuses, acknowledged, replayed, retriedWrites, stoppedAt, backAt, firstOkAt, steadyAt, lastFailure };
 }
 
 describe('database restart under 32 clients with keyed writes', () => {
@@ -133,11 +158,12 @@ describe('database restart under 32 clients with keyed writes', () => {
         const missing = run.acknowledged.filter((t) => !stored.has(t));
         const twice = rows.filter((r) => r.n > 1);
         const backToSteadyMs = Math.max(0, run.steadyAt - run.backAt);
+        const backToFirstOkMs = run.firstOkAt - run.backAt;
         console.log(
           `pg_ctl stop -m ${mode}: ${run.samples.length} answers (${[...run.statuses].map(([s, n]) => `${s}×${n}`).join(', ')}); ` +
             `${run.acknowledged.length} writes acknowledged, ${run.retriedWrites} retried with their key, ${run.replayed} answered from the record; ` +
-            `${missing.length} missing, ${twice.length} twice; database back → steady 2xx in ${backToSteadyMs} ms ` +
-            `(database down ${run.backAt - run.stoppedAt} ms)`,
+            `${missing.length} missing, ${twice.length} twice; database accepting connections → first 2xx in ${backToFirstOkMs} ms, ` +
+            `steady 2xx in ${backToSteadyMs} ms (database down ${run.backAt - run.stoppedAt} ms)`,
         );
         expect(api.child.exitCode, api.logs().slice(-3000)).toBeNull();
         const unhandled = api.logs().split('\n').filter((l) => l.includes('unhandled error'));
@@ -148,11 +174,71 @@ describe('database restart under 32 clients with keyed writes', () => {
         expect(twice).toEqual([]);
         // Every write that was stored was acknowledged to its client: none left behind unanswered.
         expect([...stored.keys()].filter((t) => !run.acknowledged.includes(t))).toEqual([]);
+        expect(run.firstOkAt).toBeLessThan(Infinity);
         expect(run.steadyAt).toBeLessThan(Infinity);
         expect(backToSteadyMs).toBeLessThan(AFTER_MS);
+        // The outage was ended by the connection probe's answer, not by a request let through on a timer.
+        expect(api.logs()).toMatch(/"probes":[1-9]\d*,"msg":"database reachable again"/);
       } finally {
         await db.end();
       }
     });
   }
+});
+
+describe('a session terminated under a request (pg_terminate_backend)', () => {
+  /**
+   * Holds an exclusive lock on main_table, sends the request, terminates the API's backend once it
+   * waits on the lock, then releases the lock. Returns the answer and the request's text.
+   */
+  async function terminatedUnder(send: () => Promise<Response>) {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query('BEGIN');
+      await admin.query('LOCK TABLE main_table IN ACCESS EXCLUSIVE MODE');
+      const answer = send();
+      for (let i = 0; ; i++) {
+        const { rows } = await admin.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database() AND pid <> pg_backend_pid()",
+        );
+        if (rows.length > 0) {
+          await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          break;
+        }
+        if (i > 400) throw new Error(`the request never waited on the lock:\n${api.logs().slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await admin.query('ROLLBACK');
+      return await answer;
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it('a read is retried once on a new connection: 200', async () => {
+    const res = await terminatedUnder(() => fetch(`${api.url}/api/tasks?limit=1`));
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(((await res.json()) as { success: boolean }).success).toBe(true);
+    expect(api.logs()).toContain('database sessions were terminated; new pool in use');
+  });
+
+  it('a write without a key is not retried: 503 database_unavailable, nothing stored, and the next request is served', async () => {
+    const text = `terminated write ${randomUUID()}`;
+    const res = await terminatedUnder(() =>
+      fetch(`${api.url}/api/tasks`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ task: text }) }),
+    );
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ success: false, code: 'database_unavailable' });
+    // The statement waited on the lock when its session ended, so it was rolled back; one run only.
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      expect((await db.query('SELECT count(*)::int AS n FROM main_table WHERE task = $1', [text])).rows[0].n).toBe(0);
+    } finally {
+      await db.end();
+    }
+    // One ended session is not an outage: the breaker stayed closed and the next request is answered.
+    expect((await fetch(`${api.url}/api/tasks?limit=1`)).status).toBe(200);
+  });
 });

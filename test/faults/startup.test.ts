@@ -11,7 +11,8 @@ afterAll(async () => {
 });
 
 // A pod that starts before its database: MIGRATE_ON_START=true with nothing listening yet. It must
-// stay up and unready, then migrate and serve once the database appears — not exit.
+// stay up and unready, then migrate and serve once the database appears — not exit. The migrations
+// wait for the connection probe (not a backoff of their own), so they run as soon as it gets an answer.
 it('start-up migrations with the database down: alive and unready, then ready once it is up', async () => {
   database = await createTestDatabase();
   const port = await freePort();
@@ -24,6 +25,10 @@ it('start-up migrations with the database down: alive and unready, then ready on
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${api.url}/readyz`)).status).toBe(503);
     expect(api.logs()).toMatch(/start-up migrations: database not reachable; retrying/);
+    // One attempt, then waiting on the probe: no retry on a timer of their own while the database is down.
+    const attempts = () => api.logs().split('\n').filter((l) => l.includes('start-up migrations: database not reachable')).length;
+    expect(attempts()).toBe(1);
+    expect(api.logs()).toMatch(/"waitingFor":"connection probe"/);
 
     // The database "comes up": a TCP pass-through to the machine's PostgreSQL on the configured port.
     proxy = createServer((client) => {
@@ -37,7 +42,9 @@ it('start-up migrations with the database down: alive and unready, then ready on
       if (i > 200) throw new Error(`never ready:\n${api.logs()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    console.log(`ready ${Math.round(performance.now() - upAt)} ms after the database came up`);
+    console.log(`ready ${Math.round(performance.now() - upAt)} ms after the database came up (polled every 100 ms)`);
+    expect(attempts()).toBe(1); // the probe's answer started the second, successful run
+    expect(api.logs()).toMatch(/"msg":"database reachable again"/);
     const created = await fetch(`${api.url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"after the outage"}' });
     expect(created.status).toBe(201);
   } finally {

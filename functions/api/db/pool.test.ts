@@ -7,6 +7,8 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/pos
 import { loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createPgDb } from './pg';
+import { connectionBreaker, probeDelay } from './pool';
+import { retryingReads } from './read-retry';
 
 /** Writes a Secret volume the way the kubelet does: files are symlinks into ..data, swapped by rename. */
 function secretVolume(dir: string) {
@@ -68,29 +70,127 @@ describe('pg pool following a mounted Secret', () => {
   });
 });
 
+describe('a session terminated under a query', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('tasks_pool_terminated');
+  });
+  afterAll(async () => database.drop());
+
+  /** Terminates the backend running `marker` as soon as it shows up in pg_stat_activity. */
+  async function terminateWhenRunning(marker: string) {
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      for (let i = 0; ; i++) {
+        const { rows } = await admin.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active' AND pid <> pg_backend_pid()",
+          [`%${marker}%`],
+        );
+        if (rows.length > 0) {
+          await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          return;
+        }
+        if (i > 400) throw new Error(`${marker} never ran`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it('57P01 neither opens the breaker nor leaves the pool in use: a read retried once gets its rows', async () => {
+    const db = createPgDb(loadConfig({ DATABASE_URL: database.url, DB_DRIVER: 'pg' }).db, createLogger('silent'));
+    try {
+      // Fill the pool with idle connections that the termination below does not touch.
+      await Promise.all(Array.from({ length: 4 }, () => db.query('SELECT pg_sleep(0.05)')));
+
+      // Without the retry the query fails with the server's 57P01 ...
+      const plain = db.query("SELECT 'plain-marker', pg_sleep(5)").then(() => 'answered', (err: unknown) => err);
+      await terminateWhenRunning('plain-marker');
+      expect(await plain).toMatchObject({ code: '57P01' });
+      // ... and the very next query is served: no DB_BACKOFF, the breaker stayed closed.
+      expect(await db.query<{ n: number }>('SELECT 1 AS n')).toEqual([{ n: 1 }]);
+      expect(db.outage?.()).toBeUndefined();
+
+      // With it, the read runs again on a new connection and answers.
+      const reads = retryingReads(db);
+      const retried = reads.query<{ m: string }>("SELECT 'retried-marker' AS m, pg_sleep(0.3)::text AS s");
+      await terminateWhenRunning('retried-marker');
+      expect((await retried)[0]!.m).toBe('retried-marker');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('connectionBreaker', () => {
-  it('lets one attempt through per backoff period during an outage, doubling up to the cap', async () => {
-    const { connectionBreaker } = await import('./pool');
-    let now = 0;
-    const breaker = connectionBreaker({ minMs: 100, maxMs: 400, now: () => now });
+  const schedule = { minMs: 5, fastMs: 20, fastForMs: 60_000, maxMs: 40 };
+  const until = async (cond: () => boolean, what: string) => {
+    for (const deadline = Date.now() + 10_000; !cond(); ) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+
+  it('while open: every call refused, one probe at a time, and the first answer closes it at once', async () => {
+    let up = false;
+    let running = 0;
+    let most = 0;
+    let probes = 0;
+    const breaker = connectionBreaker({
+      schedule,
+      probe: async () => {
+        probes++;
+        most = Math.max(most, ++running);
+        // A slow attempt: longer than the probe interval, so a second probe would overlap it.
+        await new Promise((r) => setTimeout(r, 30));
+        running--;
+        return up;
+      },
+    });
     breaker.admit(); // closed: every call may try
+    expect(breaker.whenClosed()).toBeUndefined();
     breaker.failed();
+    const closed = breaker.whenClosed();
+    expect(closed).toBeInstanceOf(Promise);
     expect(() => breaker.admit()).toThrow(expect.objectContaining({ code: 'DB_BACKOFF' }));
-    now = 100;
-    breaker.admit(); // the trial
-    expect(() => breaker.admit()).toThrow(expect.objectContaining({ code: 'DB_BACKOFF' })); // one trial at a time
-    breaker.failed();
-    now = 299;
+    breaker.failed(); // late failures of calls already running change nothing
+    await until(() => probes >= 4, 'four failed probes');
+    expect(breaker.isOpen()).toBe(true);
     expect(() => breaker.admit()).toThrow(expect.objectContaining({ code: 'DB_BACKOFF' }));
-    now = 300;
-    breaker.admit();
-    breaker.failed(); // 400
-    breaker.failed(); // capped at 400, not 800
-    now = 700;
-    breaker.admit();
-    breaker.succeeded();
-    breaker.admit();
-    breaker.admit(); // closed again: no limit
+
+    up = true; // the database is back: the next probe closes the breaker, no call needed
+    await closed;
     expect(breaker.isOpen()).toBe(false);
+    expect(most).toBe(1);
+    breaker.admit();
+    const after = probes;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(probes).toBe(after); // no probing while closed
+    breaker.stop();
+  });
+
+  it('a call that succeeds closes it too; stop() releases waiters and ends probing', async () => {
+    let probes = 0;
+    const breaker = connectionBreaker({ schedule, probe: async () => (probes++, false) });
+    breaker.failed();
+    await until(() => probes >= 1, 'a probe');
+    breaker.succeeded();
+    expect(breaker.isOpen()).toBe(false);
+
+    breaker.failed();
+    const waiting = breaker.whenClosed()!;
+    breaker.stop();
+    await waiting;
+    const stoppedAt = probes;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(probes).toBe(stoppedAt);
+  });
+
+  it('probes every 250 ms at most for the first 5 s of an outage, then less often, down to every 2 s', () => {
+    expect([0, 1, 2, 3, 4, 10].map((n) => probeDelay(n, 0))).toEqual([50, 100, 200, 250, 250, 250]);
+    expect(probeDelay(1, 4999)).toBe(100);
+    expect([0, 3, 4, 5, 6, 20].map((n) => probeDelay(n, 5000))).toEqual([250, 400, 800, 1600, 2000, 2000]);
   });
 });

@@ -2,7 +2,7 @@ import { ConfigError, dbConnection, type Driver, type DbTarget } from '../config
 import type { Logger } from '../logger';
 import { isDatabaseUnavailable } from '../errors';
 import { MountedCredentials, type DbCredentials } from './credentials';
-import { AUTH_FAILED, sqlState, type Db, type PoolStats, type Queryable, type Row } from './types';
+import { AUTH_FAILED, SESSION_TERMINATED, sqlState, type Db, type PoolStats, type Queryable, type Row } from './types';
 
 /** The parts of a node-postgres compatible Pool we use (pg.Pool and Neon's Pool both fit). */
 export interface PgLikeClient {
@@ -31,7 +31,20 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   let creds: DbCredentials | undefined = mounted?.read();
   let pool = build(creds);
   let generation = 0;
-  const breaker = connectionBreaker();
+  // The probe runs on the pool in use at that moment, so it follows a rotation too. A login
+  // refused during a rotation is an answer: the requests' own retry (withAuthRetry) handles it.
+  const breaker = connectionBreaker({
+    probe: async () => {
+      try {
+        await pool.query('SELECT 1');
+        return true;
+      } catch (err) {
+        return !isDatabaseUnavailable(err) || AUTH_FAILED.has(sqlState(err) ?? '');
+      }
+    },
+    // warn, like the 'database unavailable' lines of the outage, so whoever reads those sees its end.
+    onClose: (outageMs, probes) => log.warn({ outageMs, probes }, 'database reachable again'),
+  });
 
   function build(c: DbCredentials | undefined): PgLikePool {
     const common = {
@@ -81,6 +94,27 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   }
 
   /**
+   * A new pool with the same credentials, after the server ended a session of `used` (57P01 from
+   * pg_terminate_backend or a shutdown, 57P02). Sessions are rarely ended one at a time: the other
+   * idle clients of that pool may be dead without knowing yet (their termination message still
+   * unread), and a retried read must not be handed one of them. Queries running on the old pool
+   * finish there; only the first such error per pool renews it.
+   */
+  function renew(used: PgLikePool, code: string) {
+    if (used !== pool) return;
+    let replacement: PgLikePool;
+    try {
+      replacement = build(creds);
+    } catch (err) {
+      log.warn({ err: describe(err) }, 'cannot open a new pool after sessions were terminated; keeping the current one');
+      return;
+    }
+    pool = replacement;
+    log.warn({ code }, 'database sessions were terminated; new pool in use');
+    retire(used);
+  }
+
+  /**
    * Ends a replaced pool once nothing is queued on it. end() lets checked-out clients finish
    * their queries, but it fails requests still waiting for a client, so wait for those first.
    */
@@ -103,12 +137,18 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       breaker.succeeded();
       return result;
     } catch (err) {
+      const code = sqlState(err) ?? '';
       if (isPoolWaitTimeout(err)) {
-        breaker.inconclusive();
         // pg-pool says the same whether the pool is full of working clients or of connection
         // attempts hanging on a dead server; only the first is "busy".
         if (!breaker.isOpen()) throw poolBusy(err, target.poolMax);
-      } else if (isDatabaseUnavailable(err) && !AUTH_FAILED.has(sqlState(err) ?? '')) breaker.failed();
+      } else if (SESSION_TERMINATED.has(code)) {
+        // The server ended this session and said so: no evidence that it is down (a rotation's
+        // pg_terminate_backend leaves it answering). Opening the breaker here turned one ended
+        // session into 503s for every request; if the server is going away, the next connection
+        // attempt fails and opens it.
+        renew(p, code);
+      } else if (isDatabaseUnavailable(err) && !AUTH_FAILED.has(code)) breaker.failed();
       // The server answered: an SQL error is still an answer, and a refused login during a
       // rotation is retried with the new credentials at once (withAuthRetry), not backed off.
       else breaker.succeeded();
@@ -163,8 +203,10 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
     stats(): PoolStats {
       return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
     },
+    outage: () => breaker.whenClosed(),
     async close() {
       stopWatching?.();
+      breaker.stop();
       await pool.end();
     },
   };
@@ -190,40 +232,117 @@ function poolBusy(cause: unknown, poolMax: number): Error {
   return Object.assign(new Error(`all ${poolMax} database connections stayed busy for the connect timeout`, { cause }), { code: 'POOL_BUSY' });
 }
 
+/** How the connection probe paces itself while the database is unreachable. */
+export interface ProbeSchedule {
+  /** Delay before the first probe, doubling per failed probe up to `fastMs`. */
+  minMs: number;
+  /** The probe interval for the first `fastForMs` of an outage: the longest wait for a database that is back. */
+  fastMs: number;
+  fastForMs: number;
+  /** After that the interval keeps doubling up to this. */
+  maxMs: number;
+}
+
 /**
- * Backoff for connection attempts during an outage. After a connection-class failure the
- * breaker opens: calls fail at once with code DB_BACKOFF (a 503 database_unavailable) until
- * the backoff has passed, then one call is let through as a trial. The backoff doubles from
- * `minMs` to `maxMs` per failure and resets on the first success. Without it every request
- * during an outage opened its own connection attempt (thousands per second).
+ * Restarts and failovers end within seconds, so the first 5 s of an outage are probed every
+ * 250 ms at most (a database that is back is found within 0.25 s), at most 4 connection attempts
+ * a second per process; a longer outage is probed less and less often, down to once every 2 s.
  */
-export function connectionBreaker({ minMs = 100, maxMs = 2000, now = Date.now } = {}) {
-  let failures = 0;
-  let retryAt = 0;
-  let trialRunning = false;
+export const PROBE_SCHEDULE: ProbeSchedule = { minMs: 50, fastMs: 250, fastForMs: 5000, maxMs: 2000 };
+
+/** The wait before probe number `n` (0-based), `elapsedMs` into the outage. */
+export function probeDelay(n: number, elapsedMs: number, s: ProbeSchedule = PROBE_SCHEDULE): number {
+  const doubled = s.minMs * 2 ** Math.min(n, 16);
+  if (elapsedMs < s.fastForMs) return Math.min(s.fastMs, doubled);
+  return Math.min(s.maxMs, Math.max(s.fastMs, doubled));
+}
+
+/**
+ * The connection breaker. After a connection-class failure it opens: every call fails at once
+ * with code DB_BACKOFF (a 503 database_unavailable) instead of opening its own connection attempt
+ * (without it, thousands a second during an outage). While open, one probe at a time (never two)
+ * asks the database on the schedule above; the first probe that gets an answer closes the breaker
+ * at once, so recovery waits for the database, not for a backoff timer, and wakes whoever waits
+ * in `whenClosed()` (the start-up migrations). A call that succeeds closes it too.
+ *
+ * `probe` resolves true when the server answered (even with an error), false when it could not be
+ * reached; a rejection counts as false.
+ */
+export function connectionBreaker({
+  probe,
+  schedule = PROBE_SCHEDULE,
+  onClose,
+}: {
+  probe: () => Promise<boolean>;
+  schedule?: ProbeSchedule;
+  onClose?: (outageMs: number, probes: number) => void;
+}) {
+  let open = false;
+  let openedAt = 0;
+  let probes = 0;
+  let probing = false;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let waiters: (() => void)[] = [];
+
+  const wake = () => {
+    const w = waiters;
+    waiters = [];
+    for (const resolve of w) resolve();
+  };
+  const close = () => {
+    if (!open) return;
+    open = false;
+    clearTimeout(timer);
+    timer = undefined;
+    onClose?.(Date.now() - openedAt, probes);
+    wake();
+  };
+  const next = () => {
+    if (stopped) return;
+    timer = setTimeout(runProbe, probeDelay(probes, Date.now() - openedAt, schedule));
+    timer.unref?.();
+  };
+  async function runProbe() {
+    timer = undefined;
+    if (!open || probing || stopped) return;
+    probing = true;
+    probes++;
+    const answered = await probe().catch(() => false);
+    probing = false;
+    if (!open) return; // a call succeeded meanwhile
+    if (answered) close();
+    else next();
+  }
+
   return {
-    /** Throws DB_BACKOFF while open; otherwise the caller may try (as the trial when half-open). */
+    /** Throws DB_BACKOFF while open; otherwise the caller may try. */
     admit(): void {
-      if (failures === 0) return;
-      const wait = retryAt - now();
-      if (wait > 0 || trialRunning) {
-        throw Object.assign(new Error(`database unreachable; next connection attempt in ${Math.max(0, wait)} ms`), { code: 'DB_BACKOFF' });
+      if (open) {
+        throw Object.assign(new Error(`database unreachable for ${Date.now() - openedAt} ms; probing for it`), { code: 'DB_BACKOFF' });
       }
-      trialRunning = true;
     },
-    succeeded(): void {
-      failures = 0;
-      trialRunning = false;
-    },
+    succeeded: close,
+    /** A connection-class failure: opens the breaker and starts probing (once per outage). */
     failed(): void {
-      failures++;
-      trialRunning = false;
-      retryAt = now() + Math.min(maxMs, minMs * 2 ** Math.min(failures - 1, 16));
+      if (open || stopped) return;
+      open = true;
+      openedAt = Date.now();
+      probes = 0;
+      next();
     },
-    /** Neither success nor failure (the pool wait timed out): let the next call try. */
-    inconclusive(): void {
-      trialRunning = false;
+    isOpen: () => open,
+    /** Whether a probe is talking to the database right now (at most one ever is). */
+    isProbing: () => probing,
+    /** While open, a promise that resolves when the breaker closes (or on stop()); else undefined. */
+    whenClosed(): Promise<void> | undefined {
+      return open && !stopped ? new Promise((resolve) => waiters.push(resolve)) : undefined;
     },
-    isOpen: () => failures > 0,
+    /** No more probes (the Db is closing); releases every waiter. */
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
+      wake();
+    },
   };
 }

@@ -18,11 +18,35 @@ export interface Db extends Queryable {
   /** Runs fn inside BEGIN/COMMIT on one connection; rolls back when it throws. */
   transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
   stats(): PoolStats;
+  /**
+   * While an outage is under way (the connection breaker is open), a promise that resolves when
+   * the connection probe first gets an answer, or when the Db is closed; otherwise undefined
+   * (db/pool.ts connectionBreaker). Drivers without a network connection (PGlite) leave it out.
+   */
+  outage?(): Promise<void> | undefined;
   close(): Promise<void>;
 }
 
 /** SQLSTATEs that mean "these credentials are not (or no longer) valid". */
 export const AUTH_FAILED = new Set(['28P01', '28000']);
+
+/**
+ * SQLSTATEs the server sends on a session it is ending (PostgreSQL, Appendix A, class 57):
+ * 57P01 admin_shutdown (pg_terminate_backend, a fast shutdown), 57P02 crash_shutdown,
+ * 57P05 idle_session_timeout. The server answered: this is not evidence that it is down.
+ */
+export const SESSION_TERMINATED = new Set(['57P01', '57P02', '57P05']);
+
+/**
+ * The session a statement ran on ended under it: the server's termination message, or the socket
+ * closing without one (node-postgres: "Connection terminated unexpectedly"; a client whose
+ * connection already failed is "not queryable"). A new connection may well succeed.
+ */
+export function isSessionTerminated(err: unknown): boolean {
+  if (SESSION_TERMINATED.has(sqlState(err) ?? '')) return true;
+  const message = String((err as { message?: unknown } | null)?.message ?? '');
+  return /Connection terminated unexpectedly|Client has encountered a connection error and is not queryable/.test(message);
+}
 
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
