@@ -244,11 +244,12 @@ export interface ProbeSchedule {
 }
 
 /**
- * Restarts and failovers end within seconds, so the first 5 s of an outage are probed every
- * 250 ms at most (a database that is back is found within 0.25 s), at most 4 connection attempts
- * a second per process; a longer outage is probed less and less often, down to once every 2 s.
+ * Restarts end within seconds and failovers within tens of seconds, so the first 30 s of an outage
+ * are probed every 250 ms at most (a database that is back is found within 0.25 s): at most 4
+ * connection attempts a second per process, one refused TCP connect each. A longer outage is probed
+ * less often, down to once a second.
  */
-export const PROBE_SCHEDULE: ProbeSchedule = { minMs: 50, fastMs: 250, fastForMs: 5000, maxMs: 2000 };
+export const PROBE_SCHEDULE: ProbeSchedule = { minMs: 50, fastMs: 250, fastForMs: 30_000, maxMs: 1000 };
 
 /** The wait before probe number `n` (0-based), `elapsedMs` into the outage. */
 export function probeDelay(n: number, elapsedMs: number, s: ProbeSchedule = PROBE_SCHEDULE): number {
