@@ -80,9 +80,11 @@ describe("nginx's own answers on API paths", () => {
     expectJsonError(await send(request), status, code);
   });
 
-  it('a body that stops arriving: the connection closes after CLIENT_TIMEOUT with no answer at all (nginx never sends its 408)', async () => {
+  // A keyed write is buffered whole so that nginx can try it again; one without a key streams its
+  // body to the API, which answers 408 itself (test/request-edges.test.ts).
+  it('a keyed write whose body stops arriving: the connection closes after CLIENT_TIMEOUT with no answer at all (nginx never sends its 408)', async () => {
     const before = reached;
-    const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Content-Length: 20'], '{"task":'));
+    const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-1"', 'Content-Length: 20'], '{"task":'));
     expect(res.raw.length, res.raw.toString()).toBe(0);
     expect(reached).toBe(before); // the half body never reached the API
   });
@@ -91,9 +93,10 @@ describe("nginx's own answers on API paths", () => {
     const temp = join(nginx.dir, 'client_body');
     chmodSync(temp, 0o000);
     try {
-      // Over client_body_buffer_size (16k), under the 64k limit: nginx must write it to a temp file.
+      // Over client_body_buffer_size (16k), under the 64k limit: nginx must write it to a temp file
+      // (a keyed write: one without a key streams its body to the API).
       const body = JSON.stringify({ task: 'x'.repeat(40_000) });
-      const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', `Content-Length: ${body.length}`], body));
+      const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-2"', `Content-Length: ${body.length}`], body));
       expectJsonError(res, 500, 'internal_error');
       expect(JSON.parse(res.body.toString()).message).toMatch(/request id is [0-9a-f]{32}$/);
     } finally {

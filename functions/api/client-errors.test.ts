@@ -70,3 +70,46 @@ describe('answers below the app', () => {
     expect(response.endsWith('ok')).toBe(true);
   });
 });
+
+describe('bytes after a request received whole', () => {
+  // The app answers late, as a write on the database does: the parser fails on the bytes after the
+  // request well before its answer is written.
+  let slow: Server;
+  let slowPort: number;
+  beforeAll(async () => {
+    slow = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => setTimeout(() => res.end(`ran ${req.method} ${req.url}`), 150));
+    });
+    answerBelowTheApp(slow, { bodyLimitBytes: 1024 });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    slowPort = (slow.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((r) => slow.close(() => r())));
+
+  it('after Connection: close: the request gets its own answer and the bytes are dropped', async () => {
+    const response = await raw(slowPort, ['DELETE /tasks/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n{']);
+    expect(response).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(response.endsWith('ran DELETE /tasks/1')).toBe(true);
+    expect(response).not.toContain('bad_request');
+  });
+
+  it('past the Content-Length: the request gets its own answer, then the JSON 400, then the connection closes', async () => {
+    const response = await raw(slowPort, ['POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}xyz}']);
+    const [first, second] = response.split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(first!.endsWith('ran POST /tasks')).toBe(true);
+    const parsed = parse(second!);
+    expect(parsed.status).toBe(400);
+    expect(parsed.headers.connection).toBe('close');
+    expect(JSON.parse(parsed.body)).toEqual({ success: false, message: 'The request is not valid HTTP/1.1', code: 'bad_request' });
+  });
+
+  it('inside a body that has not all arrived (a broken chunk): the JSON 400 in that request\'s place', async () => {
+    const response = await raw(slowPort, ['POST /tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']);
+    const parsed = parse(response);
+    expect(parsed.status).toBe(400);
+    expect(JSON.parse(parsed.body).code).toBe('bad_request');
+    expect(response).not.toContain('ran POST');
+  });
+});

@@ -7,9 +7,9 @@ import type { ErrorCode } from './schemas';
  * them first. Node's own answers carry no body (`HTTP/1.1 400 Bad Request`, 431, 408, 417);
  * these give the API's error shape `{"success": false, "message", "code"}` instead.
  *
- * Node answers only while nothing has been written on the connection yet (the first request of
- * a connection); the same rule holds here, because a response to an earlier request may still
- * be on the wire. Everything else about the connection is Node's: it is closed afterwards.
+ * An answer never takes the place of a request's own: it goes out only while nothing has been
+ * written on the connection yet, or after every request received whole has been answered. The
+ * connection is closed afterwards.
  */
 
 const STATUS_TEXT: Record<number, string> = {
@@ -46,22 +46,58 @@ function rawResponse(status: number, code: ErrorCode, message: string, head: boo
   );
 }
 
+/** Responses on each connection that have not finished yet, in request order (pipelining). */
+const inFlight = new WeakMap<Duplex, Set<ServerResponse>>();
+/** Connections whose parser has failed: a failed parser reports every later chunk again. */
+const refused = new WeakSet<Duplex>();
+
+/** Handler for node:http's 'request' event: keeps `inFlight` for `clientError`. */
+function trackResponse(req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket;
+  let open = inFlight.get(socket);
+  if (!open) inFlight.set(socket, (open = new Set()));
+  open.add(res);
+  res.once('close', () => open.delete(res));
+}
+
 /**
  * Handler for node:http's 'clientError' event (bad request line, bad header, header too large,
- * conflicting Content-Length/Transfer-Encoding, request timeout): writes the JSON answer
- * straight to the socket, as Node's docs require (there is no request or response object),
- * then destroys the socket.
+ * conflicting Content-Length/Transfer-Encoding, request timeout, bytes that are not a request):
+ * writes the JSON answer straight to the socket, as Node's docs require (there is no request or
+ * response object), then destroys the socket.
+ *
+ * Bytes after a request that was received whole (a body longer than its Content-Length, anything
+ * after `Connection: close`) fail the parser too, while that request is already running. It gets
+ * its own answer (RFC 9112 §9.3.2: responses in request order): the error answer waits until
+ * every request received whole has been answered, then goes out as the answer to those bytes and
+ * closes the connection. Bytes after `Connection: close` are dropped unanswered: the client said
+ * it would send nothing more (RFC 9112 §9.6), and Node closes after the answer.
  */
 export function clientError(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex & { bytesWritten?: number }): void {
+  if (refused.has(socket)) return;
+  refused.add(socket);
   // A reset or an already half-closed socket has nobody left to read an answer.
-  if (err.code !== 'ECONNRESET' && socket.writable && (socket.bytesWritten ?? 0) === 0) {
-    const answer = answerFor(err.code);
-    // The parser failed, so there is no request object: the method is the packet's first word.
-    const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
-    socket.end(rawResponse(answer.status, answer.code, answer.message, head), () => socket.destroy());
+  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  const received = [...(inFlight.get(socket) ?? [])].filter((res) => res.req.complete);
+  if (received.length > 0) {
+    if (err.code === 'HPE_CLOSED_CONNECTION') return;
+    let left = received.length;
+    for (const res of received) res.once('close', () => --left === 0 && answer(err, socket));
     return;
   }
+  // Node answers only while nothing has been written on the connection yet, and so does this:
+  // otherwise an answer to an earlier request may still be on the wire.
+  if ((socket.bytesWritten ?? 0) === 0) return answer(err, socket);
   socket.destroy();
+}
+
+/** Writes the JSON answer for a parser or server error, then closes the connection. */
+function answer(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
+  if (!socket.writable || socket.writableEnded) return void socket.destroy();
+  const a = answerFor(err.code);
+  // The parser failed, so there is no request object: the method is the packet's first word.
+  const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
+  socket.end(rawResponse(a.status, a.code, a.message, head), () => socket.destroy());
 }
 
 function answerJson(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
@@ -97,9 +133,18 @@ export function continueOrRefuse(server: Server, bodyLimitBytes: number) {
   };
 }
 
-/** Attaches the three handlers above to a node:http server. */
-export function answerBelowTheApp(server: Server, { bodyLimitBytes }: { bodyLimitBytes: number }): void {
+/**
+ * The JSON answers to what Node's parser refuses, with every request received whole answered
+ * first (`clientError` above). For a server the API does not own (Vite's, under `npm run dev`).
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('request', trackResponse);
   server.on('clientError', clientError);
+}
+
+/** Attaches the handlers above to a node:http server. */
+export function answerBelowTheApp(server: Server, { bodyLimitBytes }: { bodyLimitBytes: number }): void {
+  answerClientErrors(server);
   server.on('checkExpectation', expectationFailed);
   server.on('checkContinue', continueOrRefuse(server, bodyLimitBytes));
 }

@@ -77,10 +77,11 @@ export function runHost(opts: HostOptions = {}): Host {
   const api = service.app.fetch;
   const site = opts.site;
   const fetch = site
-    ? (req: Request) => {
+    ? (req: Request, env?: unknown) => {
         const url = req.url;
         const path = url.slice(url.indexOf('/', url.indexOf('//') + 2)).replace(/[?#].*$/, '');
-        if (API_PATH.test(path)) return api(req);
+        // env carries Node's request (`incoming`): the request budget reads whether the body arrived.
+        if (API_PATH.test(path)) return api(req, env);
         const res = site(req);
         return service.state.shuttingDown ? Promise.resolve(res).then(closeAfter) : res;
       }

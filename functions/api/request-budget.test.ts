@@ -21,4 +21,20 @@ describe('requestBudget', () => {
     expect(fast.status).toBe(200);
     expect(await fast.json()).toEqual({ ok: true });
   });
+
+  it('answers 408 request_timeout and closes when the body has not all arrived (Node\'s IncomingMessage.complete)', async () => {
+    const app = new Hono();
+    app.use(requestBudget(100));
+    app.post('/write', async (c) => c.json({ read: await c.req.text() }));
+    // A body that never ends, as Node hands over one whose client stopped sending.
+    const stalled = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode('{"task":')) });
+    const init = () => ({ method: 'POST', body: stalled(), duplex: 'half' }) as RequestInit;
+    const waiting = await app.request('/write', init(), { incoming: { complete: false } });
+    expect(waiting.status).toBe(408);
+    expect(waiting.headers.get('connection')).toBe('close');
+    expect(await waiting.json()).toEqual({ success: false, message: 'The request body was not received within 100 ms', code: 'request_timeout' });
+    // Body received whole, handler slow: still the API's own 503.
+    const received = await app.request('/write', init(), { incoming: { complete: true } });
+    expect(received.status).toBe(503);
+  });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BODY_LIMIT_BYTES } from '../../functions/api/routes/api';
 
@@ -7,6 +8,8 @@ export interface ContractHost {
   /** Sends one request; the body is sent as bytes exactly as given (no Content-Type added). */
   request(method: string, path: string, body?: Uint8Array | ReadableStream<Uint8Array>, headers?: Record<string, string>): Promise<Response>;
   stop(): Promise<void>;
+  /** The base URL (`http://127.0.0.1:<port>`) of a host served over HTTP, for raw-socket tests. */
+  url?: string;
 }
 
 /** Starts a fresh host (with its own empty database) with these variables on top of its defaults. */
@@ -283,6 +286,29 @@ export function describeApiContract(
         });
       }
       expect(await count()).toBe(0);
+    });
+
+    it('a body with a content coding (gzip, br, …) → 415 with Accept-Encoding: identity, nothing written', async () => {
+      const t = await add('unchanged');
+      const plain = new TextEncoder().encode(JSON.stringify({ task: 'labelled' }));
+      const gzipped = new Uint8Array(gzipSync(plain));
+      for (const [method, path] of [['POST', '/api/tasks'], ['PUT', `/api/tasks/${t.id}`], ['PATCH', `/api/tasks/${t.id}`]] as const) {
+        // A real gzip body, and plain JSON labelled with a coding it does not have.
+        for (const [coding, body] of [['gzip', gzipped], ['gzip', plain], ['br', plain], ['GZIP', plain], ['identity, gzip', plain], ['x-unknown', plain]] as const) {
+          const r = await host.request(method, path, body, { 'content-type': 'application/json', 'content-encoding': coding });
+          expect(r.status, `${method} ${coding}`).toBe(415);
+          expect(r.headers.get('accept-encoding'), `${method} ${coding}`).toBe('identity');
+          expect(await r.json()).toEqual({
+            success: false,
+            message: 'Send the body without a content coding: Content-Encoding must be absent or identity',
+            code: 'unsupported_media_type',
+          });
+        }
+      }
+      expect(await list()).toEqual([t]);
+      const identity = await call('POST', '/api/tasks', { task: 'as sent' }, { 'content-encoding': 'identity' });
+      expect(identity.status).toBe(201);
+      expect(identity.json.task.task).toBe('as sent');
     });
 
     it.each([

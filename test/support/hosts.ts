@@ -56,6 +56,7 @@ export const bundleOnPostgres: StartHost = async (env) => {
   const api = await startApi({ env: { DB_DRIVER: 'pg', DATABASE_URL: database.url, MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn', ...env } });
   return {
     request: over(api.url),
+    url: api.url,
     async stop() {
       await api.stop();
       await database.drop();
@@ -74,7 +75,7 @@ async function processHost(args: string[], env: Record<string, string>): Promise
     await p.stop();
     throw err;
   }
-  return { request: over(url), stop: p.stop };
+  return { request: over(url), url, stop: p.stop };
 }
 
 /** `npm start` (scripts/start.ts, as the npm script runs it) on an in-memory PGlite. */
@@ -93,6 +94,7 @@ export const nginxInFrontOfBundle: StartHost = async (env) => {
   });
   return {
     request: over(nginx.url),
+    url: nginx.url,
     async stop() {
       await nginx.stop();
       await api.stop();

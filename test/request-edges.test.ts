@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ContractHost, StartHost } from './contract/api-contract';
+import { bundleOnPostgres, nginxInFrontOfBundle, npmRunDev, npmStart } from './support/hosts';
+import { parseResponse, rawRequest, type RawResponse } from './support/raw-http';
+
+// Requests at the edge of HTTP/1.1, over raw sockets on every host where Node's server reads them
+// (the bundle, `npm start`, `npm run dev`): bytes after a request, a body that stops arriving.
+// Each answer is the API's JSON, and a request that ran always gets its own answer.
+
+// A short budget so a stalled body is given up on in seconds; still above the database's own
+// limits together, as config.ts requires.
+const EDGE_ENV = { DB_CONNECT_TIMEOUT_MS: '2000', DB_STATEMENT_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000' };
+
+/** Every HTTP/1.1 answer in `raw`, in order: pipelined answers are cut at their Content-Length. */
+function answers(raw: Buffer): RawResponse[] {
+  const out: RawResponse[] = [];
+  let rest = raw;
+  while (rest.length > 0) {
+    const one = parseResponse(rest);
+    if (one.status === 0) break;
+    const headEnd = rest.indexOf('\r\n\r\n') + 4;
+    const length = Number(one.headers['content-length'] ?? rest.length - headEnd);
+    out.push({ ...one, body: rest.subarray(headEnd, headEnd + length) });
+    rest = rest.subarray(headEnd + length);
+  }
+  return out;
+}
+
+const json = (r: RawResponse) => JSON.parse(r.body.toString('utf8'));
+
+/**
+ * A POST and a PUT whose bodies stop halfway: each gets the API's 408; nothing is stored. The API
+ * closes the connection (`Connection: close`); nginx says keep-alive and discards the rest of the
+ * body if it ever comes.
+ */
+async function expectStalledBodyAnswered408(port: number, tasks: () => Promise<unknown[]>, { closes = true } = {}) {
+  const before = await tasks();
+  for (const [method, path] of [
+    ['POST', '/api/tasks'],
+    ['PUT', '/api/tasks/1'],
+  ]) {
+    const res = await rawRequest(port, `${method} ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{"task":"half`, 60_000);
+    expect(res.status, `${method}: ${res.raw.toString()}`).toBe(408);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    if (closes) expect(res.headers.connection).toBe('close');
+    expect(json(res)).toEqual({ success: false, message: 'The request body was not received within 5000 ms', code: 'request_timeout' });
+  }
+  expect(await tasks()).toEqual(before);
+}
+
+const HOSTS: Array<[string, StartHost]> = [
+  ['the bundle on PostgreSQL', bundleOnPostgres],
+  ['npm start', npmStart],
+  ['npm run dev', npmRunDev],
+];
+
+describe.each(HOSTS)('request edges: %s', (_name, start) => {
+  let host: ContractHost;
+  let port: number;
+  beforeAll(async () => {
+    host = await start(EDGE_ENV);
+    port = Number(new URL(host.url!).port);
+  }, 180_000);
+  afterAll(async () => host?.stop());
+
+  const add = async (task: string) => {
+    const r = await host.request('POST', '/api/tasks', new TextEncoder().encode(JSON.stringify({ task })), { 'content-type': 'application/json' });
+    expect(r.status).toBe(201);
+    return (await r.json()).task as { id: number; task: string };
+  };
+  const tasks = async () => (await (await host.request('GET', '/api/tasks')).json()).tasks as { id: number; task: string }[];
+  const clear = async () => {
+    for (const t of await tasks()) expect((await host.request('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
+  };
+
+  it('a DELETE with Connection: close followed by more bytes gets its own 200; the bytes are dropped', async () => {
+    await clear();
+    const t = await add('delete me');
+    const res = await rawRequest(port, `DELETE /api/tasks/${t.id} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n{`, 30_000);
+    const all = answers(res.raw);
+    expect(all.map((a) => a.status), res.raw.toString()).toEqual([200]);
+    expect(json(all[0]!)).toEqual({ success: true, message: 'Task deleted successfully', id: t.id });
+    expect(await tasks()).toEqual([]);
+  });
+
+  it('a body longer than its Content-Length: the POST gets its 201, the extra bytes a separate 400 after it', async () => {
+    await clear();
+    const body = JSON.stringify({ task: 'exactly once' });
+    const res = await rawRequest(
+      port,
+      `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}xyz}`,
+      30_000,
+    );
+    const all = answers(res.raw);
+    expect(all.map((a) => a.status), res.raw.toString()).toEqual([201, 400]);
+    const created = json(all[0]!);
+    expect(created).toMatchObject({ success: true, message: 'Task added successfully', task: { task: 'exactly once' } });
+    expect(all[1]!.headers['content-type']).toMatch(/^application\/json/);
+    expect(json(all[1]!)).toEqual({ success: false, message: 'The request is not valid HTTP/1.1', code: 'bad_request' });
+    expect(all[1]!.headers.connection).toBe('close');
+    expect((await tasks()).map((x) => x.task)).toEqual(['exactly once']);
+  });
+
+  it('pipelined requests then bytes that are no request: each request its own answer, in order, then the 400', async () => {
+    await clear();
+    const t = await add('pipelined');
+    const res = await rawRequest(port, `GET /api/tasks/${t.id} HTTP/1.1\r\nHost: localhost\r\n\r\nDELETE /api/tasks/${t.id} HTTP/1.1\r\nHost: localhost\r\n\r\n\x00garbage\r\n\r\n`, 30_000);
+    const all = answers(res.raw);
+    expect(all.map((a) => a.status), res.raw.toString()).toEqual([200, 200, 400]);
+    expect(json(all[0]!).task).toMatchObject({ id: t.id, task: 'pipelined' });
+    expect(json(all[1]!)).toEqual({ success: true, message: 'Task deleted successfully', id: t.id });
+    expect(json(all[2]!).code).toBe('bad_request');
+    expect(await tasks()).toEqual([]);
+  });
+
+  it('a body that stops arriving → 408 request_timeout (JSON) within the request budget, connection closed, nothing written', () => expectStalledBodyAnswered408(port, tasks), 150_000);
+});
+
+// Behind nginx, a write without an Idempotency-Key streams its body to the API, so the API's 408
+// reaches the client well before nginx's CLIENT_TIMEOUT (60 s), after which nginx would close the
+// connection without an answer. (A keyed write is buffered by nginx so that it can be retried:
+// test/web-nginx-errors.test.ts.)
+describe('request edges: nginx in front of the bundle', () => {
+  let host: ContractHost;
+  beforeAll(async () => {
+    host = await nginxInFrontOfBundle(EDGE_ENV);
+  }, 180_000);
+  afterAll(async () => host?.stop());
+  const tasks = async () => (await (await host.request('GET', '/api/tasks')).json()).tasks as unknown[];
+
+  it('a write without a key whose body stops arriving → the API\'s JSON 408 request_timeout, nothing written', () =>
+    expectStalledBodyAnswered408(Number(new URL(host.url!).port), tasks, { closes: false }), 150_000);
+});
