@@ -30,11 +30,8 @@ export interface AppDeps {
 /**
  * The API, composed once: every host (host.ts for the bundle, the image and `npm start`; dev.ts for
  * `npm run dev`; the tests) serves exactly this app. In order: request id, request log and metrics (one middleware),
-<<<<<<< HEAD
- * the internal token on /metrics, probes, CORS, the internal token on /api, the /api routes, the 404/405 answer, the error answer.
-=======
- * probes, CORS, the internal token, bodies without a content coding, the /api routes, the 404/405 answer, the error answer.
->>>>>>> edges-http
+ * the internal token on /metrics, probes, the request budget, CORS, the internal token on /api, bodies without a content
+ * coding, the /api routes, the 404/405 answer, the error answer.
  */
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
   // strict: false so the previous client's GET /api/ (trailing slash) reaches the same route as /api.
@@ -56,12 +53,8 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
-<<<<<<< HEAD
   if (token) app.use('/api/*', token.api);
-=======
-  if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
   app.use('/api/*', identityBodies);
->>>>>>> edges-http
   app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));
   app.notFound(notFound(app));
   app.onError(onError(log));
