@@ -179,17 +179,25 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
    */
   function merge(tasks: readonly Task[], since: number, from: number, to: number) {
     const seen = new Set<number>();
+    let unsure = false;
     for (const task of tasks) {
       seen.add(task.id);
       if (gone.has(task.id)) continue;
       const e = known.get(task.id);
-      const newer =
-        !e || (task.version !== undefined && e.task.version !== undefined ? task.version >= e.task.version : e.stamp <= since);
-      if (newer) known.set(task.id, { task, stamp: since });
+      const versioned = task.version !== undefined && e?.task.version !== undefined;
+      if (!e || (versioned ? task.version! >= e.task.version! : e.stamp <= since)) known.set(task.id, { task, stamp: since });
+      // Without versions an answer learned after the question may be older or newer than the list.
+      else if (!versioned && (e.task.task !== task.task || e.task.done !== task.done)) unsure = true;
     }
     for (const [id, e] of known) {
-      if (id > from && id <= to && !seen.has(id) && e.stamp <= since) forget(id, false);
+      if (id <= from || id > to || seen.has(id)) continue;
+      if (e.stamp <= since) forget(id, false);
+      // Learned after the question: the write may have come before the delete the list shows, or after.
+      else unsure = true;
     }
+    // A list asked for now is later than every answer learned so far, so one more settles it.
+    if (unsure && loading) loadAgain = true;
+    else if (unsure) void load();
   }
 
   function fail(what: string, err: unknown, retry?: () => void, feature?: 'edit' | 'delete') {
