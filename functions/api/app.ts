@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Db } from './db';
@@ -12,7 +12,7 @@ import { requestBudget } from './request-budget';
 import { requestLog } from './request-log';
 import type { AppState } from './state';
 import { apiRoutes } from './routes/api';
-import { taskStore, type TaskStore } from './tasks';
+import { withTaskRepository } from './tasks';
 
 
 export interface AppDeps {
@@ -33,21 +33,12 @@ export interface AppDeps {
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
   // strict: false so the previous client's GET /api/ (trailing slash) reaches the same route as /api.
   const app = new Hono({ strict: false });
-  let driverName: string = config.driver;
-  let store: TaskStore | undefined;
-  const getStore = async (c: Context) => {
-    if (store) return store;
-    const d = await db();
-    driverName = d.driver;
-    return (store = taskStore(d));
-  };
-
   app.use(requestLog({ log, metrics, state, uptime }));
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
   if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
-  app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));
+  app.route('/api', apiRoutes({ config, idempotent: idempotency(db, log), tasks: withTaskRepository(db) }));
   app.notFound(notFound(app));
   app.onError(onError(log));
   return app;

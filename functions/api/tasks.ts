@@ -1,4 +1,5 @@
-import type { Queryable } from './db';
+import type { MiddlewareHandler } from 'hono';
+import type { Db, Queryable } from './db';
 import type { Task } from './schemas';
 
 // Timestamps are formatted by Postgres: no Date objects to build and serialise on list calls.
@@ -62,7 +63,7 @@ export const taskWrites = {
 };
 
 /** All SQL for tasks lives here; routes never write SQL. */
-export function taskStore(db: Queryable) {
+export function taskRepository(db: Queryable) {
   return {
     /** Keyset page in ascending id order; one extra row tells whether another page exists. */
     async list(limit: number, afterId = 0): Promise<{ tasks: Task[]; nextAfterId: number | null }> {
@@ -88,4 +89,26 @@ export function taskStore(db: Queryable) {
   };
 }
 
-export type TaskStore = ReturnType<typeof taskStore>;
+export type TaskRepository = ReturnType<typeof taskRepository>;
+
+/**
+ * Route middleware: gives the request its repository as `c.var.tasks`, over the database `db`
+ * opens (once; the repository is made again only when `db` hands over another one). Listed after
+ * the Idempotency-Key middleware on the write routes, so a refused key never opens the database.
+ */
+export function withTaskRepository(db: () => Promise<Db>): MiddlewareHandler {
+  let made: { db: Db; tasks: TaskRepository } | undefined;
+  return async (c, next) => {
+    const d = await db();
+    if (made?.db !== d) made = { db: d, tasks: taskRepository(d) };
+    c.set('tasks', made.tasks);
+    await next();
+  };
+}
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The request's task repository (withTaskRepository). */
+    tasks: TaskRepository;
+  }
+}

@@ -541,7 +541,7 @@ export function describeApiContract(
       expect(Object.keys(r.json.paths).sort()).toEqual(['/info', '/tasks', '/tasks/{id}']);
       expect(Object.keys(r.json.paths['/tasks/{id}']).sort()).toEqual(['delete', 'get', 'patch', 'put']);
       expect(r.json.paths['/tasks'].post.responses).toHaveProperty('415');
-      expect(r.json.components.schemas.Task.required).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt']);
+      expect(r.json.components.schemas.Task.required).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'version']);
     });
 
     it('unknown route → 404, wrong method → 405 with Allow', async () => {

@@ -4,18 +4,17 @@ import type { Config } from '../config';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { fail } from '../errors';
 import { keyedWriter } from '../idempotency';
-import { taskWrites, type TaskStore, type TaskWrite } from '../tasks';
+import { taskWrites, type TaskWrite } from '../tasks';
 import * as s from '../schemas';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface ApiDeps {
   config: Config;
-  /** The task store (reads, and writes without an Idempotency-Key). */
-  store: (c: Context) => Promise<TaskStore>;
-  driver: () => string;
   /** Idempotency-Key handling for the write routes (idempotency.ts). */
   idempotent: MiddlewareHandler;
+  /** Sets the request's task repository, `c.var.tasks` (tasks.ts `withTaskRepository`). */
+  tasks: MiddlewareHandler;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -169,12 +168,12 @@ const ADDED = 'Task added successfully';
 const UPDATED = 'Task updated successfully';
 const DELETED = 'Task deleted successfully';
 
-export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
+export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
   const api = new OpenAPIHono({ defaultHook: onInvalid });
   const canEdit = feature(config.features.editTask, 'Editing');
   const canDelete = feature(config.features.deleteTask, 'Deleting');
-  // Every write with a JSON body: type, size, UTF-8, then the Idempotency-Key record.
-  const jsonWrite = [requireJson, limitBody, strictUtf8, idempotent] as const;
+  // Every write with a JSON body: type, size, UTF-8, the Idempotency-Key record, the repository.
+  const jsonWrite = [requireJson, limitBody, strictUtf8, idempotent, tasks] as const;
   const updated = { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) };
   /**
    * Every write runs as one statement that builds its own answer (tasks.ts); with an
@@ -185,7 +184,7 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
   const write = async (c: Context, w: TaskWrite): Promise<never> => {
     const keyed = keyedWriter(c);
     if (keyed) return (await keyed(w)) as never;
-    const answer = await (await store(c)).write(w);
+    const answer = await c.var.tasks.write(w);
     return c.body(answer.body, answer.status as ContentfulStatusCode, { 'Content-Type': 'application/json' }) as never;
   };
 
@@ -202,7 +201,7 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       c.json({
         version: config.version,
         revision: config.revision,
-        driver: driver() as 'pg' | 'neon' | 'pglite',
+        driver: config.driver,
         features: config.features,
       }),
   );
@@ -212,12 +211,13 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'get',
       path: '/tasks',
       summary: 'List tasks in ascending id order, a page at a time',
+      middleware: [tasks] as const,
       request: { query: s.ListQuery },
       responses: { 200: json(s.TaskList, 'A page of tasks'), ...errors(400, 503) },
     }),
     async (c) => {
       const { limit = 1000, cursor } = c.req.valid('query');
-      const page = await (await store(c)).list(limit, cursor);
+      const page = await c.var.tasks.list(limit, cursor);
       return c.json(
         { success: true as const, tasks: page.tasks, nextCursor: page.nextAfterId === null ? null : String(page.nextAfterId) },
         200,
@@ -230,11 +230,12 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'get',
       path: '/tasks/{id}',
       summary: 'One task',
+      middleware: [tasks] as const,
       request: { params: s.IdParam },
       responses: { 200: json(s.TaskResponse, 'The task'), ...errors(400, 404, 503) },
     }),
     async (c) => {
-      const task = await (await store(c)).get(c.req.valid('param').id);
+      const task = await c.var.tasks.get(c.req.valid('param').id);
       return task ? c.json({ success: true as const, task }, 200) : notFound(c);
     },
   );
@@ -280,7 +281,7 @@ export function apiRoutes({ config, store, driver, idempotent }: ApiDeps) {
       method: 'delete',
       path: '/tasks/{id}',
       summary: 'Delete a task (needs FEATURE_DELETE_TASK)',
-      middleware: [canDelete, idempotent] as const,
+      middleware: [canDelete, idempotent, tasks] as const,
       request: { params: s.IdParam, headers: s.IdempotencyHeaders },
       responses: { 200: written(s.Deleted, 'Deleted'), ...errors(400, 403, 404, 409, 422, 503) },
     }),
