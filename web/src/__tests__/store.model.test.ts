@@ -21,6 +21,8 @@ interface Request {
   path: string;
   body: any;
   headers: Headers;
+  /** How many answers the page had received when it sent this. */
+  sentAt: number;
   resolve: (res: Response) => void;
   reject: (err: unknown) => void;
 }
@@ -28,7 +30,7 @@ interface Request {
 interface Delivery {
   request: Request;
   answer: Answer | 'lost';
-  /** For a list answer: the ids it shows to be gone (created before it, not in it). */
+  /** For a list answer: the ids made before it was read and not in it. */
   goneIds?: number[];
 }
 
@@ -38,9 +40,12 @@ const now = '2026-01-01T00:00:00.000Z';
 class Server {
   tasks = new Map<number, Required<Task>>();
   nextId = 1;
-  records = new Map<string, Answer>();
+  records = new Map<string, { fingerprint: string; answer: Answer }>();
   inbox: Request[] = [];
   outbox: Delivery[] = [];
+  /** Answers delivered so far, and when the page first received an answer naming each id. */
+  delivered = 0;
+  learned = new Map<number, number>();
 
   fetch = ((input: RequestInfo | URL, init?: RequestInit) =>
     new Promise<Response>((resolve, reject) => {
@@ -49,6 +54,7 @@ class Server {
         path: String(input),
         body: init?.body ? JSON.parse(String(init.body)) : undefined,
         headers: new Headers(init?.headers),
+        sentAt: this.delivered,
         resolve,
         reject,
       });
@@ -63,9 +69,14 @@ class Server {
   /** What the API does with one request (records keyed answers as it answered them). */
   handle(r: Request): Answer {
     const key = r.headers.get('idempotency-key');
-    const recorded = key === null ? undefined : this.records.get(key);
-    if (recorded) return recorded;
     const json = (status: number, body: unknown): Answer => ({ status, body: JSON.stringify(body) });
+    // The request a key stands for includes If-Match: the same key on another request is 422.
+    const fingerprint = JSON.stringify([r.method, r.path, r.body, r.headers.get('if-match')]);
+    const recorded = key === null ? undefined : this.records.get(key);
+    if (recorded && recorded.fingerprint !== fingerprint) {
+      return json(422, { success: false, message: 'This Idempotency-Key was already used for a different request', code: 'idempotency_key_reused' });
+    }
+    if (recorded) return recorded.answer;
     let answer: Answer;
     const m = /^\/api\/tasks\/(\d+)$/.exec(r.path);
     if (r.method === 'GET' && r.path === '/api/tasks') {
@@ -87,7 +98,7 @@ class Server {
         answer = json(200, { success: true, message: 'Task deleted successfully', id: task.id });
       }
     } else answer = json(405, { success: false, message: 'Method not allowed', code: 'method_not_allowed' });
-    if (key !== null) this.records.set(key, answer);
+    if (key !== null) this.records.set(key, { fingerprint, answer });
     return answer;
   }
 
@@ -109,10 +120,21 @@ class Server {
 
   deliver(i: number): Delivery {
     const [d] = this.outbox.splice(i % this.outbox.length, 1);
+    this.delivered++;
     if (d!.answer === 'lost') d!.request.reject(new TypeError('Failed to fetch'));
     else {
       const { status, body } = d!.answer;
-      d!.request.resolve({ ok: status < 300, status, json: async () => JSON.parse(body) } as Response);
+      const parsed = JSON.parse(body);
+      const named: number[] = (parsed.tasks ?? (parsed.task ? [parsed.task] : [])).map((t: Task) => t.id);
+      if (d!.goneIds) {
+        // What the list tells the page: an id it had heard of before asking, or one below an id the
+        // list holds (ids only grow), that is missing, is gone. Others it cannot tell from a task
+        // made after the list was read.
+        const highest = Math.max(0, ...named);
+        d!.goneIds = d!.goneIds.filter((id) => (this.learned.get(id) ?? Infinity) <= d!.request.sentAt || id < highest);
+      }
+      if (status < 300) for (const id of named) if (!this.learned.has(id)) this.learned.set(id, this.delivered);
+      d!.request.resolve({ ok: status < 300, status, json: async () => parsed } as Response);
     }
     return d!;
   }
@@ -276,7 +298,7 @@ describe('the task store, model-based', () => {
           world.compare();
         },
       ),
-      { numRuns: 200 },
+      { numRuns: 300 },
     );
   }, 120_000);
 });

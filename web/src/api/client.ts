@@ -1,15 +1,9 @@
 import { ref, type Ref } from 'vue';
 import type { ErrorCode } from '../../../functions/api/schemas';
+import { entityTag } from '../../../functions/api/entity-tag';
 
 /** The API's codes, nginx's own JSON answers (502, 504), and the page's for what it detects itself. */
-export type ApiErrorCode =
-  | ErrorCode
-  | 'precondition_failed'
-  | 'api_unavailable'
-  | 'api_timeout'
-  | 'network_error'
-  | 'bad_response'
-  | 'http_error';
+export type ApiErrorCode = ErrorCode | 'api_unavailable' | 'api_timeout' | 'network_error' | 'bad_response' | 'http_error';
 
 /**
  * An API failure with the API's own `{ success: false, message, code }` when it sent one; `body` is
@@ -86,7 +80,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (key !== undefined) headers['Idempotency-Key'] = quoted(key);
-    if (ifMatch !== undefined) headers['If-Match'] = `"${ifMatch}"`;
+    if (ifMatch !== undefined) headers['If-Match'] = entityTag(ifMatch);
     try {
       res = await doFetch(base + path, {
         method,

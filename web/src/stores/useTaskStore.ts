@@ -189,10 +189,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       // Without versions an answer learned after the question may be older or newer than the list.
       else if (!versioned && (e.task.task !== task.task || e.task.done !== task.done)) unsure = true;
     }
+    // Ids are handed out in increasing order: a list that holds a later id was read after this one
+    // was made, so an id below it that is missing was deleted.
+    const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
     for (const [id, e] of known) {
       if (id <= from || id > to || seen.has(id)) continue;
-      if (e.stamp <= since) forget(id, false);
-      // Learned after the question: the write may have come before the delete the list shows, or after.
+      if (e.stamp <= since || id < highest) forget(id, false);
+      // Learned after the question: the task may have been made after the list was read.
       else unsure = true;
     }
     // A list asked for now is later than every answer learned so far, so one more settles it.
@@ -375,11 +378,20 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       // Give the text back unless the person has started typing something else.
       if (state.draft.trim() === '') state.draft = value;
       fail(w.what, err, () => void add(value, w.key));
-    } else if (w.kind === 'patch') {
-      fail(w.what, err, () => void patch(w.id, w.change, w.what, w.key), 'edit');
     } else {
-      fail(w.what, err, () => void remove(w.id, w.key), 'delete');
+      fail(w.what, err, () => retry(w), w.kind === 'patch' ? 'edit' : 'delete');
     }
+  }
+
+  /**
+   * Retry of a failed change: the same request (key and If-Match) while nothing newer is known, so a
+   * first try that did land is answered from the API's record; the same key with another If-Match
+   * would be refused (422). Once the task has moved on, a new key on the version now known.
+   */
+  function retry(failed: Write) {
+    if (!state.tasks.some((t) => t.id === failed.id)) return;
+    const same = !writes.some((w) => w.id === failed.id) && known.get(failed.id)?.task.version === failed.ifMatch;
+    write(failed.kind, failed.id, failed.change, failed.what, same ? failed.key : newIdempotencyKey());
   }
 
   /** The first conflict's write (the one waiting for the person's decision). */
