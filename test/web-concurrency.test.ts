@@ -24,7 +24,13 @@ const hosts: [string, () => Promise<Host>][] = [
         await api.stop();
         throw err;
       });
-      return { url: nginx.url, stop: async () => (await nginx.stop(), await api.stop()) };
+      return {
+        url: nginx.url,
+        async stop() {
+          await nginx.stop();
+          await api.stop();
+        },
+      };
     },
   ],
   ['under npm start', () => npmStartWithUrl()],
