@@ -1,9 +1,8 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { Config } from './config';
 import { identityBodies } from './content-encoding';
 import type { Db } from './db';
-import { retryingReads } from './db/read-retry';
 import { notFound, onError } from './errors';
 import { idempotency } from './idempotency';
 import { internalTokenGuards } from './internal-token';
@@ -14,7 +13,7 @@ import { requestBudget } from './request-budget';
 import { requestLog } from './request-log';
 import type { AppState } from './state';
 import { apiRoutes } from './routes/api';
-import { taskStore, type TaskStore } from './tasks';
+import { withTaskRepository } from './tasks';
 
 
 export interface AppDeps {
@@ -36,17 +35,6 @@ export interface AppDeps {
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
   // strict: false so the previous client's GET /api/ (trailing slash) reaches the same route as /api.
   const app = new Hono({ strict: false });
-  let driverName: string = config.driver;
-  let store: TaskStore | undefined;
-  const getStore = async (c: Context) => {
-    if (store) return store;
-    const d = await db();
-    driverName = d.driver;
-    // GET's reads are tried once more on a new connection when their session is terminated; writes are not (db/read-retry.ts).
-    const reads = taskStore(retryingReads(d));
-    return (store = { ...taskStore(d), list: reads.list, get: reads.get });
-  };
-
   const token = config.internalTokenFile ? internalTokenGuards(config.internalTokenFile, log) : undefined;
   app.use(requestLog({ log, metrics, state, uptime }));
   if (token) app.use('/metrics', token.metrics); // before the probes' route serves it
@@ -55,7 +43,7 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
   if (token) app.use('/api/*', token.api);
   app.use('/api/*', identityBodies);
-  app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));
+  app.route('/api', apiRoutes({ config, idempotent: idempotency(db, log), tasks: withTaskRepository(db) }));
   app.notFound(notFound(app));
   app.onError(onError(log));
   return app;

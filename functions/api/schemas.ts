@@ -31,6 +31,10 @@ export const Task = z
     done: z.boolean(),
     createdAt: z.string().openapi({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' }),
     updatedAt: z.string().openapi({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' }),
+    version: z.number().int().min(1).openapi({
+      example: 1,
+      description: '1 when created, +1 on every change; the task\'s ETag is this number in double quotes ("1"), the If-Match value of a conditional write',
+    }),
   })
   .openapi('Task');
 export type Task = z.infer<typeof Task>;
@@ -45,11 +49,13 @@ export const ERROR_CODES = {
   validation_error: 400,
   malformed_json: 400,
   invalid_idempotency_key: 400,
+  invalid_if_match: 400,
   unauthorized: 401,
   feature_disabled: 403,
   not_found: 404,
   method_not_allowed: 405,
   idempotency_key_in_use: 409,
+  precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
@@ -79,6 +85,17 @@ export const ErrorBody = z
     code: ErrorCode,
   })
   .openapi('Error');
+
+/** 412: the task's version is none of those in If-Match; nothing was written. `task` is the task as it is now. */
+export const PreconditionFailed = z
+  .object({
+    success: z.literal(false),
+    message: z.string().openapi({ description: 'What is wrong, for a person' }),
+    code: z.literal('precondition_failed'),
+    task: Task,
+  })
+  .openapi('PreconditionFailed');
+export type PreconditionFailedBody = z.infer<typeof PreconditionFailed>;
 
 export const IdParam = z.object({
   id: z
@@ -127,6 +144,7 @@ export const Deleted = z.object({ success: z.literal(true), message: z.string(),
 
 // Response bodies as types, for the page (`import type`: no zod in its bundle).
 export type TaskChangedBody = z.infer<typeof TaskChanged>;
+export type TaskBody = z.infer<typeof TaskResponse>;
 export type TaskListBody = z.infer<typeof TaskList>;
 export const Info = z
   .object({
@@ -158,5 +176,26 @@ export const IdempotencyHeaders = z.object({
         'Makes the write safe to retry: a repeat with the same key within 24 h answers the first response (with `Idempotent-Replayed: true`) and writes nothing; ' +
         'the same key with another method, path or body is 422 `idempotency_key_reused`; a repeat while the first is still running is 409 `idempotency_key_in_use` (with `Retry-After`). ' +
         'An RFC 8941 quoted string, for example a UUID in double quotes, or the same key bare (`abc` and `"abc"` are one key).',
+    }),
+});
+
+/** The ETag header on an answer about one task (entity-tag.ts): its version, as a strong tag. */
+export const ETagHeader = z.string().openapi({ example: '"1"', description: 'The task\'s version as a strong entity-tag (RFC 9110 §8.8.3): send it back in If-Match to write only if nobody changed the task meanwhile' });
+
+/**
+ * PUT, PATCH and DELETE: Idempotency-Key and If-Match (RFC 9110 §13.1.1). The If-Match middleware
+ * (preconditions.ts) refuses a malformed value with 400 invalid_if_match before this schema runs.
+ */
+export const ConditionalWriteHeaders = IdempotencyHeaders.extend({
+  'if-match': z
+    .string()
+    .optional()
+    .openapi({
+      param: { name: 'if-match', in: 'header' },
+      example: '"3"',
+      description:
+        'Write only if the task is still at this version: `*` (the task exists), one ETag (`"3"`) or a comma-separated list (strong comparison: a weak `W/"3"` never matches). ' +
+        'When none matches: 412 `precondition_failed` with the current task and its ETag, nothing written. A missing task is 404 as without the header. ' +
+        'Anything else than `*` or a list of entity-tags is 400 `invalid_if_match`. With an Idempotency-Key, the If-Match value is part of the request: the same key with another If-Match is 422.',
     }),
 });

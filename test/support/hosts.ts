@@ -65,7 +65,7 @@ export const bundleOnPostgres: StartHost = async (env) => {
 };
 
 /** Runs a command that serves the API on PORT (an in-memory PGlite) and waits until it is ready. */
-async function processHost(args: string[], env: Record<string, string>): Promise<ContractHost> {
+async function processHost(args: string[], env: Record<string, string>): Promise<ContractHost & { url: string }> {
   const port = await freePort();
   const p = runProcess(args, userEnv({ PORT: String(port), PGLITE_DIR: 'memory://', ...env }));
   const url = `http://127.0.0.1:${port}`;
@@ -77,6 +77,9 @@ async function processHost(args: string[], env: Record<string, string>): Promise
   }
   return { request: over(url), url, stop: p.stop };
 }
+
+/** `npm start` on an in-memory PGlite, with its URL (for a browser). */
+export const npmStartWithUrl = (env: Record<string, string> = {}) => processHost(['--import', 'tsx', 'scripts/start.ts'], env);
 
 /** `npm start` (scripts/start.ts, as the npm script runs it) on an in-memory PGlite. */
 export const npmStart: StartHost = (env) => processHost(['--import', 'tsx', 'scripts/start.ts'], env);

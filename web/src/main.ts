@@ -3,6 +3,7 @@ import App from './App.vue';
 import { createApiClient } from './api/client';
 import { loadConfig } from './config';
 import { createTaskStore, taskStoreKey } from './stores/useTaskStore';
+import { syncTabs } from './stores/tabSync';
 import './assets/main.css';
 
 const config = await loadConfig();
@@ -11,4 +12,5 @@ const store = createTaskStore(createApiClient({ baseUrl: config.apiUrl }), confi
 createApp(App, { appVersion: config.appVersion }).provide(taskStoreKey, store).mount('#app');
 
 void store.load();
+syncTabs(store, { channel: `tasks ${new URL(config.apiUrl, location.href).href}` });
 void store.loadInfo();

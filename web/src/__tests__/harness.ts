@@ -4,39 +4,44 @@ import { createApiClient } from '../api/client';
 import { defaultConfig, type RuntimeConfig } from '../config';
 import { createTaskStore, taskStoreKey, type Task } from '../stores/useTaskStore';
 
-type Handler = (method: string, path: string, body: any) => { status: number; body: unknown } | undefined;
+type Handler = (method: string, path: string, body: any, headers: Headers) => { status: number; body: unknown } | undefined;
 
 /**
- * An in-memory task API behind a fake `fetch`, with the real API's routes and error shape.
+ * An in-memory task API behind a fake `fetch`, with the real API's routes, error shape and conditional
+ * writes (each task's `version`, +1 per change; `If-Match: "<version>"` or `*`, else 412 with the task).
  * `fail` lets a test refuse the next matching request; `hold` makes requests wait until released.
  */
 export function fakeApi(initial: string[] = []) {
   let nextId = 1;
   const now = '2026-01-01T00:00:00.000Z';
-  const tasks: Task[] = initial.map((task) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now }));
+  const tasks: Task[] = initial.map((task) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now, version: 1 }));
   const calls: string[] = [];
   /** The Idempotency-Key header of each request, in order (undefined when none was sent). */
   const keys: (string | undefined)[] = [];
   // Like the real API: a repeated key is answered from the record and changes nothing.
-  const answered = new Map<string, { status: number; body: unknown }>();
+  const answered = new Map<string, { status: number; body: string }>();
   let override: Handler | undefined;
   let held: (() => void)[] | undefined;
 
-  function handle(method: string, path: string, body: any): { status: number; body: unknown } {
-    const o = override?.(method, path, body);
+  function handle(method: string, path: string, body: any, headers: Headers): { status: number; body: unknown } {
+    const o = override?.(method, path, body, headers);
     if (o) return o;
     if (method === 'GET' && path === '/api/tasks') return { status: 200, body: { success: true, tasks, nextCursor: null } };
     if (method === 'GET' && path === '/api/info') return { status: 200, body: { version: '1.0.0', revision: 'tasks-api-00007', driver: 'pglite' } };
     if (method === 'POST' && path === '/api/tasks') {
-      const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now };
+      const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now, version: 1 };
       tasks.push(task);
       return { status: 201, body: { success: true, message: 'created', task } };
     }
     const m = /^\/api\/tasks\/(\d+)$/.exec(path);
     const i = m ? tasks.findIndex((t) => t.id === Number(m[1])) : -1;
     if (i < 0) return { status: 404, body: { success: false, message: 'Task not found', code: 'not_found' } };
+    const ifMatch = headers.get('if-match');
+    if (ifMatch !== null && ifMatch !== '*' && ifMatch !== `"${tasks[i]!.version}"`) {
+      return { status: 412, body: { success: false, message: 'The task was changed meanwhile', code: 'precondition_failed', task: tasks[i] } };
+    }
     if (method === 'PATCH') {
-      Object.assign(tasks[i]!, body);
+      Object.assign(tasks[i]!, body, { version: tasks[i]!.version! + 1 });
       return { status: 200, body: { success: true, task: tasks[i] } };
     }
     if (method === 'DELETE') {
@@ -50,13 +55,18 @@ export function fakeApi(initial: string[] = []) {
     const method = init?.method ?? 'GET';
     const path = String(input);
     calls.push(`${method} ${path}`);
-    const key = new Headers(init?.headers).get('idempotency-key') ?? undefined;
+    const headers = new Headers(init?.headers);
+    const key = headers.get('idempotency-key') ?? undefined;
     keys.push(key);
     if (held) await new Promise<void>((resolve) => held!.push(resolve));
-    const answer = (key !== undefined && answered.get(key)) || handle(method, path, init?.body ? JSON.parse(String(init.body)) : undefined);
-    if (key !== undefined && answer.status < 500 && answer.status !== 409) answered.set(key, answer);
-    const { status, body } = answer;
-    return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+    let answer = key !== undefined ? answered.get(key) : undefined;
+    if (!answer) {
+      const fresh = handle(method, path, init?.body ? JSON.parse(String(init.body)) : undefined, headers);
+      // The record keeps the answer's bytes as they were, as the API's does.
+      answer = { status: fresh.status, body: JSON.stringify(fresh.body) };
+      if (key !== undefined && answer.status < 500 && answer.status !== 409) answered.set(key, answer);
+    }
+    return new Response(answer.body, { status: answer.status, headers: { 'Content-Type': 'application/json' } });
   }) as typeof globalThis.fetch;
 
   return {

@@ -1,15 +1,20 @@
 import { ref, type Ref } from 'vue';
 import type { ErrorCode } from '../../../functions/api/schemas';
+import { entityTag } from '../../../functions/api/entity-tag';
 
 /** The API's codes, nginx's own JSON answers (502, 504), and the page's for what it detects itself. */
 export type ApiErrorCode = ErrorCode | 'api_unavailable' | 'api_timeout' | 'network_error' | 'bad_response' | 'http_error';
 
-/** An API failure with the API's own `{ success: false, message, code }` when it sent one. */
+/**
+ * An API failure with the API's own `{ success: false, message, code }` when it sent one; `body` is
+ * the whole parsed answer (a 412 `precondition_failed` carries the current `task` in it).
+ */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly code: ApiErrorCode,
+    readonly body: unknown = null,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -31,6 +36,11 @@ export interface RequestOptions {
    * like a read: the API answers a repeat from its record instead of writing twice.
    */
   idempotencyKey?: string;
+  /**
+   * The task version the change is based on, sent as `If-Match: "<version>"` (a strong entity tag,
+   * RFC 9110 §13.1.1): the API answers 412 `precondition_failed` when the task changed meanwhile.
+   */
+  ifMatch?: number;
 }
 
 export interface ApiClient {
@@ -65,11 +75,12 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const waking = ref(false);
   let slowCount = 0;
 
-  async function once<T>(method: string, path: string, body: unknown, key: string | undefined): Promise<T> {
+  async function once<T>(method: string, path: string, body: unknown, key: string | undefined, ifMatch: number | undefined): Promise<T> {
     let res: Response;
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (key !== undefined) headers['Idempotency-Key'] = quoted(key);
+    if (ifMatch !== undefined) headers['If-Match'] = entityTag(ifMatch);
     try {
       res = await doFetch(base + path, {
         method,
@@ -83,7 +94,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     if (!res.ok) {
       const message = typeof data?.message === 'string' ? data.message : `The API answered ${res.status}.`;
       const code = typeof data?.code === 'string' ? (data.code as ApiErrorCode) : unavailable.has(res.status) ? 'api_unavailable' : 'http_error';
-      throw new ApiError(message, res.status, code);
+      throw new ApiError(message, res.status, code, data);
     }
     if (data === null) throw new ApiError('The API sent an answer that is not JSON.', res.status, 'bad_response');
     return data as T;
@@ -106,7 +117,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     try {
       for (let delay = 250; ; delay = Math.min(delay * 2, 4000)) {
         try {
-          return await once<T>(method, path, body, key);
+          return await once<T>(method, path, body, key, options.ifMatch);
         } catch (err) {
           const again =
             retries &&

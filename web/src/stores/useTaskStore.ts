@@ -1,16 +1,32 @@
-import { computed, inject, reactive, type InjectionKey } from 'vue';
+import { computed, inject, reactive, watch, type InjectionKey } from 'vue';
 import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client';
 import type { RuntimeConfig } from '../config';
-import type { Task, TaskChangedBody, TaskListBody } from '../../../functions/api/schemas';
+import type { Task as ApiTask, TaskChangedBody, TaskListBody } from '../../../functions/api/schemas';
 import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from '../../../functions/api/task-text';
 
-export type { Task };
+/**
+ * A task as the API sends it. `version` (an integer from 1, one more per change; the task's ETag) is
+ * what `If-Match` sends back; it is absent on a task not saved yet and from an API that predates it.
+ */
+export type Task = Omit<ApiTask, 'version'> & { version?: number };
 
 export type Filter = 'all' | 'active' | 'done';
 
 interface Notice {
   text: string;
   retry?: () => void;
+}
+
+type Change = Partial<Pick<Task, 'task' | 'done'>>;
+
+/**
+ * A change made elsewhere (another tab, another person) that met the person's own change to the same
+ * task: the API answered 412 `precondition_failed` with the current task. `mine` is null for a delete.
+ */
+export interface Conflict {
+  id: number;
+  theirs: Task;
+  mine: Change | null;
 }
 
 /** What the page says about each problem the API's text rule finds (checked here before a round trip). */
@@ -21,15 +37,52 @@ export const TASK_TEXT_PROBLEMS: Record<TaskTextProblem, string> = {
   lone_surrogate: 'A task cannot contain a broken character (a lone surrogate).',
 };
 
-type TaskReply = TaskChangedBody;
-type ListReply = TaskListBody;
+// The answers carry `Task` as the page sees it (its `version` optional: older APIs send none).
+type TaskReply = Omit<TaskChangedBody, 'task'> & { task: Task };
+type ListReply = Omit<TaskListBody, 'tasks'> & { tasks: Task[] };
 
 /**
- * All task state and the actions on it. Changes show at once and roll back with a notice when the
- * API refuses. A plain reactive object is all this page needs (no store library: it stays in budget).
+ * One change the person made: its identity is its Idempotency-Key (kept by Retry), its place in the
+ * person's sequence for that task is its place in `writes`.
+ */
+interface Write {
+  key: string;
+  kind: 'add' | 'patch' | 'delete';
+  /** The task's id; for an add a negative placeholder until the API answers with the real one. */
+  id: number;
+  /** add: `{ task }`; patch: the fields changed; delete: `{}`. */
+  change: Change;
+  /** The notice's first words if it fails, e.g. "Couldn’t rename “Milk”". */
+  what: string;
+  /** The version the change is based on, sent as If-Match (none when the API sends no versions). */
+  ifMatch?: number;
+  /** Waits for the previous write to the same task, whose answer gives this one its version. */
+  chained: boolean;
+  phase: 'queued' | 'sent' | 'conflict';
+  createdAt: string;
+  settled: Promise<void>;
+  settle: () => void;
+}
+
+/**
+ * All task state and the actions on it, with one rule for every answer (the page shows the server's
+ * state with the person's changes still in flight on top):
+ * - `known` is the server's state as last learned, each entry stamped with when it was learned;
+ *   `writes` are the person's changes not answered yet, in the order made. The list shown is `known`
+ *   with `writes` applied, so an answer to an older change never overwrites a newer intent, and when
+ *   every answer is in the page equals the server.
+ * - Writes to one task go one at a time, each with `If-Match` of the version the person saw (or that
+ *   the previous write to it produced). A 412 is a change made elsewhere: shown as a conflict, the
+ *   person keeps theirs (sent again on the new version, with a new key) or takes the other. A 404 is a
+ *   task deleted elsewhere: removed, said so, and never shown again (ids are never reused).
+ * - A list answer merges by id: it wins over what was learned before it was asked for, never over an
+ *   answer learned after (or a higher version); a deleted id is never put back; it is applied after
+ *   the adds in flight have answered, so a new task is never shown twice.
+ * A plain reactive object is all this page needs (no store library: it stays in budget).
  */
 export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   const state = reactive({
+    /** What the page shows: `known` with the writes in flight applied. */
     tasks: [] as Task[],
     status: 'loading' as 'loading' | 'ready' | 'error',
     loadError: '',
@@ -39,14 +92,30 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     /** The new-task text; kept here so a failed add can give it back. */
     draft: '',
     notice: null as Notice | null,
+    /** Changes that met a change made elsewhere, oldest first; the page asks about the first. */
+    conflicts: [] as Conflict[],
     features: { edit: config.featureEditTask, delete: config.featureDeleteTask },
     apiRevision: '',
   });
 
   // Optimistic tasks get negative ids until the API answers with the real one.
   let tempId = 0;
-  // The list request in flight. A task added meanwhile waits for it, or the list would overwrite it.
+  // Counts what the store has learned, so a list answer knows which entries are newer than its question.
+  let clock = 0;
+  const known = new Map<number, { task: Task; stamp: number }>();
+  /** Ids the server no longer has; ids are never reused, so these never come back. */
+  const gone = new Set<number>();
+  const writes: Write[] = [];
+  const listeners = new Set<() => void>();
   let loading: Promise<void> | undefined;
+  let loadAgain = false;
+  // True while the new-task field is empty because an add took its text (a double-click's second submit).
+  let draftTaken = false;
+  watch(
+    () => state.draft,
+    () => (draftTaken = false),
+    { flush: 'sync' },
+  );
 
   const active = computed(() => state.tasks.filter((t) => !t.done));
   const done = computed(() => state.tasks.filter((t) => t.done));
@@ -54,7 +123,85 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     state.filter === 'all' ? state.tasks : state.filter === 'active' ? active.value : done.value,
   );
 
-  const indexOf = (id: number) => state.tasks.findIndex((t) => t.id === id);
+  /** Rebuilds the list shown: the server's state as known, then each write in flight, in order. */
+  function render() {
+    const rows = [...known.values()].map((e) => ({ ...e.task })).sort((a, b) => a.id - b.id);
+    const byId = new Map(rows.map((t) => [t.id, t]));
+    const deleting = new Set<number>();
+    for (const w of writes) {
+      if (w.kind === 'add') {
+        rows.push({ id: w.id, task: w.change.task!, done: false, createdAt: w.createdAt, updatedAt: w.createdAt });
+      } else if (w.kind === 'patch') {
+        const t = byId.get(w.id);
+        if (t) Object.assign(t, w.change);
+      } else deleting.add(w.id);
+    }
+    state.tasks = deleting.size ? rows.filter((t) => !deleting.has(t.id)) : rows;
+    for (const c of state.conflicts) {
+      const theirs = known.get(c.id)?.task;
+      if (theirs) c.theirs = { ...theirs };
+    }
+  }
+
+  const older = (a: Task, b: Task) => a.version !== undefined && b.version !== undefined && a.version < b.version;
+
+  /** Takes a task from an answer about one task (never an older version than the one known). */
+  function learn(task: Task) {
+    if (gone.has(task.id)) return;
+    const e = known.get(task.id);
+    if (e && older(task, e.task)) return;
+    known.set(task.id, { task, stamp: ++clock });
+  }
+
+  /** The task is gone from the server: drop it and every change to it; `say` tells the person. */
+  function forget(id: number, say: boolean) {
+    const text = state.tasks.find((t) => t.id === id)?.task ?? known.get(id)?.task.task;
+    const wasGone = gone.has(id);
+    known.delete(id);
+    gone.add(id);
+    let dropped = false;
+    for (let i = writes.length - 1; i >= 0; i--) {
+      const w = writes[i]!;
+      if (w.id !== id || w.kind === 'add') continue;
+      writes.splice(i, 1);
+      w.settle();
+      dropped = true;
+    }
+    state.conflicts = state.conflicts.filter((c) => c.id !== id);
+    if ((say || dropped) && !wasGone && text !== undefined) {
+      state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` };
+    }
+  }
+
+  /**
+   * Merges a page of the list, asked for when `clock` was `since`, covering ids in (from, to]: the
+   * answer wins over what was learned before the question, an id missing from it is gone.
+   */
+  function merge(tasks: readonly Task[], since: number, from: number, to: number) {
+    const seen = new Set<number>();
+    let unsure = false;
+    for (const task of tasks) {
+      seen.add(task.id);
+      if (gone.has(task.id)) continue;
+      const e = known.get(task.id);
+      const versioned = task.version !== undefined && e?.task.version !== undefined;
+      if (!e || (versioned ? task.version! >= e.task.version! : e.stamp <= since)) known.set(task.id, { task, stamp: since });
+      // Without versions an answer learned after the question may be older or newer than the list.
+      else if (!versioned && (e.task.task !== task.task || e.task.done !== task.done)) unsure = true;
+    }
+    // Ids are handed out in increasing order: a list that holds a later id was read after this one
+    // was made, so an id below it that is missing was deleted.
+    const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
+    for (const [id, e] of known) {
+      if (id <= from || id > to || seen.has(id)) continue;
+      if (e.stamp <= since || id < highest) forget(id, false);
+      // Learned after the question: the task may have been made after the list was read.
+      else unsure = true;
+    }
+    // A list asked for now is later than every answer learned so far, so one more settles it.
+    if (unsure && loading) loadAgain = true;
+    else if (unsure) void load();
+  }
 
   function fail(what: string, err: unknown, retry?: () => void, feature?: 'edit' | 'delete') {
     const reason = err instanceof Error ? err.message : String(err);
@@ -72,32 +219,63 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return problem && TASK_TEXT_PROBLEMS[problem];
   }
 
+  /**
+   * Loads (or refreshes) the first page. A call while one runs asks again once it ends, so a change
+   * announced meanwhile is not missed. A refresh that fails keeps what is shown.
+   */
   function load(): Promise<void> {
-    return (loading ??= fetchList().finally(() => (loading = undefined)));
+    if (loading) {
+      loadAgain = true;
+      return loading;
+    }
+    return (loading = (async () => {
+      do {
+        loadAgain = false;
+        await fetchList();
+      } while (loadAgain);
+    })().finally(() => (loading = undefined)));
   }
 
+  /** Resolves when the adds in flight now have answered: a list may already hold their tasks. */
+  const addsAnswered = () => Promise.all(writes.filter((w) => w.kind === 'add').map((w) => w.settled));
+
+  const lastId = (tasks: readonly Task[], nextCursor: unknown) =>
+    nextCursor == null ? Infinity : tasks.reduce((max, t) => Math.max(max, t.id), 0);
+
   async function fetchList() {
-    state.status = 'loading';
-    state.loadError = '';
+    const refreshing = state.status === 'ready';
+    if (!refreshing) {
+      state.status = 'loading';
+      state.loadError = '';
+    }
+    const since = clock;
     try {
       const reply = await api.request<ListReply>('GET', '/tasks');
-      state.tasks = [...reply.tasks, ...state.tasks.filter((t) => t.id < 0)];
-      state.nextCursor = reply.nextCursor == null ? null : String(reply.nextCursor);
+      await addsAnswered();
+      merge(reply.tasks, since, 0, lastId(reply.tasks, reply.nextCursor));
+      const next = reply.nextCursor == null ? null : String(reply.nextCursor);
+      // A refresh keeps a cursor further on that Load more already reached.
+      if (!(refreshing && next !== null && state.nextCursor !== null && Number(state.nextCursor) > Number(next))) state.nextCursor = next;
       state.status = 'ready';
+      render();
     } catch (err) {
+      if (refreshing) return;
       state.loadError = err instanceof Error ? err.message : String(err);
       state.status = 'error';
     }
   }
 
   async function loadMore() {
-    if (!state.nextCursor || state.loadingMore) return;
+    const cursor = state.nextCursor;
+    if (!cursor || state.loadingMore) return;
     state.loadingMore = true;
+    const since = clock;
     try {
-      const reply = await api.request<ListReply>('GET', `/tasks?cursor=${encodeURIComponent(state.nextCursor)}`);
-      const known = new Set(state.tasks.map((t) => t.id));
-      state.tasks.push(...reply.tasks.filter((t) => !known.has(t.id)));
+      const reply = await api.request<ListReply>('GET', `/tasks?cursor=${encodeURIComponent(cursor)}`);
+      await addsAnswered();
+      merge(reply.tasks, since, Number(cursor), lastId(reply.tasks, reply.nextCursor));
       state.nextCursor = reply.nextCursor == null ? null : String(reply.nextCursor);
+      render();
     } catch (err) {
       fail('Couldn’t load more tasks', err, loadMore);
     } finally {
@@ -114,50 +292,149 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     }
   }
 
-  /**
-   * Adds the draft (or `text`): shown at once, taken back if the API refuses. Every user action has
-   * one Idempotency-Key, kept by its Retry, so a write that did reach the API is never made twice.
-   */
-  async function add(text = state.draft, key = newIdempotencyKey()) {
-    const value = text.trim();
-    const problem = validate(value);
-    if (problem) {
-      state.notice = { text: problem };
-      return;
+  function write(kind: Write['kind'], id: number, change: Change, what: string, key: string): Write {
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    const before = writes.some((w) => w.id === id);
+    const w: Write = {
+      key,
+      kind,
+      id,
+      change,
+      what,
+      chained: before,
+      ifMatch: before ? undefined : known.get(id)?.task.version,
+      phase: 'queued',
+      createdAt: new Date().toISOString(),
+      settled,
+      settle,
+    };
+    writes.push(w);
+    render();
+    pump(id);
+    return w;
+  }
+
+  /** Sends the first write to this task unless it waits (for the one before it, or for a decision). */
+  function pump(id: number) {
+    const head = writes.find((w) => w.id === id);
+    if (head && head.phase === 'queued' && !head.chained) void send(head);
+  }
+
+  /** Takes an answered write out of the sequence; the next write to the task builds on `version`. */
+  function finish(w: Write, version: number | undefined) {
+    const i = writes.indexOf(w);
+    if (i >= 0) writes.splice(i, 1);
+    const next = writes.find((x) => x.id === w.id);
+    if (next?.chained) {
+      next.chained = false;
+      next.ifMatch = version;
     }
-    const now = new Date().toISOString();
-    const temp: Task = { id: --tempId, task: value, done: false, createdAt: now, updatedAt: now };
-    state.tasks.push(temp);
-    state.draft = '';
-    state.notice = null;
+    w.settle();
+  }
+
+  async function send(w: Write) {
+    w.phase = 'sent';
+    const options = { idempotencyKey: w.key, ifMatch: w.ifMatch };
     try {
-      await loading;
-      const reply = await api.request<TaskReply>('POST', '/tasks', { task: value }, { idempotencyKey: key });
-      const i = indexOf(temp.id);
-      if (i >= 0) state.tasks[i] = reply.task;
+      if (w.kind === 'add') {
+        const reply = await api.request<TaskReply>('POST', '/tasks', { task: w.change.task }, options);
+        learn(reply.task);
+        finish(w, undefined);
+      } else if (w.kind === 'patch') {
+        const reply = await api.request<TaskReply>('PATCH', `/tasks/${w.id}`, w.change, options);
+        learn(reply.task);
+        finish(w, reply.task.version);
+      } else {
+        await api.request('DELETE', `/tasks/${w.id}`, undefined, options);
+        finish(w, undefined);
+        forget(w.id, false);
+      }
+      listeners.forEach((listener) => listener());
     } catch (err) {
-      const i = indexOf(temp.id);
-      if (i >= 0) state.tasks.splice(i, 1);
+      refused(w, err);
+    }
+    render();
+    pump(w.id);
+  }
+
+  function refused(w: Write, err: unknown) {
+    if (w.kind !== 'add' && err instanceof ApiError && err.status === 404) return forget(w.id, true);
+    if (w.kind !== 'add' && err instanceof ApiError && err.status === 412) {
+      const theirs = (err.body as { task?: Task } | null)?.task;
+      if (theirs && theirs.id === w.id) {
+        learn(theirs);
+        const same = w.kind === 'patch' && Object.entries(w.change).every(([k, v]) => theirs[k as keyof Change] === v);
+        // Already as this change wants it (e.g. its own first try, whose answer was lost): nothing to ask.
+        if (same) return finish(w, theirs.version);
+        w.phase = 'conflict';
+        state.conflicts.push({ id: w.id, theirs: { ...theirs }, mine: w.kind === 'delete' ? null : { ...w.change } });
+        return;
+      }
+    }
+    finish(w, w.ifMatch);
+    if (w.kind === 'add') {
+      const value = w.change.task!;
       // Give the text back unless the person has started typing something else.
       if (state.draft.trim() === '') state.draft = value;
-      fail(`Couldn’t add “${value}”`, err, () => void add(value, key));
+      fail(w.what, err, () => void add(value, w.key));
+    } else {
+      fail(w.what, err, () => retry(w), w.kind === 'patch' ? 'edit' : 'delete');
     }
   }
 
-  async function patch(id: number, change: Partial<Pick<Task, 'task' | 'done'>>, what: string, key = newIdempotencyKey()) {
-    const i = indexOf(id);
-    if (i < 0) return;
-    const before = { ...state.tasks[i]! };
-    Object.assign(state.tasks[i]!, change);
-    try {
-      const reply = await api.request<TaskReply>('PATCH', `/tasks/${id}`, change, { idempotencyKey: key });
-      const j = indexOf(id);
-      if (j >= 0) state.tasks[j] = reply.task;
-    } catch (err) {
-      const j = indexOf(id);
-      if (j >= 0) state.tasks[j] = before;
-      fail(what, err, () => void patch(id, change, what, key), 'edit');
+  /**
+   * Retry of a failed change: the same request (key and If-Match) while nothing newer is known, so a
+   * first try that did land is answered from the API's record; the same key with another If-Match
+   * would be refused (422). Once the task has moved on, a new key on the version now known.
+   */
+  function retry(failed: Write) {
+    if (!state.tasks.some((t) => t.id === failed.id)) return;
+    const same = !writes.some((w) => w.id === failed.id) && known.get(failed.id)?.task.version === failed.ifMatch;
+    write(failed.kind, failed.id, failed.change, failed.what, same ? failed.key : newIdempotencyKey());
+  }
+
+  /** The first conflict's write (the one waiting for the person's decision). */
+  function decide(keepMine: boolean) {
+    const c = state.conflicts.shift();
+    if (!c) return;
+    const w = writes.find((x) => x.id === c.id && x.phase === 'conflict');
+    if (!w) return;
+    if (keepMine) {
+      // A new decision on a new version: a new key, or the API would answer the 412 from its record.
+      w.key = newIdempotencyKey();
+      w.ifMatch = known.get(c.id)?.task.version;
+      w.phase = 'queued';
+      pump(c.id);
+    } else {
+      // Their version stays; the person's changes to this task still waiting behind it go too.
+      for (const x of writes.filter((x) => x.id === c.id)) finish(x, undefined);
+      render();
     }
+  }
+
+  /**
+   * Adds the draft (or `text`): shown at once, taken back if the API refuses. Every user action has
+   * one Idempotency-Key, kept by its Retry, so a write that did reach the API is never made twice.
+   * The draft's second submit of a double-click finds the field emptied by the first: it does nothing.
+   */
+  function add(text?: string, key = newIdempotencyKey()): Promise<void> {
+    if (text === undefined && draftTaken && state.draft.trim() === '') return Promise.resolve();
+    const value = (text ?? state.draft).trim();
+    const problem = validate(value);
+    if (problem) {
+      state.notice = { text: problem };
+      return Promise.resolve();
+    }
+    state.draft = '';
+    draftTaken = true;
+    state.notice = null;
+    return write('add', --tempId, { task: value }, `Couldn’t add “${value}”`, key).settled;
+  }
+
+  function patch(id: number, change: Change, what: string, key = newIdempotencyKey()): Promise<void> {
+    if (id < 0 || !state.tasks.some((t) => t.id === id)) return Promise.resolve();
+    return write('patch', id, change, what, key).settled;
   }
 
   /** Renames a task. Returns a problem with the text, or null when it was sent. */
@@ -165,29 +442,22 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     const value = text.trim();
     const problem = validate(value);
     if (problem) return problem;
-    const current = state.tasks[indexOf(id)];
+    const current = state.tasks.find((t) => t.id === id);
     if (current && current.task !== value) void patch(id, { task: value }, `Couldn’t rename “${current.task}”`);
     return null;
   }
 
   function toggle(id: number) {
-    const current = state.tasks[indexOf(id)];
+    const current = state.tasks.find((t) => t.id === id);
     if (!current) return Promise.resolve();
     const done = !current.done;
     return patch(id, { done }, `Couldn’t mark “${current.task}” as ${done ? 'done' : 'not done'}`);
   }
 
-  async function remove(id: number, key = newIdempotencyKey()) {
-    const i = indexOf(id);
-    if (i < 0) return;
-    const [task] = state.tasks.splice(i, 1);
-    try {
-      await api.request('DELETE', `/tasks/${id}`, undefined, { idempotencyKey: key });
-    } catch (err) {
-      // Put it back where it was, as near as the list now allows.
-      state.tasks.splice(Math.min(i, state.tasks.length), 0, task!);
-      fail(`Couldn’t delete “${task!.task}”`, err, () => void remove(id, key), 'delete');
-    }
+  function remove(id: number, key = newIdempotencyKey()): Promise<void> {
+    const current = state.tasks.find((t) => t.id === id);
+    if (id < 0 || !current) return Promise.resolve();
+    return write('delete', id, {}, `Couldn’t delete “${current.task}”`, key).settled;
   }
 
   function clearDone() {
@@ -207,6 +477,15 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     toggle,
     remove,
     clearDone,
+    /** The first conflict: send the person's change again on the current version. */
+    keepMine: () => decide(true),
+    /** The first conflict: keep the other change and drop the person's. */
+    takeTheirs: () => decide(false),
+    /** Calls `listener` after each change the API confirmed (to tell other tabs). Returns the unsubscribe. */
+    subscribe(listener: () => void) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
     dismissNotice: () => (state.notice = null),
     retryNotice() {
       const retry = state.notice?.retry;
