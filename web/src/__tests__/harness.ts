@@ -13,7 +13,7 @@ type Handler = (method: string, path: string, body: any) => { status: number; bo
 export function fakeApi(initial: string[] = []) {
   let nextId = 1;
   const now = '2026-01-01T00:00:00.000Z';
-  const tasks: Task[] = initial.map((task) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now }));
+  const tasks: Task[] = initial.map((task) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now, version: 1 }));
   const calls: string[] = [];
   /** The Idempotency-Key header of each request, in order (undefined when none was sent). */
   const keys: (string | undefined)[] = [];
@@ -28,7 +28,7 @@ export function fakeApi(initial: string[] = []) {
     if (method === 'GET' && path === '/api/tasks') return { status: 200, body: { success: true, tasks, nextCursor: null } };
     if (method === 'GET' && path === '/api/info') return { status: 200, body: { version: '1.0.0', revision: 'tasks-api-00007', driver: 'pglite' } };
     if (method === 'POST' && path === '/api/tasks') {
-      const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now };
+      const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now, version: 1 };
       tasks.push(task);
       return { status: 201, body: { success: true, message: 'created', task } };
     }

@@ -126,7 +126,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       return;
     }
     const now = new Date().toISOString();
-    const temp: Task = { id: --tempId, task: value, done: false, createdAt: now, updatedAt: now };
+    const temp: Task = { id: --tempId, task: value, done: false, createdAt: now, updatedAt: now, version: 1 };
     state.tasks.push(temp);
     state.draft = '';
     state.notice = null;
