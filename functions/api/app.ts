@@ -36,7 +36,8 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   app.use(requestLog({ log, metrics, state, uptime }));
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
-  if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
+  // A page on another origin reads the headers the API defines for it (Fetch: only CORS-safelisted ones otherwise).
+  if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600, exposeHeaders: ['ETag', 'Idempotent-Replayed'] }));
   if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
   app.route('/api', apiRoutes({ config, idempotent: idempotency(db, log), tasks: withTaskRepository(db) }));
   app.notFound(notFound(app));
