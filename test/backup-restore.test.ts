@@ -411,5 +411,7 @@ describe('PGlite to PostgreSQL and back', () => {
       await pgdb.drop();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // Four processes each open a PGlite directory (initdb in WebAssembly on new ones: seconds of CPU
+    // apiece); on the shared two cores this took 80 s once, past the default 60 s.
+  }, 240_000);
 });

@@ -69,6 +69,11 @@ describe('CORS', () => {
       const pre = await open.app.request('/api/tasks', { method: 'OPTIONS', headers: { origin: 'https://tasks.example', 'access-control-request-method': 'POST' } });
       expect(pre.status).toBe(204);
       expect(pre.headers.get('access-control-allow-origin')).toBe('https://tasks.example');
+      // A conditional write from another origin: If-Match allowed, the ETag readable.
+      const conditional = await open.app.request('/api/tasks/1', { method: 'OPTIONS', headers: { origin: 'https://tasks.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'content-type, if-match' } });
+      expect(conditional.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('if-match');
+      const answer = await open.app.request('/api/', { headers: { origin: 'https://tasks.example' } });
+      expect(answer.headers.get('access-control-expose-headers')?.split(/,\s*/)).toEqual(['ETag', 'Idempotent-Replayed']);
       const other = await open.app.request('/api/', { headers: { origin: 'https://evil.example' } });
       expect(other.headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
     } finally {

@@ -40,7 +40,8 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   if (token) app.use('/metrics', token.metrics); // before the probes' route serves it
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
-  if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
+  // A page on another origin reads the headers the API defines for it (Fetch: only CORS-safelisted ones otherwise).
+  if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600, exposeHeaders: ['ETag', 'Idempotent-Replayed'] }));
   if (token) app.use('/api/*', token.api);
   app.use('/api/*', identityBodies);
   app.route('/api', apiRoutes({ config, idempotent: idempotency(db, log), tasks: withTaskRepository(db) }));

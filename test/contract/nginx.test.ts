@@ -21,6 +21,20 @@ describe('nginx on API paths', () => {
     expect((await (await host.request('GET', '/api/tasks')).json()).tasks).toEqual([]);
   });
 
+  it('answers about one task keep their strong ETag (not gzipped); lists are still gzipped', async () => {
+    const gzip = { 'accept-encoding': 'gzip' };
+    const body = new TextEncoder().encode(JSON.stringify({ task: 'long enough for gzip_min_length '.repeat(7) }));
+    const created = await host.request('POST', '/api/tasks', body, { ...gzip, 'content-type': 'application/json' });
+    expect([created.status, created.headers.get('etag'), created.headers.get('content-encoding')]).toEqual([201, '"1"', null]);
+    const { id } = (await created.json()).task;
+    const one = await host.request('GET', `/api/tasks/${id}`, undefined, gzip);
+    expect([one.headers.get('etag'), one.headers.get('content-encoding')]).toEqual(['"1"', null]);
+    const list = await host.request('GET', '/api/tasks', undefined, gzip);
+    expect([list.status, list.headers.get('content-encoding')]).toEqual([200, 'gzip']);
+    expect((await list.json()).tasks).toHaveLength(1);
+    expect((await host.request('DELETE', `/api/tasks/${id}`, undefined, { 'if-match': '"1"' })).status).toBe(200);
+  });
+
   it('POST /api without the slash reaches the API: no redirect a client would follow as a GET', async () => {
     const r = await host.request('POST', '/api', new TextEncoder().encode('{"task":"x"}'), { 'content-type': 'application/json' });
     expect(r.status).toBe(405);

@@ -1,7 +1,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { fail } from '../errors';
 import { entityTag } from '../entity-tag';
 import { keyedWriter } from '../idempotency';
