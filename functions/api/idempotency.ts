@@ -191,15 +191,15 @@ export function idempotency(db: () => Promise<Db>, log: Logger): MiddlewareHandl
       );
     }
     const fingerprint = requestFingerprint(c.req.method, c.req.path, new Uint8Array(await c.req.arrayBuffer()), c.req.header('if-match'));
-    c.set('keyedWrite', async (write: TaskWrite) => {
+    c.set('keyedWrite', async (write: TaskWrite, headersFor: AnswerHeaders = () => undefined) => {
       const d = await db();
       const result = await keyedWrite(d, key, fingerprint, write);
       switch (result.outcome) {
         case 'done':
           void cleanUp(d);
-          return c.body(result.answer.body, result.answer.status as ContentfulStatusCode, JSON_TYPE);
+          return c.body(result.answer.body, result.answer.status as ContentfulStatusCode, { ...JSON_TYPE, ...headersFor(result.answer) });
         case 'replay':
-          return c.body(result.answer.body, result.answer.status as ContentfulStatusCode, { ...JSON_TYPE, 'Idempotent-Replayed': 'true' });
+          return c.body(result.answer.body, result.answer.status as ContentfulStatusCode, { ...JSON_TYPE, ...headersFor(result.answer), 'Idempotent-Replayed': 'true' });
         case 'busy':
           return fail(c, 409, 'idempotency_key_in_use', 'A request with this Idempotency-Key is still being processed; retry shortly', { 'Retry-After': '1' });
         case 'reused':
@@ -211,10 +211,14 @@ export function idempotency(db: () => Promise<Db>, log: Logger): MiddlewareHandl
 }
 
 /** The keyed writer of a request that carries a valid Idempotency-Key, else undefined. */
-export const keyedWriter = (c: Context): ((write: TaskWrite) => Promise<Response>) | undefined => c.get('keyedWrite');
+export const keyedWriter = (c: Context): KeyedWriter | undefined => c.get('keyedWrite');
+
+/** Headers a route adds to a written or replayed answer, from the answer itself (the ETag of the task it carries). */
+export type AnswerHeaders = (answer: Answer) => Record<string, string> | undefined;
+export type KeyedWriter = (write: TaskWrite, headersFor?: AnswerHeaders) => Promise<Response>;
 
 declare module 'hono' {
   interface ContextVariableMap {
-    keyedWrite: ((write: TaskWrite) => Promise<Response>) | undefined;
+    keyedWrite: KeyedWriter | undefined;
   }
 }

@@ -1,8 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { entityTag, parseIfMatch, type IfMatch } from './entity-tag';
 import { fail } from './errors';
-import { answerVersion, type VersionCondition } from './tasks';
+import { answerVersion, type Answer, type VersionCondition } from './tasks';
 
 const PRECONDITION_FAILED = 'This task was changed since the version in If-Match; nothing was written. The task as it is now is in "task", its version in the ETag header';
 
@@ -33,21 +32,10 @@ export function versionCondition(c: Context): VersionCondition | undefined {
 /** The statuses whose body is about one task and carry its ETag: created, changed, precondition failed. */
 const TAGGED = new Set([200, 201, 412]);
 
-/** A write's answer as sent, with the ETag of the task its body carries (none for a delete's 200 or a 404). */
-export function answerWithETag(c: Context, status: number, body: string, headers: Record<string, string>): Response {
-  const version = TAGGED.has(status) ? answerVersion(body) : undefined;
-  return c.body(body, status as ContentfulStatusCode, version === undefined ? headers : { ...headers, ETag: entityTag(version) });
-}
-
-/**
- * The same for an answer the keyed writer made (idempotency.ts), a fresh one or a replay: its body
- * is the stored one, read back here to tag it.
- */
-export async function withETag(c: Context, res: Response): Promise<Response> {
-  if (!TAGGED.has(res.status)) return res;
-  const headers: Record<string, string> = {};
-  res.headers.forEach((value, name) => (headers[name] = value));
-  return answerWithETag(c, res.status, await res.text(), headers);
+/** The ETag header of a write's answer (plain, keyed or replayed): the version of the task its body carries; none for a delete's 200 or a 404. */
+export function answerETag(answer: Answer): Record<string, string> | undefined {
+  const version = TAGGED.has(answer.status) ? answerVersion(answer.body) : undefined;
+  return version === undefined ? undefined : { ETag: entityTag(version) };
 }
 
 declare module 'hono' {

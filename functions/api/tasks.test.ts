@@ -28,7 +28,7 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
-      return { status: res.status, text, json: JSON.parse(text), replayed: res.headers.get('idempotent-replayed') };
+      return { status: res.status, text, json: JSON.parse(text), replayed: res.headers.get('idempotent-replayed'), etag: res.headers.get('etag') };
     };
     const key = () => ({ 'idempotency-key': `"${randomUUID()}"` });
     const count = async (table: string) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
@@ -80,7 +80,7 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
     });
 
     it("a write's answer is byte for byte what JSON.stringify sends, with or without a key", async () => {
-      const texts = ['quote " backslash \\ slash /', 'tab\tnew\nline\r\u0001\u001f\u007f', '🙂 emoji, שלום, مرحبا, 日本語', 'line\u2028separator\u2029', "'; DROP TABLE main_table; --"];
+      const texts = ['ends like a body: ,"version":9}}', 'quote " backslash \\ slash /', 'tab\tnew\nline\r\u0001\u001f\u007f', '🙂 emoji, שלום, مرحبا, 日本語', 'line\u2028separator\u2029', "'; DROP TABLE main_table; --"];
       for (const text of texts) {
         for (const headers of [{}, key()]) {
           const created = await call('POST', '/api/tasks', { task: text }, headers);
@@ -88,13 +88,16 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
           expect(created.text).toBe(JSON.stringify({ success: true, message: 'Task added successfully', task: created.json.task }));
           expect(created.json.task.task).toBe(text);
           expect(Object.keys(created.json.task)).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'version']);
+          expect(created.etag).toBe('"1"');
           const id = created.json.task.id;
           expect((await call('GET', `/api/tasks/${id}`)).json.task).toEqual(created.json.task);
           const updated = await call('PUT', `/api/tasks/${id}`, { task: `${text}!` }, 'idempotency-key' in headers ? key() : {});
           expect(updated.text).toBe(JSON.stringify({ success: true, message: 'Task updated successfully', task: updated.json.task }));
           const stale = await call('PATCH', `/api/tasks/${id}`, { done: true }, { 'if-match': '"1"', ...('idempotency-key' in headers ? key() : {}) });
           expect(stale.status).toBe(412);
+          expect(updated.etag).toBe('"2"');
           expect(stale.text).toBe(JSON.stringify({ success: false, message: stale.json.message, code: 'precondition_failed', task: updated.json.task }));
+          expect(stale.etag).toBe('"2"');
         }
       }
       const missing = await call('PATCH', '/api/tasks/123456789', { done: true });

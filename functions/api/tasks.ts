@@ -91,13 +91,19 @@ export const taskWrites = {
                 UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM wr))`,
 };
 
+/** `…,"version":3}}`: the end of every body that carries a task (see answerVersion). */
+const TRAILING_VERSION = /,"version":([0-9]+)\}\}$/;
+
 /**
- * The version of the task an answer body is about (`task.version` of a 200, 201 or 412 body), for
- * its ETag; undefined for other answers (a delete's, a 404).
+ * The version of the task an answer body is about (a 200 or 201 with `task`, a 412), for its
+ * ETag; undefined for other answers (a delete's 200, a 404). Read from the body's end rather than
+ * parsed: these bodies are built by the statements above, where `task` is the last key of the
+ * body and `version` the last column of `written` and COLUMNS, and any `"` inside the task's text
+ * is escaped, so the text can never end the body.
  */
 export function answerVersion(body: string): number | undefined {
-  const version = (JSON.parse(body) as { task?: { version?: unknown } }).task?.version;
-  return typeof version === 'number' ? version : undefined;
+  const m = TRAILING_VERSION.exec(body);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** All SQL for tasks lives here; routes never write SQL. */

@@ -1,10 +1,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { fail } from '../errors';
 import { entityTag } from '../entity-tag';
 import { keyedWriter } from '../idempotency';
-import { answerWithETag, ifMatch, versionCondition, withETag } from '../preconditions';
+import { answerETag, ifMatch, versionCondition } from '../preconditions';
 import { taskWrites, type TaskWrite } from '../tasks';
 import * as s from '../schemas';
 
@@ -200,9 +201,9 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
    */
   const write = async (c: Context, w: TaskWrite): Promise<never> => {
     const keyed = keyedWriter(c);
-    if (keyed) return (await withETag(c, await keyed(w))) as never;
+    if (keyed) return (await keyed(w, answerETag)) as never;
     const answer = await c.var.tasks.write(w);
-    return answerWithETag(c, answer.status, answer.body, { 'Content-Type': 'application/json' }) as never;
+    return c.body(answer.body, answer.status as ContentfulStatusCode, { 'Content-Type': 'application/json', ...answerETag(answer) }) as never;
   };
 
   api.get('/', (c) => c.json({ message: 'Task API is running' }));
