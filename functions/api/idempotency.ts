@@ -5,7 +5,7 @@ import type { Db, Queryable, Row } from './db/types';
 import { fail } from './errors';
 import type { Logger } from './logger';
 import { IDEMPOTENCY_KEY_PATTERN } from './schemas';
-import { Params, type Answer, type TaskWrite } from './tasks';
+import { PREPARED, Params, type Answer, type TaskWrite } from './tasks';
 
 /**
  * Exactly-once writes with `Idempotency-Key` (IETF httpapi draft "The Idempotency-Key HTTP Header
@@ -96,12 +96,13 @@ export async function keyedWrite(db: Queryable, key: string, fingerprint: string
   UNION ALL SELECT 'busy', NULL, NULL FROM lock WHERE NOT held AND NOT EXISTS (SELECT FROM earlier)`;
   let row: (Stored & { outcome: KeyedOutcome['outcome'] }) | undefined;
   try {
-    [row] = await db.query<Stored & { outcome: KeyedOutcome['outcome'] }>(sql, p.values);
+    [row] = await db.query<Stored & { outcome: KeyedOutcome['outcome'] }>(sql, p.values, PREPARED);
   } catch (err) {
     if (!isKeyTaken(err)) throw err;
     const [stored] = await db.query<Stored>(
       `SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1 AND ${live('$2')}`,
       [key, IDEMPOTENCY_RETENTION_HOURS],
+      PREPARED,
     );
     if (!stored) return { outcome: 'busy' };
     return stored.fingerprint === fingerprint ? { outcome: 'replay', answer: { status: stored.status, body: stored.body } } : { outcome: 'reused' };
@@ -139,6 +140,7 @@ export function expiredKeyCleanup(log: Logger, { intervalMs = CLEANUP_INTERVAL_M
              SELECT key FROM idempotency_keys WHERE NOT (${live('$1')}) ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)
            SELECT count(*)::int AS n FROM gone`,
           [IDEMPOTENCY_RETENTION_HOURS, batch],
+          PREPARED,
         );
         deleted += row!.n;
         if (row!.n < batch || Date.now() - started >= budgetMs) break;
