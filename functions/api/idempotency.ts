@@ -14,7 +14,9 @@ import { PREPARED, Params, type Answer, type TaskWrite } from './tasks';
  * A keyed write is one statement (keyedWrite): it takes a per-key advisory lock, looks the key up,
  * and only when the key is free makes the write, builds its answer and stores the key, a
  * fingerprint of the request and that answer. The write and its record commit together or not at
- * all, and the answer sent is the stored one, byte for byte. Then:
+ * all, and the answer sent is the stored one, byte for byte. Its text is fixed per write kind (key,
+ * fingerprint and values are parameters), so it is a prepared statement (tasks.ts PREPARED): parsing
+ * and planning it cost PostgreSQL five times running it. Then:
  * - same key, same request, first one finished → the stored status and body, `Idempotent-Replayed: true`;
  * - same key, another method, path or body     → 422 `idempotency_key_reused` (draft §2.7);
  * - same key while the first is still running  → 409 `idempotency_key_in_use` with `Retry-After`
