@@ -32,7 +32,9 @@ export function statementName(text: string): string {
  * connection (its plan cache: five custom plans, then the generic plan when it is no costlier;
  * PostgreSQL docs, "PREPARE", Notes). Without it, the unnamed statement, parsed and planned on
  * every call. Only for texts that do not vary with the request (values go in `values`): each name
- * holds a plan on every connection for the connection's life.
+ * holds a plan on every connection for the connection's life. These are protocol-level named
+ * statements, not SQL `PREPARE`: behind PgBouncer in transaction mode they need PgBouncer 1.21 or
+ * later with `max_prepared_statements` above 0 (PgBouncer docs, "max_prepared_statements").
  */
 export function pgQuery(text: string, values: unknown[] | undefined, options: QueryOptions | undefined): NamedQuery | string {
   return options?.prepare ? { name: statementName(text), text, values } : text;
