@@ -7,7 +7,8 @@ import { loadConfig } from './config';
 import type { Db } from './db';
 import { createPgDb } from './db/pg';
 import { createPgliteDb } from './db/pglite';
-import { expiredKeyCleanup, IDEMPOTENCY_RETENTION_HOURS, idempotencyKeyRows, parseIdempotencyKey, requestFingerprint } from './idempotency';
+import { expiredKeyCleanup, IDEMPOTENCY_RETENTION_HOURS, idempotencyKeyRows, keyedWrite, parseIdempotencyKey, requestFingerprint } from './idempotency';
+import { taskRepository, taskWrites } from './tasks';
 import { createMetrics } from './metrics';
 import { createLogger } from './logger';
 import { migrate } from './migrations';
@@ -94,12 +95,12 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
       const flaky: Db = {
         ...db,
         driver: db.driver,
-        query: (text, params) => {
+        query: (text, params, options) => {
           if (failInsert && text.includes('task_create(')) {
             failInsert = false;
             return Promise.reject(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }));
           }
-          return db.query(text, params);
+          return db.query(text, params, options);
         },
         transaction: (fn) => db.transaction(fn),
       };
@@ -192,7 +193,7 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
         const late: Db = {
           ...db,
           driver: db.driver,
-          query: (text, params) =>
+          query: (text, params, options) =>
             text.includes('pg_try_advisory_xact_lock')
               ? db.transaction(async (q) => {
                   await q.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
@@ -203,9 +204,9 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
                     stored[0]!.status,
                     stored[0]!.body,
                   ]);
-                  return q.query(text, params);
+                  return q.query(text, params, options);
                 })
-              : db.query(text, params),
+              : db.query(text, params, options),
           transaction: (fn) => db.transaction(fn),
         };
         const lateApp = createApp({ config: loadConfig({ DB_DRIVER: driverName, DB_HOST: 'unused' }), db: async () => late, log, state: { shuttingDown: false, migrated: true } });
@@ -213,6 +214,47 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
         expect([res.status, await res.text(), res.headers.get('idempotent-replayed')]).toEqual([201, first.text, 'true']);
         expect(await count()).toBe(0);
         expect(await keyRows()).toBe(1);
+      });
+    }
+
+    if (driverName !== 'pglite') {
+      it('every write statement is prepared once per connection and planned once: one statement per kind, however many requests', async () => {
+        // A keyed write's statement costs PostgreSQL more to parse and plan than to run (bench/README.md):
+        // it must be a named statement that the connection keeps, with its plan cached, and the
+        // key, body and ids must be parameters, never part of its text.
+        const statements = await db.transaction(async (q) => {
+          const store = taskRepository(q);
+          for (let i = 0; i < 8; i++) {
+            const done = await keyedWrite(q, `prepared-${i}`, `f${i}`, taskWrites.create(`task ${i}`, 'Task added successfully'));
+            expect(done.outcome).toBe('done');
+            expect((await store.write(taskWrites.create(`plain ${i}`, 'Task added successfully'))).status).toBe(201);
+            await keyedWrite(q, `prepared-patch-${i}`, `f${i}`, taskWrites.update(1 + i, { done: i % 2 === 0 }, 'Task updated successfully', '{}'));
+            await store.get(i + 1);
+            await store.list(10, i);
+          }
+          expect((await keyedWrite(q, 'prepared-0', 'f0', taskWrites.create('task 0', 'Task added successfully'))).outcome).toBe('replay');
+          return q.query<{ statement: string; generic_plans: number; custom_plans: number }>(
+            'SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE NOT from_sql',
+          );
+        });
+        // Keyed create, keyed update, plain create, get, list: five texts, each prepared once.
+        // One statement per kind (the connection may hold others from earlier tests), each executed
+        // every time: keyed create, keyed update, plain create, get, list.
+        const kinds = {
+          keyedCreate: (t: string) => t.includes('pg_try_advisory_xact_lock') && t.includes('task_create('),
+          keyedUpdate: (t: string) => t.includes('pg_try_advisory_xact_lock') && t.includes('task_update('),
+          plainCreate: (t: string) => !t.includes('pg_try_advisory_xact_lock') && t.includes('task_create('),
+          get: (t: string) => t.includes('FROM main_table WHERE id = $1'),
+          list: (t: string) => t.includes('FROM main_table WHERE id > $1'),
+        };
+        for (const [kind, is] of Object.entries(kinds)) {
+          const found = statements.filter((s) => is(s.statement));
+          expect(found, kind).toHaveLength(1);
+          expect(found[0]!.generic_plans + found[0]!.custom_plans, kind).toBeGreaterThanOrEqual(8);
+        }
+        // PostgreSQL's plan cache switches to the generic plan after five custom ones: planned no more.
+        expect(statements.find((s) => kinds.keyedCreate(s.statement))!.generic_plans).toBeGreaterThan(0);
+        for (const s of statements) expect(s.statement).not.toMatch(/prepared-|task \d|plain \d/);
       });
     }
 

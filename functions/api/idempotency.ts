@@ -5,7 +5,7 @@ import type { Db, Queryable, Row } from './db/types';
 import { fail } from './errors';
 import type { Logger } from './logger';
 import { IDEMPOTENCY_KEY_PATTERN } from './schemas';
-import { Params, type Answer, type TaskWrite } from './tasks';
+import { PREPARED, Params, type Answer, type TaskWrite } from './tasks';
 
 /**
  * Exactly-once writes with `Idempotency-Key` (IETF httpapi draft "The Idempotency-Key HTTP Header
@@ -14,7 +14,9 @@ import { Params, type Answer, type TaskWrite } from './tasks';
  * A keyed write is one statement (keyedWrite): it takes a per-key advisory lock, looks the key up,
  * and only when the key is free makes the write, builds its answer and stores the key, a
  * fingerprint of the request and that answer. The write and its record commit together or not at
- * all, and the answer sent is the stored one, byte for byte. Then:
+ * all, and the answer sent is the stored one, byte for byte. Its text is fixed per write kind (key,
+ * fingerprint and values are parameters), so it is a prepared statement (tasks.ts PREPARED): parsing
+ * and planning it cost PostgreSQL five times running it. Then:
  * - same key, same request, first one finished → the stored status and body, `Idempotent-Replayed: true`;
  * - same key, another method, path or body     → 422 `idempotency_key_reused` (draft §2.7);
  * - same key while the first is still running  → 409 `idempotency_key_in_use` with `Retry-After`
@@ -102,12 +104,13 @@ export async function keyedWrite(db: Queryable, key: string, fingerprint: string
   UNION ALL SELECT 'busy', NULL, NULL FROM lock WHERE NOT held AND NOT EXISTS (SELECT FROM earlier)`;
   let row: (Stored & { outcome: KeyedOutcome['outcome'] }) | undefined;
   try {
-    [row] = await db.query<Stored & { outcome: KeyedOutcome['outcome'] }>(sql, p.values);
+    [row] = await db.query<Stored & { outcome: KeyedOutcome['outcome'] }>(sql, p.values, PREPARED);
   } catch (err) {
     if (!isKeyTaken(err)) throw err;
     const [stored] = await db.query<Stored>(
       `SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1 AND ${live('$2')}`,
       [key, IDEMPOTENCY_RETENTION_HOURS],
+      PREPARED,
     );
     if (!stored) return { outcome: 'busy' };
     return stored.fingerprint === fingerprint ? { outcome: 'replay', answer: { status: stored.status, body: stored.body } } : { outcome: 'reused' };
@@ -141,10 +144,14 @@ export function expiredKeyCleanup(log: Logger, { intervalMs = CLEANUP_INTERVAL_M
     try {
       for (;;) {
         const [row] = await db.query<{ n: number }>(
-          `WITH gone AS (DELETE FROM idempotency_keys WHERE key IN (
-             SELECT key FROM idempotency_keys WHERE NOT (${live('$1')}) ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1)
+          // By ctid (a TID scan) rather than by key: the rows are found through the created_at index
+          // and locked by the subquery, so a second look-up per row in the primary key is wasted;
+          // 13.9k instead of 28.7k instructions per deleted row (callgrind, PostgreSQL 15).
+          `WITH gone AS (DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+             SELECT ctid FROM idempotency_keys WHERE NOT (${live('$1')}) ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)) RETURNING 1)
            SELECT count(*)::int AS n FROM gone`,
           [IDEMPOTENCY_RETENTION_HOURS, batch],
+          PREPARED,
         );
         deleted += row!.n;
         if (row!.n < batch || Date.now() - started >= budgetMs) break;

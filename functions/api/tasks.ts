@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import type { Db, Queryable } from './db';
 import { retryingReads } from './db/read-retry';
+import type { QueryOptions } from './db/types';
 import type { Task } from './schemas';
 
 // Timestamps are formatted by Postgres: no Date objects to build and serialise on list calls.
@@ -106,6 +107,13 @@ export function answerVersion(body: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/**
+ * Every statement here and in idempotency.ts has a fixed text (values are parameters), so each is
+ * prepared once per connection: a write statement of common table expressions costs PostgreSQL
+ * more to parse and plan than to run (bench/README.md, "Keyed writes").
+ */
+export const PREPARED: QueryOptions = { prepare: true };
+
 /** All SQL for tasks lives here; routes never write SQL. */
 export function taskRepository(db: Queryable) {
   return {
@@ -114,6 +122,7 @@ export function taskRepository(db: Queryable) {
       const rows = await db.query<Task & Record<string, unknown>>(
         `SELECT ${COLUMNS} FROM main_table WHERE id > $1 ORDER BY id LIMIT $2`,
         [afterId, limit + 1],
+        PREPARED,
       );
       const more = rows.length > limit;
       const tasks = more ? rows.slice(0, limit) : rows;
@@ -121,14 +130,14 @@ export function taskRepository(db: Queryable) {
     },
 
     async get(id: number): Promise<Task | undefined> {
-      return (await db.query<Task & Record<string, unknown>>(`SELECT ${COLUMNS} FROM main_table WHERE id = $1`, [id]))[0];
+      return (await db.query<Task & Record<string, unknown>>(`SELECT ${COLUMNS} FROM main_table WHERE id = $1`, [id], PREPARED))[0];
     },
 
     /** Runs a write without an Idempotency-Key: one statement, its answer. */
     async write(write: TaskWrite): Promise<Answer> {
       const p = new Params();
       const sql = `WITH ${write(p, 'true')} SELECT status, body FROM answer`;
-      return (await db.query<Answer & Record<string, unknown>>(sql, p.values))[0]!;
+      return (await db.query<Answer & Record<string, unknown>>(sql, p.values, PREPARED))[0]!;
     },
   };
 }

@@ -2,16 +2,17 @@ import { ConfigError, dbConnection, type Driver, type DbTarget } from '../config
 import type { Logger } from '../logger';
 import { isDatabaseUnavailable } from '../errors';
 import { MountedCredentials, type DbCredentials } from './credentials';
-import { AUTH_FAILED, SESSION_TERMINATED, sqlState, type Db, type PoolStats, type Queryable, type Row } from './types';
+import { pgQuery, type NamedQuery } from './prepared';
+import { AUTH_FAILED, SESSION_TERMINATED, sqlState, type Db, type PoolStats, type Queryable, type QueryOptions, type Row } from './types';
 
 /** The parts of a node-postgres compatible Pool we use (pg.Pool and Neon's Pool both fit). */
 export interface PgLikeClient {
-  query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(text: string | NamedQuery, params?: unknown[]): Promise<{ rows: unknown[] }>;
   release(err?: Error | boolean): void;
   on(event: 'error', listener: (err: Error) => void): unknown;
 }
 export interface PgLikePool {
-  query(text: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(text: string | NamedQuery, params?: unknown[]): Promise<{ rows: unknown[] }>;
   connect(): Promise<PgLikeClient>;
   end(): Promise<void>;
   on(event: 'error', listener: (err: Error) => void): unknown;
@@ -170,8 +171,8 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
 
   return {
     driver,
-    query<R extends Row = Row>(text: string, params?: unknown[]) {
-      return withAuthRetry(async (p) => (await p.query(text, params)).rows as R[]);
+    query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions) {
+      return withAuthRetry(async (p) => (await p.query(pgQuery(text, params, options), params)).rows as R[]);
     },
     async transaction<T>(fn: (q: Queryable) => Promise<T>): Promise<T> {
       const client = await withAuthRetry((p) => p.connect());
@@ -185,8 +186,8 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
         client.on('error', (err) => log.debug({ err: describe(err) }, 'database connection in a transaction failed'));
       }
       const q: Queryable = {
-        query: async <R extends Row = Row>(text: string, params?: unknown[]) =>
-          (await client.query(text, params)).rows as R[],
+        query: async <R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions) =>
+          (await client.query(pgQuery(text, params, options), params)).rows as R[],
       };
       try {
         await client.query('BEGIN');

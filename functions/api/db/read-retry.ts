@@ -1,4 +1,4 @@
-import { isSessionTerminated, type Queryable, type Row } from './types';
+import { isSessionTerminated, type Queryable, type QueryOptions, type Row } from './types';
 
 /**
  * The same queries, each tried once more when the session it ran on was terminated under it
@@ -13,12 +13,12 @@ import { isSessionTerminated, type Queryable, type Row } from './types';
  */
 export function retryingReads(db: Queryable): Queryable {
   return {
-    async query<R extends Row = Row>(text: string, params?: unknown[]): Promise<R[]> {
+    async query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<R[]> {
       try {
-        return await db.query<R>(text, params);
+        return await db.query<R>(text, params, options);
       } catch (err) {
         if (!isSessionTerminated(err)) throw err;
-        return db.query<R>(text, params);
+        return db.query<R>(text, params, options);
       }
     },
   };

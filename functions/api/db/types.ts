@@ -2,8 +2,18 @@ import type { Driver } from '../config';
 
 export type Row = Record<string, unknown>;
 
+/** How a statement is sent. */
+export interface QueryOptions {
+  /**
+   * Keep it parsed and planned per connection (a named prepared statement; db/prepared.ts) rather
+   * than parsing and planning it on every call. Only for a text that never varies with the
+   * request. PGlite ignores it.
+   */
+  prepare?: boolean;
+}
+
 export interface Queryable {
-  query<R extends Row = Row>(text: string, params?: unknown[]): Promise<R[]>;
+  query<R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<R[]>;
 }
 
 export interface PoolStats {
