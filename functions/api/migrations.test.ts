@@ -10,7 +10,7 @@ import { ensureAppRole, MigrationChangedError, migrate, migrationsApplied } from
 import { loadMigrations } from './migrations/index';
 
 const log = createLogger('silent');
-const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql', '005_main_table_id_bigint.sql', '006_main_table_id_seq_bigint.sql', '007_task_create_function.sql', '008_task_update_function.sql', '009_task_delete_function.sql'];
+const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql', '005_main_table_id_bigint.sql', '006_main_table_id_seq_bigint.sql', '007_task_create_function.sql', '008_task_update_function.sql', '009_task_delete_function.sql', '011_task_set_done_function.sql'];
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();

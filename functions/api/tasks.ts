@@ -56,6 +56,16 @@ export const taskWrites = {
      answer AS (${success(200, p, message, 'row_to_json(w) AS task', 'w')}
                 UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM w))`,
 
+  /**
+   * Toggle all: every task in `ids` done (or not), one statement (migration 011); the answer is
+   * `{"success":true,"message":…,"tasks":[Task…]}` with every named task that exists, ascending id.
+   */
+  setDone: (ids: readonly number[], done: boolean, message: string): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_set_done(${p.add(ids)}::bigint[], ${p.add(done)}::boolean) AS r WHERE ${gate}),
+     w AS (SELECT ${WRITTEN}, (r).version FROM wr),
+     answer AS (SELECT 200 AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message,
+                  COALESCE((SELECT array_to_json(array_agg(w ORDER BY w.id)) FROM w), '[]'::json) AS tasks) a WHERE ${gate})`,
+
   remove: (id: number, message: string, notFound: string): TaskWrite => (p, gate) =>
     `w AS MATERIALIZED (SELECT task_delete(${p.add(id)}::bigint) AS id WHERE ${gate}),
      answer AS (${success(200, p, message, 'w.id', 'w')}
