@@ -117,4 +117,57 @@ describe.each(hosts)('filters in the address and toggle all, %s', (_name, start)
     }
     expect(await seriousAxeViolations(page)).toEqual([]);
   }, 120_000);
+
+  it('toggle all marks every task shown done in one request, then every one not done, by keyboard too', async () => {
+    for (const t of await dbTasks()) await api('DELETE', `/tasks/${t.id}`);
+    for (const task of ['Buy bread', 'Call the bank', 'Book a table']) await api('POST', '/tasks', { task });
+    // A new document: a goto that changes only the fragment would not load the page again.
+    await page.goto('about:blank');
+    await page.goto(`${host.url}/#/`);
+    await expect.poll(items, { timeout: 30_000 }).toEqual(['Buy bread', 'Call the bank', 'Book a table']);
+    const writes: string[] = [];
+    const onRequest = (r: { method(): string; url(): string }) => {
+      if (r.method() !== 'GET' && new URL(r.url()).pathname.startsWith('/api/')) writes.push(`${r.method()} ${new URL(r.url()).pathname}`);
+    };
+    page.on('request', onRequest);
+    try {
+      const all = page.getByRole('checkbox', { name: 'Mark all as done' });
+      const answer = page.waitForResponse((r) => r.request().method() === 'PATCH' && new URL(r.url()).pathname === '/api/tasks');
+      await all.check();
+      const reply = (await (await answer).json()) as { tasks: ApiTask[] };
+      expect(reply.tasks.map((t) => [t.task, t.done, t.version])).toEqual([['Buy bread', true, 2], ['Call the bank', true, 2], ['Book a table', true, 2]]);
+      await expect.poll(async () => (await dbTasks()).map((t) => t.done)).toEqual([true, true, true]);
+      expect(writes).toEqual(['PATCH /api/tasks']);
+      expect(await page.locator('.summary').innerText()).toBe('0 active, 3 done');
+
+      // By keyboard: Space on the focused checkbox undoes them all.
+      await all.focus();
+      await page.keyboard.press('Space');
+      await expect.poll(async () => (await dbTasks()).map((t) => t.done)).toEqual([false, false, false]);
+      expect(await all.isChecked()).toBe(false);
+
+      // Under a filter only the tasks shown change.
+      await page.getByRole('checkbox', { name: 'Call the bank' }).check();
+      await expect.poll(async () => (await dbTasks()).filter((t) => t.done).length).toBe(1);
+      await page.getByRole('button', { name: 'Active', exact: true }).click();
+      await expect.poll(items).toEqual(['Buy bread', 'Book a table']);
+      // click, not check: once they are done the Active list is empty and the control goes with it.
+      await all.click();
+      await expect.poll(async () => (await dbTasks()).map((t) => t.done)).toEqual([true, true, true]);
+      await expect.poll(items).toEqual([]);
+      expect(writes.filter((w) => w === 'PATCH /api/tasks')).toHaveLength(3);
+      expect(writes.filter((w) => w !== 'PATCH /api/tasks')).toEqual(['PATCH /api/tasks/' + (await dbTasks())[1]!.id]);
+
+      await page.reload();
+      await page.getByRole('button', { name: 'All', exact: true }).click();
+      await expect.poll(() => page.getByRole('checkbox', { name: 'Mark all as done' }).isChecked(), { timeout: 30_000 }).toBe(true);
+      expect(await seriousAxeViolations(page)).toEqual([]);
+      await page.setViewportSize({ width: 360, height: 640 });
+      expect(await seriousAxeViolations(page)).toEqual([]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await page.setViewportSize({ width: 800, height: 640 });
+    } finally {
+      page.off('request', onRequest);
+    }
+  }, 120_000);
 });
