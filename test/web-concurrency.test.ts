@@ -6,7 +6,7 @@ import { launchChromium, seriousAxeViolations } from './support/browser';
 import { npmStartWithUrl } from './support/hosts';
 import { startNginx, type RunningNginx } from './support/nginx';
 
-// Issue 18's scenarios in Chromium, as a person meets them, with answers held back on the wire
+// Concurrent answers, other tabs and lost updates in Chromium, as a person meets them, with answers held back on the wire
 // (Playwright's route): the page must end equal to the database. Behind nginx (the image's
 // entrypoint) in front of the bundled API, and under `npm start`.
 
@@ -24,7 +24,13 @@ const hosts: [string, () => Promise<Host>][] = [
         await api.stop();
         throw err;
       });
-      return { url: nginx.url, stop: async () => (await nginx.stop(), await api.stop()) };
+      return {
+        url: nginx.url,
+        async stop() {
+          await nginx.stop();
+          await api.stop();
+        },
+      };
     },
   ],
   ['under npm start', () => npmStartWithUrl()],

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../test/support/postgres';
 import { openNeonTestDb } from '../../test/support/neon-bridge';
@@ -42,6 +42,19 @@ describe('parseIdempotencyKey and requestFingerprint', () => {
     expect(requestFingerprint('PUT', '/api/tasks', enc('{"task":"a"}'))).not.toBe(base);
     expect(requestFingerprint('POST', '/api/tasks/1', enc('{"task":"a"}'))).not.toBe(base);
     expect(requestFingerprint('POST', '/api/tasks', enc('{"task": "a"}'))).not.toBe(base);
+  });
+
+  it('tells If-Match values apart; without one the fingerprint is the one keys stored before conditional writes have', () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    const body = enc('{"done":true}');
+    const plain = requestFingerprint('PATCH', '/api/tasks/1', body);
+    // sha256 of "PATCH /api/tasks/1\n{"done":true}", as computed before If-Match was part of it.
+    expect(plain).toBe(createHash('sha256').update('PATCH /api/tasks/1\n{"done":true}').digest('hex'));
+    expect(requestFingerprint('PATCH', '/api/tasks/1', body, undefined)).toBe(plain);
+    const tagged = requestFingerprint('PATCH', '/api/tasks/1', body, '"1"');
+    expect(tagged).not.toBe(plain);
+    expect(requestFingerprint('PATCH', '/api/tasks/1', body, '"1"')).toBe(tagged);
+    for (const other of ['"2"', '*', 'W/"1"', '"1", "2"']) expect(requestFingerprint('PATCH', '/api/tasks/1', body, other), other).not.toBe(tagged);
   });
 });
 

@@ -47,9 +47,15 @@ export function parseIdempotencyKey(raw: string): string | undefined {
   return value.startsWith('"') ? value.slice(1, -1).replace(/\\(["\\])/g, '$1') : value;
 }
 
-/** sha256 over method, path and the body's raw bytes: the draft's "checksum of the entire request payload". */
-export function requestFingerprint(method: string, path: string, body: Uint8Array): string {
-  return createHash('sha256').update(`${method} ${path}\n`).update(body).digest('hex');
+/**
+ * sha256 over method, path, the If-Match value when sent (its condition is part of what the request
+ * asks; without one the fingerprint is what it was before conditional writes) and the body's raw
+ * bytes: the draft's "checksum of the entire request payload".
+ */
+export function requestFingerprint(method: string, path: string, body: Uint8Array, ifMatch?: string): string {
+  const hash = createHash('sha256').update(`${method} ${path}\n`);
+  if (ifMatch !== undefined) hash.update(`If-Match: ${ifMatch}\n`);
+  return hash.update(body).digest('hex');
 }
 
 /**
@@ -184,7 +190,7 @@ export function idempotency(db: () => Promise<Db>, log: Logger): MiddlewareHandl
         'Idempotency-Key must be 1 to 255 printable ASCII characters, bare or as one quoted string, for example "8e03978e-40d5-43e8-bc93-6894a57f9324"',
       );
     }
-    const fingerprint = requestFingerprint(c.req.method, c.req.path, new Uint8Array(await c.req.arrayBuffer()));
+    const fingerprint = requestFingerprint(c.req.method, c.req.path, new Uint8Array(await c.req.arrayBuffer()), c.req.header('if-match'));
     c.set('keyedWrite', async (write: TaskWrite) => {
       const d = await db();
       const result = await keyedWrite(d, key, fingerprint, write);

@@ -10,7 +10,7 @@ import { ensureAppRole, MigrationChangedError, migrate, migrationsApplied } from
 import { loadMigrations } from './migrations/index';
 
 const log = createLogger('silent');
-const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql', '005_main_table_id_bigint.sql', '006_main_table_id_seq_bigint.sql', '007_task_create_function.sql', '008_task_update_function.sql', '009_task_delete_function.sql', '011_task_set_done_function.sql'];
+const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql', '005_main_table_id_bigint.sql', '006_main_table_id_seq_bigint.sql', '007_task_create_function.sql', '008_task_update_function.sql', '009_task_delete_function.sql', '010_task_version.sql', '011_task_set_done_function.sql'];
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -49,6 +49,24 @@ describe('migrations', () => {
     // New rows continue the previous sequence.
     const [next] = await db.query<{ id: string }>("INSERT INTO main_table (task) VALUES ('four') RETURNING id");
     expect(next!.id).toBe('4');
+  });
+
+  it('010 gives every existing task version 1, and the older revision\'s task_update(id, task, done) bumps it too', async () => {
+    const { db } = await freshPg();
+    const files = loadMigrations();
+    await migrate(db, files.filter((m) => m.version < '010'));
+    await db.query("INSERT INTO main_table (task) VALUES ('before 010')");
+    expect((await migrate(db)).applied).toEqual(['010_task_version.sql']);
+    expect(await db.query('SELECT task, version FROM main_table')).toEqual([{ task: 'before 010', version: 1 }]);
+    // A revision still serving during the rollout calls the three-argument function of 008.
+    await db.query("SELECT task_update(1::bigint, 'by the older revision'::varchar, NULL::boolean)");
+    expect(await db.query('SELECT task, version FROM main_table')).toEqual([{ task: 'by the older revision', version: 2 }]);
+    // The conditional form: a stale version writes nothing and hands back the current row.
+    const [stale] = await db.query<{ written: boolean; version: number }>("SELECT (u).written, ((u).t).version FROM (SELECT task_update(1::bigint, 'x'::varchar, NULL::boolean, '{1}'::integer[]) AS u) s");
+    expect(stale).toEqual({ written: false, version: 2 });
+    const [gone] = await db.query<{ written: boolean }>("SELECT (u).written FROM (SELECT task_delete(1::bigint, '{2}'::integer[]) AS u) s");
+    expect(gone).toEqual({ written: true });
+    expect(await db.query('SELECT count(*)::int AS n FROM main_table')).toEqual([{ n: 0 }]);
   });
 
   it('is idempotent: a second run applies nothing', async () => {

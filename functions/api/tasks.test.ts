@@ -87,11 +87,14 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
           expect(created.status).toBe(201);
           expect(created.text).toBe(JSON.stringify({ success: true, message: 'Task added successfully', task: created.json.task }));
           expect(created.json.task.task).toBe(text);
-          expect(Object.keys(created.json.task)).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt']);
+          expect(Object.keys(created.json.task)).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'version']);
           const id = created.json.task.id;
           expect((await call('GET', `/api/tasks/${id}`)).json.task).toEqual(created.json.task);
           const updated = await call('PUT', `/api/tasks/${id}`, { task: `${text}!` }, 'idempotency-key' in headers ? key() : {});
           expect(updated.text).toBe(JSON.stringify({ success: true, message: 'Task updated successfully', task: updated.json.task }));
+          const stale = await call('PATCH', `/api/tasks/${id}`, { done: true }, { 'if-match': '"1"', ...('idempotency-key' in headers ? key() : {}) });
+          expect(stale.status).toBe(412);
+          expect(stale.text).toBe(JSON.stringify({ success: false, message: stale.json.message, code: 'precondition_failed', task: updated.json.task }));
         }
       }
       const missing = await call('PATCH', '/api/tasks/123456789', { done: true });

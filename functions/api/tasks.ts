@@ -9,9 +9,10 @@ const TIMES = `${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "upd
  * Rows read into JavaScript: the id is a bigint (migration 005), which pg and Neon hand over as a
  * string; as float8 every driver gives a number, exact because the ids stop at 2^53 - 1 (006).
  */
-const COLUMNS = `id::float8 AS id, task, done, ${TIMES}`;
-/** The row a write function returned (`r`, a main_table row), as the answer's task. */
-const WRITTEN = `(r).id, (r).task, (r).done, ${iso('(r).created_at')} AS "createdAt", ${iso('(r).updated_at')} AS "updatedAt"`;
+const COLUMNS = `id::float8 AS id, task, done, ${TIMES}, version`;
+/** A main_table row a write function returned (`row`, an SQL expression), as the answer's task: the columns of COLUMNS, in its order. */
+const written = (row: string) =>
+  `(${row}).id, (${row}).task, (${row}).done, ${iso(`(${row}).created_at`)} AS "createdAt", ${iso(`(${row}).updated_at`)} AS "updatedAt", (${row}).version`;
 
 /** A write's answer as the client receives it: the HTTP status and the JSON body, byte for byte. */
 export interface Answer {
@@ -32,7 +33,7 @@ export class Params {
  * A write as one statement's common table expressions: they end with one named `answer (status,
  * body)` that has exactly one row when the write ran. The write runs only where `gate`, an SQL
  * condition, holds: `true` for a plain write, a keyed write's claim on its key (idempotency.ts).
- * It calls the write functions of migrations 007–009, so main_table is locked only when the write
+ * It calls the write functions of migrations 007–010, so main_table is locked only when the write
  * runs, not when the statement is parsed. The body is built by `row_to_json`, whose output is
  * JSON.stringify's for the same object (no spaces, keys in column order, the same string escapes),
  * so it is exactly what c.json would send.
@@ -43,18 +44,42 @@ export type TaskWrite = (p: Params, gate: string) => string;
 const success = (status: number, p: Params, message: string, field: string, from: string) =>
   `SELECT ${status} AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message, ${field} FROM ${from}) a`;
 
-/** The writes the API makes, with their answers; `notFound` is the 404 body when no row has the id. */
+/**
+ * An If-Match condition on a write (RFC 9110 §13.1.1): it runs only when the task's version is one
+ * of `versions` (an empty list matches none); otherwise the answer is 412 with `message` and the
+ * task as it is now. A write without one runs whatever the version (no If-Match, or `*`).
+ */
+export interface VersionCondition {
+  versions: number[];
+  message: string;
+}
+
+/** The 412 answer's row, for the current task in `current`: `{"success":false,"message":…,"code":"precondition_failed","task":…}`. */
+const preconditionFailed = (p: Params, condition: VersionCondition | undefined) =>
+  condition
+    ? `UNION ALL SELECT 412, row_to_json(a)::text FROM (SELECT false AS success, ${p.add(condition.message)}::text AS message,
+         'precondition_failed'::text AS code, row_to_json(current) AS task FROM current) a`
+    : '';
+
+/**
+ * The writes the API makes, with their answers; `notFound` is the 404 body when no row has the
+ * id. PUT, PATCH and DELETE take an optional If-Match `condition`, checked inside the write
+ * function's own UPDATE or DELETE (migration 010), so no other write comes between check and write.
+ */
 export const taskWrites = {
   create: (task: string, message: string): TaskWrite => (p, gate) =>
     `wr AS MATERIALIZED (SELECT task_create(${p.add(task)}::varchar) AS r WHERE ${gate}),
-     w AS (SELECT ${WRITTEN} FROM wr),
+     w AS (SELECT ${written('r')} FROM wr),
      answer AS (${success(201, p, message, 'row_to_json(w) AS task', 'w')})`,
 
-  update: (id: number, changes: { task?: string; done?: boolean }, message: string, notFound: string): TaskWrite => (p, gate) =>
-    `wr AS MATERIALIZED (SELECT task_update(${p.add(id)}::bigint, ${p.add(changes.task ?? null)}::varchar, ${p.add(changes.done ?? null)}::boolean) AS r WHERE ${gate}),
-     w AS (SELECT ${WRITTEN} FROM wr),
+  update: (id: number, changes: { task?: string; done?: boolean }, message: string, notFound: string, condition?: VersionCondition): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_update(${p.add(id)}::bigint, ${p.add(changes.task ?? null)}::varchar, ${p.add(changes.done ?? null)}::boolean,
+                                            ${p.add(condition?.versions ?? null)}::integer[]) AS u WHERE ${gate}),
+     w AS (SELECT ${written('(u).t')} FROM wr WHERE (u).written),
+     current AS (SELECT ${written('(u).t')} FROM wr WHERE NOT (u).written),
      answer AS (${success(200, p, message, 'row_to_json(w) AS task', 'w')}
-                UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM w))`,
+                ${preconditionFailed(p, condition)}
+                UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM wr))`,
 
   /**
    * Toggle all: every task in `ids` done (or not), one statement (migration 011); the answer is
@@ -62,15 +87,27 @@ export const taskWrites = {
    */
   setDone: (ids: readonly number[], done: boolean, message: string): TaskWrite => (p, gate) =>
     `wr AS MATERIALIZED (SELECT task_set_done(${p.add(ids)}::bigint[], ${p.add(done)}::boolean) AS r WHERE ${gate}),
-     w AS (SELECT ${WRITTEN}, (r).version FROM wr),
+     w AS (SELECT ${written('r')} FROM wr),
      answer AS (SELECT 200 AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message,
                   COALESCE((SELECT array_to_json(array_agg(w ORDER BY w.id)) FROM w), '[]'::json) AS tasks) a WHERE ${gate})`,
 
-  remove: (id: number, message: string, notFound: string): TaskWrite => (p, gate) =>
-    `w AS MATERIALIZED (SELECT task_delete(${p.add(id)}::bigint) AS id WHERE ${gate}),
+  remove: (id: number, message: string, notFound: string, condition?: VersionCondition): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_delete(${p.add(id)}::bigint, ${p.add(condition?.versions ?? null)}::integer[]) AS u WHERE ${gate}),
+     w AS (SELECT ((u).t).id FROM wr WHERE (u).written),
+     current AS (SELECT ${written('(u).t')} FROM wr WHERE NOT (u).written),
      answer AS (${success(200, p, message, 'w.id', 'w')}
-                UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM w))`,
+                ${preconditionFailed(p, condition)}
+                UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM wr))`,
 };
+
+/**
+ * The version of the task an answer body is about (`task.version` of a 200, 201 or 412 body), for
+ * its ETag; undefined for other answers (a delete's, a 404).
+ */
+export function answerVersion(body: string): number | undefined {
+  const version = (JSON.parse(body) as { task?: { version?: unknown } }).task?.version;
+  return typeof version === 'number' ? version : undefined;
+}
 
 /** All SQL for tasks lives here; routes never write SQL. */
 export function taskRepository(db: Queryable) {

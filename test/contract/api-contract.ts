@@ -117,8 +117,9 @@ export function describeApiContract(
       expect(r.json).toEqual({
         success: true,
         message: 'Task added successfully',
-        task: { id: expect.any(Number), task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO) },
+        task: { id: expect.any(Number), task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), version: 1 },
       });
+      expect(r.headers.get('etag')).toBe('"1"');
       expect(await count()).toBe(1);
     });
 
@@ -331,8 +332,9 @@ export function describeApiContract(
       expect(r.json).toEqual({
         success: true,
         message: 'Task updated successfully',
-        task: { ...t, task: 'new', updatedAt: expect.stringMatching(ISO) },
+        task: { ...t, task: 'new', updatedAt: expect.stringMatching(ISO), version: 2 },
       });
+      expect(r.headers.get('etag')).toBe('"2"');
       expect(r.json.task.updatedAt >= t.updatedAt).toBe(true);
       const missing = await call('PUT', `/api/tasks/${t.id + 1000}`, { task: 'x' });
       expect(missing.status).toBe(404);
@@ -353,11 +355,12 @@ export function describeApiContract(
       const t = await add('patch me');
       const done = await call('PATCH', `/api/tasks/${t.id}`, { done: true });
       expect(done.status).toBe(200);
-      expect(done.json).toEqual({ success: true, message: 'Task updated successfully', task: { ...t, done: true, updatedAt: expect.stringMatching(ISO) } });
+      expect(done.json).toEqual({ success: true, message: 'Task updated successfully', task: { ...t, done: true, updatedAt: expect.stringMatching(ISO), version: 2 } });
       const both = await call('PATCH', `/api/tasks/${t.id}`, { task: 'patched', done: false });
-      expect(both.json.task).toMatchObject({ id: t.id, task: 'patched', done: false });
+      expect(both.json.task).toMatchObject({ id: t.id, task: 'patched', done: false, version: 3 });
       const text = await call('PATCH', `/api/tasks/${t.id}`, { task: 'only text' });
-      expect(text.json.task).toMatchObject({ task: 'only text', done: false });
+      expect(text.json.task).toMatchObject({ task: 'only text', done: false, version: 4 });
+      expect(text.headers.get('etag')).toBe('"4"');
       expect((await call('PATCH', `/api/tasks/${t.id + 1000}`, { done: true })).status).toBe(404);
     });
 
@@ -569,6 +572,176 @@ export function describeApiContract(
           expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['409', '422']));
         }
         expect(doc.paths['/tasks'].get.parameters.some((p: { name: string }) => p.name === 'idempotency-key')).toBe(false);
+      });
+    });
+
+    describe('If-Match on PUT, PATCH and DELETE (RFC 9110 §13.1.1)', () => {
+      const PRECONDITION_FAILED = 'This task was changed since the version in If-Match; nothing was written. The task as it is now is in "task", its version in the ETag header';
+      const INVALID = 'If-Match must be * or a comma-separated list of entity-tags, for example "3" (the task\'s ETag)';
+      const writes = (id: number) =>
+        [
+          ['PUT', `/api/tasks/${id}`, { task: 'theirs' }],
+          ['PATCH', `/api/tasks/${id}`, { done: true }],
+          ['DELETE', `/api/tasks/${id}`, undefined],
+        ] as const;
+      /** A task at version 2: created, then changed once (by "someone else"). */
+      const changedOnce = async () => {
+        const t = await add('mine');
+        const r = await call('PATCH', `/api/tasks/${t.id}`, { task: 'changed elsewhere' });
+        expect(r.headers.get('etag')).toBe('"2"');
+        return r.json.task as { id: number; version: number };
+      };
+
+      it('GET /api/tasks/:id and the list carry the version; GET answers its ETag', async () => {
+        const t = await add('tagged');
+        const got = await call('GET', `/api/tasks/${t.id}`);
+        expect(got.json.task.version).toBe(1);
+        expect(got.headers.get('etag')).toBe('"1"');
+        expect((await list())[0]).toMatchObject({ id: t.id, version: 1 });
+      });
+
+      it.each(['PUT', 'PATCH', 'DELETE'] as const)('%s with a stale If-Match → 412 with the current task and its ETag; nothing written', async (method) => {
+        const current = await changedOnce();
+        const [, path, body] = writes(current.id).find(([m]) => m === method)!;
+        const r = await call(method, path, body, { 'if-match': '"1"' });
+        expect(r.status).toBe(412);
+        expect(r.json).toEqual({ success: false, message: PRECONDITION_FAILED, code: 'precondition_failed', task: current });
+        expect(r.headers.get('etag')).toBe('"2"');
+        expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+        expect((await call('GET', `/api/tasks/${current.id}`)).json.task).toEqual(current);
+      });
+
+      it('a matching If-Match writes and answers the new ETag; the old one then no longer matches', async () => {
+        const t = await add('v1');
+        const put = await call('PUT', `/api/tasks/${t.id}`, { task: 'v2' }, { 'if-match': '"1"' });
+        expect([put.status, put.json.task.task, put.json.task.version, put.headers.get('etag')]).toEqual([200, 'v2', 2, '"2"']);
+        const patch = await call('PATCH', `/api/tasks/${t.id}`, { done: true }, { 'if-match': put.headers.get('etag')! });
+        expect([patch.status, patch.json.task.done, patch.headers.get('etag')]).toEqual([200, true, '"3"']);
+        expect((await call('PATCH', `/api/tasks/${t.id}`, { done: false }, { 'if-match': '"2"' })).status).toBe(412);
+        const del = await call('DELETE', `/api/tasks/${t.id}`, undefined, { 'if-match': '"3"' });
+        expect(del.status).toBe(200);
+        expect(del.json).toEqual({ success: true, message: 'Task deleted successfully', id: t.id });
+        expect(await count()).toBe(0);
+      });
+
+      it('the ETag stays strong whatever the answer\'s size and whether the client takes gzip', async () => {
+        const gzip = { 'accept-encoding': 'gzip' };
+        const created = await call('POST', '/api/tasks', { task: '🙂 long enough to be worth compressing '.repeat(6) }, gzip);
+        expect([created.status, created.headers.get('etag')]).toEqual([201, '"1"']);
+        const id = created.json.task.id;
+        expect((await call('GET', `/api/tasks/${id}`, undefined, gzip)).headers.get('etag')).toBe('"1"');
+        const changed = await call('PATCH', `/api/tasks/${id}`, { done: true }, { ...gzip, 'if-match': '"1"' });
+        expect([changed.status, changed.headers.get('etag')]).toEqual([200, '"2"']);
+        const stale = await call('PATCH', `/api/tasks/${id}`, { done: false }, { ...gzip, 'if-match': '"1"' });
+        expect([stale.status, stale.headers.get('etag')]).toEqual([412, '"2"']);
+      });
+
+      it('* matches any version of an existing task', async () => {
+        const current = await changedOnce();
+        const r = await call('PATCH', `/api/tasks/${current.id}`, { done: true }, { 'if-match': '*' });
+        expect([r.status, r.json.task.version, r.headers.get('etag')]).toEqual([200, 3, '"3"']);
+        expect((await call('DELETE', `/api/tasks/${current.id}`, undefined, { 'if-match': '*' })).status).toBe(200);
+      });
+
+      it('a list matches when any of its tags does; a weak tag never matches (strong comparison)', async () => {
+        const current = await changedOnce();
+        const weak = await call('PUT', `/api/tasks/${current.id}`, { task: 'weak' }, { 'if-match': 'W/"2"' });
+        expect([weak.status, weak.json.task]).toEqual([412, current]);
+        for (const other of ['"02"', '"two"', '"1", W/"2"', '"9999999999999"']) {
+          expect((await call('PUT', `/api/tasks/${current.id}`, { task: 'no' }, { 'if-match': other })).status, other).toBe(412);
+        }
+        const listed = await call('PUT', `/api/tasks/${current.id}`, { task: 'listed' }, { 'if-match': '"1", W/"2", "2", "7"' });
+        expect([listed.status, listed.json.task.task, listed.headers.get('etag')]).toEqual([200, 'listed', '"3"']);
+      });
+
+      it.each([
+        ['a bare number', '2'],
+        ['* inside a list', '*, "2"'],
+        ['an unterminated tag', '"2'],
+        ['only commas', ' , '],
+        ['a lowercase weak prefix', 'w/"2"'],
+      ])('a malformed If-Match (%s) → 400 invalid_if_match and nothing written', async (_name, value) => {
+        const current = await changedOnce();
+        for (const [method, path, body] of writes(current.id)) {
+          const r = await call(method, path, body, { 'if-match': value });
+          expect(r.status, method).toBe(400);
+          expect(r.json).toEqual({ success: false, message: INVALID, code: 'invalid_if_match' });
+        }
+        expect((await call('GET', `/api/tasks/${current.id}`)).json.task).toEqual(current);
+      });
+
+      it('a missing task is 404 as without If-Match, whatever the tags', async () => {
+        const t = await add('gone');
+        expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
+        for (const value of ['"1"', '*', 'W/"1"', '"5", "6"']) {
+          for (const [method, path, body] of writes(t.id)) {
+            const r = await call(method, path, body, { 'if-match': value });
+            expect(r.status, `${method} ${value}`).toBe(404);
+            expect(r.json).toEqual({ success: false, message: 'Task not found', code: 'not_found' });
+            expect(r.headers.get('etag')).toBeNull();
+          }
+        }
+        expect(await count()).toBe(0);
+      });
+
+      it('with an Idempotency-Key a 412 is stored and replayed; the same key with another If-Match → 422', async () => {
+        const current = await changedOnce();
+        const key = `"${randomUUID()}"`;
+        const first = await call('PATCH', `/api/tasks/${current.id}`, { done: true }, { 'if-match': '"1"', 'idempotency-key': key });
+        expect(first.status).toBe(412);
+        expect(first.json.task).toEqual(current);
+        const again = await call('PATCH', `/api/tasks/${current.id}`, { done: true }, { 'if-match': '"1"', 'idempotency-key': key });
+        expect([again.status, again.text, again.headers.get('idempotent-replayed'), again.headers.get('etag')]).toEqual([412, first.text, 'true', '"2"']);
+        for (const other of ['"2"', '*', undefined]) {
+          const headers: Record<string, string> = { 'idempotency-key': key };
+          if (other !== undefined) headers['if-match'] = other;
+          const r = await call('PATCH', `/api/tasks/${current.id}`, { done: true }, headers);
+          expect(r.status, String(other)).toBe(422);
+          expect(r.json.code).toBe('idempotency_key_reused');
+        }
+        expect((await call('GET', `/api/tasks/${current.id}`)).json.task).toEqual(current);
+        // A keyed write that matched: its replay carries the same ETag.
+        const k2 = `"${randomUUID()}"`;
+        const ok = await call('PATCH', `/api/tasks/${current.id}`, { done: true }, { 'if-match': '"2"', 'idempotency-key': k2 });
+        const replay = await call('PATCH', `/api/tasks/${current.id}`, { done: true }, { 'if-match': '"2"', 'idempotency-key': k2 });
+        expect([ok.status, ok.headers.get('etag')]).toEqual([200, '"3"']);
+        expect([replay.status, replay.text, replay.headers.get('etag'), replay.headers.get('idempotent-replayed')]).toEqual([200, ok.text, '"3"', 'true']);
+      });
+
+      it('a malformed If-Match with an Idempotency-Key is not stored: the corrected request may reuse the key', async () => {
+        const t = await add('key kept');
+        const key = `"${randomUUID()}"`;
+        expect((await call('PATCH', `/api/tasks/${t.id}`, { done: true }, { 'if-match': '1', 'idempotency-key': key })).status).toBe(400);
+        const fixed = await call('PATCH', `/api/tasks/${t.id}`, { done: true }, { 'if-match': '"1"', 'idempotency-key': key });
+        expect([fixed.status, fixed.headers.get('idempotent-replayed'), fixed.json.task.version]).toEqual([200, null, 2]);
+      });
+
+      it('writers with the same If-Match at once: exactly one 200, every other one 412 with the winner\'s task', async () => {
+        for (let round = 0; round < 5; round++) {
+          const t = await add(`race ${round}`);
+          const answers = await Promise.all(
+            ['a', 'b', 'c', 'd'].map((who) => call('PATCH', `/api/tasks/${t.id}`, { task: `from ${who}` }, { 'if-match': '"1"' })),
+          );
+          expect(answers.map((r) => r.status).sort(), `round ${round}`).toEqual([200, 412, 412, 412]);
+          const won = answers.find((r) => r.status === 200)!;
+          expect(won.json.task.version).toBe(2);
+          for (const lost of answers.filter((r) => r.status === 412)) expect(lost.json.task).toEqual(won.json.task);
+          expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(won.json.task);
+        }
+      });
+
+      it('the OpenAPI document shows If-Match, the ETag header and the 412 answer', async () => {
+        const doc = (await call('GET', '/api/openapi.json')).json;
+        for (const method of ['put', 'patch', 'delete'] as const) {
+          const op = doc.paths['/tasks/{id}'][method];
+          expect(op.parameters, method).toContainEqual(expect.objectContaining({ name: 'if-match', in: 'header', required: false }));
+          expect(op.responses['412'].content['application/json'].schema.$ref, method).toBe('#/components/schemas/PreconditionFailed');
+          expect(op.responses['412'].headers, method).toHaveProperty('ETag');
+        }
+        expect(doc.paths['/tasks/{id}'].get.responses['200'].headers).toHaveProperty('ETag');
+        expect(doc.paths['/tasks'].post.responses['201'].headers).toHaveProperty('ETag');
+        expect(doc.paths['/tasks'].post.parameters.some((p: { name: string }) => p.name === 'if-match')).toBe(false);
+        expect(doc.components.schemas.PreconditionFailed.required).toEqual(['success', 'message', 'code', 'task']);
       });
     });
 

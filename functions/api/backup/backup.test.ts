@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPgliteDb } from '../db/pglite';
 import { migrate } from '../migrations';
+import { loadMigrations } from '../migrations/index';
 import { takeBackup } from './backup';
 import { BackupError } from './errors';
 import { DATA_OBJECT } from './format';
@@ -48,6 +49,37 @@ describe('backups', () => {
     expect(result.restored.main_table!.rows).toBe(1);
     expect(await target.query('SELECT task FROM main_table')).toEqual([{ task: 'first' }]);
     await target.close();
+  });
+
+  it('carries each task\'s version (migration 010); a backup from before 010 restores with version 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-backup-unit-'));
+    dirs.push(dir);
+    const store = new DirectoryStore(dir);
+    const older = await createPgliteDb('memory://');
+    await migrate(older, loadMigrations().filter((m) => m.version < '010'));
+    await older.query("INSERT INTO main_table (task) VALUES ('from before versions')");
+    const before = await takeBackup(older, store, { reason: 'manual', appVersion: 'test' });
+    await older.close();
+    expect([before.schemaVersion, before.tables.main_table!.columns.includes('version')]).toEqual(['009', false]);
+
+    const current = await createPgliteDb('memory://');
+    await migrate(current);
+    await current.query("INSERT INTO main_table (task) VALUES ('changed twice')");
+    await current.query("SELECT task_update(1::bigint, 'changed'::varchar, NULL::boolean, NULL::integer[])");
+    await current.query("SELECT task_update(1::bigint, NULL::varchar, true, '{2}'::integer[])");
+    const after = await takeBackup(current, store, { reason: 'manual', appVersion: 'test' });
+    await current.close();
+    expect(after.tables.main_table!.columns).toContain('version');
+
+    for (const [backup, expected] of [
+      [before, [{ task: 'from before versions', done: false, version: 1 }]],
+      [after, [{ task: 'changed', done: true, version: 3 }]],
+    ] as const) {
+      const target = await createPgliteDb('memory://');
+      await restoreBackup(target, store, { from: backup.id });
+      expect(await target.query('SELECT task, done, version FROM main_table'), backup.schemaVersion).toEqual(expected);
+      await target.close();
+    }
   });
 
   it('refuses a database that was never migrated: there is nothing to back up', async () => {

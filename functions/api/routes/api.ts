@@ -3,7 +3,9 @@ import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { fail } from '../errors';
+import { entityTag } from '../entity-tag';
 import { keyedWriter } from '../idempotency';
+import { answerWithETag, ifMatch, versionCondition, withETag } from '../preconditions';
 import { taskWrites, type TaskWrite } from '../tasks';
 import * as s from '../schemas';
 
@@ -31,6 +33,15 @@ const written = <T extends z.ZodType>(schema: T, description: string) => ({
       .openapi({ description: 'Present when this is the stored answer to an earlier request with the same Idempotency-Key' }),
   }),
 });
+/** A write's answer about one task: also its ETag (RFC 9110 §8.8.3). */
+const tagged = <T extends z.ZodType>(schema: T, description: string) => {
+  const w = written(schema, description);
+  return { ...w, headers: w.headers.extend({ ETag: s.ETagHeader }) };
+};
+const preconditionFailed = {
+  ...json(s.PreconditionFailed, 'If-Match matched no version of the task: nothing written; the task as it is now, and its ETag'),
+  headers: z.object({ ETag: s.ETagHeader }),
+};
 type ErrorResponse = ReturnType<typeof json<typeof s.ErrorBody>>;
 const errors = <const S extends readonly number[]>(...statuses: S) =>
   Object.fromEntries(statuses.map((st) => [st, json(s.ErrorBody, ERROR_TEXT[st] ?? 'Error')])) as {
@@ -41,6 +52,7 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or wrong X-Internal-Token',
   403: 'This feature is turned off',
   404: 'Task not found',
+  412: 'The task changed since the version in If-Match: nothing written; the current task and its ETag',
   413: 'Body too large',
   415: 'Body must be application/json',
   409: 'A request with this Idempotency-Key is still running (Retry-After)',
@@ -175,7 +187,13 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
   const canDelete = feature(config.features.deleteTask, 'Deleting');
   // Every write with a JSON body: type, size, UTF-8, the Idempotency-Key record, the repository.
   const jsonWrite = [requireJson, limitBody, strictUtf8, idempotent, tasks] as const;
-  const updated = { 200: written(s.TaskChanged, 'Updated'), ...errors(400, 403, 404, 409, 413, 415, 422, 503) };
+  // PUT and PATCH: the same, with If-Match read before the key is claimed.
+  const conditionalJsonWrite = [requireJson, limitBody, strictUtf8, ifMatch, idempotent, tasks] as const;
+  const updated = {
+    200: tagged(s.TaskChanged, 'Updated'),
+    412: preconditionFailed,
+    ...errors(400, 403, 404, 409, 413, 415, 422, 503),
+  };
   /**
    * Every write runs as one statement that builds its own answer (tasks.ts); with an
    * Idempotency-Key the same statement claims the key and stores that answer (idempotency.ts).
@@ -184,9 +202,9 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
    */
   const write = async (c: Context, w: TaskWrite): Promise<never> => {
     const keyed = keyedWriter(c);
-    if (keyed) return (await keyed(w)) as never;
+    if (keyed) return (await withETag(c, await keyed(w))) as never;
     const answer = await c.var.tasks.write(w);
-    return c.body(answer.body, answer.status as ContentfulStatusCode, { 'Content-Type': 'application/json' }) as never;
+    return answerWithETag(c, answer.status, answer.body, { 'Content-Type': 'application/json' }) as never;
   };
 
   api.get('/', (c) => c.json({ message: 'Task API is running' }));
@@ -248,11 +266,11 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
       summary: 'One task',
       middleware: [tasks] as const,
       request: { params: s.IdParam },
-      responses: { 200: json(s.TaskResponse, 'The task'), ...errors(400, 404, 503) },
+      responses: { 200: { ...json(s.TaskResponse, 'The task'), headers: z.object({ ETag: s.ETagHeader }) }, ...errors(400, 404, 503) },
     }),
     async (c) => {
       const task = await c.var.tasks.get(c.req.valid('param').id);
-      return task ? c.json({ success: true as const, task }, 200) : notFound(c);
+      return task ? c.json({ success: true as const, task }, 200, { ETag: entityTag(task.version) }) : notFound(c);
     },
   );
 
@@ -263,7 +281,7 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
       summary: 'Add a task',
       middleware: [...jsonWrite] as const,
       request: { headers: s.IdempotencyHeaders, body: bodyOf(s.CreateBody) },
-      responses: { 201: written(s.TaskChanged, 'Created'), ...errors(400, 409, 413, 415, 422, 503) },
+      responses: { 201: tagged(s.TaskChanged, 'Created'), ...errors(400, 409, 413, 415, 422, 503) },
     }),
     (c) => write(c, taskWrites.create(c.req.valid('json').task, ADDED)),
   );
@@ -273,11 +291,11 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
       method: 'put',
       path: '/tasks/{id}',
       summary: "Replace a task's text (needs FEATURE_EDIT_TASK)",
-      middleware: [canEdit, ...jsonWrite] as const,
-      request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.ReplaceBody) },
+      middleware: [canEdit, ...conditionalJsonWrite] as const,
+      request: { params: s.IdParam, headers: s.ConditionalWriteHeaders, body: bodyOf(s.ReplaceBody) },
       responses: updated,
     }),
-    (c) => write(c, taskWrites.update(c.req.valid('param').id, { task: c.req.valid('json').task }, UPDATED, NOT_FOUND_BODY)),
+    (c) => write(c, taskWrites.update(c.req.valid('param').id, { task: c.req.valid('json').task }, UPDATED, NOT_FOUND_BODY, versionCondition(c))),
   );
 
   api.openapi(
@@ -285,11 +303,11 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
       method: 'patch',
       path: '/tasks/{id}',
       summary: 'Change text and/or done (needs FEATURE_EDIT_TASK)',
-      middleware: [canEdit, ...jsonWrite] as const,
-      request: { params: s.IdParam, headers: s.IdempotencyHeaders, body: bodyOf(s.PatchBody) },
+      middleware: [canEdit, ...conditionalJsonWrite] as const,
+      request: { params: s.IdParam, headers: s.ConditionalWriteHeaders, body: bodyOf(s.PatchBody) },
       responses: updated,
     }),
-    (c) => write(c, taskWrites.update(c.req.valid('param').id, c.req.valid('json'), UPDATED, NOT_FOUND_BODY)),
+    (c) => write(c, taskWrites.update(c.req.valid('param').id, c.req.valid('json'), UPDATED, NOT_FOUND_BODY, versionCondition(c))),
   );
 
   api.openapi(
@@ -297,11 +315,11 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
       method: 'delete',
       path: '/tasks/{id}',
       summary: 'Delete a task (needs FEATURE_DELETE_TASK)',
-      middleware: [canDelete, idempotent, tasks] as const,
-      request: { params: s.IdParam, headers: s.IdempotencyHeaders },
-      responses: { 200: written(s.Deleted, 'Deleted'), ...errors(400, 403, 404, 409, 422, 503) },
+      middleware: [canDelete, ifMatch, idempotent, tasks] as const,
+      request: { params: s.IdParam, headers: s.ConditionalWriteHeaders },
+      responses: { 200: written(s.Deleted, 'Deleted'), 412: preconditionFailed, ...errors(400, 403, 404, 409, 422, 503) },
     }),
-    (c) => write(c, taskWrites.remove(c.req.valid('param').id, DELETED, NOT_FOUND_BODY)),
+    (c) => write(c, taskWrites.remove(c.req.valid('param').id, DELETED, NOT_FOUND_BODY, versionCondition(c))),
   );
 
   api.doc31('/openapi.json', {
