@@ -33,7 +33,7 @@ export class Params {
  * A write as one statement's common table expressions: they end with one named `answer (status,
  * body)` that has exactly one row when the write ran. The write runs only where `gate`, an SQL
  * condition, holds: `true` for a plain write, a keyed write's claim on its key (idempotency.ts).
- * It calls the write functions of migrations 007–010, so main_table is locked only when the write
+ * It calls the write functions of migrations 007–011, so main_table is locked only when the write
  * runs, not when the statement is parsed. The body is built by `row_to_json`, whose output is
  * JSON.stringify's for the same object (no spaces, keys in column order, the same string escapes),
  * so it is exactly what c.json would send.
