@@ -133,6 +133,26 @@ export const PatchBody = z
   .refine((b) => b.task !== undefined || b.done !== undefined, { message: 'send task, done or both' })
   .openapi('TaskPatch');
 
+/** The most ids one toggle-all request may name (PATCH /api/tasks): the largest page GET /api/tasks answers. */
+export const MAX_BULK_IDS = 1000;
+const BULK_ID_MESSAGE = `ids must be task ids (integers from 1 to ${MAX_ID})`;
+
+/** Toggle all: `ids` (1 to MAX_BULK_IDS task ids; a repeated id counts once) become `done`. */
+export const SetDoneBody = z
+  .object({
+    ids: z
+      .array(
+        // zod's int() is a safe integer, so ids past MAX_ID meet the same message.
+        z.number({ error: BULK_ID_MESSAGE }).int({ error: BULK_ID_MESSAGE }).min(1, { error: BULK_ID_MESSAGE }).max(MAX_ID, { error: BULK_ID_MESSAGE }),
+        { error: (i) => (i.input === undefined ? 'ids is required' : 'ids must be an array of task ids') },
+      )
+      .min(1, { error: 'ids must name at least one task' })
+      .max(MAX_BULK_IDS, { error: `ids must name at most ${MAX_BULK_IDS} tasks` })
+      .openapi({ example: [1, 2, 3], description: `1 to ${MAX_BULK_IDS} task ids; ids that do not exist are left out of the answer` }),
+    done: z.boolean({ error: (i) => (i.input === undefined ? 'done is required' : 'done must be true or false') }),
+  })
+  .openapi('TasksDone');
+
 export const TaskResponse = z.object({ success: z.literal(true), task: Task });
 export const TaskChanged = z.object({ success: z.literal(true), message: z.string(), task: Task });
 export const TaskList = z.object({
@@ -140,12 +160,20 @@ export const TaskList = z.object({
   tasks: z.array(Task),
   nextCursor: z.string().nullable().openapi({ description: 'Pass as ?cursor= for the next page; null on the last page' }),
 });
+export const TasksChanged = z
+  .object({
+    success: z.literal(true),
+    message: z.string(),
+    tasks: z.array(Task).openapi({ description: 'Every task named in ids that exists, as it is now, ascending id; the ones that changed have version + 1' }),
+  })
+  .openapi('TasksChanged');
 export const Deleted = z.object({ success: z.literal(true), message: z.string(), id: z.number().int() });
 
 // Response bodies as types, for the page (`import type`: no zod in its bundle).
 export type TaskChangedBody = z.infer<typeof TaskChanged>;
 export type TaskBody = z.infer<typeof TaskResponse>;
 export type TaskListBody = z.infer<typeof TaskList>;
+export type TasksChangedBody = z.infer<typeof TasksChanged>;
 export const Info = z
   .object({
     version: z.string(),

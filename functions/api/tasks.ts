@@ -35,7 +35,7 @@ export class Params {
  * A write as one statement's common table expressions: they end with one named `answer (status,
  * body)` that has exactly one row when the write ran. The write runs only where `gate`, an SQL
  * condition, holds: `true` for a plain write, a keyed write's claim on its key (idempotency.ts).
- * It calls the write functions of migrations 007–010, so main_table is locked only when the write
+ * It calls the write functions of migrations 007–011, so main_table is locked only when the write
  * runs, not when the statement is parsed. The body is built by `row_to_json`, whose output is
  * JSON.stringify's for the same object (no spaces, keys in column order, the same string escapes),
  * so it is exactly what c.json would send.
@@ -82,6 +82,16 @@ export const taskWrites = {
      answer AS (${success(200, p, message, 'row_to_json(w) AS task', 'w')}
                 ${preconditionFailed(p, condition)}
                 UNION ALL SELECT 404, ${p.add(notFound)}::text WHERE ${gate} AND NOT EXISTS (SELECT FROM wr))`,
+
+  /**
+   * Toggle all: every task in `ids` done (or not), one statement (migration 011); the answer is
+   * `{"success":true,"message":…,"tasks":[Task…]}` with every named task that exists, ascending id.
+   */
+  setDone: (ids: readonly number[], done: boolean, message: string): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_set_done(${p.add(ids)}::bigint[], ${p.add(done)}::boolean) AS r WHERE ${gate}),
+     w AS (SELECT ${written('r')} FROM wr),
+     answer AS (SELECT 200 AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message,
+                  COALESCE((SELECT array_to_json(array_agg(w ORDER BY w.id)) FROM w), '[]'::json) AS tasks) a WHERE ${gate})`,
 
   remove: (id: number, message: string, notFound: string, condition?: VersionCondition): TaskWrite => (p, gate) =>
     `wr AS MATERIALIZED (SELECT task_delete(${p.add(id)}::bigint, ${p.add(condition?.versions ?? null)}::integer[]) AS u WHERE ${gate}),

@@ -402,6 +402,66 @@ export function describeApiContract(
       expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
     });
 
+    it('PATCH /api/tasks (toggle all) marks the named tasks done or not done in one write', async () => {
+      const [a, b, c] = [await add('one'), await add('two'), await add('three')];
+      const missing = c.id + 1000;
+      const r = await call('PATCH', '/api/tasks', { ids: [b.id, a.id, a.id, missing], done: true });
+      expect(r.status).toBe(200);
+      // Every named task that exists, ascending id, version + 1 where it changed; a missing id is left out.
+      expect(r.json).toEqual({
+        success: true,
+        message: 'Tasks updated successfully',
+        tasks: [
+          { ...a, done: true, updatedAt: expect.stringMatching(ISO), version: 2 },
+          { ...b, done: true, updatedAt: expect.stringMatching(ISO), version: 2 },
+        ],
+      });
+      expect((await call('GET', `/api/tasks/${c.id}`)).json.task).toEqual(c);
+      // Already done: nothing changes, not even the version or updatedAt.
+      const again = await call('PATCH', '/api/tasks', { ids: [a.id, b.id], done: true });
+      expect(again.json.tasks).toEqual(r.json.tasks);
+      const undone = await call('PATCH', '/api/tasks', { ids: [a.id, c.id], done: false });
+      expect(undone.json.tasks).toEqual([
+        { ...r.json.tasks[0], done: false, updatedAt: expect.stringMatching(ISO), version: 3 },
+        { ...c, version: 1 },
+      ]);
+      expect((await list()).map((t) => [t.task, (t as { done?: boolean }).done])).toEqual([['one', false], ['two', true], ['three', false]]);
+      expect((await call('PATCH', '/api/tasks', { ids: [missing], done: true })).json).toEqual({ success: true, message: 'Tasks updated successfully', tasks: [] });
+    });
+
+    it('PATCH /api/tasks with bad input or too many ids → 400/413, nothing written', async () => {
+      const t = await add('stays');
+      const tooMany = Array.from({ length: 1001 }, (_, i) => t.id + i);
+      for (const [body, message] of [
+        [{}, 'ids is required'],
+        [{ done: true }, 'ids is required'],
+        [{ ids: [t.id] }, 'done is required'],
+        [{ ids: [t.id], done: 'yes' }, 'done must be true or false'],
+        [{ ids: [], done: true }, 'ids must name at least one task'],
+        [{ ids: String(t.id), done: true }, 'ids must be an array of task ids'],
+        [{ ids: [t.id, 0], done: true }, `ids must be task ids (integers from 1 to ${2 ** 53 - 1})`],
+        [{ ids: [t.id, 1.5], done: true }, `ids must be task ids (integers from 1 to ${2 ** 53 - 1})`],
+        [{ ids: [String(t.id)], done: true }, `ids must be task ids (integers from 1 to ${2 ** 53 - 1})`],
+        [{ ids: [t.id, 2 ** 53], done: true }, `ids must be task ids (integers from 1 to ${2 ** 53 - 1})`],
+        [{ ids: tooMany, done: true }, 'ids must name at most 1000 tasks'],
+        [[t.id], 'request body must be a JSON object'],
+      ] as const) {
+        const r = await call('PATCH', '/api/tasks', body);
+        expect([r.status, r.json], JSON.stringify(body).slice(0, 60)).toEqual([400, { success: false, message, code: 'validation_error' }]);
+      }
+      // Past the body limit first: 413 before anything is parsed.
+      const hugeBody = { ids: Array.from({ length: 2000 }, (_, i) => 1e12 + i), done: true };
+      expect(JSON.stringify(hugeBody).length).toBeGreaterThan(BODY_LIMIT_BYTES);
+      const huge = await call('PATCH', '/api/tasks', hugeBody);
+      expect([huge.status, huge.json?.code]).toEqual([413, 'payload_too_large']);
+      expect((await call('PATCH', '/api/tasks', 'not json')).status).toBe(400);
+      expect((await call('PATCH', '/api/tasks', { ids: [t.id], done: true }, { 'content-type': 'text/plain' })).status).toBe(415);
+      expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
+      // The documented bound itself is accepted.
+      const bound = await call('PATCH', '/api/tasks', { ids: tooMany.slice(0, 1000), done: true });
+      expect([bound.status, bound.json.tasks.map((x: { id: number }) => x.id)]).toEqual([200, [t.id]]);
+    });
+
     it('DELETE /api/tasks/:id deletes once, then 404', async () => {
       const t = await add('bye');
       const r = await call('DELETE', `/api/tasks/${t.id}`);
@@ -432,7 +492,15 @@ export function describeApiContract(
         expect(await count()).toBe(1);
         // PUT, PATCH and DELETE the same way: the second DELETE answers 200 again, not 404.
         const id = first.json.task.id;
-        for (const [method, body] of [['PUT', { task: 'Pay the rent' }], ['PATCH', { done: true }], ['DELETE', undefined]] as const) {
+        // Toggle all the same way: the repeat is the stored answer, the versions do not move again.
+        const k3 = key();
+        const all = await keyed('PATCH', '/api/tasks', k3, { ids: [first.json.task.id], done: true });
+        expect([all.status, all.json.tasks[0].done]).toEqual([200, true]);
+        const allAgain = await keyed('PATCH', '/api/tasks', k3, { ids: [first.json.task.id], done: true });
+        expect([allAgain.status, allAgain.text, allAgain.headers.get('idempotent-replayed')]).toEqual([200, all.text, 'true']);
+        expect((await keyed('PATCH', '/api/tasks', k3, { ids: [first.json.task.id], done: false })).json.code).toBe('idempotency_key_reused');
+        expect((await call('GET', `/api/tasks/${first.json.task.id}`)).json.task.done).toBe(true);
+        for (const [method, body] of [['PUT', { task: 'Pay the rent' }], ['PATCH', { done: false }], ['DELETE', undefined]] as const) {
           const k2 = key();
           const once = await keyed(method, `/api/tasks/${id}`, k2, body);
           expect(once.status, method).toBe(200);
@@ -522,7 +590,7 @@ export function describeApiContract(
 
       it('the OpenAPI document shows the header, 409 and 422 on every write', async () => {
         const doc = (await call('GET', '/api/openapi.json')).json;
-        for (const [path, method] of [['/tasks', 'post'], ['/tasks/{id}', 'put'], ['/tasks/{id}', 'patch'], ['/tasks/{id}', 'delete']] as const) {
+        for (const [path, method] of [['/tasks', 'post'], ['/tasks', 'patch'], ['/tasks/{id}', 'put'], ['/tasks/{id}', 'patch'], ['/tasks/{id}', 'delete']] as const) {
           const op = doc.paths[path][method];
           expect(op.parameters, `${method} ${path}`).toContainEqual(
             expect.objectContaining({ name: 'idempotency-key', in: 'header', required: false }),
@@ -718,6 +786,11 @@ export function describeApiContract(
           expect(r.status, method).toBe(403);
           expect(r.json).toEqual({ success: false, message: `${what} tasks is turned off on this server`, code: 'feature_disabled' });
         }
+        for (const [method, path, body, what] of [['PATCH', '/api/tasks', { ids: [t.id], done: true }, 'Editing']] as const) {
+          const r = await call(method, path, body);
+          expect(r.status, method).toBe(403);
+          expect(r.json).toEqual({ success: false, message: `${what} tasks is turned off on this server`, code: 'feature_disabled' });
+        }
         expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
         expect((await call('GET', '/api/info')).json.features).toEqual({ editTask: false, deleteTask: false });
         expect((await call('POST', '/api/tasks', { task: 'adding still works' })).status).toBe(201);
@@ -739,6 +812,7 @@ export function describeApiContract(
       expect(r.json.openapi).toBe('3.1.0');
       expect(Object.keys(r.json.paths).sort()).toEqual(['/info', '/tasks', '/tasks/{id}']);
       expect(Object.keys(r.json.paths['/tasks/{id}']).sort()).toEqual(['delete', 'get', 'patch', 'put']);
+      expect(Object.keys(r.json.paths['/tasks']).sort()).toEqual(['get', 'patch', 'post']);
       expect(r.json.paths['/tasks'].post.responses).toHaveProperty('415');
       expect(r.json.components.schemas.Task.required).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'version']);
     });
@@ -749,8 +823,8 @@ export function describeApiContract(
       expect(unknown.json).toEqual({ success: false, message: 'No route for GET /api/nope', code: 'not_found' });
       const method = await call('DELETE', '/api/tasks');
       expect(method.status).toBe(405);
-      expect(method.headers.get('allow')).toBe('GET, POST');
-      expect(method.json).toEqual({ success: false, message: 'DELETE is not allowed on /api/tasks; use GET, POST', code: 'method_not_allowed' });
+      expect(method.headers.get('allow')).toBe('GET, PATCH, POST');
+      expect(method.json).toEqual({ success: false, message: 'DELETE is not allowed on /api/tasks; use GET, PATCH, POST', code: 'method_not_allowed' });
       expect((await call('POST', '/api/tasks/1', { task: 'x' })).status).toBe(405);
       for (const [method, path] of [['GET', '/api/tasks/1/extra'], ['POST', '/api/nope'], ['GET', '/api/tasks/x/y/z']]) {
         const r = await call(method!, path!, method === 'POST' ? { task: 'x' } : undefined);

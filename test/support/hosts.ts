@@ -84,6 +84,10 @@ export const npmStartWithUrl = (env: Record<string, string> = {}) => processHost
 /** `npm start` (scripts/start.ts, as the npm script runs it) on an in-memory PGlite. */
 export const npmStart: StartHost = (env) => processHost(['--import', 'tsx', 'scripts/start.ts'], env);
 
+/** `npm run dev` on an in-memory PGlite, with its URL (for a browser). */
+export const npmRunDevWithUrl = (env: Record<string, string> = {}) =>
+  processHost(['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1'], env);
+
 /** `npm run dev` (Vite with the API functions) on an in-memory PGlite; the port comes from PORT only. */
 export const npmRunDev: StartHost = (env) => processHost(['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1'], env);
 

@@ -4,10 +4,12 @@ import { createApiClient } from './api/client';
 import { loadConfig } from './config';
 import { createTaskStore, taskStoreKey } from './stores/useTaskStore';
 import { syncTabs } from './stores/tabSync';
+import { syncFilterWithAddress } from './stores/filterAddress';
 import './assets/main.css';
 
 const config = await loadConfig();
 const store = createTaskStore(createApiClient({ baseUrl: config.apiUrl }), config);
+syncFilterWithAddress(store);
 
 createApp(App, { appVersion: config.appVersion }).provide(taskStoreKey, store).mount('#app');
 

@@ -179,6 +179,7 @@ const NOT_FOUND_BODY = JSON.stringify({ success: false, message: NOT_FOUND, code
 const ADDED = 'Task added successfully';
 const UPDATED = 'Task updated successfully';
 const DELETED = 'Task deleted successfully';
+const TASKS_UPDATED = 'Tasks updated successfully';
 
 export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
   const api = new OpenAPIHono({ defaultHook: onInvalid });
@@ -240,6 +241,21 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
         { success: true as const, tasks: page.tasks, nextCursor: page.nextAfterId === null ? null : String(page.nextAfterId) },
         200,
       );
+    },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/tasks',
+      summary: `Toggle all: mark up to ${s.MAX_BULK_IDS} tasks done or not done in one write (needs FEATURE_EDIT_TASK)`,
+      middleware: [canEdit, ...jsonWrite] as const,
+      request: { headers: s.IdempotencyHeaders, body: bodyOf(s.SetDoneBody) },
+      responses: { 200: written(s.TasksChanged, 'The named tasks as they are now'), ...errors(400, 403, 409, 413, 415, 422, 503) },
+    }),
+    (c) => {
+      const { ids, done } = c.req.valid('json');
+      return write(c, taskWrites.setDone(ids, done, TASKS_UPDATED));
     },
   );
 

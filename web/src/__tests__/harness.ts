@@ -33,6 +33,12 @@ export function fakeApi(initial: string[] = []) {
       tasks.push(task);
       return { status: 201, body: { success: true, message: 'created', task } };
     }
+    if (method === 'PATCH' && path === '/api/tasks') {
+      // Toggle all: only the tasks that change get a new version; every named one that exists comes back.
+      const named = tasks.filter((t) => body.ids.includes(t.id)).sort((a, b) => a.id - b.id);
+      for (const t of named) if (t.done !== body.done) Object.assign(t, { done: body.done, version: t.version! + 1 });
+      return { status: 200, body: { success: true, message: 'Tasks updated successfully', tasks: named } };
+    }
     const m = /^\/api\/tasks\/(\d+)$/.exec(path);
     const i = m ? tasks.findIndex((t) => t.id === Number(m[1])) : -1;
     if (i < 0) return { status: 404, body: { success: false, message: 'Task not found', code: 'not_found' } };

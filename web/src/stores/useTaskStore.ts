@@ -1,7 +1,7 @@
 import { computed, inject, reactive, watch, type InjectionKey } from 'vue';
 import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client';
 import type { RuntimeConfig } from '../config';
-import type { Task as ApiTask, TaskChangedBody, TaskListBody } from '../../../functions/api/schemas';
+import type { Task as ApiTask, TaskChangedBody, TaskListBody, TasksChangedBody } from '../../../functions/api/schemas';
 import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from '../../../functions/api/task-text';
 
 /**
@@ -40,6 +40,10 @@ export const TASK_TEXT_PROBLEMS: Record<TaskTextProblem, string> = {
 // The answers carry `Task` as the page sees it (its `version` optional: older APIs send none).
 type TaskReply = Omit<TaskChangedBody, 'task'> & { task: Task };
 type ListReply = Omit<TaskListBody, 'tasks'> & { tasks: Task[] };
+type TasksReply = Omit<TasksChangedBody, 'tasks'> & { tasks: Task[] };
+
+/** The most ids one toggle-all request names: the API's MAX_BULK_IDS (schemas.ts); more go in several. */
+export const MAX_IDS_PER_TOGGLE = 1000;
 
 /**
  * One change the person made: its identity is its Idempotency-Key (kept by Retry), its place in the
@@ -47,10 +51,12 @@ type ListReply = Omit<TaskListBody, 'tasks'> & { tasks: Task[] };
  */
 interface Write {
   key: string;
-  kind: 'add' | 'patch' | 'delete';
-  /** The task's id; for an add a negative placeholder until the API answers with the real one. */
+  kind: 'add' | 'patch' | 'delete' | 'setDone';
+  /** The task's id; for an add a negative placeholder until the API answers with the real one; 0 for setDone. */
   id: number;
-  /** add: `{ task }`; patch: the fields changed; delete: `{}`. */
+  /** setDone (toggle all, PATCH /api/tasks): the tasks it changes, all in one request. */
+  ids?: number[];
+  /** add: `{ task }`; patch: the fields changed; setDone: `{ done }`; delete: `{}`. */
   change: Change;
   /** The notice's first words if it fails, e.g. "Couldn’t rename “Milk”". */
   what: string;
@@ -123,6 +129,9 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     state.filter === 'all' ? state.tasks : state.filter === 'active' ? active.value : done.value,
   );
 
+  /** Whether `w` changes task `id`: a toggle all changes each of its ids, one in its place in the sequence. */
+  const touches = (w: Write, id: number) => (w.ids ? w.ids.includes(id) : w.id === id);
+
   /** Rebuilds the list shown: the server's state as known, then each write in flight, in order. */
   function render() {
     const rows = [...known.values()].map((e) => ({ ...e.task })).sort((a, b) => a.id - b.id);
@@ -134,6 +143,11 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       } else if (w.kind === 'patch') {
         const t = byId.get(w.id);
         if (t) Object.assign(t, w.change);
+      } else if (w.kind === 'setDone') {
+        for (const id of w.ids!) {
+          const t = byId.get(id);
+          if (t) Object.assign(t, w.change);
+        }
       } else deleting.add(w.id);
     }
     state.tasks = deleting.size ? rows.filter((t) => !deleting.has(t.id)) : rows;
@@ -292,14 +306,16 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     }
   }
 
-  function write(kind: Write['kind'], id: number, change: Change, what: string, key: string): Write {
+  function write(kind: Write['kind'], id: number, change: Change, what: string, key: string, ids?: number[]): Write {
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
-    const before = writes.some((w) => w.id === id);
+    // A toggle all sends no If-Match: it waits in pump() for the writes before it, not on a version.
+    const before = !ids && writes.some((w) => touches(w, id));
     const w: Write = {
       key,
       kind,
       id,
+      ids,
       change,
       what,
       chained: before,
@@ -311,24 +327,30 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     };
     writes.push(w);
     render();
-    pump(id);
+    for (const i of ids ?? [id]) pump(i);
     return w;
   }
 
   /** Sends the first write to this task unless it waits (for the one before it, or for a decision). */
   function pump(id: number) {
-    const head = writes.find((w) => w.id === id);
-    if (head && head.phase === 'queued' && !head.chained) void send(head);
+    const head = writes.find((w) => touches(w, id));
+    if (!head || head.phase !== 'queued' || head.chained) return;
+    // A toggle all goes once it is first in line for every task it changes.
+    if (head.ids && !head.ids.every((i) => writes.find((w) => touches(w, i)) === head)) return;
+    void send(head);
   }
 
   /** Takes an answered write out of the sequence; the next write to the task builds on `version`. */
   function finish(w: Write, version: number | undefined) {
     const i = writes.indexOf(w);
     if (i >= 0) writes.splice(i, 1);
-    const next = writes.find((x) => x.id === w.id);
-    if (next?.chained) {
-      next.chained = false;
-      next.ifMatch = version;
+    // After a toggle all, each task's next write builds on the version now known for it.
+    for (const id of w.ids ?? [w.id]) {
+      const next = writes.find((x) => touches(x, id));
+      if (next?.chained) {
+        next.chained = false;
+        next.ifMatch = w.ids ? known.get(id)?.task.version : version;
+      }
     }
     w.settle();
   }
@@ -345,6 +367,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
         const reply = await api.request<TaskReply>('PATCH', `/tasks/${w.id}`, w.change, options);
         learn(reply.task);
         finish(w, reply.task.version);
+      } else if (w.kind === 'setDone') {
+        const reply = await api.request<TasksReply>('PATCH', '/tasks', { ids: w.ids, done: w.change.done }, { idempotencyKey: w.key });
+        reply.tasks.forEach(learn);
+        finish(w, undefined);
+        // The answer holds every named task that exists: one left out was deleted elsewhere.
+        const answered = new Set(reply.tasks.map((t) => t.id));
+        for (const id of w.ids!) if (!answered.has(id)) forget(id, true);
       } else {
         await api.request('DELETE', `/tasks/${w.id}`, undefined, options);
         finish(w, undefined);
@@ -355,10 +384,14 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       refused(w, err);
     }
     render();
-    pump(w.id);
+    for (const id of w.ids ?? [w.id]) pump(id);
   }
 
   function refused(w: Write, err: unknown) {
+    if (w.kind === 'setDone') {
+      finish(w, undefined);
+      return fail(w.what, err, () => retrySetDone(w), 'edit');
+    }
     if (w.kind !== 'add' && err instanceof ApiError && err.status === 404) return forget(w.id, true);
     if (w.kind !== 'add' && err instanceof ApiError && err.status === 412) {
       const theirs = (err.body as { task?: Task } | null)?.task;
@@ -390,8 +423,19 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
    */
   function retry(failed: Write) {
     if (!state.tasks.some((t) => t.id === failed.id)) return;
-    const same = !writes.some((w) => w.id === failed.id) && known.get(failed.id)?.task.version === failed.ifMatch;
+    const same = !writes.some((w) => touches(w, failed.id)) && known.get(failed.id)?.task.version === failed.ifMatch;
     write(failed.kind, failed.id, failed.change, failed.what, same ? failed.key : newIdempotencyKey());
+  }
+
+  /**
+   * Retry of a failed toggle all: the same key while it names the same tasks (a first try that did
+   * land is answered from the API's record, whose versions the store weighs as any answer); the
+   * tasks deleted since are left out, with a new key.
+   */
+  function retrySetDone(failed: Write) {
+    const ids = failed.ids!.filter((id) => state.tasks.some((t) => t.id === id));
+    if (!ids.length) return;
+    write('setDone', 0, failed.change, failed.what, ids.length === failed.ids!.length ? failed.key : newIdempotencyKey(), ids);
   }
 
   /** The first conflict's write (the one waiting for the person's decision). */
@@ -460,6 +504,24 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return write('delete', id, {}, `Couldn’t delete “${current.task}”`, key).settled;
   }
 
+  /**
+   * Toggle all: every task shown becomes done, or, when every one shown is done already, not done;
+   * one request (PATCH /api/tasks) per MAX_IDS_PER_TOGGLE tasks, each with its own Idempotency-Key,
+   * in line with the other writes to those tasks. Tasks not saved yet (an add in flight) are left as they are.
+   */
+  function toggleAll(): Promise<void> {
+    const shown = visible.value.filter((t) => t.id > 0);
+    const done = !shown.every((t) => t.done);
+    const ids = shown.filter((t) => t.done !== done).map((t) => t.id);
+    const sent: Promise<void>[] = [];
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_TOGGLE) {
+      const part = ids.slice(i, i + MAX_IDS_PER_TOGGLE);
+      const what = `Couldn’t mark ${part.length === 1 ? '1 task' : `${part.length} tasks`} as ${done ? 'done' : 'not done'}`;
+      sent.push(write('setDone', 0, { done }, what, newIdempotencyKey(), part).settled);
+    }
+    return Promise.all(sent).then(() => undefined);
+  }
+
   function clearDone() {
     return Promise.all(done.value.filter((t) => t.id > 0).map((t) => remove(t.id)));
   }
@@ -475,6 +537,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     add,
     rename,
     toggle,
+    toggleAll,
     remove,
     clearDone,
     /** The first conflict: send the person's change again on the current version. */
