@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import type { Config } from './config';
 import type { Db } from './db';
-import { notFound, onError } from './errors';
+import { methodNotAllowed, onError, routeNotFound } from './errors';
 import { idempotency } from './idempotency';
 import { requireInternalToken } from './internal-token';
 import type { Logger } from './logger';
@@ -28,7 +28,7 @@ export interface AppDeps {
 /**
  * The API, composed once: every host (host.ts for the bundle, the image and `npm start`; dev.ts for
  * `npm run dev`; the tests) serves exactly this app. In order: request id, request log and metrics (one middleware),
- * probes, CORS, the internal token, the /api routes, the 404/405 answer, the error answer.
+ * the 405 answer, probes, CORS, the internal token, the /api routes, the 404 answer, the error answer.
  */
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
   // strict: false so the previous client's GET /api/ (trailing slash) reaches the same route as /api.
@@ -43,12 +43,13 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   };
 
   app.use(requestLog({ log, metrics, state, uptime }));
+  app.use(methodNotAllowed(app));
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600 }));
   if (config.internalTokenFile) app.use('/api/*', requireInternalToken(config.internalTokenFile, log));
   app.route('/api', apiRoutes({ config, store: getStore, driver: () => driverName, idempotent: idempotency(db, log) }));
-  app.notFound(notFound(app));
+  app.notFound(routeNotFound);
   app.onError(onError(log));
   return app;
 }
