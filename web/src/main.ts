@@ -1,11 +1,11 @@
 import { createApp } from 'vue';
 import App from './App.vue';
 import { createApiClient } from './api/client';
-import { loadConfig } from './config';
+import { fetchRuntimeConfig } from './config';
 import { createTaskStore, taskStoreKey } from './stores/useTaskStore';
 import './assets/main.css';
 
-const config = await loadConfig();
+const config = await fetchRuntimeConfig();
 const store = createTaskStore(createApiClient({ baseUrl: config.apiUrl }), config);
 
 createApp(App, { appVersion: config.appVersion }).provide(taskStoreKey, store).mount('#app');
