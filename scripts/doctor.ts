@@ -1,7 +1,7 @@
 // npm run doctor -- --env <env>: the connection troubleshooting checklist, run for you.
 import { wantColor } from './ops/ansi';
 import { exitCode, finish, parseCommandLine, reportFailure, targetsForEnv } from './ops/cli';
-import { runDoctor } from './ops/doctor';
+import { runDoctor } from './ops/doctor/run';
 import { connect } from './ops/kube';
 import { formatDoctorReport } from './ops/view-doctor';
 import { environments } from './ops/targets';
