@@ -15,7 +15,7 @@ export const entries = [
   { in: 'functions/api/migrate.ts', out: 'dist/api/migrate.mjs' },
   { in: 'functions/api/backup/backup-command.ts', out: 'dist/api/backup.mjs' },
   { in: 'functions/api/backup/restore-command.ts', out: 'dist/api/restore.mjs' },
-  { in: 'functions/rotate-db-credentials/index.ts', out: 'dist/rotate-db-credentials/index.mjs' },
+  { in: 'functions/rotate-secrets/index.ts', out: 'dist/rotate-secrets/index.mjs' },
 ];
 
 /** Replaces the migrations loader with the SQL files embedded as strings. */

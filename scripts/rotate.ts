@@ -13,8 +13,8 @@
  */
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsSetupProblem, confirm, parseCommandLine, seconds, UsageError } from './ops/cli';
-import { parseConnectTo } from '../functions/rotate-db-credentials/database';
-import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
+import { parseConnectTo } from '../functions/rotate-secrets/database';
+import { rotateLocally, STEPS, type Step } from '../functions/rotate-secrets/rotation';
 import {
   currentKind,
   followRotation,
@@ -22,7 +22,7 @@ import {
   tooSoonToRotate,
   unfinishedVersion,
   type StageChange,
-} from '../functions/rotate-db-credentials/stages';
+} from '../functions/rotate-secrets/stages';
 
 const USAGE =
   'usage: npm run rotate -- --secret-id <name or ARN> [--local [--connect <host:port>]] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--force] [--yes]';

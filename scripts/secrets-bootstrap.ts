@@ -3,7 +3,7 @@
  * database credentials and the internal token.
  *
  *   npm run secrets:bootstrap -- --env dev
- *   npm run secrets:bootstrap -- --env dev --rotation-lambda-arn arn:aws:lambda:…:function:tasks-rotate-db-credentials
+ *   npm run secrets:bootstrap -- --env dev --rotation-lambda-arn arn:aws:lambda:…:function:tasks-rotate-secrets
  *
  * Names, region, database host, port and name come from platform/values*.yaml, so they match what
  * External Secrets reads. Passwords come from GetRandomPassword and are never printed. Safe to run
@@ -22,7 +22,7 @@ import {
   type BootstrapInput,
   type BootstrapStep,
   type SecretKey,
-} from '../functions/rotate-db-credentials/bootstrap';
+} from '../functions/rotate-secrets/bootstrap';
 import { awsSecretName, loadValues, serviceHost } from '../platform/values';
 import { checkRotationTiming } from '../platform/rotation-timing';
 

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRotationHandler, rotateLocally, rotationSteps, type RotationEvent } from '../functions/rotate-db-credentials/rotation';
+import { createRotationHandler, rotateLocally, rotationSteps, type RotationEvent } from '../functions/rotate-secrets/rotation';
 import { loginAs, ROTATION_FUNCTION_ARN, startRotationFixture, type DbSecretValue, type RotationFixture } from './support/rotation-fixture';
 
 // The rotation function against a real SCRAM-only PostgreSQL and the local Secrets Manager stand-in.

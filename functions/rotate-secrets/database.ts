@@ -36,7 +36,7 @@ function clientFor(secret: DatabaseSecret, options: ConnectOptions): pg.Client {
     ssl: secret.ssl ? { rejectUnauthorized: true, servername: secret.host } : false,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     statement_timeout: 10_000,
-    application_name: 'rotate-db-credentials',
+    application_name: 'rotate-secrets',
   });
 }
 

@@ -21,7 +21,7 @@ import {
   type StageChange,
 } from './stages';
 
-const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-db-credentials';
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-secrets';
 const BROKEN_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:rotate-broken';
 const token = (n: number) => JSON.stringify({ token: `Token${n}`.padEnd(40, '0') });
 const MINUTE = 60_000;

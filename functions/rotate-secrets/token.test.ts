@@ -5,7 +5,7 @@ import { SecretsManagerDouble } from '../../test/support/secrets-manager-double'
 import { createRotationHandler, rotateLocally } from './rotation';
 import { parseTokenSecret, secretKind, TOKEN_PATTERN } from './token';
 
-const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-db-credentials';
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-secrets';
 const first = 'Initial0token0with0letters0and0digits0';
 
 describe('secretKind and parseTokenSecret', () => {
