@@ -14,7 +14,8 @@
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { awsSetupProblem, confirm, parseCommandLine, seconds, UsageError } from './ops/cli';
 import { parseConnectTo } from '../functions/rotate-secrets/database';
-import { rotateLocally, STEPS, type Step } from '../functions/rotate-secrets/rotation';
+import { rotateLocally } from '../functions/rotate-secrets/local';
+import { STEPS, type Step } from '../functions/rotate-secrets/protocol';
 import {
   currentKind,
   followRotation,

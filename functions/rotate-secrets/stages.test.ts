@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretsManagerDouble } from '../../test/support/secrets-manager-double';
-import { createRotationHandler } from './rotation';
+import { createRotationHandler } from './handler';
 import {
   currentKind,
   followRotation,

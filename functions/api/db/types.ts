@@ -21,8 +21,8 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-/** SQLSTATEs that mean "these credentials are not (or no longer) valid". */
-export const AUTH_FAILED = new Set(['28P01', '28000']);
+/** SQLSTATEs that mean "these credentials are not (or no longer) valid": one list, in postgres-roles.ts. */
+export { AUTH_FAILED } from './postgres-roles';
 
 export function sqlState(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
