@@ -10,7 +10,7 @@ import { createPgliteDb } from './db/pglite';
 import { expiredKeyCleanup, IDEMPOTENCY_RETENTION_HOURS, idempotencyKeyRows, parseIdempotencyKey, requestFingerprint } from './idempotency';
 import { createMetrics } from './metrics';
 import { createLogger } from './logger';
-import { migrate } from './migrations';
+import { migrate } from './migrations/runner';
 
 /**
  * The Idempotency-Key rules that need the database's side of the story (a stall, a failed write,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPgliteDb } from '../db/pglite';
-import { migrate } from '../migrations';
+import { migrate } from '../migrations/runner';
 import { takeBackup } from './backup';
 import { BackupError } from './errors';
 import { DATA_OBJECT } from './format';
