@@ -24,6 +24,7 @@ import {
   type SecretKey,
 } from '../functions/rotate-secrets/bootstrap';
 import { awsSecretName, loadValues, serviceHost } from '../platform/values';
+import { CLONE_SUFFIX, ROLE_NAME_MAX, ROLE_NAME_PATTERN } from '../functions/api/db/postgres-roles';
 import { checkRotationTiming } from '../platform/rotation-timing';
 
 const USAGE =
@@ -45,7 +46,10 @@ const ARGS = {
 function options(values: CommandArgs<typeof ARGS>) {
   if (!values.env) throw new UsageError('--env is required');
   for (const key of ['app-user', 'admin-user'] as const) {
-    if (!/^[a-z_][a-z0-9_]{0,56}$/.test(values[key])) throw new UsageError(`--${key} must be a lower-case PostgreSQL role name of at most 57 characters (its _clone must fit in 63)`);
+    const longest = ROLE_NAME_MAX - CLONE_SUFFIX.length;
+    if (!ROLE_NAME_PATTERN.test(values[key]) || values[key].length > longest) {
+      throw new UsageError(`--${key} must be a lower-case PostgreSQL role name of at most ${longest} characters (its ${CLONE_SUFFIX} must fit in ${ROLE_NAME_MAX})`);
+    }
   }
   const days = values['rotation-days'] === undefined ? undefined : Number(values['rotation-days']);
   if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 1000)) throw new UsageError('--rotation-days must be a whole number from 1 to 1000');

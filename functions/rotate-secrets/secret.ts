@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ROLE_NAME_MAX } from '../api/db/postgres-roles';
+import { ROLE_NAME_MAX, ROLE_NAME_PATTERN } from '../api/db/postgres-roles';
 
 /**
  * The JSON stored in the `tasks/<env>/db-app` and `tasks/<env>/db-admin` secrets (RDS style, the
@@ -12,7 +12,7 @@ const port = z
 const ssl = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 // PostgreSQL truncates identifiers at 63 bytes; a longer name would silently become another role.
-const roleName = z.string().min(1).max(ROLE_NAME_MAX).regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case PostgreSQL role name');
+const roleName = z.string().min(1).max(ROLE_NAME_MAX).regex(ROLE_NAME_PATTERN, 'must be a lower-case PostgreSQL role name');
 
 export const databaseSecretSchema = z.looseObject({
   engine: z.literal('postgres'),

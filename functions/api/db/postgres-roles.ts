@@ -14,7 +14,11 @@ export const AUTH_FAILED: ReadonlySet<string> = new Set(['28P01', '28000']);
 /** PostgreSQL truncates identifiers at 63 bytes (NAMEDATALEN - 1), so longer role names are refused. */
 export const ROLE_NAME_MAX = 63;
 
-const CLONE_SUFFIX = '_clone';
+/** What the app's secrets hold as a role name: lower case, so it needs no quoting anywhere it is written. */
+export const ROLE_NAME_PATTERN = /^[a-z_][a-z0-9_]*$/;
+
+/** The alternate user's suffix; a base name may be at most ROLE_NAME_MAX minus its length. */
+export const CLONE_SUFFIX = '_clone';
 
 /**
  * Alternating users (AWS's rotation strategy): `tasks_app` ⇄ `tasks_app_clone`. Throws when the
