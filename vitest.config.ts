@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 // so it sees exactly the Vite config the app is built with.
 export default defineConfig({
   test: {
+    // The second writes the count and duration of a full `npm test` into test/README.md.
+    reporters: ['default', './test/support/last-run-reporter.ts'],
     projects: [
       {
         test: {

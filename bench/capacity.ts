@@ -10,10 +10,10 @@ import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ensureBundle, migrateBundle, startApi } from '../test/support/api';
 import { createTestDatabase } from '../test/support/postgres';
+import { exitCode, runCommandLine } from '../scripts/ops/cli';
 
 export interface CapacitySample {
   concurrency: number;
@@ -202,46 +202,29 @@ On real nodes, run the API image with the pod's CPU and memory limits and point 
 see platform/observability/README.md ("Redo the capacity measurement").
 `;
 
-/** Thrown for a bad command line: exit 2, like every command. */
-class UsageError extends Error {}
-
-function options() {
-  try {
-    return parseArgs({
-      options: {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runCommandLine(
+    {
+      name: 'capacity',
+      help,
+      flags: {
         p99: { type: 'string' },
         seconds: { type: 'string' },
         rounds: { type: 'string' },
         steps: { type: 'string' },
         'database-url': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
       },
-    }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
-async function main(): Promise<void> {
-  const a = options();
-  if (a.help) {
-    process.stdout.write(help);
-    return;
-  }
-  const report = await runCapacity({
-    ...(a.p99 ? { p99BoundMs: Number(a.p99) } : {}),
-    ...(a.seconds ? { stepSeconds: Number(a.seconds) } : {}),
-    ...(a.rounds ? { rounds: Number(a.rounds) } : {}),
-    ...(a.steps ? { steps: a.steps.split(',').map(Number) } : {}),
-    ...(a['database-url'] ? { databaseUrl: a['database-url'] } : {}),
-  });
-  console.log(`\n${report.markdown}`);
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    if (err instanceof UsageError) console.error('Run with --help for usage.');
-    process.exit(err instanceof UsageError ? 2 : 1);
-  });
+    },
+    async (a) => {
+      const report = await runCapacity({
+        ...(a.p99 ? { p99BoundMs: Number(a.p99) } : {}),
+        ...(a.seconds ? { stepSeconds: Number(a.seconds) } : {}),
+        ...(a.rounds ? { rounds: Number(a.rounds) } : {}),
+        ...(a.steps ? { steps: a.steps.split(',').map(Number) } : {}),
+        ...(a['database-url'] ? { databaseUrl: a['database-url'] } : {}),
+      });
+      console.log(`\n${report.markdown}`);
+      return exitCode.ok;
+    },
+  );
 }

@@ -22,9 +22,10 @@ import { ensureBundle, freePort, migrateBundle, serverBundle } from '../test/sup
 import { startApiImage } from '../test/support/images';
 import { KubeletSecretVolume } from '../test/support/kubelet-secret-volume';
 import { createTestDatabase } from '../test/support/postgres';
+import { sectionMarkers, withSection } from './results-sections';
 
 const results = new URL('./results.md', import.meta.url);
-const markers = { start: '<!-- images: written by bench/image-start.ts -->', end: '<!-- /images -->' } as const;
+const markers = sectionMarkers('images', 'bench/image-start.ts');
 const apiImage = appImages.find((i) => i.name === 'tasks-api')!;
 
 const median = (xs: number[]) => {
@@ -154,13 +155,6 @@ export async function imageSection(m: ImageStart): Promise<string> {
   ].join('\n');
 }
 
-/** The `images` section of a results.md text, if it has one (`npm run bench -- --save` keeps it). */
-export function imagesSectionOf(md: string): string | undefined {
-  const at = md.indexOf(markers.start);
-  const end = md.indexOf(markers.end);
-  return at >= 0 && end > at ? md.slice(at, end + markers.end.length) : undefined;
-}
-
 async function main() {
   const save = process.argv.includes('--save');
   const why = await imageStartUnavailable();
@@ -172,9 +166,7 @@ async function main() {
     const section = await imageSection(await measureImageStart({ databaseUrl: database.url, runs: Number(process.env.BENCH_COLD_RUNS ?? 7) }));
     console.log(`\n${section}`);
     if (save) {
-      const md = readFileSync(results, 'utf8');
-      const old = imagesSectionOf(md);
-      writeFileSync(results, old ? md.replace(old, () => section) : `${md.trimEnd()}\n\n${section}\n`);
+      writeFileSync(results, withSection(readFileSync(results, 'utf8'), 'images', section));
       console.log('\nwritten to bench/results.md');
     } else {
       console.log('\nnot saved (npx tsx bench/image-start.ts --save writes it into bench/results.md)');

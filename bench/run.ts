@@ -8,7 +8,8 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ensureBundle, freePort, migrateBundle, serverBundle } from '../test/support/api';
-import { imageSection, imageStartUnavailable, imagesSectionOf, measureImageStart, type ImageStart } from './image-start';
+import { imageSection, imageStartUnavailable, measureImageStart, type ImageStart } from './image-start';
+import { sectionOf } from './results-sections';
 import { createTestDatabase } from '../test/support/postgres';
 
 /**
@@ -348,9 +349,11 @@ async function main() {
     const md = `# Benchmark results\n\n${table}\n${capacity ? `\n## Capacity per pod\n\n${capacity}\n` : ''}\nRun \`npm run bench\` to measure again (\`BENCH_ROUNDS\`, \`BENCH_SECONDS\`, \`BENCH_COLD_RUNS\` change the effort).\n`;
     console.log(`\n${summary}\n${capacity ? `\n${capacity}\n` : ''}`);
     if (SAVE) {
-      // The image section (bench/image-start.ts's, between its markers): this run's when measured, else the previous one.
-      const images = image ? await imageSection(image) : imagesSectionOf(previous);
-      writeFileSync(new URL('./results.md', import.meta.url), images ? `${md}\n${images}\n` : md);
+      // The image section (bench/image-start.ts's, between its markers): this run's when measured, else the
+      // previous one; the backup section (bench/backup.ts's) as it was: this command does not measure it.
+      const images = image ? await imageSection(image) : sectionOf(previous, 'images');
+      const kept = [images, sectionOf(previous, 'backups')].filter((x): x is string => x !== undefined);
+      writeFileSync(new URL('./results.md', import.meta.url), kept.reduce((text, section) => `${text}\n${section}\n`, md));
       writeReadmeTable(summary);
       console.log('written to bench/results.md and the README\'s Measured table');
     } else {

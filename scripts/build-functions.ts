@@ -1,6 +1,7 @@
 import { build, type Plugin } from 'esbuild';
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { readMigrations } from '../functions/api/migrations/files';
 
 /**
  * Bundles each deployable function into one ESM file that runs with plain `node` and no
@@ -15,21 +16,20 @@ export const entries = [
   { in: 'functions/api/migrate.ts', out: 'dist/api/migrate.mjs' },
   { in: 'functions/api/backup/backup-command.ts', out: 'dist/api/backup.mjs' },
   { in: 'functions/api/backup/restore-command.ts', out: 'dist/api/restore.mjs' },
-  { in: 'functions/rotate-db-credentials/index.ts', out: 'dist/rotate-db-credentials/index.mjs' },
+  { in: 'functions/rotate-secrets/index.ts', out: 'dist/rotate-secrets/index.mjs' },
 ];
 
 /** Replaces the migrations loader with the SQL files embedded as strings. */
 const embedMigrations: Plugin = {
   name: 'embed-migrations',
   setup(b) {
-    b.onLoad({ filter: /functions[\\/]api[\\/]migrations[\\/]index\.ts$/ }, (args) => {
+    b.onLoad({ filter: /functions[\\/]api[\\/]migrations[\\/]files\.ts$/ }, (args) => {
       const dir = join(args.path, '..');
-      const files = readdirSync(dir).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
-      const list = files.map((name) => ({ version: name.slice(0, 3), name, sql: readFileSync(join(dir, name), 'utf8') }));
+      const list = readMigrations(dir);
       return {
         contents: `export function loadMigrations() { return ${JSON.stringify(list)}; }`,
         loader: 'js',
-        watchFiles: files.map((f) => join(dir, f)),
+        watchFiles: list.map((m) => join(dir, m.name)),
       };
     });
   },

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { parseCommandLine } from './ops/cli';
+import { command, exitCode, finish, UsageError } from './ops/cli';
 import { environments, isEnvironment, loadValues } from '../platform/values';
 import { renderAll, renderEnvironment } from '../platform/render';
 import { deployPlan, formatPlan, kubectlArgs, type Phase, type Step } from '../platform/deploy-plan';
@@ -95,35 +95,25 @@ async function apply(phases: Phase[], context: string | undefined): Promise<void
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseCommandLine(argv, {
+/** The command, callable in-process (the tests): parses `argv`, returns the exit code. */
+export const main = command(
+  {
+    name: 'deploy',
+    help: usage,
+    usage,
+    flags: {
       env: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       context: { type: 'string' },
-    }).values;
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(usage);
-    return 0;
-  }
-  if (!args.env) {
-    console.error(`--env is required\n${usage}`);
-    return 2;
-  }
-  if (!isEnvironment(args.env)) {
-    console.error(`unknown environment "${args.env}": expected one of ${environments.join(', ')}\n${usage}`);
-    return 2;
-  }
-  try {
+    },
+  },
+  async (args) => {
+    if (!args.env) throw new UsageError('--env is required');
+    if (!isEnvironment(args.env)) throw new UsageError(`unknown environment "${args.env}": expected one of ${environments.join(', ')}`);
     const phases = planFor(args.env);
     if (args['dry-run']) {
       process.stdout.write(formatPlan(args.env, phases, args.context));
-      return 0;
+      return exitCode.ok;
     }
     const stale = staleFiles(renderAll());
     if (stale.length > 0) {
@@ -132,13 +122,10 @@ export async function main(argv: string[]): Promise<number> {
     preflight(args.context);
     await apply(phases, args.context);
     console.log(`\n${args.env}: every wave is ready.`);
-    return 0;
-  } catch (e) {
-    console.error(`deploy: ${(e as Error).message}`);
-    return 1;
-  }
-}
+    return exitCode.ok;
+  },
+);
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  process.exitCode = await main(process.argv.slice(2));
+  finish(await main(process.argv.slice(2)));
 }

@@ -1,7 +1,7 @@
 // npm run doctor -- --env <env>: the connection troubleshooting checklist, run for you.
 import { wantColor } from './ops/ansi';
-import { exitCode, finish, parseCommandLine, reportFailure, targetsForEnv } from './ops/cli';
-import { runDoctor } from './ops/doctor';
+import { exitCode, runCommandLine, targetsForEnv } from './ops/cli';
+import { runDoctor } from './ops/doctor/run';
 import { connect } from './ops/kube';
 import { formatDoctorReport } from './ops/view-doctor';
 import { environments } from './ops/targets';
@@ -31,30 +31,24 @@ Exit codes: 0 all checks pass (warnings allowed), 1 a check failed or could not 
 2 usage, 3 no cluster / unreachable / credentials rejected, 4 permission denied (403).
 `;
 
-async function main(argv: string[]): Promise<number> {
-  let json = false;
-  try {
-    const { values: a } = parseCommandLine(argv, {
+runCommandLine(
+  {
+    name: 'doctor',
+    help,
+    flags: {
       env: { type: 'string' },
       context: { type: 'string' },
       json: { type: 'boolean' },
       verbose: { type: 'boolean' },
       color: { type: 'boolean' },
       'no-color': { type: 'boolean' },
-    });
-    if (a.help) {
-      process.stdout.write(help);
-      return exitCode.ok;
-    }
-    json = Boolean(a.json);
+    },
+  },
+  async (a) => {
     const targets = targetsForEnv(a.env);
     const report = await runDoctor(connect({ context: a.context }), targets);
     const color = a['no-color'] ? false : a.color ? true : wantColor(process.stdout);
-    process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDoctorReport(report, { color, verbose: a.verbose, width: terminalWidth() })}\n`);
+    process.stdout.write(a.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatDoctorReport(report, { color, verbose: a.verbose, width: terminalWidth() })}\n`);
     return report.ok ? exitCode.ok : exitCode.problems;
-  } catch (err) {
-    return reportFailure(err, { json, command: 'doctor' });
-  }
-}
-
-main(process.argv.slice(2)).then(finish);
+  },
+);

@@ -1,6 +1,5 @@
 // npm run load -- --url <url> --rps <n> --duration <dur>: bounded load to watch the API scale.
-import { UsageError, duration, exitCode, finish, parseCommandLine } from './ops/cli';
-import { errorText } from './ops/kube-error';
+import { UsageError, duration, exitCode, runCommandLine } from './ops/cli';
 import { formatProgress, formatSummary, limits, runLoad, validateLoad } from './ops/load';
 
 const help = `Send bounded HTTP load to the task API and summarise the latency.
@@ -32,9 +31,11 @@ Options:
 Exit codes: 0 done and every response 2xx, 1 some requests failed or were not 2xx, 2 usage.
 `;
 
-async function main(argv: string[]): Promise<number> {
-  try {
-    const { values: a } = parseCommandLine(argv, {
+runCommandLine(
+  {
+    name: 'load',
+    help,
+    flags: {
       url: { type: 'string' },
       rps: { type: 'string' },
       concurrency: { type: 'string' },
@@ -44,11 +45,9 @@ async function main(argv: string[]): Promise<number> {
       body: { type: 'string' },
       timeout: { type: 'string' },
       json: { type: 'boolean' },
-    });
-    if (a.help) {
-      process.stdout.write(help);
-      return exitCode.ok;
-    }
+    },
+  },
+  async (a) => {
     const headers: Record<string, string> = {};
     for (const h of a.header ?? []) {
       const i = h.indexOf(':');
@@ -76,14 +75,5 @@ async function main(argv: string[]): Promise<number> {
     const summary = await runLoad(options, (p) => progress.write(`${formatProgress(p, options.durationS)}\n`), controller.signal);
     process.stdout.write(a.json ? `${JSON.stringify(summary, null, 2)}\n` : `\n${formatSummary(summary)}\n`);
     return summary.errors === 0 && summary.non2xx === 0 && summary.requests > 0 ? exitCode.ok : exitCode.problems;
-  } catch (err) {
-    process.stderr.write(`load: ${errorText(err)}\n`);
-    if (err instanceof UsageError) {
-      process.stderr.write('Run with --help for usage.\n');
-      return exitCode.usage;
-    }
-    return exitCode.problems;
-  }
-}
-
-main(process.argv.slice(2)).then(finish);
+  },
+);

@@ -3,11 +3,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { renderPolicies } from '../secrets/aws/policies';
-import { noFlags } from './ops/cli';
+import { exitCode, runCommandLine } from './ops/cli';
 
-noFlags(process.argv.slice(2), 'policies', 'usage: npm run policies   (writes secrets/aws/<env>/*.json from the platform values)\n');
-for (const [path, text] of renderPolicies()) {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
-  console.log(`wrote ${path}`);
-}
+runCommandLine({ name: 'policies', help: 'usage: npm run policies   (writes secrets/aws/<env>/*.json from the platform values)\n', flags: {} }, () => {
+  for (const [path, text] of renderPolicies()) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+    console.log(`wrote ${path}`);
+  }
+  return exitCode.ok;
+});

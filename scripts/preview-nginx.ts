@@ -8,46 +8,43 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noFlags } from './ops/cli';
+import { exitCode, runCommandLine } from './ops/cli';
 
-noFlags(
-  process.argv.slice(2),
-  'preview:nginx',
-  'usage: npm run preview:nginx   (PORT, API_UPSTREAM and the image\'s variables from the environment)\n',
-);
+const help = 'usage: npm run preview:nginx   (PORT, API_UPSTREAM and the image\'s variables from the environment)\n';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const html = join(root, 'web/dist');
-if (!existsSync(join(html, 'index.html'))) {
-  console.error('preview:nginx: web/dist/index.html is missing; run `npm run build:web` first.');
-  process.exit(1);
-}
+runCommandLine({ name: 'preview:nginx', help, flags: {} }, () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const html = join(root, 'web/dist');
+  if (!existsSync(join(html, 'index.html'))) throw new Error('web/dist/index.html is missing; run `npm run build:web` first.');
 
-// nginx writes only here; its workers run as "nobody" when this runs as root, so they must enter it.
-const runtime = mkdtempSync(join(tmpdir(), 'tasks-preview-nginx-'));
-chmodSync(runtime, 0o755);
+  // nginx writes only here; its workers run as "nobody" when this runs as root, so they must enter it.
+  const runtime = mkdtempSync(join(tmpdir(), 'tasks-preview-nginx-'));
+  chmodSync(runtime, 0o755);
 
-const port = process.env.PORT ?? '8080';
-const upstream = process.env.API_UPSTREAM ?? 'http://127.0.0.1:3000';
-const child = spawn('sh', [join(root, 'web/nginx/entrypoint.sh')], {
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`,
-    PORT: port,
-    API_UPSTREAM: upstream,
-    HTML_DIR: html,
-    RUNTIME_DIR: runtime,
-    // As in runtime-config.ts: `npm run` provides the package version.
-    APP_VERSION: process.env.APP_VERSION || process.env.npm_package_version || 'dev',
-  },
-});
-console.log(`preview:nginx: http://localhost:${port}/ (web/dist, /api/ → ${upstream})`);
+  const port = process.env.PORT ?? '8080';
+  const upstream = process.env.API_UPSTREAM ?? 'http://127.0.0.1:3000';
+  const child = spawn('sh', [join(root, 'web/nginx/entrypoint.sh')], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin`,
+      PORT: port,
+      API_UPSTREAM: upstream,
+      HTML_DIR: html,
+      RUNTIME_DIR: runtime,
+      // As in runtime-config.ts: `npm run` provides the package version.
+      APP_VERSION: process.env.APP_VERSION || process.env.npm_package_version || 'dev',
+    },
+  });
+  console.log(`preview:nginx: http://localhost:${port}/ (web/dist, /api/ → ${upstream})`);
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => child.kill('SIGQUIT'));
-}
-child.on('exit', (code, signal) => {
-  rmSync(runtime, { recursive: true, force: true });
-  process.exit(code ?? (signal ? 1 : 0));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => child.kill('SIGQUIT'));
+  }
+  return new Promise<number>((resolve) =>
+    child.on('exit', (code, signal) => {
+      rmSync(runtime, { recursive: true, force: true });
+      resolve(code ?? (signal ? exitCode.problems : exitCode.ok));
+    }),
+  );
 });

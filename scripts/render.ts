@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { renderAll } from '../platform/render';
 import { environments } from '../platform/values';
 import { argocdDir, observabilityDir, renderedDir } from '../platform/layout';
-import { parseCommandLine, UsageError } from './ops/cli';
+import { exitCode, runCommandLine } from './ops/cli';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,32 +40,22 @@ function write(rendered: Map<string, string>): void {
   }
 }
 
-function main(): void {
-  const { values: args } = parseCommandLine(process.argv.slice(2), { check: { type: 'boolean', default: false } });
-  if (args.help) {
-    console.log('usage: npm run render [-- --check]   (--check: write nothing, fail when the committed files are stale)');
-    return;
-  }
-  const rendered = renderAll();
-  if (args.check) {
-    const stale = staleFiles(rendered);
-    if (stale.length > 0) {
-      console.error(`rendered manifests are stale; run \`npm run render\` and commit:\n  ${stale.join('\n  ')}`);
-      process.exit(1);
-    }
-    console.log(`rendered manifests are current (${rendered.size} files)`);
-    return;
-  }
-  write(rendered);
-  console.log(`rendered ${rendered.size} files for ${environments.join(', ')}`);
-}
+const help = 'usage: npm run render [-- --check]   (--check: write nothing, fail when the committed files are stale)\n';
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  try {
-    main();
-  } catch (e) {
-    console.error(`render: ${(e as Error).message}`);
-    if (e instanceof UsageError) console.error('Run with --help for usage.');
-    process.exit(e instanceof UsageError ? 2 : 1);
-  }
+  runCommandLine({ name: 'render', help, flags: { check: { type: 'boolean', default: false } } }, (args) => {
+    const rendered = renderAll();
+    if (args.check) {
+      const stale = staleFiles(rendered);
+      if (stale.length > 0) {
+        console.error(`rendered manifests are stale; run \`npm run render\` and commit:\n  ${stale.join('\n  ')}`);
+        return exitCode.problems;
+      }
+      console.log(`rendered manifests are current (${rendered.size} files)`);
+      return exitCode.ok;
+    }
+    write(rendered);
+    console.log(`rendered ${rendered.size} files for ${environments.join(', ')}`);
+    return exitCode.ok;
+  });
 }

@@ -12,9 +12,10 @@
  * Prints what it will do and asks first. Never prints a secret value.
  */
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { awsSetupProblem, confirm, parseCommandLine, seconds, UsageError } from './ops/cli';
-import { parseConnectTo } from '../functions/rotate-db-credentials/database';
-import { rotateLocally, STEPS, type Step } from '../functions/rotate-db-credentials/rotation';
+import { confirm, exitCode, runCommandLine, seconds, UsageError, type CommandArgs } from './ops/cli';
+import { parseConnectTo } from '../functions/rotate-secrets/database';
+import { rotateLocally } from '../functions/rotate-secrets/local';
+import { STEPS, type Step } from '../functions/rotate-secrets/protocol';
 import {
   currentKind,
   followRotation,
@@ -22,7 +23,7 @@ import {
   tooSoonToRotate,
   unfinishedVersion,
   type StageChange,
-} from '../functions/rotate-db-credentials/stages';
+} from '../functions/rotate-secrets/stages';
 
 const USAGE =
   'usage: npm run rotate -- --secret-id <name or ARN> [--local [--connect <host:port>]] [--region <r>] [--endpoint <url>] [--timeout <s>] [--poll <s>] [--force] [--yes]';
@@ -37,15 +38,9 @@ const ARGS = {
   poll: { type: 'string', default: '5' },
   force: { type: 'boolean', default: false },
   yes: { type: 'boolean', short: 'y', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function options() {
-  const { values } = parseCommandLine(process.argv.slice(2), ARGS);
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+function options(values: CommandArgs<typeof ARGS>) {
   const secretId = values['secret-id'];
   if (!secretId) throw new UsageError('--secret-id is required');
   if (values.endpoint && !/^https?:\/\//.test(values.endpoint)) throw new UsageError('--endpoint must be an http(s) URL');
@@ -74,8 +69,8 @@ function stageChangeLine(change: StageChange): string {
   }
 }
 
-async function main(): Promise<void> {
-  const opts = options();
+async function main(args: CommandArgs<typeof ARGS>): Promise<number> {
+  const opts = options(args);
   const client = new SecretsManagerClient({ region: opts.region, endpoint: opts.endpoint });
   try {
     const described = await client.send(new DescribeSecretCommand({ SecretId: opts.secretId }));
@@ -111,8 +106,7 @@ async function main(): Promise<void> {
     }
     if (!opts.yes && !(await confirm('Proceed?'))) {
       console.log('aborted: nothing changed');
-      process.exitCode = 1;
-      return;
+      return exitCode.problems;
     }
 
     if (opts.local) {
@@ -127,19 +121,16 @@ async function main(): Promise<void> {
       } catch (error) {
         throw new Error(`${current} failed: ${(error as Error).message}. AWSCURRENT is unchanged unless finishSecret ran; run again to resume.`);
       }
-      return;
+      return exitCode.ok;
     }
     const versionId = await startRotation(client, described.ARN!);
     console.log(`  RotateSecret accepted: new version ${versionId}`);
     await followRotation(client, described.ARN!, versionId, { timeoutMs: opts.timeoutMs, pollMs: opts.pollMs, report: (change) => console.log(stageChangeLine(change)) });
     console.log(`rotated: AWSCURRENT is ${versionId}`);
+    return exitCode.ok;
   } finally {
     client.destroy();
   }
 }
 
-main().catch((error: Error) => {
-  console.error(`rotate: ${awsSetupProblem(error) ?? error.message}`);
-  if (error instanceof UsageError) console.error(USAGE);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
-});
+runCommandLine({ name: 'rotate', flags: ARGS, help: USAGE, usage: USAGE }, main);

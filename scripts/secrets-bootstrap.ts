@@ -3,7 +3,7 @@
  * database credentials and the internal token.
  *
  *   npm run secrets:bootstrap -- --env dev
- *   npm run secrets:bootstrap -- --env dev --rotation-lambda-arn arn:aws:lambda:…:function:tasks-rotate-db-credentials
+ *   npm run secrets:bootstrap -- --env dev --rotation-lambda-arn arn:aws:lambda:…:function:tasks-rotate-secrets
  *
  * Names, region, database host, port and name come from platform/values*.yaml, so they match what
  * External Secrets reads. Passwords come from GetRandomPassword and are never printed. Safe to run
@@ -14,7 +14,7 @@
  * checked against the timing rule), --yes.
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { awsSetupProblem, confirm, parseCommandLine, UsageError } from './ops/cli';
+import { confirm, exitCode, runCommandLine, UsageError, type CommandArgs } from './ops/cli';
 import {
   applyBootstrap,
   planBootstrap,
@@ -22,8 +22,9 @@ import {
   type BootstrapInput,
   type BootstrapStep,
   type SecretKey,
-} from '../functions/rotate-db-credentials/bootstrap';
+} from '../functions/rotate-secrets/bootstrap';
 import { awsSecretName, loadValues, serviceHost } from '../platform/values';
+import { CLONE_SUFFIX, ROLE_NAME_MAX, ROLE_NAME_PATTERN } from '../functions/api/db/postgres-roles';
 import { checkRotationTiming } from '../platform/rotation-timing';
 
 const USAGE =
@@ -40,18 +41,15 @@ const ARGS = {
   region: { type: 'string' },
   endpoint: { type: 'string' },
   yes: { type: 'boolean', short: 'y', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-function options() {
-  const { values } = parseCommandLine(process.argv.slice(2), ARGS);
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
+function options(values: CommandArgs<typeof ARGS>) {
   if (!values.env) throw new UsageError('--env is required');
   for (const key of ['app-user', 'admin-user'] as const) {
-    if (!/^[a-z_][a-z0-9_]{0,56}$/.test(values[key])) throw new UsageError(`--${key} must be a lower-case PostgreSQL role name of at most 57 characters (its _clone must fit in 63)`);
+    const longest = ROLE_NAME_MAX - CLONE_SUFFIX.length;
+    if (!ROLE_NAME_PATTERN.test(values[key]) || values[key].length > longest) {
+      throw new UsageError(`--${key} must be a lower-case PostgreSQL role name of at most ${longest} characters (its ${CLONE_SUFFIX} must fit in ${ROLE_NAME_MAX})`);
+    }
   }
   const days = values['rotation-days'] === undefined ? undefined : Number(values['rotation-days']);
   if (days !== undefined && (!Number.isInteger(days) || days < 1 || days > 1000)) throw new UsageError('--rotation-days must be a whole number from 1 to 1000');
@@ -74,8 +72,8 @@ function stepLine(step: BootstrapStep): string {
   }
 }
 
-async function main(): Promise<void> {
-  const opts = options();
+async function main(args: CommandArgs<typeof ARGS>): Promise<number> {
+  const opts = options(args);
   let values;
   try {
     values = loadValues(opts.env);
@@ -136,22 +134,18 @@ async function main(): Promise<void> {
     }
     if (plan.nothingToDo) {
       console.log('nothing to do');
-      return;
+      return exitCode.ok;
     }
     if (!opts.yes && !(await confirm('Proceed?'))) {
       console.log('aborted: nothing changed');
-      process.exitCode = 1;
-      return;
+      return exitCode.problems;
     }
     await applyBootstrap(client, input, plan, (step) => console.log(stepLine(step)));
     console.log('done');
+    return exitCode.ok;
   } finally {
     client.destroy();
   }
 }
 
-main().catch((error: Error) => {
-  console.error(`secrets:bootstrap: ${awsSetupProblem(error) ?? error.message}`);
-  if (error instanceof UsageError) console.error(USAGE);
-  process.exitCode = error instanceof UsageError ? 2 : 1;
-});
+runCommandLine({ name: 'secrets:bootstrap', flags: ARGS, help: USAGE, usage: USAGE }, main);

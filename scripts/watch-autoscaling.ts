@@ -1,6 +1,6 @@
 // npm run watch:scale -- --env <env>: a live view of the API scaling, from the Kubernetes API.
 import { wantColor } from './ops/ansi';
-import { UsageError, duration, exitCode, finish, parseCommandLine, reportFailure, seconds, targetsForEnv } from './ops/cli';
+import { UsageError, duration, exitCode, runCommandLine, seconds, targetsForEnv } from './ops/cli';
 import { connect } from './ops/kube';
 import { errorText } from './ops/kube-error';
 import { formatScaleView } from './ops/view-scale';
@@ -36,10 +36,11 @@ Exit codes: 0 ok, 1 no such service, 2 usage, 3 no cluster / unreachable / crede
 4 permission denied (403).
 `;
 
-async function main(argv: string[]): Promise<number> {
-  let json = false;
-  try {
-    const { values: a } = parseCommandLine(argv, {
+runCommandLine(
+  {
+    name: 'watch:scale',
+    help,
+    flags: {
       env: { type: 'string' },
       context: { type: 'string' },
       namespace: { type: 'string' },
@@ -51,12 +52,10 @@ async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean' },
       color: { type: 'boolean' },
       'no-color': { type: 'boolean' },
-    });
-    if (a.help) {
-      process.stdout.write(help);
-      return exitCode.ok;
-    }
-    json = Boolean(a.json);
+    },
+  },
+  async (a) => {
+    const json = Boolean(a.json);
     const t = targetsForEnv(a.env);
     const namespace = a.namespace ?? t.api.namespace;
     const service = a.service ?? t.api.service;
@@ -102,10 +101,8 @@ async function main(argv: string[]): Promise<number> {
         error = errorText(err);
       }
     }
-  } catch (err) {
-    return reportFailure(err, { json, command: 'watch:scale' });
-  }
-}
+  },
+);
 
 function sleep(ms: number, stopped: () => boolean): Promise<void> {
   return new Promise((resolve) => {
@@ -115,4 +112,3 @@ function sleep(ms: number, stopped: () => boolean): Promise<void> {
   });
 }
 
-main(process.argv.slice(2)).then(finish);

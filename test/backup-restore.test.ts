@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBundle, migrateBundle, startApi, type RunningApi } from './support/api';
 import { startS3StandIn, type S3StandIn } from './support/s3-stand-in';
 import { PG_BIN, startScramCluster, type ScramCluster } from './support/scram-cluster';
-import { loadMigrations } from '../functions/api/migrations/index';
+import { loadMigrations } from '../functions/api/migrations/files';
 
 /**
  * The restore drill: the bundled API on a throwaway PostgreSQL cluster takes keyed writes while
@@ -276,7 +276,7 @@ describe('restore drill: PostgreSQL, S3 stand-in, a lost volume', () => {
     ] as const) {
       await query(target.url(), `CREATE DATABASE ${db}`);
       // The schema one migration behind, with a task in it.
-      const { migrate } = await import('../functions/api/migrations');
+      const { migrate } = await import('../functions/api/migrations/runner');
       const { createPgDb } = await import('../functions/api/db/pg');
       const { loadConfig } = await import('../functions/api/config');
       const { createLogger } = await import('../functions/api/logger');

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { sectionOf, withSection } from '../bench/results-sections';
 
 const START = '<!-- bench:measured: written by npm run bench -- --save from bench/results.md -->';
 const END = '<!-- /bench:measured -->';
@@ -19,5 +20,27 @@ describe('the README quotes the saved bench run', () => {
     expect(saved).toMatch(/^Measured \d{4}-\d{2}-\d{2} on /);
     expect(saved).toContain('| figure | baseline | bare Hono | tasks API |');
     expect(block(new URL('../README.md', import.meta.url))).toBe(saved);
+  });
+});
+
+describe('bench/results.md: each section written by its tool, and only there', () => {
+  const results = readFileSync(new URL('../bench/results.md', import.meta.url), 'utf8');
+
+  it('marks the sections other tools write with the command that writes them', () => {
+    expect(sectionOf(results, 'images')).toMatch(/^<!-- images: written by bench\/image-start\.ts -->/);
+    expect(sectionOf(results, 'backups')).toMatch(/^<!-- backups: written by npx tsx bench\/backup\.ts --save -->/);
+    // A tool replaces its own section and keeps the others as they were.
+    const replaced = withSection(results, 'backups', '<!-- backups: written by test -->\nnew\n<!-- /backups -->');
+    expect(sectionOf(replaced, 'backups')).toBe('<!-- backups: written by test -->\nnew\n<!-- /backups -->');
+    expect(sectionOf(replaced, 'images')).toBe(sectionOf(results, 'images'));
+    expect(withSection('# r\n', 'x', '<!-- x: written by t -->\n<!-- /x -->')).toBe('# r\n\n<!-- x: written by t -->\n<!-- /x -->\n');
+  });
+
+  it('the README copies none of its figures by hand: only the generated Measured block quotes it', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const outsideBlock = readme.slice(0, readme.indexOf(START)) + readme.slice(readme.indexOf(END));
+    const rows = results.split('\n').filter((line) => line.startsWith('| ') && /\d/.test(line) && !line.includes('---'));
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.filter((row) => outsideBlock.includes(row))).toEqual([]);
   });
 });

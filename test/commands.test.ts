@@ -30,12 +30,38 @@ describe('usage errors', () => {
     ['scripts/preview-nginx.ts', ['--nope']],
     ['scripts/build-functions.ts', ['--nope']],
     ['scripts/policies.ts', ['--nope']],
+    ['scripts/images.ts', ['--nope']],
+    ['scripts/ops/capture.ts', ['--nope']],
   ];
 
   it.each(cases)('%s %j exits 2 with a message on stderr', async (script, args) => {
     const r = await run(script, args);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().length).toBeGreaterThan(0);
+  });
+});
+
+describe('--help', () => {
+  const commands = [
+    'scripts/deploy.ts',
+    'scripts/render.ts',
+    'scripts/doctor.ts',
+    'scripts/watch-autoscaling.ts',
+    'scripts/load.ts',
+    'scripts/rotate.ts',
+    'scripts/secrets-bootstrap.ts',
+    'scripts/policies.ts',
+    'scripts/preview-nginx.ts',
+    'scripts/images.ts',
+    'scripts/ops/capture.ts',
+    'bench/capacity.ts',
+  ];
+
+  it.each(commands)('%s --help prints its usage on stdout and exits 0, doing nothing else', async (script) => {
+    const r = await run(script, ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/usage/i);
+    expect(r.stderr).toBe('');
   });
 });
 

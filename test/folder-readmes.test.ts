@@ -1,4 +1,4 @@
-// Each folder README's file table matches the folder: every tracked file in it is listed (by name,
+// Every folder README's file table matches the folder: every tracked file in it is listed (by name,
 // as a folder `dir/`, or by a pattern such as `*.test.ts` or `<env>/eso-*.json`), and every row
 // names something that exists. A subfolder with a README of its own is listed as `dir/` and
 // checked on its own.
@@ -11,8 +11,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const tracked = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
   .split('\n')
   .filter(Boolean);
-const folders = ['platform', 'secrets', 'scripts', 'test'];
-const readmes = tracked.filter((f) => folders.some((d) => f.startsWith(`${d}/`)) && f.endsWith('/README.md'));
+/** Folders that must have a README; every README below the root is checked, these and any other. */
+const folders = ['functions/api', 'functions/rotate-secrets', 'web', 'platform', 'secrets', 'scripts', 'test', 'bench'];
+const readmes = tracked.filter((f) => f.endsWith('/README.md'));
 const folderOf = (readme: string) => readme.slice(0, -'README.md'.length);
 
 /**
@@ -40,11 +41,20 @@ function listedPaths(markdown: string): string[] {
   return out;
 }
 
-/** `<env>` and `*` stand for one path segment or part of one; `dir/` for everything under it. */
+const escape = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * `<env>` and `*` stand for one path segment or part of one; `{a,b}` for either alternative
+ * (shell brace syntax); `dir/` for everything under it.
+ */
 function matcher(item: string): RegExp {
   const body = item
-    .split(/(<[^>]+>|\*)/)
-    .map((part) => (part === '*' || /^<[^>]+>$/.test(part) ? '[^/]+' : part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')))
+    .split(/(<[^>]+>|\*|\{[^}]+\})/)
+    .map((part) => {
+      if (part === '*' || /^<[^>]+>$/.test(part)) return '[^/]+';
+      if (/^\{[^}]+\}$/.test(part)) return `(?:${part.slice(1, -1).split(',').map(escape).join('|')})`;
+      return escape(part);
+    })
     .join('');
   return new RegExp(`^${body}${item.endsWith('/') ? '.*' : ''}$`);
 }

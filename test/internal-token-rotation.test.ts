@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRotationHandler } from '../functions/rotate-db-credentials/rotation';
-import { ensurePreviousVersion, TOKEN_PATTERN } from '../functions/rotate-db-credentials/token';
+import { createRotationHandler } from '../functions/rotate-secrets/handler';
+import { ensurePreviousVersion, TOKEN_PATTERN } from '../functions/rotate-secrets/token-steps';
 import { ensureBundle, migrateBundle, startApi, type RunningApi } from './support/api';
 import { KubeletSecretVolume } from './support/kubelet-secret-volume';
 import { buildWeb, startNginx, tempDir, type RunningNginx } from './support/nginx';
@@ -208,7 +208,7 @@ describe('nginx follows the mounted token', () => {
 });
 
 describe('internal token rotation: two rotations, both delivery orders, API processes started at every step', () => {
-  const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-db-credentials';
+  const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-secrets';
   let sm: SecretsManagerDouble;
   let client: SecretsManagerClient;
   let db: TestDatabase;

@@ -1,6 +1,6 @@
 // `doctor` as a real process against a local fake Kubernetes API serving recorded installs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DoctorReport } from '../scripts/ops/doctor';
+import type { DoctorReport } from '../scripts/ops/doctor/run';
 import { loadScenario, type Scenario } from './fixtures/k8s/index';
 import { type FakeKubeApi, runCommand, startFakeKubeApi } from './support/fake-kube-api';
 

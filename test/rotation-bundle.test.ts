@@ -9,11 +9,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureBundle } from './support/api';
 import { loginAs, startRotationFixture, type DbSecretValue, type RotationFixture } from './support/rotation-fixture';
 
-// The Lambda artifact itself: dist/rotate-db-credentials/index.mjs, copied alone into an empty
+// The Lambda artifact itself: dist/rotate-secrets/index.mjs, copied alone into an empty
 // directory (no node_modules, as in Lambda), invoked once per step in a fresh `node` process the
 // way the Lambda runtime would call `handler`, configured only through environment variables.
-const bundle = fileURLToPath(new URL('../dist/rotate-db-credentials/index.mjs', import.meta.url));
-const LAMBDA_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-db-credentials';
+const bundle = fileURLToPath(new URL('../dist/rotate-secrets/index.mjs', import.meta.url));
+const LAMBDA_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-secrets';
 let fx: RotationFixture;
 let dir: string;
 const invocations: string[] = [];

@@ -2,7 +2,7 @@ import { DescribeSecretCommand, GetSecretValueCommand, RotateSecretCommand } fro
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRotationHandler } from '../functions/rotate-db-credentials/rotation';
+import { createRotationHandler } from '../functions/rotate-secrets/handler';
 import { loginAs, ROTATION_FUNCTION_ARN, startRotationFixture, type DbSecretValue, type RotationFixture } from './support/rotation-fixture';
 
 // `npm run rotate` and `npm run secrets:bootstrap` as the security team runs them, in a child

@@ -6,7 +6,10 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRotationHandler, rotateLocally, rotationSteps, type RotationEvent } from '../functions/rotate-db-credentials/rotation';
+import { databaseSteps } from '../functions/rotate-secrets/database-steps';
+import { createRotationHandler } from '../functions/rotate-secrets/handler';
+import { rotateLocally } from '../functions/rotate-secrets/local';
+import type { RotationEvent } from '../functions/rotate-secrets/protocol';
 import { loginAs, ROTATION_FUNCTION_ARN, startRotationFixture, type DbSecretValue, type RotationFixture } from './support/rotation-fixture';
 
 // The rotation function against a real SCRAM-only PostgreSQL and the local Secrets Manager stand-in.
@@ -85,7 +88,7 @@ describe('rotation with alternating users', () => {
     await enableRotation(arn);
     const token = randomUUID();
     // The service's part: the pending version exists before the handler runs.
-    await rotationSteps({ client: fx.client, log: () => {} }).createSecret(arn, token);
+    await databaseSteps({ client: fx.client, log: () => {} }).createSecret(arn, token);
     const pending = await secretAt(arn, 'AWSPENDING');
 
     for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const) {

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createRotationHandler } from '../functions/rotate-db-credentials/rotation';
+import { createRotationHandler } from '../functions/rotate-secrets/handler';
 import { ensureBundle, migrateBundle, startApi, type RunningApi } from './support/api';
 import { KubeletSecretVolume } from './support/kubelet-secret-volume';
 import { ROTATION_FUNCTION_ARN, startRotationFixture, type DbSecretValue, type RotationFixture } from './support/rotation-fixture';

@@ -7,6 +7,7 @@ import type { AppState } from './state';
 import { loadConfig } from './config';
 import { createPgDb } from './db/pg';
 import { createLogger } from './logger';
+import { createMetrics } from './metrics';
 
 const log = createLogger('silent');
 // Nothing listens on port 1: every query fails the way a database outage does.
@@ -114,6 +115,31 @@ describe('database outage', () => {
     } finally {
       await cold.db.close();
       await warm.db.close();
+    }
+  });
+});
+
+describe('404 and 405', () => {
+  it('a known path with another method → JSON 405 with Allow from the route table, probes included; an unknown path → 404 labelled unmatched', async () => {
+    const config = downConfig();
+    const db = createPgDb(config.db, log);
+    const metrics = createMetrics(() => db.stats());
+    const app = createApp({ config, db: async () => db, log, metrics });
+    try {
+      const probe = await app.request('/healthz', { method: 'POST' });
+      expect(probe.status).toBe(405);
+      expect(probe.headers.get('allow')).toBe('GET, HEAD');
+      expect(await probe.json()).toEqual({ success: false, message: 'POST is not allowed on /healthz; use GET, HEAD', code: 'method_not_allowed' });
+      const item = await app.request('/api/tasks/1', { method: 'POST' });
+      expect(item.headers.get('allow')).toBe('GET, HEAD, PUT, PATCH, DELETE');
+      const unknown = await app.request('/nope', { method: 'POST' });
+      expect(unknown.status).toBe(404);
+      expect(unknown.headers.get('allow')).toBeNull();
+      const { body } = await metrics.render();
+      expect(body).toContain('http_requests_total{method="POST",route="unmatched",status="404"} 1');
+      expect(body).not.toMatch(/route="\/healthz",status="405"/);
+    } finally {
+      await db.close();
     }
   });
 });

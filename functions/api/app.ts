@@ -3,7 +3,7 @@ import { cors } from 'hono/cors';
 import type { Config } from './config';
 import { identityBodies } from './content-encoding';
 import type { Db } from './db';
-import { notFound, onError } from './errors';
+import { methodNotAllowed, onError, routeNotFound } from './errors';
 import { idempotency } from './idempotency';
 import { internalTokenGuards } from './internal-token';
 import type { Logger } from './logger';
@@ -29,14 +29,15 @@ export interface AppDeps {
 /**
  * The API, composed once: every host (host.ts for the bundle, the image and `npm start`; dev.ts for
  * `npm run dev`; the tests) serves exactly this app. In order: request id, request log and metrics (one middleware),
- * the internal token on /metrics, probes, the request budget, CORS, the internal token on /api, bodies without a content
- * coding, the /api routes, the 404/405 answer, the error answer.
+ * the 405 answer, the internal token on /metrics, probes, the request budget, CORS, the internal token on /api,
+ * bodies without a content coding, the /api routes, the 404 answer, the error answer.
  */
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
   // strict: false so the previous client's GET /api/ (trailing slash) reaches the same route as /api.
   const app = new Hono({ strict: false });
   const token = config.internalTokenFile ? internalTokenGuards(config.internalTokenFile, log) : undefined;
   app.use(requestLog({ log, metrics, state, uptime }));
+  app.use(methodNotAllowed(app));
   if (token) app.use('/metrics', token.metrics); // before the probes' route serves it
   app.route('/', probes({ db, log, metrics, state, uptime }));
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
@@ -45,7 +46,7 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   if (token) app.use('/api/*', token.api);
   app.use('/api/*', identityBodies);
   app.route('/api', apiRoutes({ config, idempotent: idempotency(db, log), tasks: withTaskRepository(db) }));
-  app.notFound(notFound(app));
+  app.notFound(routeNotFound);
   app.onError(onError(log));
   return app;
 }

@@ -89,7 +89,11 @@ declare const __APP_VERSION__: string | undefined;
 
 export type Driver = 'pg' | 'neon' | 'pglite';
 
-/** Where the database is, without the secret parts (those come from DbCredentials). */
+/**
+ * Where the database is and how to log in, as the environment gives it: a URL or the DB_* parts
+ * (password included), or a mounted credentials directory whose files (DbCredentials) are read
+ * when connecting. Never logged: logger.ts redacts the credentials.
+ */
 export interface DbTarget {
   connectionString?: string;
   host?: string;

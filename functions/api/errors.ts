@@ -1,5 +1,6 @@
-import type { Context, ErrorHandler, Hono, NotFoundHandler } from 'hono';
+import type { Context, ErrorHandler, Hono, MiddlewareHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { methodNotAllowed as honoMethodNotAllowed } from 'hono/method-not-allowed';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from './logger';
 import type { ErrorCode } from './schemas';
@@ -59,34 +60,28 @@ export function isSchemaMissing(err: unknown): boolean {
 }
 
 /**
- * The 404/405 answer for a request no route matched. The methods a path allows are derived from
- * the routes registered on `app` (its final route table, read on first use), so a new route can
- * never be missing from the 405 answer and its `Allow` header.
+ * The 404 answer for a request no route matched (the `unmatched` mark labels its log line and
+ * metric). A known path with another method never gets here as a 404: `methodNotAllowed` below
+ * turns it into the 405.
  */
-export function notFound(app: Hono<any, any, any>): NotFoundHandler {
-  let table: { pattern: RegExp; methods: Set<string> }[] | undefined;
-  const build = () => {
-    const byPath = new Map<string, Set<string>>();
-    for (const r of app.routes) {
-      if (r.method === 'ALL' || r.path.includes('*')) continue; // middleware
-      byPath.set(r.path, (byPath.get(r.path) ?? new Set()).add(r.method));
-    }
-    return [...byPath].map(([path, methods]) => ({
-      // :params match one segment; a trailing slash is the same route (the app is not strict).
-      pattern: new RegExp(`^${path.replace(/\/$/, '').replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}/?$`),
-      methods,
-    }));
-  };
-  return (c) => {
-    c.set('unmatched', true);
-    const path = c.req.path;
-    const route = (table ??= build()).find((r) => r.pattern.test(path));
-    const allowed = route && [...route.methods];
-    if (allowed && !allowed.includes(c.req.method) && !(c.req.method === 'HEAD' && allowed.includes('GET'))) {
-      return fail(c, 405, 'method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allowed.join(', ')}`, { Allow: allowed.join(', ') });
-    }
-    return fail(c, 404, 'not_found', `No route for ${c.req.method} ${path}`);
-  };
+export const routeNotFound: NotFoundHandler = (c) => {
+  c.set('unmatched', true);
+  return fail(c, 404, 'not_found', `No route for ${c.req.method} ${c.req.path}`);
+};
+
+/**
+ * The 405 answer (RFC 9110 section 15.5.6, with `Allow`, section 10.2.1) through Hono's own
+ * method-not-allowed middleware: it derives each path's methods from `app.routes` on first use,
+ * so a new route is never missing from the answer, and lists HEAD wherever GET is, as Hono
+ * answers HEAD for every GET route. Register it before the routes; it rewrites a 404 only when
+ * the path is known and the method is not.
+ */
+export function methodNotAllowed(app: Hono<any, any, any>): MiddlewareHandler {
+  return honoMethodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      fail(c, 405, 'method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${methods.join(', ')}`, { Allow: methods.join(', ') }),
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import { expiredKeyCleanup, IDEMPOTENCY_RETENTION_HOURS, idempotencyKeyRows, key
 import { taskRepository, taskWrites } from './tasks';
 import { createMetrics } from './metrics';
 import { createLogger } from './logger';
-import { migrate } from './migrations';
+import { migrate } from './migrations/runner';
 
 /**
  * The Idempotency-Key rules that need the database's side of the story (a stall, a failed write,

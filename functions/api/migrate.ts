@@ -8,7 +8,8 @@ import { describeBackup, failure } from './backup/command';
 import { openStore } from './backup/store';
 import type { Db } from './db';
 import type { Config } from './config';
-import { ensureAppRole, migrate, migrationsApplied, schemaVersion } from './migrations';
+import { ensureAppRole } from './migrations/roles';
+import { migrate, migrationsApplied, schemaVersion } from './migrations/runner';
 
 /**
  * `npm run migrate` and the bundled `migrate` entry (the cluster's migration Job). Runs as

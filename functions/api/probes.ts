@@ -4,7 +4,7 @@ import type { Db } from './db';
 import { fail } from './errors';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import { migrationsApplied } from './migrations';
+import { migrationsApplied } from './migrations/runner';
 
 /**
  * Liveness (`/healthz`, `/health`, `/live`), readiness (`/readyz`, `/ready`) and `/metrics`.

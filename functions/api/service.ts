@@ -6,7 +6,7 @@ import { isDatabaseUnavailable } from './errors';
 import { droppedLogLines, type Logger } from './logger';
 import { idempotencyKeyRows } from './idempotency';
 import { createMetrics } from './metrics';
-import { migrate } from './migrations';
+import { migrate } from './migrations/runner';
 
 /**
  * Start-up migrations retry while the database is unreachable. A driver with a connection probe

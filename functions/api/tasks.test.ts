@@ -8,7 +8,7 @@ import type { Db } from './db';
 import { createPgDb } from './db/pg';
 import { createPgliteDb } from './db/pglite';
 import { createLogger } from './logger';
-import { migrate } from './migrations';
+import { migrate } from './migrations/runner';
 
 /**
  * Task ids past 32 bits (migrations 005 and 006) and write answers built by PostgreSQL (tasks.ts),

@@ -3,11 +3,11 @@
 // PNGs with headless Chromium. Run: npx tsx scripts/ops/capture.ts [--out docs/screenshots]
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { loadScenario, type Scenario } from '../../test/fixtures/k8s/index';
 import { repoRoot, runCommand, startFakeKubeApi } from '../../test/support/fake-kube-api';
 import { ansiToHtml } from './ansi';
+import { exitCode, runCommandLine } from './cli';
 
 const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -76,12 +76,9 @@ function page(terminal: string): string {
   </style></head><body><pre id="t">${ansiToHtml(terminal.trimEnd())}</pre></body></html>`;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) {
-    process.stdout.write('Usage: npx tsx scripts/ops/capture.ts [--out <dir>]\nRenders docs/screenshots/watch-scale.png and doctor.png from the real commands run against recorded fixtures.\n');
-    return;
-  }
+const help = 'Usage: npx tsx scripts/ops/capture.ts [--out <dir>]\nRenders docs/screenshots/watch-scale.png and doctor.png from the real commands run against recorded fixtures.\n';
+
+runCommandLine({ name: 'capture', help, flags: { out: { type: 'string' } } }, async (values) => {
   const out = values.out ?? join(repoRoot, 'docs', 'screenshots');
   mkdirSync(out, { recursive: true });
   const captures = { 'watch-scale.png': await captureWatch(), 'doctor.png': await captureDoctor() };
@@ -96,9 +93,5 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
   }
-}
-
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+  return exitCode.ok;
 });

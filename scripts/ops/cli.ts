@@ -1,16 +1,18 @@
-// What the commands in scripts/ share: argument parsing with --help, exit codes, asking before a
-// change, and how a failure to talk to the cluster or to AWS is reported (a sentence on stderr,
-// and a JSON object for scripts).
+// What the commands in scripts/ share: the command shell (`runCommandLine`: flags and --help, usage
+// errors, AWS and cluster problems, exit codes), asking before a change, and the flag value parsers.
+// A failure is a sentence on stderr, prefixed with the command's name, and with --json also a JSON
+// object for scripts.
 import { createInterface } from 'node:readline/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KubeError, errorText } from './kube-error';
 import { environments, targetsFor, type OpsTargets } from './targets';
 
-/** Exit codes of watch:scale and doctor (documented in their --help). */
+/** Exit codes of every command in scripts/ (each --help says which it uses). */
 export const exitCode = {
   ok: 0,
-  /** doctor: a check failed or could not run; watch:scale: no such service. */
+  /** The command did not do what was asked: a check failed, a request failed, the answer was no, an error. */
   problems: 1,
+  /** A bad command line. */
   usage: 2,
   /** No kubeconfig, cluster unreachable, or credentials rejected. */
   noCluster: 3,
@@ -58,29 +60,77 @@ export function exitCodeFor(err: unknown): number {
   return exitCode.problems;
 }
 
-/** Report a failure: the sentence on stderr; with --json also `{ error: { reason, message } }` on stdout. */
-export function reportFailure(err: unknown, opts: { json?: boolean; command: string }): number {
+/**
+ * Report a failure and return its exit code: `<command>: <sentence>` on stderr (for a missing AWS
+ * region or credentials, the one line naming what to set); after a usage error the command's
+ * one-line `usage`, or a pointer to --help; with --json also `{ error: { reason, message } }` on stdout.
+ */
+export function reportFailure(err: unknown, opts: { json?: boolean; command: string; usage?: string }): number {
   const code = exitCodeFor(err);
   const reason = err instanceof KubeError ? err.reason : err instanceof UsageError ? 'usage' : 'error';
-  const message = errorText(err);
+  const message = awsSetupProblem(err) ?? errorText(err);
   if (opts.json) process.stdout.write(`${JSON.stringify({ error: { reason, message } })}\n`);
-  process.stderr.write(`${opts.command}: ${message}\n`);
-  if (err instanceof UsageError) process.stderr.write(`Run with --help for usage.\n`);
+  // console.error rather than stderr.write: commands run in-process (deploy's tests) capture it.
+  console.error(`${opts.command}: ${message}`);
+  if (err instanceof UsageError) console.error(opts.usage ?? 'Run with --help for usage.');
   return code;
 }
 
+/** What a command tells the shell about itself. */
+export interface CommandSpec<O extends Options> {
+  /** As typed after `npm run` (`rotate`, `watch:scale`): the prefix of every error line. */
+  name: string;
+  /** Its flags, for node:util parseArgs (strict: an unknown flag is a usage error); `--help`/`-h` is added. */
+  flags: O;
+  /** Printed by --help, as is. */
+  help: string;
+  /** A one-line synopsis printed after a usage error; without it, a pointer to --help. */
+  usage?: string;
+}
+
+/** The parsed flags a command's body is handed. */
+export type CommandArgs<O extends Options> = ReturnType<typeof parseCommandLine<O>>['values'];
+
 /**
- * For commands that take no flags: `--help` prints `help` and exits 0; any other argument is a usage
- * error (exit 2) rather than silently ignored. Returns when there are no arguments.
+ * The command shell every command in scripts/ plugs into: parses `argv` against `spec.flags`, answers
+ * --help (exit 0), runs `body` and returns its exit code. Whatever `body` throws is reported once by
+ * reportFailure: a UsageError exits 2, a cluster problem 3 or 4 (exitCodeFor), anything else 1; with a
+ * `--json` flag set, the error is also JSON on stdout.
  */
-export function noFlags(argv: string[], command: string, help: string): void {
+export function command<O extends Options>(spec: CommandSpec<O>, body: (args: CommandArgs<O>) => Promise<number> | number): (argv: string[]) => Promise<number> {
+  return async (argv) => {
+    let json = false;
+    try {
+      const values = parseCommandLine(argv, spec.flags).values as CommandArgs<O> & { help?: boolean; json?: boolean };
+      if (values.help) {
+        process.stdout.write(spec.help.endsWith('\n') ? spec.help : `${spec.help}\n`);
+        return exitCode.ok;
+      }
+      json = values.json === true;
+      return await body(values);
+    } catch (err) {
+      return reportFailure(err, { json, command: spec.name, usage: spec.usage });
+    }
+  };
+}
+
+/** `command(spec, body)` run on this process's arguments; exits with its code once stdout has drained. */
+export function runCommandLine<O extends Options>(spec: CommandSpec<O>, body: (args: CommandArgs<O>) => Promise<number> | number): void {
+  void command(spec, body)(process.argv.slice(2)).then(finish);
+}
+
+/**
+ * For a file that must run before anything else is loaded (the image's build stage runs
+ * build-functions.ts alone): the shell's --help and usage errors for a command with no flags,
+ * synchronously. Exits 0 after --help, 2 on any argument; returns when there are none.
+ */
+export function noFlags(argv: string[], name: string, help: string): void {
   try {
     if (!parseCommandLine(argv, {}).values.help) return;
     process.stdout.write(help);
     process.exit(exitCode.ok);
   } catch (err) {
-    process.stderr.write(`${command}: ${errorText(err)}\nRun with --help for usage.\n`);
-    process.exit(exitCode.usage);
+    process.exit(reportFailure(err, { command: name }));
   }
 }
 

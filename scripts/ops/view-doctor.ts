@@ -1,7 +1,7 @@
 // The doctor's report for people: one line per check, and for anything not green the command to
 // run next and the likely cause.
 import { paint, wrap } from './ansi';
-import type { Check, DoctorReport, Verdict } from './doctor';
+import type { Check, DoctorReport, Verdict } from './doctor/run';
 
 const groupTitles: Record<Check['group'], string> = {
   cluster: 'Cluster',

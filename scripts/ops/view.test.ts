@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureEnv, loadScenario, memoryKube, recordedAt } from '../../test/fixtures/k8s/index';
 import { ansiToHtml, stripAnsi, table, truncate, visibleWidth, wrap } from './ansi';
-import { runDoctor } from './doctor';
+import { runDoctor } from './doctor/run';
 import { formatDoctorReport } from './view-doctor';
 import { formatScaleView } from './view-scale';
 import { takeSnapshot } from './snapshot';

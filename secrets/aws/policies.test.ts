@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { databaseSecretSchema } from '../../functions/rotate-db-credentials/secret';
+import { databaseSecretSchema } from '../../functions/rotate-secrets/secret';
 import { environments, loadValues } from '../../platform/values';
 import { backupBucketFiles, backupRolePolicies, policiesFor, renderPolicies, secretArn, type Policy } from './policies';
 

@@ -823,8 +823,9 @@ export function describeApiContract(
       expect(unknown.json).toEqual({ success: false, message: 'No route for GET /api/nope', code: 'not_found' });
       const method = await call('DELETE', '/api/tasks');
       expect(method.status).toBe(405);
-      expect(method.headers.get('allow')).toBe('GET, PATCH, POST');
-      expect(method.json).toEqual({ success: false, message: 'DELETE is not allowed on /api/tasks; use GET, PATCH, POST', code: 'method_not_allowed' });
+      // HEAD too: Hono answers HEAD on every GET route (RFC 9110 section 9.3.2).
+      expect(method.headers.get('allow')).toBe('GET, HEAD, PATCH, POST');
+      expect(method.json).toEqual({ success: false, message: 'DELETE is not allowed on /api/tasks; use GET, HEAD, PATCH, POST', code: 'method_not_allowed' });
       expect((await call('POST', '/api/tasks/1', { task: 'x' })).status).toBe(405);
       for (const [method, path] of [['GET', '/api/tasks/1/extra'], ['POST', '/api/nope'], ['GET', '/api/tasks/x/y/z']]) {
         const r = await call(method!, path!, method === 'POST' ? { task: 'x' } : undefined);

@@ -3,7 +3,7 @@ import { loadConfig } from '../../functions/api/config';
 import type { Db } from '../../functions/api/db';
 import { createLogger } from '../../functions/api/logger';
 import { createMetrics } from '../../functions/api/metrics';
-import { migrate } from '../../functions/api/migrations';
+import { migrate } from '../../functions/api/migrations/runner';
 import type { StartHost } from './api-contract';
 
 /**

@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres';
 // The migration Job's connection is terminated (pg_terminate_backend, as in a failover or an
 // admin's cleanup) while it waits for the migration lock: it must retry, exit 0 and keep every row.
 
-const LOCK_KEY = 7_315_240_001; // functions/api/migrations.ts
+const LOCK_KEY = 7_315_240_001; // functions/api/migrations/runner.ts
 
 let database: TestDatabase;
 let admin: pg.Client;

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { startScramCluster, type ScramCluster } from './scram-cluster';
 import { SecretsManagerDouble } from './secrets-manager-double';
 
-export const ROTATION_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:rotate-db-credentials';
+export const ROTATION_FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:rotate-secrets';
 
 export interface DbSecretValue {
   engine: 'postgres';

@@ -13,7 +13,7 @@ export const defaultConfig: RuntimeConfig = {
  * Reads `/config.json`, written at deploy time from the environment. A missing or malformed file
  * falls back to the defaults key by key: the API still enforces its own feature flags.
  */
-export async function loadConfig(doFetch: typeof fetch = (i, init) => fetch(i, init)): Promise<RuntimeConfig> {
+export async function fetchRuntimeConfig(doFetch: typeof fetch = (i, init) => fetch(i, init)): Promise<RuntimeConfig> {
   let raw: Record<string, unknown> = {};
   try {
     const res = await doFetch('/config.json', { cache: 'no-store' });

@@ -1,13 +1,13 @@
 import { createApp } from 'vue';
 import App from './App.vue';
 import { createApiClient } from './api/client';
-import { loadConfig } from './config';
+import { fetchRuntimeConfig } from './config';
 import { createTaskStore, taskStoreKey } from './stores/useTaskStore';
 import { syncTabs } from './stores/tabSync';
 import { syncFilterWithAddress } from './stores/filterAddress';
 import './assets/main.css';
 
-const config = await loadConfig();
+const config = await fetchRuntimeConfig();
 const store = createTaskStore(createApiClient({ baseUrl: config.apiUrl }), config);
 syncFilterWithAddress(store);
 

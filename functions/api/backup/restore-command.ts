@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { MountedCredentials } from '../db/credentials';
-import { ensureAppRole } from '../migrations';
+import { ensureAppRole } from '../migrations/roles';
 import { takeBackup } from './backup';
 import { databaseConfig, describeBackup, formatBytes, openDatabase, run } from './command';
 import { BackupError, exitCodeSummary } from './errors';

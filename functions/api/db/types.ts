@@ -37,8 +37,8 @@ export interface Db extends Queryable {
   close(): Promise<void>;
 }
 
-/** SQLSTATEs that mean "these credentials are not (or no longer) valid". */
-export const AUTH_FAILED = new Set(['28P01', '28000']);
+/** SQLSTATEs that mean "these credentials are not (or no longer) valid": one list, in postgres-roles.ts. */
+export { AUTH_FAILED } from './postgres-roles';
 
 /**
  * SQLSTATEs the server sends on a session it is ending (PostgreSQL, Appendix A, class 57):

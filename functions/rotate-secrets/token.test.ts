@@ -2,10 +2,12 @@ import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, Rota
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretsManagerDouble } from '../../test/support/secrets-manager-double';
-import { createRotationHandler, rotateLocally } from './rotation';
-import { parseTokenSecret, secretKind, TOKEN_PATTERN } from './token';
+import { createRotationHandler } from './handler';
+import { rotateLocally } from './local';
+import { secretKind } from './protocol';
+import { parseTokenSecret, TOKEN_PATTERN } from './token-steps';
 
-const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-db-credentials';
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-secrets';
 const first = 'Initial0token0with0letters0and0digits0';
 
 describe('secretKind and parseTokenSecret', () => {

@@ -2,9 +2,9 @@ import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutS
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretsManagerDouble } from '../../test/support/secrets-manager-double';
 import { applyBootstrap, planBootstrap, SECRET_KEYS, type BootstrapInput, type BootstrapStep, type SecretKey } from './bootstrap';
-import { TOKEN_PATTERN } from './token';
+import { TOKEN_PATTERN } from './token-steps';
 
-const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-db-credentials';
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-secrets';
 const database = { engine: 'postgres', host: 'database.tasks-test-database.svc.cluster.local', port: 5432, dbname: 'tasks' } as const;
 
 const inputFor = (env: string, extra: Partial<BootstrapInput> = {}): BootstrapInput => ({

@@ -6,7 +6,7 @@ import {
   type DescribeSecretResponse,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { secretKind, type SecretKind } from './token';
+import { secretKind, type SecretKind } from './protocol';
 
 // A secret's versions and their staging labels as seen from outside a rotation: which version holds a
 // label, whether a rotation is unfinished, whether it is too soon to rotate again, and following a

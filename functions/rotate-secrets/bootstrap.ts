@@ -7,8 +7,8 @@ import {
   type SecretsManagerClient,
   type Tag,
 } from '@aws-sdk/client-secrets-manager';
-import { DEFAULT_EXCLUDE_CHARACTERS } from './rotation';
-import { ensurePreviousVersion } from './token';
+import { DEFAULT_EXCLUDE_CHARACTERS } from './database-steps';
+import { ensurePreviousVersion } from './token-steps';
 
 // An environment's three secrets in Secrets Manager, created once and with rotation turned on, as a
 // plan (what exists, what to create, what changes) and its application. Used by

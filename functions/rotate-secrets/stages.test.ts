@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretsManagerDouble } from '../../test/support/secrets-manager-double';
-import { createRotationHandler } from './rotation';
+import { createRotationHandler } from './handler';
 import {
   currentKind,
   followRotation,
@@ -21,7 +21,7 @@ import {
   type StageChange,
 } from './stages';
 
-const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-db-credentials';
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:tasks-rotate-secrets';
 const BROKEN_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:rotate-broken';
 const token = (n: number) => JSON.stringify({ token: `Token${n}`.padEnd(40, '0') });
 const MINUTE = 60_000;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROLE_NAME_MAX, ROLE_NAME_PATTERN } from '../api/db/postgres-roles';
 
 /**
  * The JSON stored in the `tasks/<env>/db-app` and `tasks/<env>/db-admin` secrets (RDS style, the
@@ -11,7 +12,7 @@ const port = z
 const ssl = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 // PostgreSQL truncates identifiers at 63 bytes; a longer name would silently become another role.
-const roleName = z.string().min(1).max(63).regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case PostgreSQL role name');
+const roleName = z.string().min(1).max(ROLE_NAME_MAX).regex(ROLE_NAME_PATTERN, 'must be a lower-case PostgreSQL role name');
 
 export const databaseSecretSchema = z.looseObject({
   engine: z.literal('postgres'),
@@ -46,18 +47,10 @@ export function parseDatabaseSecret(secretString: string | undefined, label: str
   return result.data;
 }
 
-const CLONE_SUFFIX = '_clone';
-
-/** Alternating users: `tasks_app` ⇄ `tasks_app_clone`. */
-export function alternateUsername(username: string): string {
-  const alternate = username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : `${username}${CLONE_SUFFIX}`;
-  if (alternate.length === 0 || alternate.length > 63) {
-    throw new Error(`user ${username} has no valid alternate (PostgreSQL role names are 1 to 63 characters)`);
-  }
-  return alternate;
-}
-
-/** The same server and database, as far as a secret can tell. */
-export function sameDatabase(a: DatabaseSecret, b: DatabaseSecret): boolean {
+/**
+ * The same PostgreSQL server: host (case-insensitive, as DNS names are) and port. The database name
+ * is compared apart where it matters (the master secret names none of its own).
+ */
+export function sameServer(a: DatabaseSecret, b: DatabaseSecret): boolean {
   return a.host.toLowerCase() === b.host.toLowerCase() && a.port === b.port;
 }

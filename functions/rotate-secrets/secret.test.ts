@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alternateUsername, parseDatabaseSecret } from './secret';
+import { parseDatabaseSecret } from './secret';
 
 const valid = {
   engine: 'postgres',
@@ -41,17 +41,5 @@ describe('parseDatabaseSecret', () => {
     const broken = `{"password": "${valid.password}",`;
     expect(() => parseDatabaseSecret(broken, 'db-app')).toThrow(/^db-app is not valid JSON$/);
     expect(() => parseDatabaseSecret(undefined, 'db-app')).toThrow('db-app has no SecretString');
-  });
-});
-
-describe('alternateUsername', () => {
-  it('toggles between the user and its clone', () => {
-    expect(alternateUsername('tasks_app')).toBe('tasks_app_clone');
-    expect(alternateUsername('tasks_app_clone')).toBe('tasks_app');
-  });
-
-  it('refuses names whose clone would not fit in a PostgreSQL identifier', () => {
-    expect(() => alternateUsername('a'.repeat(60))).toThrow(/no valid alternate/);
-    expect(() => alternateUsername('_clone')).toThrow(/no valid alternate/);
   });
 });

@@ -1,6 +1,8 @@
+// Applying the SQL files in this folder: in order, once each, under an advisory lock, recorded with
+// their checksums in schema_migrations.
 import { createHash } from 'node:crypto';
-import type { Db, Queryable } from './db';
-import { loadMigrations, type Migration } from './migrations/index';
+import type { Db, Queryable } from '../db';
+import { loadMigrations, type Migration } from './files';
 
 /** Any constant works; it only has to be the same in every process that migrates. */
 const LOCK_KEY = 7_315_240_001;
@@ -96,35 +98,4 @@ export async function migrationsApplied(db: Queryable, migrations: Migration[] =
     if ((err as { code?: string }).code === '42P01') return false; // no schema_migrations yet
     throw err;
   }
-}
-
-const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
-const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
-
-/**
- * Makes sure the app's login role exists with DML rights only. An existing role keeps its
- * password: rotation owns it. With alternating users the app role may currently be
- * `<base>_clone`; privileges always go to the base role, which the clone is a member of.
- */
-export async function ensureAppRole(db: Db, creds: { username: string; password: string }): Promise<string[]> {
-  const done: string[] = [];
-  const base = creds.username.replace(/_clone$/, '');
-  const exists = async (role: string) =>
-    (await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).length > 0;
-
-  if (!(await exists(base))) {
-    const login = base === creds.username ? `LOGIN PASSWORD ${literal(creds.password)}` : 'NOLOGIN';
-    await db.query(`CREATE ROLE ${ident(base)} ${login}`);
-    done.push(`created role ${base}`);
-  }
-  if (base !== creds.username && !(await exists(creds.username))) {
-    await db.query(`CREATE ROLE ${ident(creds.username)} LOGIN PASSWORD ${literal(creds.password)}`);
-    await db.query(`GRANT ${ident(base)} TO ${ident(creds.username)}`);
-    done.push(`created role ${creds.username} (member of ${base})`);
-  }
-  await db.query(`GRANT USAGE ON SCHEMA public TO ${ident(base)}`);
-  await db.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${ident(base)}`);
-  await db.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${ident(base)}`);
-  done.push(`granted DML on schema public to ${base}`);
-  return done;
 }

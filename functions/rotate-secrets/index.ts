@@ -1,6 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { parseConnectTo } from './database';
-import { createRotationHandler } from './rotation';
+import { createRotationHandler } from './handler';
 
 // Lambda entry point. Region and credentials come from the Lambda environment; SECRETS_MANAGER_ENDPOINT
 // points at a VPC interface endpoint when the function runs in a VPC without a NAT gateway, and

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { fixtureEnv, loadScenario, memoryKube, recordedAt, type Scenario } from '../../test/fixtures/k8s/index';
-import { type DoctorReport, runDoctor } from './doctor';
-import { revisionCause } from './doctor/api';
-import { clusterHosts } from './doctor/config-hosts';
-import type { MemoryKubeOptions } from '../../test/fixtures/k8s/index';
-import { targetsFor } from './targets';
+import { fixtureEnv, loadScenario, memoryKube, recordedAt, type Scenario } from '../../../test/fixtures/k8s/index';
+import { type DoctorReport, runDoctor } from './run';
+import { revisionCause } from './api';
+import { clusterHosts } from './config-hosts';
+import type { MemoryKubeOptions } from '../../../test/fixtures/k8s/index';
+import { targetsFor } from '../targets';
 
 const targets = targetsFor(fixtureEnv);
 const doctor = (scenario: Scenario, options?: MemoryKubeOptions) =>

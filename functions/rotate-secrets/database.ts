@@ -1,9 +1,6 @@
-import { createHmac, pbkdf2Sync, randomBytes, createHash } from 'node:crypto';
 import pg from 'pg';
+import { AUTH_FAILED, grantRoleSql, loginRoleSql } from '../api/db/postgres-roles';
 import type { DatabaseSecret } from './secret';
-
-/** SQLSTATEs PostgreSQL answers a login with when the user or password is wrong. */
-const AUTH_FAILURES = new Set(['28P01', '28000']);
 
 export interface ConnectOptions {
   connectTimeoutMs?: number;
@@ -36,7 +33,7 @@ function clientFor(secret: DatabaseSecret, options: ConnectOptions): pg.Client {
     ssl: secret.ssl ? { rejectUnauthorized: true, servername: secret.host } : false,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     statement_timeout: 10_000,
-    application_name: 'rotate-db-credentials',
+    application_name: 'rotate-secrets',
   });
 }
 
@@ -68,7 +65,7 @@ export async function canLogIn(secret: DatabaseSecret, options: ConnectOptions =
     await withConnection(secret, options, (c) => c.query('SELECT 1'));
     return true;
   } catch (error) {
-    if (AUTH_FAILURES.has((error as { code?: string }).code ?? '')) return false;
+    if (AUTH_FAILED.has((error as { code?: string }).code ?? '')) return false;
     throw error;
   }
 }
@@ -84,7 +81,6 @@ export async function applyPendingCredentials(
   memberOf: string,
   options: ConnectOptions = {},
 ): Promise<'created' | 'updated'> {
-  const verifier = scramSha256Verifier(pending.password);
   return withConnection(master, options, async (c) => {
     await c.query('BEGIN');
     try {
@@ -92,18 +88,17 @@ export async function applyPendingCredentials(
         'SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = $1',
         [pending.username],
       );
-      const name = c.escapeIdentifier(pending.username);
       let outcome: 'created' | 'updated';
       if (role.rowCount === 0) {
-        await c.query(`CREATE ROLE ${name} WITH LOGIN PASSWORD ${c.escapeLiteral(verifier)}`);
-        await c.query(`GRANT ${c.escapeIdentifier(memberOf)} TO ${name}`);
+        await c.query(loginRoleSql('CREATE', pending.username, pending.password));
+        await c.query(grantRoleSql(memberOf, pending.username));
         outcome = 'created';
       } else {
         // Never let an app secret take over an administrative role.
         if (role.rows[0]!.rolsuper || role.rows[0]!.rolcreaterole) {
           throw new Error(`refusing to set a password for ${pending.username}: it is a superuser or can create roles`);
         }
-        await c.query(`ALTER ROLE ${name} WITH LOGIN PASSWORD ${c.escapeLiteral(verifier)}`);
+        await c.query(loginRoleSql('ALTER', pending.username, pending.password));
         outcome = 'updated';
       }
       await c.query('COMMIT');
@@ -113,20 +108,4 @@ export async function applyPendingCredentials(
       throw error;
     }
   });
-}
-
-/**
- * The SCRAM-SHA-256 verifier PostgreSQL stores for a password (RFC 5802/7677, as `\password` computes
- * it). Sending the verifier instead of the password keeps the plain password out of server logs and
- * statement statistics. Limited to printable ASCII, where SASLprep changes nothing.
- */
-export function scramSha256Verifier(password: string, salt = randomBytes(16), iterations = 4096): string {
-  if (!/^[\x20-\x7e]+$/.test(password)) {
-    throw new Error('the pending password must be printable ASCII (as GetRandomPassword generates)');
-  }
-  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = createHash('sha256').update(clientKey).digest();
-  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }

@@ -4,18 +4,18 @@
 // StatefulSet, the Knative Service, the NetworkPolicies. Every verdict carries the command to run
 // next and the likely cause, so a red line is a starting point rather than a riddle.
 // This file only runs the groups; each group of checks is a file in doctor/.
-import type { Kube } from './kube';
-import { type OpsTargets, type Tier, tiers } from './targets';
-import { guard, type Check, type CheckContext, type CheckGroup, type Verdict } from './doctor/check';
-import { namespaceChecks } from './doctor/namespaces';
-import { databaseChecks } from './doctor/database';
-import { backupChecks } from './doctor/backups';
-import { secretChecks } from './doctor/secrets';
-import { apiChecks } from './doctor/api';
-import { webChecks } from './doctor/web';
-import { networkPolicyChecks } from './doctor/network';
+import type { Kube } from '../kube';
+import { type OpsTargets, type Tier, tiers } from '../targets';
+import { guard, type Check, type CheckContext, type CheckGroup, type Verdict } from './check';
+import { namespaceChecks } from './namespaces';
+import { databaseChecks } from './database';
+import { backupChecks } from './backups';
+import { secretChecks } from './secrets';
+import { apiChecks } from './api';
+import { webChecks } from './web';
+import { networkPolicyChecks } from './network';
 
-export type { Check, Verdict } from './doctor/check';
+export type { Check, Verdict } from './check';
 
 export interface DoctorReport {
   env: string;
