@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +27,77 @@ function npmStart(env: Record<string, string>) {
     child,
     output: () => out,
     exited,
+    /** Resolves once the output matches `re`; fails with the output when the process exits first. */
+    async waitForOutput(re: RegExp, timeoutMs = 90_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(out)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${re}:\n${out}`);
+        if (Date.now() > deadline) throw new Error(`no ${re} within ${timeoutMs} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },
   };
 }
+
+const BANNER = /Task app running at http:\/\/localhost:\d+/;
+
+// The first start on a new directory: one progress line, then the banner only once tasks are
+// served (before, the banner came at "listening" and the database was created after it: a request
+// sent at the banner got 503).
+it('npm start on a new PGlite directory: a progress line, then the banner only when tasks can be served', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tasks-first-start-'));
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), PGLITE_DIR: join(dir, 'pglite') });
+  try {
+    await app.waitForOutput(BANNER);
+    const atBanner = await fetch(`http://127.0.0.1:${port}/api/tasks`);
+    expect(atBanner.status, app.output()).toBe(200);
+    expect(await atBanner.json()).toEqual({ success: true, tasks: [], nextCursor: null });
+    const out = app.output();
+    const progress = out.indexOf(`Creating the local database in ${join(dir, 'pglite')} (first start only)…`);
+    expect(progress, out).toBeGreaterThanOrEqual(0);
+    expect(progress).toBeLessThan(out.search(BANNER));
+    // Made whole and under its own name: no assembly directory left beside it.
+    expect(readdirSync(dir).sort()).toEqual(['pglite', 'pglite.lock']);
+  } finally {
+    expect(await app.stop()).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('npm start on a database that does not exist: one line saying so and what to do, exit 1, no banner', async () => {
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tasks_no_such_database' });
+  expect(await app.exited).toBe(1);
+  const out = app.output();
+  expect(out).not.toMatch(BANNER);
+  expect(out).toContain('database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists\n');
+  expect(out).not.toMatch(/\n\s+at /);
+  expect(out).not.toContain('"level"');
+});
+
+it('npm start on a database that cannot be reached: says it is waiting, never the banner, stops on Ctrl+C', async () => {
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => closed.once('listening', r));
+  const dbPort = (closed.address() as { port: number }).port;
+  await new Promise((r) => closed.close(r));
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), DATABASE_URL: `postgres://postgres@127.0.0.1:${dbPort}/tasks` });
+  try {
+    await app.waitForOutput(/Waiting for the database/);
+    expect(app.output()).toContain(`Waiting for the database at pg database 127.0.0.1:${dbPort}/tasks (ECONNREFUSED); retrying until it answers. Press Ctrl+C to stop.`);
+    // Still retrying, unready, and still no banner.
+    await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status).toBe(503);
+    expect(app.output()).not.toMatch(BANNER);
+  } finally {
+    app.child.kill('SIGINT');
+    expect(await app.exited).toBe(0);
+  }
+});
 
 // `npm start` as a newcomer runs it: builds the SPA when needed, then serves it and the API on one port.
 it('npm start serves the page, config.json and the API on one port, on PGlite', async () => {

@@ -3,9 +3,8 @@ import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 import { apiDevServer } from './server/api-dev-server.ts';
 import { runtimeConfig } from './server/runtime-config.ts';
-import { resolve } from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../functions/api/config.ts';
-import { assertUnlocked } from '../functions/api/db/directory-lock.ts';
+import type { Config } from '../functions/api/config.ts';
+import { preflight } from '../functions/api/preflight.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -15,19 +14,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  * both before Vite listens.
  */
 function devConfig(): Config {
-  try {
-    const config = loadConfig(process.env);
-    runtimeConfig(process.env);
-    if (config.driver === 'pglite' && !config.pgliteDir.startsWith('memory://')) assertUnlocked(resolve(config.pgliteDir));
-    return config;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) {
-      console.error((err as Error).message);
-      process.exit(1);
-    }
-    console.error(`Invalid configuration:\n  ${err.message.replace(/^Invalid configuration:\n\s*/, '')}`);
-    process.exit(78);
-  }
+  return preflight(process.env, { page: runtimeConfig }).config;
 }
 
 /** `GET /config.json` from the environment, exactly as `npm start` and the nginx image serve it. */

@@ -23,7 +23,7 @@ export async function openDatabase(config: Config): Promise<Db> {
 /** The exit code and the one line a failure gets. */
 export function failure(err: unknown): { exitCode: number; message: string } {
   if (err instanceof BackupError) return { exitCode: EXIT_CODES[err.kind], message: err.message };
-  if (err instanceof ConfigError) return { exitCode: EXIT_CODES.config, message: err.message };
+  if (err instanceof ConfigError) return { exitCode: EXIT_CODES.config, message: `Invalid configuration:\n  ${err.message}` };
   const e = err as { name?: string; code?: string; message?: string };
   if (e?.name === 'DirectoryLockedError') return { exitCode: EXIT_CODES.unreachable, message: String(e.message) };
   const state = sqlState(err);
