@@ -27,7 +27,7 @@ try {
   exitOnFatal(err);
 }
 
-console.log(progressLine(config));
+const progress = progressLine(config);
 
 // The page, cached as nginx caches it (web/nginx/nginx.conf.template): hashed assets for a year,
 // a missing asset a 404 (never index.html, which would be cached as code), HTML never.
@@ -56,7 +56,16 @@ runHost({
   onReady(port) {
     console.log(`Task app running at http://localhost:${port} (${databaseLabel(config)}). Press Ctrl+C to stop.`);
   },
+  onStopping(_signal, ready) {
+    console.log(
+      ready
+        ? 'Stopping: finishing the requests in flight, then closing the database (Ctrl+C again quits at once)…'
+        : 'Stopping before the start finished: nothing half-made is kept, the next start begins again (Ctrl+C again quits at once)…',
+    );
+  },
 });
+// Printed once runHost has its signal handlers: from here on, Ctrl+C is answered by the lines above.
+console.log(progress);
 
 /** Where the tasks live, for a person: never the password (a DATABASE_URL is shown as host:port/db). */
 function databaseLabel(c: Config): string {

@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort, serverBundle } from './support/api';
 import { waitFor200 } from './support/hosts';
 import { createTestDatabase } from './support/postgres';
@@ -67,6 +67,75 @@ it('npm start on a new PGlite directory: a progress line, then the banner only w
     expect(await app.stop()).toBe(0);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// Ctrl+C during the first start: before, it waited for initdb (11–12 s at load) with only a JSON
+// "shutting down", and a second Ctrl+C did nothing.
+describe('Ctrl+C during the first start', () => {
+  const leftovers = (dir: string) => readdirSync(dir).filter((f) => f.includes('creating'));
+
+  it('says what it does, stops, and leaves nothing the next start cannot use', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-'));
+    const env = { PGLITE_DIR: join(dir, 'pglite') };
+    try {
+      const first = npmStart({ PORT: String(await freePort()), ...env });
+      await first.waitForOutput(/Creating the local database/);
+      first.child.kill('SIGINT');
+      expect(await first.exited, first.output()).toBe(0);
+      // Whether the signal came during the creation or just after it finished, the process says which.
+      expect(first.output()).toMatch(BANNER.test(first.output()) ? /Stopping: finishing the requests in flight/ : /Stopping before the start finished: nothing half-made is kept/);
+      expect(leftovers(dir)).toEqual([]);
+
+      const port = await freePort();
+      const second = npmStart({ PORT: String(port), ...env });
+      await second.waitForOutput(BANNER);
+      expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second Ctrl+C exits at once (130), even while a request holds the drain open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-twice-'));
+    const port = await freePort();
+    const app = npmStart({ PORT: String(port), PGLITE_DIR: join(dir, 'pglite') });
+    const socket = new Socket();
+    try {
+      await app.waitForOutput(BANNER);
+      // A request whose body never finishes: the drain waits for it (up to SHUTDOWN_TIMEOUT_MS).
+      await new Promise<void>((resolve, reject) => socket.connect(port, '127.0.0.1', resolve).once('error', reject));
+      socket.on('error', () => undefined);
+      socket.write('POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"task":');
+      await new Promise((r) => setTimeout(r, 200));
+      app.child.kill('SIGINT');
+      await app.waitForOutput(/Stopping: finishing the requests in flight/);
+      expect(app.child.exitCode).toBeNull();
+      app.child.kill('SIGINT');
+      expect(await app.exited).toBe(130);
+    } finally {
+      socket.destroy();
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a start takes over what a stopped one left half-made beside the directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-leftover-'));
+    mkdirSync(join(dir, '.pglite.creating', 'base'), { recursive: true });
+    writeFileSync(join(dir, '.pglite.creating', 'PG_VERSION'), '17\n');
+    const port = await freePort();
+    const app = npmStart({ PORT: String(port), PGLITE_DIR: join(dir, 'pglite') });
+    try {
+      await app.waitForOutput(BANNER);
+      const created = await fetch(`http://127.0.0.1:${port}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"after a hard stop"}' });
+      expect(created.status).toBe(201);
+      expect(leftovers(dir)).toEqual([]);
+    } finally {
+      expect(await app.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 it('npm start on a database that does not exist: one line saying so and what to do, exit 1, no banner', async () => {

@@ -1,6 +1,7 @@
 import { createAdaptorServer } from '@hono/node-server';
 import { answerBelowTheApp } from './client-errors';
 import type { Server } from 'node:http';
+import { constants as osConstants } from 'node:os';
 import type { Config } from './config';
 import { createLogger, stdoutLog, type Logger } from './logger';
 import { API_PATH } from './paths';
@@ -34,6 +35,11 @@ export interface HostOptions {
   onReady?: (port: number, config: Config) => void;
   /** Called on the first failed attempt to reach the database during start-up migrations (they retry). */
   onWaitingForDatabase?: (err: unknown) => void;
+  /**
+   * Called on the first SIGINT/SIGTERM, before the drain; `ready` is false while the start is still
+   * under way (the database being created or migrated). A second signal exits at once.
+   */
+  onStopping?: (signal: string, ready: boolean) => void;
   /** Where log lines go instead of JSON on stdout (`npm start` on a terminal: readable lines). */
   logDestination?: { write(line: string): void };
 }
@@ -92,10 +98,11 @@ export function runHost(opts: HostOptions = {}): Host {
   server.on('error', (err: NodeJS.ErrnoException & { port?: number }) => exitOnFatal(Object.assign(err, { port: err.port ?? config.port }), log));
   let listening: number | undefined;
   let migrated = !config.migrateOnStart;
+  let ready = false;
   const readyOnce = () => {
-    if (listening === undefined || !migrated || service.state.shuttingDown) return;
+    if (ready || listening === undefined || !migrated || service.state.shuttingDown) return;
+    ready = true;
     opts.onReady?.(listening, config);
-    opts.onReady = undefined;
   };
   server.listen(config.port, () => {
     const port = (server.address() as { port: number }).port;
@@ -141,7 +148,11 @@ export function runHost(opts: HostOptions = {}): Host {
   // 0 after a clean drain, 1 otherwise, and never later than the deadline plus 2 s. The log gets
   // what is left of the deadline to reach stdout; what it cannot write by then is dropped and
   // counted at exit (logger.ts), never waited for.
-  const onSignal = (signal: string) => {
+  // A second signal (Ctrl+C again) exits at once, with the shell's code for that signal (128 + n).
+  let signals = 0;
+  const onSignal = (signal: 'SIGTERM' | 'SIGINT') => {
+    if (++signals > 1) process.exit(128 + osConstants.signals[signal]);
+    opts.onStopping?.(signal, ready);
     const deadline = performance.now() + config.shutdownTimeoutMs;
     setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000).unref();
     const exit = (code: number) => void stdoutLog().drain(Math.max(0, deadline - performance.now())).then(() => process.exit(code));
