@@ -138,6 +138,39 @@ describe('Ctrl+C during the first start', () => {
   });
 });
 
+// A damaged data directory: before, "PGlite failed to initialize properly" or "Aborted(). Build
+// with -sASSERTIONS…" as a JSON fatal line, naming neither the directory nor the way out.
+it.each([
+  ['a damaged pg_control', (dir: string) => writeFileSync(join(dir, 'global', 'pg_control'), Buffer.alloc(8192, 7))],
+  ['an emptied pg_wal', (dir: string) => readdirSync(join(dir, 'pg_wal')).forEach((f) => rmSync(join(dir, 'pg_wal', f), { recursive: true }))],
+])('npm start on a PGlite directory with %s: one line naming it and npm run reset, exit 1; reset, then it starts', async (_what, damage) => {
+  const parent = mkdtempSync(join(tmpdir(), 'tasks-damaged-'));
+  const dir = join(parent, 'pglite');
+  try {
+    const first = npmStart({ PORT: String(await freePort()), PGLITE_DIR: dir });
+    await first.waitForOutput(BANNER);
+    expect(await first.stop()).toBe(0);
+    damage(dir);
+
+    const broken = npmStart({ PORT: String(await freePort()), PGLITE_DIR: dir });
+    expect(await broken.exited).toBe(1);
+    const lines = broken.output().trim().split('\n').filter((l) => l.includes(dir));
+    expect(lines.at(-1)).toMatch(new RegExp(`^PGlite directory ${dir} cannot be opened \\(.+\\): it is damaged or was made by another PGlite version\\. \`npm run reset\` deletes the local data \\(or set PGLITE_DIR to another directory\\)\\.$`));
+    expect(broken.output()).not.toMatch(BANNER);
+    expect(broken.output()).not.toContain('"level":"fatal"');
+
+    const reset = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/reset.ts', '--yes'], { cwd: root, env: { PATH: process.env.PATH ?? '', PGLITE_DIR: dir }, encoding: 'utf8' });
+    expect(reset.status, reset.stderr).toBe(0);
+    const port = await freePort();
+    const again = npmStart({ PORT: String(port), PGLITE_DIR: dir });
+    await again.waitForOutput(BANNER);
+    expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+    expect(await again.stop()).toBe(0);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 it('npm start on a database that does not exist: one line saying so and what to do, exit 1, no banner', async () => {
   const port = await freePort();
   const app = npmStart({ PORT: String(port), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tasks_no_such_database' });

@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from './config.ts';
 import { assertUnlocked } from './db/directory-lock.ts';
@@ -46,7 +47,7 @@ export function fatalMessage(err: unknown): { text: string; exitCode: number; ex
 export function exitOnFatal(err: unknown, log?: Logger): never {
   const { text, exitCode, explained } = fatalMessage(err);
   if (!explained) log?.fatal({ err }, 'cannot start');
-  process.stderr.write(`${text}\n`);
+  writeSync(2, `${text}\n`); // synchronous: process.exit must not cut the line short
   process.exit(exitCode);
 }
 
