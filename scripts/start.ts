@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
+import { localLogDestination } from '../functions/api/local-log';
 import { exitOnFatal, preflight } from '../functions/api/preflight';
 import { runtimeConfig } from '../web/server/runtime-config';
 import { ensureWebDist, webDist as dist } from './web-dist';
@@ -49,6 +50,7 @@ page.notFound((c) => c.text('Not found', 404));
 runHost({
   config,
   site: page.fetch,
+  logDestination: localLogDestination(),
   onWaitingForDatabase(err) {
     const reason = (err as { code?: string }).code ?? (err as Error).message;
     console.log(`Waiting for the database at ${databaseLabel(config)} (${reason}); retrying until it answers. Press Ctrl+C to stop.`);

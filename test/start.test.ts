@@ -171,6 +171,34 @@ it.each([
   }
 });
 
+// Readable local logs: before, every request was a JSON line on the terminal.
+it('npm start on a terminal prints readable log lines (JSON when piped); the bundle carries no pretty-printer', async () => {
+  const port = await freePort();
+  // util-linux `script` gives the process a pseudo-terminal, as a person's shell does.
+  const command = `exec ${process.execPath} --import tsx scripts/start.ts`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: root,
+    detached: true,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'dumb', NO_COLOR: '1', PORT: String(port), PGLITE_DIR: 'memory://', LOG_LEVEL: 'info' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await expect.poll(() => out, { timeout: 90_000 }).toMatch(BANNER);
+    expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+    await expect.poll(() => out, { timeout: 30_000 }).toMatch(/INFO: request/);
+    expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening \{"port":/m);
+    expect(out).not.toContain('{"level"');
+  } finally {
+    process.kill(-child.pid!, 'SIGINT');
+    await exited;
+  }
+  // pino-pretty's own factory, not pino's mention of the package name in its transport code.
+  expect(readFileSync(serverBundle, 'utf8').includes('prettyFactory')).toBe(false);
+});
+
 it('npm start on a database that does not exist: one line saying so and what to do, exit 1, no banner', async () => {
   const port = await freePort();
   const app = npmStart({ PORT: String(port), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tasks_no_such_database' });
@@ -286,7 +314,8 @@ it.each([
     expect(r.status).toBe(1);
     const lines = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.includes(String(port)));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`port ${port} is already in use`);
+    // The same plain line as bad configuration, not a JSON log line.
+    expect(lines[0]).toBe(`port ${port} is already in use: stop the other process or set PORT`);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at /); // no stack trace
   } finally {
     taken.close();

@@ -1,5 +1,6 @@
 import { createApp } from './app';
-import { createLogger } from './logger';
+import { localLogDestination } from './local-log';
+import { createLogger, stdoutLog } from './logger';
 import { exitOnFatal, preflight } from './preflight';
 import { createService } from './service';
 
@@ -14,7 +15,7 @@ const g = globalThis as { __tasksDevService?: ReturnType<typeof createService> }
 if (!g.__tasksDevService) {
   // Checked before Vite listened too (web/vite.config.ts); repeated here as every host does.
   const { config } = preflight(process.env);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, localLogDestination() ?? stdoutLog());
   g.__tasksDevService = createService(config, log);
   // As in host.ts: what a retry cannot fix (a failing migration, a PGlite directory in use) stops
   // the dev server, rather than leaving a page whose every API call fails.
