@@ -64,6 +64,21 @@ describe('AWS set-up problems', () => {
   });
 });
 
+describe('no cluster configured', () => {
+  it('deploy, doctor and watch:scale say so with what to do, never "connection refused" from localhost:8080', async () => {
+    const [deploy, doctor, watch] = await Promise.all([
+      run('scripts/deploy.ts', ['--env', 'dev']),
+      run('scripts/doctor.ts', ['--env', 'dev']),
+      run('scripts/watch-autoscaling.ts', ['--env', 'dev', '--once']),
+    ]);
+    for (const [name, r] of [['deploy', deploy], ['doctor', doctor], ['watch:scale', watch]] as const) {
+      expect(r.stderr, name).toContain('no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. Point KUBECONFIG at your cluster');
+      expect(`${r.stdout}${r.stderr}`, name).not.toContain('localhost:8080');
+    }
+    expect(deploy.code).toBe(1);
+  });
+});
+
 describe('npm run load against a closed port', () => {
   it('counts one connection error per request it tried to send', async () => {
     // A port that was just free: connections to it are refused.
