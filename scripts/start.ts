@@ -1,6 +1,7 @@
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
-import { existsSync } from 'node:fs';
+import { compress } from 'hono/compress';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
@@ -33,6 +34,7 @@ const progress = progressLine(config);
 // The page, cached as nginx caches it (web/nginx/nginx.conf.template): hashed assets for a year,
 // a missing asset a 404 (never index.html, which would be cached as code), HTML never.
 const page = new Hono();
+page.use('*', compressAsNginx());
 page.get('/config.json', (c) => c.json(ui, 200, { 'Cache-Control': 'no-store' }));
 page.use('/assets/*', async (c, next) => {
   await next();
@@ -68,6 +70,18 @@ runHost({
 });
 // Printed once runHost has its signal handlers: from here on, Ctrl+C is answered by the lines above.
 console.log(progress);
+
+/**
+ * gzip for what nginx compresses, read from the image's own configuration (web/nginx/nginx.conf.template:
+ * `gzip_types`, `gzip_min_length`) so the two cannot drift; text/html is always compressed by nginx
+ * (ngx_http_gzip_module, gzip_types). hono's compress middleware adds `Vary: Accept-Encoding`.
+ */
+function compressAsNginx() {
+  const conf = readFileSync(new URL('../web/nginx/nginx.conf.template', import.meta.url), 'utf8');
+  const types = new Set(['text/html', ...(/^\s*gzip_types\s+([^;]+);/m.exec(conf)?.[1]?.trim().split(/\s+/) ?? [])]);
+  const threshold = Number(/^\s*gzip_min_length\s+(\d+);/m.exec(conf)?.[1] ?? 20);
+  return compress({ encoding: 'gzip', threshold, contentTypeFilter: (type) => types.has(type.split(';')[0]!.trim().toLowerCase()) });
+}
 
 /** Where the tasks live, for a person: never the password (a DATABASE_URL is shown as host:port/db). */
 function databaseLabel(c: Config): string {
