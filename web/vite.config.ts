@@ -33,7 +33,24 @@ function runtimeConfigJson(): Plugin {
   };
 }
 
-export default defineConfig(({ command, mode }) => {
+/**
+ * Type errors in `npm run dev`, in the browser's overlay and the terminal (vite-plugin-checker: tsc
+ * over the root project, which holds the API's routes, and vue-tsc over the page), checked in a
+ * worker thread so hot reload does not wait for them. Only for a person at a terminal: piped
+ * (the tests' dev servers, CI) it would cost a full type-check per server; `npm run typecheck`
+ * is the same check once.
+ */
+async function typeErrors(): Promise<Plugin | false> {
+  if (!process.stdout.isTTY) return false;
+  const { checker } = await import('vite-plugin-checker');
+  return checker({
+    typescript: { root: here('..'), tsconfigPath: 'tsconfig.json' },
+    vueTsc: { root: here('.'), tsconfigPath: 'tsconfig.app.json' },
+    enableBuild: false,
+  }) as Plugin;
+}
+
+export default defineConfig(async ({ command, mode }) => {
   const dev = command === 'serve' && mode !== 'test';
   const config = dev ? devConfig() : undefined;
   return {
@@ -51,6 +68,7 @@ export default defineConfig(({ command, mode }) => {
       runtimeConfigJson(),
       // The API functions at /api in development (not in component tests).
       dev && apiDevServer(here('../functions/api/dev.ts')),
+      dev && (await typeErrors()),
     ],
     define: {
       // Smaller Vue runtime: the app uses only the Composition API and never ships devtools hooks.
