@@ -21,7 +21,7 @@ import { ensureWebDist, webDist as dist } from './web-dist';
  * (never before: not while the database is created, migrated or unreachable).
  */
 const defaults = { MIGRATE_ON_START: 'true' };
-const { config, page: ui } = preflight(process.env, { defaults, page: runtimeConfig });
+const { config, page: ui } = preflight(process.env, { defaults, page: (env) => runtimeConfig(env, { apiSleeps: false }) });
 
 try {
   ensureWebDist();

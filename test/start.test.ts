@@ -286,7 +286,7 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
     const fallback = await fetch(`${url}/some/client/route`);
     expect(fallback.status).toBe(200);
     expect(fallback.headers.get('content-type')).toContain('text/html');
-    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7' });
+    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7', apiSleeps: false });
     // Cached as nginx caches them: HTML never, a missing hashed asset is a 404 (never index.html).
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(fallback.headers.get('cache-control')).toBe('no-store');
