@@ -1,4 +1,5 @@
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
+import type pinoPretty from 'pino-pretty';
 
 /**
  * Where `npm start` and `npm run dev` send log lines: readable lines (pino's own `pino-pretty`,
@@ -14,6 +15,8 @@ export function localLogDestination(
   stdout: { isTTY?: boolean } = process.stdout,
 ): { write(line: string): void } | undefined {
   if (!stdout.isTTY || env.NODE_ENV === 'production') return undefined;
+  // Loaded only here: piped, a start does not pay for importing it (about 0.1 s).
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
   return pretty({
     colorize: !env.NO_COLOR,
     sync: true, // a terminal is read as it is written; ordering with the banner's console.log matters more
