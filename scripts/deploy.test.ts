@@ -60,9 +60,20 @@ describe('deploy CLI', () => {
     vi.restoreAllMocks();
   });
 
-  /** Run main() in-process with a PATH of our choosing (no real kubectl anywhere in these tests). */
-  async function deployIn(args: string[], path: string) {
+  const savedKubeconfig = process.env.KUBECONFIG;
+  afterEach(() => {
+    if (savedKubeconfig === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = savedKubeconfig;
+  });
+
+  /**
+   * Run main() in-process with a PATH of our choosing (no real kubectl anywhere in these tests)
+   * and a kubeconfig named (it is never read: the stand-in kubectl answers), unless `kubeconfig` is null.
+   */
+  async function deployIn(args: string[], path: string, kubeconfig: string | null = join(dir, 'kubeconfig')) {
     process.env.PATH = path;
+    if (kubeconfig === null) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = kubeconfig;
     const out: string[] = [];
     const err: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
@@ -93,6 +104,16 @@ describe('deploy CLI', () => {
     const res = await deployIn([], dir);
     expect(res.status).toBe(2);
     expect(res.stderr).toMatch(/--env is required\nusage: npm run deploy -- --env <dev\|prod>/);
+  });
+
+  // Before, kubectl fell back to localhost:8080 and deploy reported "connection refused".
+  it('says no cluster is configured, and what to do, before calling kubectl', async () => {
+    const res = await deployIn(['--env', 'dev'], dir, null);
+    expect(res.status).toBe(1);
+    expect(res.stderr).toBe(
+      'deploy: no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. ' +
+        'Point KUBECONFIG at your cluster (e.g. `aws eks update-kubeconfig --name <cluster>`). Or run with --dry-run to see the plan.',
+    );
   });
 
   it('says so plainly when kubectl is missing', async () => {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { command, exitCode, finish, UsageError } from './ops/cli';
+import { noClusterConfigured } from './ops/kube';
 import { environments, isEnvironment, loadValues } from '../platform/values';
 import { renderAll, renderEnvironment } from '../platform/render';
 import { deployPlan, formatPlan, kubectlArgs, type Phase, type Step } from '../platform/deploy-plan';
@@ -29,6 +30,9 @@ function kubectl(context: string | undefined, args: string[]): string[] {
 
 /** Fail early, with the fix, when kubectl, the cluster or a prerequisite is missing. */
 function preflight(context: string | undefined): void {
+  // The same check as doctor and watch:scale, before kubectl can fall back to localhost:8080.
+  const none = noClusterConfigured(process.env);
+  if (none) throw new DeployError(`${none} Or run with --dry-run to see the plan.`);
   const client = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
   if (client.error) {
     throw new DeployError(

@@ -1,36 +1,40 @@
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono } from 'hono';
+import { compress } from 'hono/compress';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../functions/api/config';
+import type { Config } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
+import { localLogDestination } from '../functions/api/local-log';
+import { exitOnFatal, preflight } from '../functions/api/preflight';
 import { runtimeConfig } from '../web/server/runtime-config';
 import { ensureWebDist, webDist as dist } from './web-dist';
 
 /**
  * `npm start`: the built SPA and the API on one port, on PGlite in .data/ unless a database
  * is configured. The API runs exactly as in the image (functions/api/host.ts); this file only
- * adds the page. Being the local runner, it applies migrations at start on any database
- * (MIGRATE_ON_START=false turns that off). Builds the SPA first when web/dist is missing or
- * older than its sources.
+ * adds the page and the lines a person reads. Being the local runner, it applies migrations at
+ * start on any database (MIGRATE_ON_START=false turns that off). Builds the SPA first when
+ * web/dist is missing or older than its sources.
+ *
+ * What it prints, in order: one progress line, then the banner once the app can serve tasks
+ * (never before: not while the database is created, migrated or unreachable).
  */
-let ui;
-try {
-  ui = runtimeConfig(process.env);
-} catch (err) {
-  console.error(err instanceof ConfigError ? `Invalid configuration:\n  ${err.message}` : err);
-  process.exit(78);
-}
+const defaults = { MIGRATE_ON_START: 'true' };
+const { config, page: ui } = preflight(process.env, { defaults, page: (env) => runtimeConfig(env, { apiSleeps: false }) });
 
 try {
   ensureWebDist();
 } catch (err) {
-  console.error((err as Error).message);
-  process.exit(1);
+  exitOnFatal(err);
 }
+
+const progress = progressLine(config);
 
 // The page, cached as nginx caches it (web/nginx/nginx.conf.template): hashed assets for a year,
 // a missing asset a 404 (never index.html, which would be cached as code), HTML never.
 const page = new Hono();
+page.use('*', compressAsNginx());
 page.get('/config.json', (c) => c.json(ui, 200, { 'Cache-Control': 'no-store' }));
 page.use('/assets/*', async (c, next) => {
   await next();
@@ -46,10 +50,54 @@ page.get('*', serveStatic({ path: join(dist, 'index.html') }));
 page.notFound((c) => c.text('Not found', 404));
 
 runHost({
-  defaults: { MIGRATE_ON_START: 'true' },
+  config,
   site: page.fetch,
-  onListening(port, config) {
-    const db = config.driver === 'pglite' ? `PGlite in ${config.pgliteDir}` : `${config.driver} database`;
-    console.log(`Task app running at http://localhost:${port} (${db}). Press Ctrl+C to stop.`);
+  logDestination: localLogDestination(),
+  onWaitingForDatabase(err) {
+    const reason = (err as { code?: string }).code ?? (err as Error).message;
+    console.log(`Waiting for the database at ${databaseLabel(config)} (${reason}); retrying until it answers. Press Ctrl+C to stop.`);
+  },
+  onReady(port) {
+    console.log(`Task app running at http://localhost:${port} (${databaseLabel(config)}). Press Ctrl+C to stop.`);
+  },
+  onStopping(_signal, ready) {
+    console.log(
+      ready
+        ? 'Stopping: finishing the requests in flight, then closing the database (Ctrl+C again quits at once)…'
+        : 'Stopping before the start finished: nothing half-made is kept, the next start begins again (Ctrl+C again quits at once)…',
+    );
   },
 });
+// Printed once runHost has its signal handlers: from here on, Ctrl+C is answered by the lines above.
+console.log(progress);
+
+/**
+ * gzip for what nginx compresses, read from the image's own configuration (web/nginx/nginx.conf.template:
+ * `gzip_types`, `gzip_min_length`) so the two cannot drift; text/html is always compressed by nginx
+ * (ngx_http_gzip_module, gzip_types). hono's compress middleware adds `Vary: Accept-Encoding`.
+ */
+function compressAsNginx() {
+  const conf = readFileSync(new URL('../web/nginx/nginx.conf.template', import.meta.url), 'utf8');
+  const types = new Set(['text/html', ...(/^\s*gzip_types\s+([^;]+);/m.exec(conf)?.[1]?.trim().split(/\s+/) ?? [])]);
+  const threshold = Number(/^\s*gzip_min_length\s+(\d+);/m.exec(conf)?.[1] ?? 20);
+  return compress({ encoding: 'gzip', threshold, contentTypeFilter: (type) => types.has(type.split(';')[0]!.trim().toLowerCase()) });
+}
+
+/** Where the tasks live, for a person: never the password (a DATABASE_URL is shown as host:port/db). */
+function databaseLabel(c: Config): string {
+  if (c.driver === 'pglite') return `PGlite in ${c.pgliteDir}`;
+  const db = c.db;
+  if (db.connectionString) {
+    const u = new URL(db.connectionString);
+    return `${c.driver} database ${u.host}${u.pathname}`;
+  }
+  return `${c.driver} database ${db.host ?? 'from ' + db.credentialsDir}${db.port ? `:${db.port}` : ''}${db.database ? `/${db.database}` : ''}`;
+}
+
+/** The line before the banner: what this start is doing while the person waits. */
+function progressLine(c: Config): string {
+  if (c.driver === 'pglite' && !c.pgliteDir.startsWith('memory://') && !existsSync(join(c.pgliteDir, 'PG_VERSION'))) {
+    return `Creating the local database in ${c.pgliteDir} (first start only)…`;
+  }
+  return `Starting (${databaseLabel(c)})…`;
+}

@@ -5,6 +5,13 @@ import { loadScenario, type Scenario } from './fixtures/k8s/index';
 import { type FakeKubeApi, runCommand, startFakeKubeApi } from './support/fake-kube-api';
 
 const DOCTOR = 'scripts/doctor.ts';
+/**
+ * How long a doctor run may take before the test gives up on it. Generous on purpose: each run is a
+ * node + tsx process that compiles the command, and with both cores busy (several at once, under
+ * a full suite) that alone took past the former 45 s limit. A limit, never an assertion on speed.
+ */
+const RUN_LIMIT_MS = 240_000;
+const TEST_LIMIT = { timeout: RUN_LIMIT_MS + 30_000 };
 
 // One fake API per scenario, all started up front so the commands can run side by side.
 const scenarios: Scenario[] = ['healthy', 'revision-failed', 'secret-missing', 'externalsecret-not-ready', 'zero-endpoints', 'backup-stale'];
@@ -18,11 +25,11 @@ afterAll(async () => {
 });
 
 const doctor = (scenario: Scenario, args: string[] = ['--json']) =>
-  runCommand(DOCTOR, ['--env', 'prod', ...args], { env: { KUBECONFIG: apis.get(scenario)!.kubeconfig } });
+  runCommand(DOCTOR, ['--env', 'prod', ...args], { env: { KUBECONFIG: apis.get(scenario)!.kubeconfig }, timeoutMs: RUN_LIMIT_MS });
 
 const notPassing = (r: DoctorReport) => r.checks.filter((c) => c.verdict !== 'pass').map((c) => `${c.verdict} ${c.id}`);
 
-describe('doctor --json', () => {
+describe('doctor --json', TEST_LIMIT, () => {
   it('exits 0 on a healthy install with every check passing', async () => {
     const { code, stdout, stderr } = await doctor('healthy');
     expect(stderr).toBe('');
@@ -53,7 +60,7 @@ describe('doctor --json', () => {
   });
 });
 
-describe('doctor on a stale backup', () => {
+describe('doctor on a stale backup', TEST_LIMIT, () => {
   it('exits 1, names the backup check and the command that runs one now', async () => {
     const { code, stdout } = await doctor('backup-stale');
     expect(code).toBe(1);
@@ -65,7 +72,7 @@ describe('doctor on a stale backup', () => {
   });
 });
 
-describe('doctor for people', () => {
+describe('doctor for people', TEST_LIMIT, () => {
   it('prints ✓ and ✗ lines with the likely cause and the next command', async () => {
     const { code, stdout } = await doctor('zero-endpoints', []);
     expect(code).toBe(1);
@@ -80,7 +87,7 @@ describe('doctor for people', () => {
   it('reports checks it may not read as not checked (exit 1)', async () => {
     const api = await startFakeKubeApi({ objects: loadScenario('healthy'), forbidden: [{ kind: 'ExternalSecret', namespace: 'frontend' }] });
     try {
-      const { code, stdout } = await runCommand(DOCTOR, ['--env', 'prod', '--json'], { env: { KUBECONFIG: api.kubeconfig } });
+      const { code, stdout } = await runCommand(DOCTOR, ['--env', 'prod', '--json'], { env: { KUBECONFIG: api.kubeconfig }, timeoutMs: RUN_LIMIT_MS });
       expect(code).toBe(1);
       const report = JSON.parse(stdout) as DoctorReport;
       expect(notPassing(report)).toEqual(['unknown secret/frontend/internal-token']);
@@ -94,9 +101,9 @@ describe('doctor for people', () => {
 
   it('exits 3 with a JSON error when there is no cluster, 2 on bad usage', async () => {
     const [none, usage, help] = await Promise.all([
-      runCommand(DOCTOR, ['--env', 'prod', '--json']),
-      runCommand(DOCTOR, []),
-      runCommand(DOCTOR, ['--help']),
+      runCommand(DOCTOR, ['--env', 'prod', '--json'], { timeoutMs: RUN_LIMIT_MS }),
+      runCommand(DOCTOR, [], { timeoutMs: RUN_LIMIT_MS }),
+      runCommand(DOCTOR, ['--help'], { timeoutMs: RUN_LIMIT_MS }),
     ]);
     expect(none.code).toBe(3);
     expect(JSON.parse(none.stdout)).toEqual({ error: { reason: 'no-config', message: expect.stringContaining('no cluster configured') } });

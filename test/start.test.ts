@@ -1,10 +1,13 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { createServer, Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { webDist } from '../scripts/web-dist';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort, serverBundle } from './support/api';
 import { waitFor200 } from './support/hosts';
 import { createTestDatabase } from './support/postgres';
@@ -27,12 +30,246 @@ function npmStart(env: Record<string, string>) {
     child,
     output: () => out,
     exited,
+    /** Resolves once the output matches `re`; fails with the output when the process exits first. */
+    async waitForOutput(re: RegExp, timeoutMs = 90_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(out)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before printing ${re}:\n${out}`);
+        if (Date.now() > deadline) throw new Error(`no ${re} within ${timeoutMs} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },
   };
 }
+
+const BANNER = /Task app running at http:\/\/localhost:\d+/;
+
+// The first start on a new directory: one progress line, then the banner only once tasks are
+// served (before, the banner came at "listening" and the database was created after it: a request
+// sent at the banner got 503).
+it('npm start on a new PGlite directory: a progress line, then the banner only when tasks can be served', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tasks-first-start-'));
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), PGLITE_DIR: join(dir, 'pglite') });
+  try {
+    await app.waitForOutput(BANNER);
+    const atBanner = await fetch(`http://127.0.0.1:${port}/api/tasks`);
+    expect(atBanner.status, app.output()).toBe(200);
+    expect(await atBanner.json()).toEqual({ success: true, tasks: [], nextCursor: null });
+    const out = app.output();
+    const progress = out.indexOf(`Creating the local database in ${join(dir, 'pglite')} (first start only)…`);
+    expect(progress, out).toBeGreaterThanOrEqual(0);
+    expect(progress).toBeLessThan(out.search(BANNER));
+    // Made whole and under its own name: no assembly directory left beside it.
+    expect(readdirSync(dir).sort()).toEqual(['pglite', 'pglite.lock']);
+  } finally {
+    expect(await app.stop()).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Ctrl+C during the first start: before, it waited for initdb (11–12 s at load) with only a JSON
+// "shutting down", and a second Ctrl+C did nothing.
+describe('Ctrl+C during the first start', () => {
+  const leftovers = (dir: string) => readdirSync(dir).filter((f) => f.includes('creating'));
+
+  it('says what it does, stops, and leaves nothing the next start cannot use', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-'));
+    const env = { PGLITE_DIR: join(dir, 'pglite') };
+    try {
+      const first = npmStart({ PORT: String(await freePort()), ...env });
+      await first.waitForOutput(/Creating the local database/);
+      first.child.kill('SIGINT');
+      expect(await first.exited, first.output()).toBe(0);
+      // Whether the signal came during the creation or just after it finished, the process says which.
+      expect(first.output()).toMatch(BANNER.test(first.output()) ? /Stopping: finishing the requests in flight/ : /Stopping before the start finished: nothing half-made is kept/);
+      expect(leftovers(dir)).toEqual([]);
+
+      const port = await freePort();
+      const second = npmStart({ PORT: String(port), ...env });
+      await second.waitForOutput(BANNER);
+      expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+      expect(await second.stop()).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second Ctrl+C exits at once (130), even while a request holds the drain open', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-twice-'));
+    const port = await freePort();
+    const app = npmStart({ PORT: String(port), PGLITE_DIR: join(dir, 'pglite') });
+    const socket = new Socket();
+    try {
+      await app.waitForOutput(BANNER);
+      // A request whose body never finishes: the drain waits for it (up to SHUTDOWN_TIMEOUT_MS).
+      await new Promise<void>((resolve, reject) => socket.connect(port, '127.0.0.1', resolve).once('error', reject));
+      socket.on('error', () => undefined);
+      socket.write('POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"task":');
+      await new Promise((r) => setTimeout(r, 200));
+      app.child.kill('SIGINT');
+      await app.waitForOutput(/Stopping: finishing the requests in flight/);
+      expect(app.child.exitCode).toBeNull();
+      app.child.kill('SIGINT');
+      expect(await app.exited).toBe(130);
+    } finally {
+      socket.destroy();
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a start takes over what a stopped one left half-made beside the directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-leftover-'));
+    mkdirSync(join(dir, '.pglite.creating', 'base'), { recursive: true });
+    writeFileSync(join(dir, '.pglite.creating', 'PG_VERSION'), '17\n');
+    const port = await freePort();
+    const app = npmStart({ PORT: String(port), PGLITE_DIR: join(dir, 'pglite') });
+    try {
+      await app.waitForOutput(BANNER);
+      const created = await fetch(`http://127.0.0.1:${port}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"after a hard stop"}' });
+      expect(created.status).toBe(201);
+      expect(leftovers(dir)).toEqual([]);
+    } finally {
+      expect(await app.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// A damaged data directory: before, "PGlite failed to initialize properly" or "Aborted(). Build
+// with -sASSERTIONS…" as a JSON fatal line, naming neither the directory nor the way out.
+it.each([
+  ['a damaged pg_control', (dir: string) => writeFileSync(join(dir, 'global', 'pg_control'), Buffer.alloc(8192, 7))],
+  ['an emptied pg_wal', (dir: string) => readdirSync(join(dir, 'pg_wal')).forEach((f) => rmSync(join(dir, 'pg_wal', f), { recursive: true }))],
+])('npm start on a PGlite directory with %s: one line naming it and npm run reset, exit 1; reset, then it starts', async (_what, damage) => {
+  const parent = mkdtempSync(join(tmpdir(), 'tasks-damaged-'));
+  const dir = join(parent, 'pglite');
+  try {
+    const first = npmStart({ PORT: String(await freePort()), PGLITE_DIR: dir });
+    await first.waitForOutput(BANNER);
+    expect(await first.stop()).toBe(0);
+    damage(dir);
+
+    const broken = npmStart({ PORT: String(await freePort()), PGLITE_DIR: dir });
+    expect(await broken.exited).toBe(1);
+    const lines = broken.output().trim().split('\n').filter((l) => l.includes(dir));
+    expect(lines.at(-1)).toMatch(new RegExp(`^PGlite directory ${dir} cannot be opened \\(.+\\): it is damaged or was made by another PGlite version\\. \`npm run reset\` deletes the local data \\(or set PGLITE_DIR to another directory\\)\\.$`));
+    expect(broken.output()).not.toMatch(BANNER);
+    expect(broken.output()).not.toContain('"level":"fatal"');
+
+    const reset = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/reset.ts', '--yes'], { cwd: root, env: { PATH: process.env.PATH ?? '', PGLITE_DIR: dir }, encoding: 'utf8' });
+    expect(reset.status, reset.stderr).toBe(0);
+    const port = await freePort();
+    const again = npmStart({ PORT: String(port), PGLITE_DIR: dir });
+    await again.waitForOutput(BANNER);
+    expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+    expect(await again.stop()).toBe(0);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+// Readable local logs: before, every request was a JSON line on the terminal.
+it('npm start on a terminal prints readable log lines (JSON when piped); the bundle carries no pretty-printer', async () => {
+  const port = await freePort();
+  // util-linux `script` gives the process a pseudo-terminal, as a person's shell does.
+  const command = `exec ${process.execPath} --import tsx scripts/start.ts`;
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: root,
+    detached: true,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'dumb', NO_COLOR: '1', PORT: String(port), PGLITE_DIR: 'memory://', LOG_LEVEL: 'info' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await expect.poll(() => out, { timeout: 90_000 }).toMatch(BANNER);
+    expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+    await expect.poll(() => out, { timeout: 30_000 }).toMatch(/INFO: request/);
+    expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening \{"port":/m);
+    expect(out).not.toContain('{"level"');
+  } finally {
+    process.kill(-child.pid!, 'SIGINT');
+    await exited;
+  }
+  // pino-pretty's own factory, not pino's mention of the package name in its transport code.
+  expect(readFileSync(serverBundle, 'utf8').includes('prettyFactory')).toBe(false);
+});
+
+// Before, npm start sent the page's assets uncompressed (72 KB of JS where nginx sends 28 KB).
+it('npm start compresses the page as nginx does (gzip, the same types), with the same cache headers', async () => {
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), PGLITE_DIR: 'memory://' });
+  const get = (path: string, acceptEncoding?: string) =>
+    new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>((resolve, reject) => {
+      // node:http, not fetch: fetch would decompress and hide what was sent.
+      httpGet({ host: '127.0.0.1', port, path, headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {} }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      }).on('error', reject);
+    });
+  try {
+    await app.waitForOutput(BANNER);
+    const html = readFileSync(join(webDist, 'index.html'), 'utf8');
+    const script = /<script[^>]+src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const css = /<link[^>]+href="(\/assets\/[^"]+\.css)"/.exec(html)![1]!;
+    for (const path of [script, css]) {
+      const res = await get(path, 'gzip, deflate, br');
+      expect(res.status, path).toBe(200);
+      expect(res.headers['content-encoding'], path).toBe('gzip');
+      expect(res.headers.vary, path).toContain('Accept-Encoding');
+      expect(res.headers['cache-control'], path).toBe('public, max-age=31536000, immutable');
+      expect(gunzipSync(res.body).equals(readFileSync(join(webDist, path))), path).toBe(true);
+      expect(res.body.length, path).toBeLessThan(readFileSync(join(webDist, path)).length);
+    }
+    const page = await get('/', 'gzip');
+    expect(page.headers['content-encoding']).toBe('gzip');
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(gunzipSync(page.body).toString()).toBe(html);
+    // A client that does not ask for gzip gets the bytes as they are.
+    const plain = await get(script);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.equals(readFileSync(join(webDist, script)))).toBe(true);
+  } finally {
+    expect(await app.stop()).toBe(0);
+  }
+});
+
+it('npm start on a database that does not exist: one line saying so and what to do, exit 1, no banner', async () => {
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tasks_no_such_database' });
+  expect(await app.exited).toBe(1);
+  const out = app.output();
+  expect(out).not.toMatch(BANNER);
+  expect(out).toContain('database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists\n');
+  expect(out).not.toMatch(/\n\s+at /);
+  expect(out).not.toContain('"level"');
+});
+
+it('npm start on a database that cannot be reached: says it is waiting, never the banner, stops on Ctrl+C', async () => {
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => closed.once('listening', r));
+  const dbPort = (closed.address() as { port: number }).port;
+  await new Promise((r) => closed.close(r));
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), DATABASE_URL: `postgres://postgres@127.0.0.1:${dbPort}/tasks` });
+  try {
+    await app.waitForOutput(/Waiting for the database/);
+    expect(app.output()).toContain(`Waiting for the database at pg database 127.0.0.1:${dbPort}/tasks (ECONNREFUSED); retrying until it answers. Press Ctrl+C to stop.`);
+    // Still retrying, unready, and still no banner.
+    await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status).toBe(503);
+    expect(app.output()).not.toMatch(BANNER);
+  } finally {
+    app.child.kill('SIGINT');
+    expect(await app.exited).toBe(0);
+  }
+});
 
 // `npm start` as a newcomer runs it: builds the SPA when needed, then serves it and the API on one port.
 it('npm start serves the page, config.json and the API on one port, on PGlite', async () => {
@@ -49,7 +286,7 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
     const fallback = await fetch(`${url}/some/client/route`);
     expect(fallback.status).toBe(200);
     expect(fallback.headers.get('content-type')).toContain('text/html');
-    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7' });
+    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7', apiSleeps: false });
     // Cached as nginx caches them: HTML never, a missing hashed asset is a 404 (never index.html).
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(fallback.headers.get('cache-control')).toBe('no-store');
@@ -119,7 +356,8 @@ it.each([
     expect(r.status).toBe(1);
     const lines = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.includes(String(port)));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`port ${port} is already in use`);
+    // The same plain line as bad configuration, not a JSON log line.
+    expect(lines[0]).toBe(`port ${port} is already in use: stop the other process or set PORT`);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at /); // no stack trace
   } finally {
     taken.close();

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
@@ -53,7 +53,7 @@ describe('npm run dev', () => {
   it('serves /config.json from the environment, like nginx and npm start', async () => {
     const res = await fetch(`${url}/config.json`);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(await res.json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '9.9.9 "dev"' });
+    expect(await res.json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '9.9.9 "dev"', apiSleeps: false });
   });
 
   it('mounts the API functions at /api on PGlite', async () => {
@@ -135,5 +135,37 @@ describe('npm run dev starts as the other hosts do', () => {
     expect(r.headers.get('access-control-allow-origin')).toBeNull();
     expect(r.status).toBe(405);
     expect((await r.json()).code).toBe('method_not_allowed');
+  });
+});
+
+// Before, a type error in a route was served silently by npm run dev.
+describe('npm run dev on a terminal', () => {
+  it('reports a type error in the API code in the terminal', { timeout: 300_000 }, async () => {
+    // A file the root tsconfig includes (functions/) under a git-ignored folder name (test-results/),
+    // so no other test sees it as an unlisted file while it exists.
+    const dir = join(root, 'functions/api/test-results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'dev-typecheck-probe.ts'), "// written by test/web-dev.test.ts\nexport const probe: number = 'not a number';\n");
+    const port = await freePort();
+    // util-linux `script` gives Vite a pseudo-terminal, as a person's shell does.
+    const command = `exec ${process.execPath} node_modules/vite/bin/vite.js --config web/vite.config.ts --host 127.0.0.1 --port ${port} --strictPort`;
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: root,
+      detached: true,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'dumb', NO_COLOR: '1', PGLITE_DIR: 'memory://', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    try {
+      const plain = () => out.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
+      await expect.poll(plain, { timeout: 280_000, interval: 250 }).toMatch(/dev-typecheck-probe\.ts:2:14/);
+      expect(plain()).toContain("Type 'string' is not assignable to type 'number'.");
+    } finally {
+      process.kill(-child.pid!, 'SIGINT');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

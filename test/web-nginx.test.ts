@@ -146,6 +146,7 @@ describe('nginx serving the SPA', () => {
       featureEditTask: true,
       featureDeleteTask: false,
       appVersion: tricky.APP_VERSION,
+      apiSleeps: true,
     });
   });
 

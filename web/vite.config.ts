@@ -3,9 +3,8 @@ import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 import { apiDevServer } from './server/api-dev-server.ts';
 import { runtimeConfig } from './server/runtime-config.ts';
-import { resolve } from 'node:path';
-import { ConfigError, loadConfig, type Config } from '../functions/api/config.ts';
-import { assertUnlocked } from '../functions/api/db/directory-lock.ts';
+import type { Config } from '../functions/api/config.ts';
+import { preflight } from '../functions/api/preflight.ts';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -15,19 +14,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  * both before Vite listens.
  */
 function devConfig(): Config {
-  try {
-    const config = loadConfig(process.env);
-    runtimeConfig(process.env);
-    if (config.driver === 'pglite' && !config.pgliteDir.startsWith('memory://')) assertUnlocked(resolve(config.pgliteDir));
-    return config;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) {
-      console.error((err as Error).message);
-      process.exit(1);
-    }
-    console.error(`Invalid configuration:\n  ${err.message.replace(/^Invalid configuration:\n\s*/, '')}`);
-    process.exit(78);
-  }
+  return preflight(process.env, { page: runtimeConfig }).config;
 }
 
 /** `GET /config.json` from the environment, exactly as `npm start` and the nginx image serve it. */
@@ -46,7 +33,24 @@ function runtimeConfigJson(): Plugin {
   };
 }
 
-export default defineConfig(({ command, mode }) => {
+/**
+ * Type errors in `npm run dev`, in the browser's overlay and the terminal (vite-plugin-checker: tsc
+ * over the root project, which holds the API's routes, and vue-tsc over the page), checked in a
+ * worker thread so hot reload does not wait for them. Only for a person at a terminal: piped
+ * (the tests' dev servers, CI) it would cost a full type-check per server; `npm run typecheck`
+ * is the same check once.
+ */
+async function typeErrors(): Promise<Plugin | false> {
+  if (!process.stdout.isTTY) return false;
+  const { checker } = await import('vite-plugin-checker');
+  return checker({
+    typescript: { root: here('..'), tsconfigPath: 'tsconfig.json' },
+    vueTsc: { root: here('.'), tsconfigPath: 'tsconfig.app.json' },
+    enableBuild: false,
+  }) as Plugin;
+}
+
+export default defineConfig(async ({ command, mode }) => {
   const dev = command === 'serve' && mode !== 'test';
   const config = dev ? devConfig() : undefined;
   return {
@@ -64,6 +68,7 @@ export default defineConfig(({ command, mode }) => {
       runtimeConfigJson(),
       // The API functions at /api in development (not in component tests).
       dev && apiDevServer(here('../functions/api/dev.ts')),
+      dev && (await typeErrors()),
     ],
     define: {
       // Smaller Vue runtime: the app uses only the Composition API and never ships devtools hooks.

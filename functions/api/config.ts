@@ -152,7 +152,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       // Zod's own messages for enums/types do not name the variable; make sure each line does.
       return i.message.includes(variable) ? i.message : `${variable}: ${i.message}`;
     });
-    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+    throw new ConfigError(`${lines.join('\n  ')}`);
   }
   const e = parsed.data;
 
@@ -160,7 +160,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const value = env[variable]?.trim();
     if (value && value !== name) {
       throw new ConfigError(
-        `Invalid configuration:\n  ${variable} is not supported: migrations own the schema (table main_table, columns id and task); unset ${variable}`,
+        `${variable} is not supported: migrations own the schema (table main_table, columns id and task); unset ${variable}`,
       );
     }
   }
@@ -169,7 +169,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     try {
       new URL(e.DATABASE_URL);
     } catch {
-      throw new ConfigError('Invalid configuration:\n  DATABASE_URL is not a valid URL (postgres://user:password@host:port/db)');
+      throw new ConfigError('DATABASE_URL is not a valid URL (postgres://user:password@host:port/db)');
     }
   }
 
@@ -180,7 +180,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   if (driver !== 'pglite' && !hasDatabase) {
     throw new ConfigError(
-      `Invalid configuration:\n  DB_DRIVER=${driver} needs DATABASE_URL, DB_HOST or DB_CREDENTIALS_DIR`,
+      `DB_DRIVER=${driver} needs DATABASE_URL, DB_HOST or DB_CREDENTIALS_DIR`,
     );
   }
 
@@ -188,7 +188,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // request budget does, so the database (which rolls back) always gives up first.
   if (e.DB_CONNECT_TIMEOUT_MS + e.DB_STATEMENT_TIMEOUT_MS >= e.REQUEST_TIMEOUT_MS) {
     throw new ConfigError(
-      'Invalid configuration:\n  REQUEST_TIMEOUT_MS must be above DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS',
+      'REQUEST_TIMEOUT_MS must be above DB_CONNECT_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS',
     );
   }
 
@@ -274,7 +274,7 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
     if (url.password) fromUrl.password = decodeURIComponent(url.password);
   }
   if (files?.port !== undefined && !(Number.isInteger(files.port) && files.port >= 1 && files.port <= 65535)) {
-    throw new ConfigError(`Invalid configuration:\n  ${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535`);
+    throw new ConfigError(`${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535`);
   }
   const fromFiles: Partial<Record<DbSetting, string | number>> = {
     host: files?.host,
@@ -301,7 +301,7 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
     for (const [source, value] of given.slice(1)) {
       if (!sameValue(setting, value, given[0]![1])) {
         throw new ConfigError(
-          `Invalid configuration:\n  the database ${SETTING_LABELS[setting]} is given by ${given[0]![0]} and by ${source} with different values; ` +
+          `the database ${SETTING_LABELS[setting]} is given by ${given[0]![0]} and by ${source} with different values; ` +
             'give it in one place (or the same value in both)',
         );
       }
@@ -335,6 +335,6 @@ function mountedAtStart(dir: string | undefined): DbCredentials | undefined {
   try {
     return new MountedCredentials(dir).read();
   } catch (err) {
-    throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`);
+    throw new ConfigError(`${(err as Error).message}`);
   }
 }

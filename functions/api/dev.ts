@@ -1,6 +1,7 @@
 import { createApp } from './app';
-import { loadConfig } from './config';
-import { createLogger } from './logger';
+import { localLogDestination } from './local-log';
+import { createLogger, stdoutLog } from './logger';
+import { exitOnFatal, preflight } from './preflight';
 import { createService } from './service';
 
 /**
@@ -12,15 +13,13 @@ import { createService } from './service';
  */
 const g = globalThis as { __tasksDevService?: ReturnType<typeof createService> };
 if (!g.__tasksDevService) {
-  const config = loadConfig(process.env);
-  const log = createLogger(config.logLevel);
+  // Checked before Vite listened too (web/vite.config.ts); repeated here as every host does.
+  const { config } = preflight(process.env);
+  const log = createLogger(config.logLevel, localLogDestination() ?? stdoutLog());
   g.__tasksDevService = createService(config, log);
   // As in host.ts: what a retry cannot fix (a failing migration, a PGlite directory in use) stops
   // the dev server, rather than leaving a page whose every API call fails.
-  g.__tasksDevService.migrateOnStart()?.catch((err) => {
-    log.fatal({ err: { code: err?.code, message: err?.message } }, 'start-up migrations failed');
-    process.exit(1);
-  });
+  g.__tasksDevService.migrateOnStart()?.catch((err) => exitOnFatal(err, log));
 }
 const devService = g.__tasksDevService;
 

@@ -96,23 +96,23 @@ export function onError(log: Logger): ErrorHandler {
       if (err.status === 413) return fail(c, 413, 'payload_too_large', 'The request body is too large');
     }
     const reqId = c.get('requestId');
-    const details = { reqId, code: (err as { code?: string }).code, message: err.message };
+    const details = { reqId, err };
     const failure = databaseFailure(err);
     if (failure) {
       const answer = DATABASE_FAILURE_ANSWERS[failure];
-      log.warn({ err: details }, `database ${failure}`);
+      log.warn(details, `database ${failure}`);
       return fail(c, 503, answer.code, answer.message, { 'Retry-After': String(answer.retryAfter) });
     }
     if ((err as { code?: unknown }).code === '2200H') {
       // sequence_generator_limit_exceeded: the task ids reached 2^53 - 1 (migration 006). Retrying does not help.
-      log.error({ err: details }, 'the task id sequence is exhausted');
+      log.error(details, 'the task id sequence is exhausted');
       return fail(c, 503, 'ids_exhausted', 'No new task ids are left on this server; nothing was changed');
     }
     if (isSchemaMissing(err)) {
-      log.error({ err: details }, 'the database has no schema');
+      log.error(details, 'the database has no schema');
       return fail(c, 503, 'schema_not_ready', 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)', { 'Retry-After': '10' });
     }
-    log.error({ err: { ...details, stack: err.stack } }, 'unhandled error');
+    log.error(details, 'unhandled error');
     return fail(c, 500, 'internal_error', `Something went wrong on our side (request ${reqId})`);
   };
 }

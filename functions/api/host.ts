@@ -1,11 +1,11 @@
 import { createAdaptorServer } from '@hono/node-server';
 import { answerBelowTheApp } from './client-errors';
 import type { Server } from 'node:http';
-import { resolve } from 'node:path';
-import { ConfigError, loadConfig, type Config } from './config';
-import { assertUnlocked } from './db/directory-lock';
+import { constants as osConstants } from 'node:os';
+import type { Config } from './config';
 import { createLogger, stdoutLog, type Logger } from './logger';
 import { API_PATH } from './paths';
+import { exitOnFatal, preflight } from './preflight';
 import { BODY_LIMIT_BYTES } from './routes/api';
 import { createService, type Service } from './service';
 
@@ -22,10 +22,26 @@ export interface HostOptions {
   env?: Record<string, string | undefined>;
   /** Configuration defaults a host imposes, e.g. `npm start` always migrates. Applied before validation. */
   defaults?: Record<string, string>;
+  /** The result of a pre-flight the host already ran (preflight.ts); without it runHost runs one. */
+  config?: Config;
   /** Serves what is not an API path (the page under `npm start`); without it, such paths reach the API's 404. */
   site?: (req: Request) => Response | Promise<Response>;
   /** Called once the port is bound (after the API's own "listening" log line). */
   onListening?: (port: number, config: Config) => void;
+  /**
+   * Called once the app can serve tasks: the port is bound and the schema is current (or, with
+   * start-up migrations off, once the port is bound). Never called when the start fails.
+   */
+  onReady?: (port: number, config: Config) => void;
+  /** Called on the first failed attempt to reach the database during start-up migrations (they retry). */
+  onWaitingForDatabase?: (err: unknown) => void;
+  /**
+   * Called on the first SIGINT/SIGTERM, before the drain; `ready` is false while the start is still
+   * under way (the database being created or migrated). A second signal exits at once.
+   */
+  onStopping?: (signal: string, ready: boolean) => void;
+  /** Where log lines go instead of JSON on stdout (`npm start` on a terminal: readable lines). */
+  logDestination?: { write(line: string): void };
 }
 
 export interface Host {
@@ -41,9 +57,10 @@ export interface Host {
  * Runs the API as a process: the one start-up and shutdown path for the production server
  * (server.ts → dist/api/server.mjs, the image) and `npm start` (scripts/start.ts).
  *
- * Start-up: configuration (exit 78 naming the variable), JSON logger, listen at once, lazy
- * database, start-up migrations that retry while the database is down (fatal, exit 1, only for
- * errors a retry cannot fix). A port in use is one log line naming it, exit 1.
+ * Start-up: the pre-flight (preflight.ts: configuration, exit 78 naming the variable; a PGlite
+ * directory in use, exit 1), JSON logger, listen at once, lazy database, start-up migrations that
+ * retry while the database is down (fatal, exit 1, only for errors a retry cannot fix). Every fatal
+ * error (a port in use too) is one plain line on stderr through exitOnFatal.
  *
  * Shutdown on SIGTERM/SIGINT (the order podinfo and Kubernetes' pod lifecycle describe): readiness
  * fails, the listener closes, idle keep-alive connections close at once, every response still
@@ -51,26 +68,14 @@ export interface Host {
  * closes and the process exits 0. After SHUTDOWN_TIMEOUT_MS the remaining connections are cut.
  */
 export function runHost(opts: HostOptions = {}): Host {
-  let config: Config;
-  try {
-    config = loadConfig(withDefaults(opts.env ?? process.env, opts.defaults));
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(78); // EX_CONFIG
-  }
-  const log = createLogger(config.logLevel);
+  // A PGlite directory another process holds: stop before listening, not after announcing.
+  const { config } = opts.config ? { config: opts.config } : preflight(opts.env ?? process.env, { defaults: opts.defaults });
+  const log = opts.logDestination ? createLogger(config.logLevel, opts.logDestination) : createLogger(config.logLevel);
   let service: Service;
   try {
-    // A PGlite directory another process holds: stop before listening, not after announcing.
-    if (config.driver === 'pglite' && !config.pgliteDir.startsWith('memory://')) assertUnlocked(resolve(config.pgliteDir));
     service = createService(config, log);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`Invalid configuration:\n  ${err.message}`);
-      process.exit(78);
-    }
-    log.fatal({ code: (err as { code?: string }).code }, (err as Error).message);
-    process.exit(1);
+    exitOnFatal(err, log);
   }
   const since = () => performance.now() / 1000;
 
@@ -91,12 +96,15 @@ export function runHost(opts: HostOptions = {}): Host {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000; // must exceed keepAliveTimeout (Node docs)
   answerBelowTheApp(server, { bodyLimitBytes: BODY_LIMIT_BYTES });
-  server.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EADDRINUSE') log.fatal({ port: config.port }, `port ${config.port} is already in use: stop the other process or set PORT`);
-    else if (err.code === 'EACCES') log.fatal({ port: config.port }, `not allowed to listen on port ${config.port}: set PORT to 1024 or above`);
-    else log.fatal({ err: { code: err.code, message: err.message } }, 'cannot listen');
-    process.exit(1);
-  });
+  server.on('error', (err: NodeJS.ErrnoException & { port?: number }) => exitOnFatal(Object.assign(err, { port: err.port ?? config.port }), log));
+  let listening: number | undefined;
+  let migrated = !config.migrateOnStart;
+  let ready = false;
+  const readyOnce = () => {
+    if (ready || listening === undefined || !migrated || service.state.shuttingDown) return;
+    ready = true;
+    opts.onReady?.(listening, config);
+  };
   server.listen(config.port, () => {
     const port = (server.address() as { port: number }).port;
     service.metrics.startupPhase('listening', since());
@@ -104,13 +112,20 @@ export function runHost(opts: HostOptions = {}): Host {
     setTimeout(() => void service.metrics.load(), 10_000).unref();
     log.info({ port, driver: config.driver, version: config.version, revision: config.revision, startupMs: Math.round(since() * 1000) }, 'listening');
     opts.onListening?.(port, config);
+    listening = port;
+    readyOnce();
   });
 
-  service.migrateOnStart()?.catch((err) => {
-    if (service.state.shuttingDown) return;
-    log.fatal({ err: { code: err?.code, message: err?.message } }, 'start-up migrations failed');
-    process.exit(1);
-  });
+  service.migrateOnStart({ onWaiting: opts.onWaitingForDatabase })?.then(
+    () => {
+      migrated = true;
+      readyOnce();
+    },
+    (err) => {
+      if (service.state.shuttingDown) return;
+      exitOnFatal(err, log);
+    },
+  );
 
   let stopping: Promise<void> | undefined;
   const shutdown = (signal: string) =>
@@ -126,7 +141,7 @@ export function runHost(opts: HostOptions = {}): Host {
       server.closeIdleConnections();
       await closed;
       clearTimeout(deadline);
-      await service.close().catch((err) => log.warn({ err: { message: err?.message } }, 'closing the database failed'));
+      await service.close().catch((err) => log.warn({ err }, 'closing the database failed'));
       log.info('stopped');
     })());
 
@@ -134,7 +149,11 @@ export function runHost(opts: HostOptions = {}): Host {
   // 0 after a clean drain, 1 otherwise, and never later than the deadline plus 2 s. The log gets
   // what is left of the deadline to reach stdout; what it cannot write by then is dropped and
   // counted at exit (logger.ts), never waited for.
-  const onSignal = (signal: string) => {
+  // A second signal (Ctrl+C again) exits at once, with the shell's code for that signal (128 + n).
+  let signals = 0;
+  const onSignal = (signal: 'SIGTERM' | 'SIGINT') => {
+    if (++signals > 1) process.exit(128 + osConstants.signals[signal]);
+    opts.onStopping?.(signal, ready);
     const deadline = performance.now() + config.shutdownTimeoutMs;
     setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000).unref();
     const exit = (code: number) => void stdoutLog().drain(Math.max(0, deadline - performance.now())).then(() => process.exit(code));
@@ -160,11 +179,4 @@ export function closeAfter(res: Response): Response {
     headers.set('Connection', 'close');
     return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
   }
-}
-
-/** A host's defaults fill only variables that are unset or empty; what the user sets wins. */
-function withDefaults(env: Record<string, string | undefined>, defaults: Record<string, string> = {}) {
-  const merged = { ...env };
-  for (const [k, v] of Object.entries(defaults)) if (!merged[k]?.trim()) merged[k] = v;
-  return merged;
 }

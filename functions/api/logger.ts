@@ -33,9 +33,39 @@ export function stdoutLog(): LogDestination {
 /** Log lines this process has dropped so far (0 while nothing is logged). */
 export const droppedLogLines = () => stdout?.dropped ?? 0;
 
+/** What a log line says about an error: `{ type?, code?, message, stack? }`. */
+export interface ErrorFields {
+  /** The error's class when it is not a plain `Error` (`DirectoryLockedError`, `MigrationChangedError`…). */
+  type?: string;
+  /** PostgreSQL's SQLSTATE, Node's errno name, or the project's own code (`PGLITE_LOCKED`…). */
+  code?: string;
+  message: string;
+  stack?: string;
+}
+
+/**
+ * The one shape of `err` in a log line: the class, code, message and (when `withStack`) stack,
+ * nothing else. Other properties are never copied: a driver's error can carry its connection
+ * parameters (node-postgres' `client`, a neon error's `config`), and those hold the password.
+ * A plain object that already has this shape comes back unchanged (without a stack).
+ */
+export function errorFields(err: unknown, withStack = false): ErrorFields {
+  const e = (err ?? {}) as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown };
+  const fields: ErrorFields = { message: typeof e.message === 'string' ? e.message : String(err) };
+  if (typeof e.name === 'string' && e.name !== 'Error' && err instanceof Error) fields.type = e.name;
+  else if (typeof (e as { type?: unknown }).type === 'string') fields.type = (e as { type: string }).type;
+  if (typeof e.code === 'string') fields.code = e.code;
+  if (withStack && typeof e.stack === 'string') fields.stack = e.stack;
+  return fields;
+}
+
+/** pino's level number for `error`: lines at this level and above carry the error's stack. */
+const ERROR_LEVEL = 50;
+
 /**
  * JSON lines on stdout through {@link stdoutLog}, or `destination`. Credentials are redacted
- * wherever they might be attached.
+ * wherever they might be attached. An error goes in as `log.warn({ err }, '…')`: the `err`
+ * serializer writes {@link errorFields}, with the stack only at error and fatal.
  */
 export function createLogger(level: string, destination: { write(line: string): void } = stdoutLog()): Logger {
   return pino(
@@ -44,6 +74,17 @@ export function createLogger(level: string, destination: { write(line: string): 
       base: undefined,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: (err: unknown) => errorFields(err, true) },
+      hooks: {
+        // The serializer cannot see the line's level: below error, strip the stack here first.
+        logMethod(args, method, lineLevel) {
+          const first = args[0] as unknown;
+          if (lineLevel < ERROR_LEVEL && first && typeof first === 'object' && 'err' in first) {
+            args[0] = { ...first, err: errorFields((first as { err: unknown }).err) } as never;
+          }
+          return method.apply(this, args);
+        },
+      },
       redact: {
         paths: ['password', '*.password', 'connectionString', '*.connectionString', 'token', '*.token'],
         censor: '[redacted]',

@@ -73,6 +73,6 @@ async function backupBeforeMigrating(db: Db, config: Config): Promise<boolean> {
 }
 
 main().catch((err) => {
-  console.error(err instanceof ConfigError ? err.message : `migrate failed: ${err?.code ? `${err.code} ` : ''}${err?.message ?? err}`);
+  console.error(err instanceof ConfigError ? `Invalid configuration:\n  ${err.message}` : `migrate failed: ${err?.code ? `${err.code} ` : ''}${err?.message ?? err}`);
   process.exit(1);
 });

@@ -23,7 +23,7 @@ export function probes({ db, log, metrics, state, uptime }: { db: () => Promise<
       try {
         state.migrated = await migrationsApplied(await db());
       } catch (err) {
-        log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'readiness: cannot check the schema');
+        log.warn({ err }, 'readiness: cannot check the schema');
         return c.json({ status: 'starting', reason: 'database not reachable yet' }, 503);
       }
       if (!state.migrated) return c.json({ status: 'starting', reason: 'migrations not applied' }, 503);

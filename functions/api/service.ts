@@ -24,8 +24,10 @@ const RETRY_MAX_MS = 5000;
 export function createService(config: Config, log: Logger) {
   let opening: Promise<Db> | undefined;
   let opened: Db | undefined;
+  // Fired by close(): a database still being created (a first PGlite start) stops at once.
+  const stop = new AbortController();
   const db = () =>
-    (opening ??= openDb(config, log).then(
+    (opening ??= openDb(config, log, stop.signal).then(
       (d) => (opened = d),
       (err) => {
         opening = undefined; // let the next request try again
@@ -48,8 +50,9 @@ export function createService(config: Config, log: Logger) {
    * starts before its database recovers by itself. Resolves once the schema is current; rejects
    * only for errors a retry cannot fix (a failing migration, a PGlite directory in use), which
    * the host treats as fatal. Resolves at once (undefined) when start-up migrations are off.
+   * `onWaiting` is called once, on the first attempt that finds the database unreachable.
    */
-  function migrateOnStart(): Promise<void> | undefined {
+  function migrateOnStart({ onWaiting }: { onWaiting?: (err: unknown) => void } = {}): Promise<void> | undefined {
     if (!config.migrateOnStart) return undefined;
     const run = (async () => {
       for (let attempt = 1, wait = RETRY_FIRST_MS; ; attempt++, wait = Math.min(wait * 2, RETRY_MAX_MS)) {
@@ -63,10 +66,8 @@ export function createService(config: Config, log: Logger) {
         } catch (err) {
           if (!isDatabaseUnavailable(err) || state.shuttingDown) throw err;
           const outage = d?.outage?.();
-          log.warn(
-            { attempt, ...(outage ? { waitingFor: 'connection probe' } : { retryInMs: wait }), err: { code: (err as { code?: string }).code, message: (err as Error).message } },
-            'start-up migrations: database not reachable; retrying',
-          );
+          log.warn({ attempt, ...(outage ? { waitingFor: 'connection probe' } : { retryInMs: wait }), err }, 'start-up migrations: database not reachable; retrying');
+          if (attempt === 1) onWaiting?.(err);
           await (outage ?? new Promise((r) => setTimeout(r, wait).unref()));
         }
       }
@@ -78,6 +79,7 @@ export function createService(config: Config, log: Logger) {
 
   async function close() {
     state.shuttingDown = true;
+    stop.abort();
     if (opening) await (await opening.catch(() => undefined))?.close();
   }
 

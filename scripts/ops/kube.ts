@@ -104,18 +104,27 @@ export function kubeconfigSource(env: NodeJS.ProcessEnv = process.env): string |
 }
 
 /**
+ * The sentence every cluster command prints when no cluster is configured at all (no KUBECONFIG,
+ * no ~/.kube/config, not in a pod), with what to do; undefined when one is. Asked before any
+ * client is made: client-node and kubectl would otherwise fall back to http://localhost:8080 and
+ * report only "connection refused".
+ */
+export function noClusterConfigured(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (kubeconfigSource(env)) return undefined;
+  return (
+    'no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. ' +
+    'Point KUBECONFIG at your cluster (e.g. `aws eks update-kubeconfig --name <cluster>`).'
+  );
+}
+
+/**
  * Load the kubeconfig in use (KUBECONFIG, ~/.kube/config, or the pod's service account).
  * Without one, client-node would silently try http://localhost:8080; say so instead.
  */
 export function loadKubeConfig(options: KubeOptions = {}): KubeConfig {
   const env = options.env ?? process.env;
-  if (!kubeconfigSource(env)) {
-    throw new KubeError(
-      'no-config',
-      'no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. ' +
-        'Point KUBECONFIG at your cluster (e.g. `aws eks update-kubeconfig --name <cluster>`).',
-    );
-  }
+  const none = noClusterConfigured(env);
+  if (none) throw new KubeError('no-config', none);
   const kc = new KubeConfig();
   try {
     kc.loadFromDefault();

@@ -9,6 +9,7 @@ describe('runtimeConfig', () => {
       featureEditTask: true,
       featureDeleteTask: true,
       appVersion: 'dev',
+      apiSleeps: false,
     });
   });
 
@@ -25,7 +26,12 @@ describe('runtimeConfig', () => {
       featureEditTask: false,
       featureDeleteTask: false,
       appVersion: '2.1.0',
+      apiSleeps: false,
     });
+  });
+
+  it('says the API can sleep only when the host says so (the nginx image writes true)', () => {
+    expect(runtimeConfig({}, { apiSleeps: true }).apiSleeps).toBe(true);
   });
 
   it('falls back to the npm package version', () => {

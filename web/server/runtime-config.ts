@@ -14,17 +14,27 @@ export interface RuntimeConfig {
   featureEditTask: boolean;
   featureDeleteTask: boolean;
   appVersion: string;
+  /**
+   * Whether the API can be asleep (scaled to zero) when the page asks, so a slow first answer means
+   * "waking up": true behind the nginx image (the cluster's Knative Service scales to zero), false
+   * under `npm start` and `npm run dev`, where the API is in the page's own process.
+   */
+  apiSleeps: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
 
-/** @throws ConfigError naming the variable when a flag has a value outside FLAG_SPELLINGS. */
-export function runtimeConfig(env: Env): RuntimeConfig {
+/**
+ * @param host what the serving host knows about the API: `apiSleeps` (default false, the local hosts)
+ * @throws ConfigError naming the variable when a flag has a value outside FLAG_SPELLINGS.
+ */
+export function runtimeConfig(env: Env, host: { apiSleeps?: boolean } = {}): RuntimeConfig {
   return {
     apiUrl: env.API_URL?.trim() || '/api',
     featureEditTask: parseFlag('FEATURE_EDIT_TASK', env.FEATURE_EDIT_TASK, true),
     featureDeleteTask: parseFlag('FEATURE_DELETE_TASK', env.FEATURE_DELETE_TASK, true),
     // npm sets npm_package_version for `npm run …`, so `npm start` and `npm run dev` report the package's.
     appVersion: env.APP_VERSION?.trim() || env.npm_package_version || 'dev',
+    apiSleeps: host.apiSleeps ?? false,
   };
 }

@@ -1,3 +1,4 @@
+import type { InjectionKey } from 'vue';
 import type { RuntimeConfig } from '../server/runtime-config';
 
 export type { RuntimeConfig };
@@ -7,7 +8,12 @@ export const defaultConfig: RuntimeConfig = {
   featureEditTask: true,
   featureDeleteTask: true,
   appVersion: 'unknown',
+  // Without a config.json the page cannot know; the cluster's answer (scale to zero) is the safe one.
+  apiSleeps: true,
 };
+
+/** `RuntimeConfig.apiSleeps`, provided by main.ts to the status line (StatusBar.vue). */
+export const apiSleepsKey: InjectionKey<boolean> = Symbol('apiSleeps');
 
 /**
  * Reads `/config.json`, written at deploy time from the environment. A missing or malformed file
@@ -28,5 +34,6 @@ export async function fetchRuntimeConfig(doFetch: typeof fetch = (i, init) => fe
     featureEditTask: pick('featureEditTask'),
     featureDeleteTask: pick('featureDeleteTask'),
     appVersion: pick('appVersion'),
+    apiSleeps: pick('apiSleeps'),
   };
 }

@@ -1,11 +1,13 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import { createDirectories } from '../directories';
+import { loadMigrations } from '../migrations/files';
 import { lockDirectory } from './directory-lock';
-import type { Db, Queryable, Row } from './types';
+import { pgliteQueryable, seedBytes } from './pglite-seed';
+import type { Db } from './types';
 
 /**
  * Embedded Postgres for local work. One instance per data directory per process:
@@ -15,50 +17,105 @@ import type { Db, Queryable, Row } from './types';
 const open = new Map<string, Promise<PGlite>>();
 const locks = new Map<string, () => void>();
 
+/** The way out printed with every problem of a data directory. */
+const WAY_OUT = '`npm run reset` deletes the local data (or set PGLITE_DIR to another directory)';
+
 /**
- * Creating a new data directory runs initdb inside WebAssembly: seconds of CPU in one call, during
- * which the thread answers nothing (15 s measured on a busy 2-core machine: /healthz and the page
- * stalled). So a new directory is created in a worker thread first; opening an existing one is
- * far shorter. Resolves at once for memory:// and for a directory that already holds a cluster.
+ * A data directory PGlite cannot use. `PGLITE_DAMAGED`: it holds a cluster that does not open
+ * (damaged files, or made by another PGlite/PostgreSQL version). `PGLITE_FOREIGN`: it is not empty
+ * but holds no cluster (PGLITE_DIR pointed at some other folder); nothing in it is touched.
  */
-function initialise(dir: string): Promise<void> {
-  if (dir.startsWith('memory://') || existsSync(join(dir, 'PG_VERSION'))) return Promise.resolve();
-  const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  const worker = new Worker(
-    `const { workerData } = require('node:worker_threads');
-     const { PGlite } = require(workerData.pglite);
-     PGlite.create(workerData.dir).then((db) => db.close());`,
-    { eval: true, workerData: { pglite, dir } },
-  );
-  return new Promise((resolve, reject) => {
-    worker.once('error', reject);
-    worker.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`initialising PGlite in ${dir} failed (worker exit ${code})`))));
-  });
+export class PgliteDirectoryError extends Error {
+  override name = 'PgliteDirectoryError';
+  constructor(
+    readonly code: 'PGLITE_DAMAGED' | 'PGLITE_FOREIGN',
+    readonly dir: string,
+    reason: string,
+  ) {
+    super(
+      code === 'PGLITE_DAMAGED'
+        ? `PGlite directory ${dir} cannot be opened (${reason}): it is damaged or was made by another PGlite version. ${WAY_OUT}.`
+        : `PGlite directory ${dir} is not empty and holds no database (${reason}): set PGLITE_DIR to a new or empty directory.`,
+    );
+  }
 }
 
-export async function createPgliteDb(dir: string): Promise<Db> {
+/** Where a new directory is assembled before it takes its name: `<parent>/.<name>.creating`. */
+const creatingPath = (dir: string) => join(dirname(dir), `.${basename(dir)}.creating`);
+
+/**
+ * Makes `dir` a migrated data directory from the seed (db/pglite-seed.ts) when it holds none yet.
+ * The cluster is assembled beside it and renamed into place, so a start stopped half-way (Ctrl+C,
+ * kill -9) leaves no half-made directory: the next start, holding the lock, discards the leftover
+ * and begins again. Nothing to do for a directory that already holds a cluster.
+ */
+async function createFromSeed(dir: string, signal?: AbortSignal): Promise<void> {
+  if (existsSync(join(dir, 'PG_VERSION'))) return;
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  if (entries.length > 0) throw new PgliteDirectoryError('PGLITE_FOREIGN', dir, `no PG_VERSION; it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}`);
+  const seed = await seedBytes(loadMigrations(), signal);
+  const creating = creatingPath(dir);
+  rmSync(creating, { recursive: true, force: true }); // a leftover of a stopped start (we hold the lock)
+  createDirectories(creating);
+  try {
+    const { PGlite } = await import('@electric-sql/pglite');
+    const db = await PGlite.create(creating, { loadDataDir: new Blob([seed as BlobPart]) });
+    await db.close();
+    if (signal?.aborted) throw Object.assign(new Error('creating the PGlite database was stopped'), { code: 'ABORT_ERR' });
+    if (existsSync(dir)) rmdirSync(dir); // empty (checked above): rename(2) needs the name free or an empty directory
+    renameSync(creating, dir);
+  } catch (err) {
+    rmSync(creating, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Opens PGlite on `dir` (or a fresh `memory://` database). A new directory, and every memory://
+ * database, starts from the seed instead of initdb. `signal` stops a creation in progress (the
+ * promise rejects with code ABORT_ERR and nothing is left behind).
+ *
+ * @throws DirectoryLockedError another live process holds the directory
+ * @throws PgliteDirectoryError (PGLITE_DAMAGED, PGLITE_FOREIGN) the directory cannot be used; the message names it and the way out
+ */
+export async function createPgliteDb(dir: string, signal?: AbortSignal): Promise<Db> {
   // Every memory:// database is its own; only directories are shared.
   const memory = dir.startsWith('memory://');
   let instance = memory ? undefined : open.get(dir);
   if (!instance) {
     if (!memory) {
       // Not Node's recursive mkdir: it never returns for a PGLITE_DIR under /proc (directories.ts).
-      createDirectories(dir);
+      createDirectories(dirname(resolve(dir)));
       locks.set(dir, lockDirectory(resolve(dir)));
     }
     // A dynamic import of the external package keeps it out of the bundle's static imports,
     // so production processes on pg or neon never resolve it.
-    instance = initialise(dir).then(() => import('@electric-sql/pglite')).then(({ PGlite }) => PGlite.create(dir));
-    if (!memory) open.set(dir, instance);
+    instance = (async () => {
+      const { PGlite } = await import('@electric-sql/pglite');
+      if (memory) return PGlite.create(dir, { loadDataDir: new Blob([(await seedBytes(loadMigrations(), signal)) as BlobPart]) });
+      await createFromSeed(dir, signal);
+      try {
+        const db = await PGlite.create(dir);
+        await db.query('SELECT 1');
+        return db;
+      } catch (err) {
+        throw new PgliteDirectoryError('PGLITE_DAMAGED', dir, String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 200));
+      }
+    })();
+    if (!memory) {
+      open.set(dir, instance);
+      // A failed open must not stick: the next call (a retry, a restart of the dev server) tries again.
+      instance.catch(() => {
+        open.delete(dir);
+        locks.get(dir)?.();
+        locks.delete(dir);
+      });
+    }
   }
   const db = await instance;
-  const run = async <R extends Row>(q: { query: PGlite['query'] }, text: string, params?: unknown[]) =>
-    (await q.query<R>(text, params as unknown[])).rows;
   return {
     driver: 'pglite',
-    query: (text, params) => run(db, text, params),
-    transaction: (fn) =>
-      db.transaction((tx) => fn({ query: (text, params) => run(tx, text, params) } as Queryable)),
+    ...pgliteQueryable(db),
     stats: () => ({ total: 1, idle: 1, waiting: 0 }),
     async close() {
       if (!memory) open.delete(dir);

@@ -25,6 +25,22 @@ describe('waking-up notice', () => {
     expect(wrapper.find('.waking').exists()).toBe(false);
   });
 
+  // Before, the page said the API "sleeps when nobody uses it" under npm start too, where it never does.
+  it('says the local database is starting, not waking up, where the API cannot sleep (npm start, npm run dev)', async () => {
+    const api = fakeApi(['A']);
+    const { wrapper, store } = await mountApp(api, { apiSleeps: false });
+    vi.useFakeTimers();
+    api.hold();
+    const loading = store.load();
+    await vi.advanceTimersByTimeAsync(800);
+    const status = wrapper.get('[role="status"]').text();
+    expect(status).toContain('Starting the local database…');
+    expect(status).not.toContain('Waking up');
+    expect(status).not.toContain('sleeps');
+    api.release();
+    await loading;
+  });
+
   it('never shows for a quick answer', async () => {
     const api = fakeApi(['A']);
     const { wrapper, store } = await mountApp(api);

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { DirectoryLockedError } from './db/directory-lock';
+import { ConfigError } from './env';
+import { MigrationChangedError } from './migrations/runner';
+import { fatalMessage } from './preflight';
+
+// The one printer every host uses when it cannot start: what a person reads, and the exit code.
+describe('fatalMessage', () => {
+  it('bad configuration: the header once, the variable named, exit 78', () => {
+    expect(fatalMessage(new ConfigError('FEATURE_EDIT_TASK must be one of …'))).toEqual({ text: 'Invalid configuration:\n  FEATURE_EDIT_TASK must be one of …', exitCode: 78, explained: true });
+  });
+
+  it('what stops a start without being configuration: one line with the next step, exit 1', () => {
+    const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use :::3000'), { code: 'EADDRINUSE', port: 3000 });
+    expect(fatalMessage(inUse)).toEqual({ text: 'port 3000 is already in use: stop the other process or set PORT', exitCode: 1, explained: true });
+    const locked = new DirectoryLockedError('/x/pglite', 42, 'elsewhere');
+    expect(fatalMessage(locked)).toEqual({ text: locked.message, exitCode: 1, explained: true });
+    const missing = Object.assign(new Error('database "tasks" does not exist'), { code: '3D000' });
+    expect(fatalMessage(missing).text).toBe('database "tasks" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists');
+    expect(fatalMessage(new MigrationChangedError('001_create_main_table.sql')).text).toMatch(/^start-up migrations failed: migration 001_create_main_table\.sql was changed after it was applied/);
+  });
+
+  it('anything unforeseen: a line, exit 1, and marked for the log with its stack', () => {
+    expect(fatalMessage(new TypeError('x is not a function'))).toEqual({ text: 'cannot start: x is not a function', exitCode: 1, explained: false });
+  });
+});
