@@ -320,12 +320,24 @@ describe('the commands on a local directory: one line, the exit code that fits, 
     // PGLITE_DIR is made the same way.
     const r = await runBundle(backupBundle, [], { PGLITE_DIR: '/proc/x/y', BACKUP_URI: join(dir, 'backups') });
     expect(r.code, r.stderr).toBe(78);
-    expect(lines(r)).toEqual(['backup: cannot create the directory /proc/x/y: /proc cannot hold directories (ENOENT)']);
+    // New PGlite directories are assembled beside their final name: the first level that cannot be made is named.
+    expect(lines(r)).toEqual(['backup: cannot create the directory /proc/x: /proc cannot hold directories (ENOENT)']);
   });
 
   it('a never-migrated database is exit 78 with one line and leaves no backup folder', async () => {
+    // A new PGlite directory starts migrated (from the seed), so the never-migrated database is an empty PostgreSQL one.
     const dir = scratch();
-    const r = await runBundle(backupBundle, [], { PGLITE_DIR: join(dir, 'empty-db'), BACKUP_URI: join(dir, 'backups') });
+    const name = `never_migrated_${randomUUID().slice(0, 8)}`;
+    const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    let r: Awaited<ReturnType<typeof runBundle>>;
+    try {
+      r = await runBundle(backupBundle, [], { DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`, DB_DRIVER: 'pg', BACKUP_URI: join(dir, 'backups') });
+    } finally {
+      await admin.query(`DROP DATABASE ${name}`);
+      await admin.end();
+    }
     expect(r.code, r.stderr).toBe(78);
     expect(lines(r)).toEqual([expect.stringMatching(/^backup: the configured database has no schema_migrations table: it was never migrated/)]);
     const list = await runBundle(restoreBundle, ['--list'], { BACKUP_URI: join(dir, 'backups') });

@@ -33,7 +33,7 @@ describe('backups', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tasks-backup-unit-'));
     dirs.push(dir);
     const store = new FailingStore(dir);
-    const db = await createPgliteDb('memory://');
+    const db = await createPgliteDb('memory://', undefined, { blank: true });
     await migrate(db);
     await db.query("INSERT INTO main_table (task) VALUES ('first')");
     const good = await takeBackup(db, store, { reason: 'manual', appVersion: 'test' });
@@ -45,7 +45,7 @@ describe('backups', () => {
     expect((await findBackup(store, 'latest')).id).toBe(good.id);
     await db.close();
 
-    const target = await createPgliteDb('memory://');
+    const target = await createPgliteDb('memory://', undefined, { blank: true });
     const result = await restoreBackup(target, store, { from: 'latest' });
     expect(result.restored.main_table!.rows).toBe(1);
     expect(await target.query('SELECT task FROM main_table')).toEqual([{ task: 'first' }]);
@@ -56,14 +56,14 @@ describe('backups', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tasks-backup-unit-'));
     dirs.push(dir);
     const store = new DirectoryStore(dir);
-    const older = await createPgliteDb('memory://');
+    const older = await createPgliteDb('memory://', undefined, { blank: true });
     await migrate(older, loadMigrations().filter((m) => m.version < '010'));
     await older.query("INSERT INTO main_table (task) VALUES ('from before versions')");
     const before = await takeBackup(older, store, { reason: 'manual', appVersion: 'test' });
     await older.close();
     expect([before.schemaVersion, before.tables.main_table!.columns.includes('version')]).toEqual(['009', false]);
 
-    const current = await createPgliteDb('memory://');
+    const current = await createPgliteDb('memory://', undefined, { blank: true });
     await migrate(current);
     await current.query("INSERT INTO main_table (task) VALUES ('changed twice')");
     await current.query("SELECT task_update(1::bigint, 'changed'::varchar, NULL::boolean, NULL::integer[])");
@@ -76,7 +76,7 @@ describe('backups', () => {
       [before, [{ task: 'from before versions', done: false, version: 1 }]],
       [after, [{ task: 'changed', done: true, version: 3 }]],
     ] as const) {
-      const target = await createPgliteDb('memory://');
+      const target = await createPgliteDb('memory://', undefined, { blank: true });
       await restoreBackup(target, store, { from: backup.id });
       expect(await target.query('SELECT task, done, version FROM main_table'), backup.schemaVersion).toEqual(expected);
       await target.close();
@@ -86,7 +86,7 @@ describe('backups', () => {
   it('refuses a database that was never migrated as a configuration error, leaving no folder behind', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tasks-backup-unit-'));
     dirs.push(dir);
-    const db = await createPgliteDb('memory://');
+    const db = await createPgliteDb('memory://', undefined, { blank: true });
     const err = await takeBackup(db, new DirectoryStore(dir), { reason: 'manual', appVersion: 'test' }).catch((e) => e);
     expect(err).toBeInstanceOf(BackupError);
     expect((err as BackupError).kind).toBe('config');
@@ -97,7 +97,7 @@ describe('backups', () => {
   it('a backup that fails while reading rows leaves nothing, so --list shows nothing incomplete', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tasks-backup-unit-'));
     dirs.push(dir);
-    const db = await createPgliteDb('memory://');
+    const db = await createPgliteDb('memory://', undefined, { blank: true });
     await migrate(db);
     await db.query("INSERT INTO main_table (task) VALUES ('kept')");
     // The connection drops once the dump reaches main_table, as a restarted database would.
@@ -158,12 +158,12 @@ describe('restoring a damaged backup', () => {
   // One good backup to damage; its directory outlives each test (afterEach clears only `dirs`).
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tasks-backup-unit-'));
-    source = await createPgliteDb('memory://');
+    source = await createPgliteDb('memory://', undefined, { blank: true });
     await migrate(source);
     await source.query("INSERT INTO main_table (task) VALUES ('one'), ('two'), ('three')");
     good = (await takeBackup(source, new DirectoryStore(dir), { reason: 'manual', appVersion: 'test' })).id;
     await source.close();
-    target = await createPgliteDb('memory://');
+    target = await createPgliteDb('memory://', undefined, { blank: true });
   });
   afterAll(async () => {
     await target?.close();

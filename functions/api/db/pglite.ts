@@ -73,12 +73,13 @@ async function createFromSeed(dir: string, signal?: AbortSignal): Promise<void> 
 /**
  * Opens PGlite on `dir` (or a fresh `memory://` database). A new directory, and every memory://
  * database, starts from the seed instead of initdb. `signal` stops a creation in progress (the
- * promise rejects with code ABORT_ERR and nothing is left behind).
+ * promise rejects with code ABORT_ERR and nothing is left behind). `blank`: a memory:// database
+ * straight from initdb, never migrated (for tests of what migrations and restores do to one).
  *
  * @throws DirectoryLockedError another live process holds the directory
  * @throws PgliteDirectoryError (PGLITE_DAMAGED, PGLITE_FOREIGN) the directory cannot be used; the message names it and the way out
  */
-export async function createPgliteDb(dir: string, signal?: AbortSignal): Promise<Db> {
+export async function createPgliteDb(dir: string, signal?: AbortSignal, { blank = false }: { blank?: boolean } = {}): Promise<Db> {
   // Every memory:// database is its own; only directories are shared.
   const memory = dir.startsWith('memory://');
   let instance = memory ? undefined : open.get(dir);
@@ -92,6 +93,7 @@ export async function createPgliteDb(dir: string, signal?: AbortSignal): Promise
     // so production processes on pg or neon never resolve it.
     instance = (async () => {
       const { PGlite } = await import('@electric-sql/pglite');
+      if (memory && blank) return PGlite.create(dir);
       if (memory) return PGlite.create(dir, { loadDataDir: new Blob([(await seedBytes(loadMigrations(), signal)) as BlobPart]) });
       await createFromSeed(dir, signal);
       try {
