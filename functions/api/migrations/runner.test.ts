@@ -106,7 +106,7 @@ describe('migrations', () => {
   });
 
   it('works the same on PGlite', async () => {
-    const db = await createPgliteDb('memory://');
+    const db = await createPgliteDb('memory://', undefined, { blank: true });
     cleanups.push(() => db.close());
     expect((await migrate(db)).applied).toHaveLength(ALL.length);
     expect(await migrationsApplied(db)).toBe(true);
