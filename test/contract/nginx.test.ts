@@ -17,7 +17,7 @@ describe('nginx on API paths', () => {
     const r = await host.request('POST', '/api/tasks', big, { 'content-type': 'application/json' });
     expect(r.status).toBe(413);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await r.json()).toEqual({ success: false, message: 'The request body is too large', code: 'payload_too_large' });
+    expect(await r.json()).toEqual({ success: false, message: 'The request body must be at most 16384 bytes', code: 'payload_too_large' });
     expect((await (await host.request('GET', '/api/tasks')).json()).tasks).toEqual([]);
   });
 
