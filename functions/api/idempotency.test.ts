@@ -10,7 +10,7 @@ import { createPgliteDb } from './db/pglite';
 import { expiredKeyCleanup, IDEMPOTENCY_RETENTION_HOURS, idempotencyKeyRows, keyedWrite, parseIdempotencyKey, requestFingerprint } from './idempotency';
 import { taskRepository, taskWrites } from './tasks';
 import { createMetrics } from './metrics';
-import { createLogger } from './logger';
+import { createLogger, errorFields } from './logger';
 import { migrate } from './migrations/runner';
 
 /**
@@ -56,6 +56,26 @@ describe('parseIdempotencyKey and requestFingerprint', () => {
     expect(tagged).not.toBe(plain);
     expect(requestFingerprint('PATCH', '/api/tasks/1', body, '"1"')).toBe(tagged);
     for (const other of ['"2"', '*', 'W/"1"', '"1", "2"']) expect(requestFingerprint('PATCH', '/api/tasks/1', body, other), other).not.toBe(tagged);
+  });
+});
+
+describe('expiredKeyCleanup when the database fails', () => {
+  it("logs through the logger's err serializer: type, code and message, no driver property", async () => {
+    class DriverError extends Error {
+      override name = 'DriverError';
+      code = '57014';
+      client = { connectionParameters: { password: 'hunter2' } };
+    }
+    const lines: Record<string, unknown>[] = [];
+    const captured = createLogger('debug', { write: (line) => void lines.push(JSON.parse(line)) });
+    const err = new DriverError('canceling statement due to statement timeout');
+    const failing = { query: () => Promise.reject(err) } as unknown as Db;
+    expect(await expiredKeyCleanup(captured)(failing)).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'warn', msg: 'removing expired idempotency keys failed' });
+    expect(lines[0]!.err).toEqual(errorFields(err));
+    expect(lines[0]!.err).toEqual({ type: 'DriverError', code: '57014', message: 'canceling statement due to statement timeout' });
+    expect(JSON.stringify(lines)).not.toContain('hunter2');
   });
 });
 

@@ -157,7 +157,7 @@ export function expiredKeyCleanup(log: Logger, { intervalMs = CLEANUP_INTERVAL_M
         if (row!.n < batch || Date.now() - started >= budgetMs) break;
       }
     } catch (err) {
-      log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'removing expired idempotency keys failed');
+      log.warn({ err }, 'removing expired idempotency keys failed');
     }
     return deleted;
   };

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres';
 import { loadConfig } from '../config';
-import { createLogger } from '../logger';
+import { createLogger, errorFields } from '../logger';
 import { createPgDb } from './pg';
-import { connectionBreaker, probeDelay } from './pool';
+import { connectionBreaker, createPoolDb, probeDelay } from './pool';
 import { retryingReads } from './read-retry';
 
 /** Writes a Secret volume the way the kubelet does: files are symlinks into ..data, swapped by rename. */
@@ -192,5 +192,71 @@ describe('connectionBreaker', () => {
     expect([0, 1, 2, 3, 4, 10].map((n) => probeDelay(n, 0))).toEqual([50, 100, 200, 250, 250, 250]);
     expect(probeDelay(1, 29_999)).toBe(100);
     expect([0, 3, 4, 5, 20].map((n) => probeDelay(n, 30_000))).toEqual([250, 400, 800, 1000, 1000]);
+  });
+});
+
+describe("the pool's log lines about errors", () => {
+  class DriverError extends Error {
+    override name = 'DriverError';
+    code = '57P01';
+    // What a driver's error can hold: never to be logged.
+    client = { connectionParameters: { password: 'hunter2' } };
+  }
+
+  /** A pool that never connects: only its 'error' listener matters here. */
+  function fakePool() {
+    const listeners: ((err: Error) => void)[] = [];
+    const pool = {
+      query: () => Promise.reject(new Error('not used')),
+      connect: () => Promise.reject(new Error('not used')),
+      end: () => Promise.resolve(),
+      on: (_event: 'error', listener: (err: Error) => void) => void listeners.push(listener),
+      totalCount: 0,
+      idleCount: 0,
+      waitingCount: 0,
+    };
+    return { pool, fail: (err: Error) => listeners.forEach((l) => l(err)) };
+  }
+
+  function capture() {
+    const lines: Record<string, unknown>[] = [];
+    return { log: createLogger('debug', { write: (line) => void lines.push(JSON.parse(line)) }), lines };
+  }
+
+  it("go through the logger's err serializer: type, code and message, no driver property", async () => {
+    const { log, lines } = capture();
+    const fake = fakePool();
+    const db = createPoolDb('pg', loadConfig({ DB_HOST: 'db.internal', DB_PASSWORD: 'hunter2' }).db, () => fake.pool, log);
+    try {
+      const err = new DriverError('terminating connection due to administrator command');
+      fake.fail(err);
+      const line = lines.find((l) => l.msg === 'idle database connection failed');
+      expect(line?.err).toEqual(errorFields(err));
+      expect(line?.err).toEqual({ type: 'DriverError', code: '57P01', message: 'terminating connection due to administrator command' });
+      expect(JSON.stringify(lines)).not.toContain('hunter2');
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('at error level with the stack: rotated files that contradict the configuration', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-creds-'));
+    const vol = secretVolume(dir);
+    vol.write({ username: 'app', password: 'hunter2' });
+    const { log, lines } = capture();
+    const fake = fakePool();
+    const db = createPoolDb('pg', loadConfig({ DATABASE_URL: 'postgres://db.internal:6000/tasks', DB_CREDENTIALS_DIR: dir }).db, () => fake.pool, log);
+    try {
+      vol.write({ username: 'app', password: 'rotated-hunter3', port: '7000' });
+      await expect.poll(() => lines.find((l) => String(l.msg).includes('contradict the configuration')), { timeout: 10_000 }).toBeDefined();
+      const line = lines.find((l) => String(l.msg).includes('contradict the configuration'))!;
+      expect(line.level).toBe('error');
+      expect(line.err).toMatchObject({ type: 'ConfigError', message: expect.stringContaining('the database port is given by the "port" file in DB_CREDENTIALS_DIR and by DATABASE_URL') });
+      expect((line.err as { stack?: string }).stack).toMatch(/^ConfigError: /);
+      expect(JSON.stringify(lines)).not.toMatch(/hunter[23]|7000/);
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

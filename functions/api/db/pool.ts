@@ -60,7 +60,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
     const config: Record<string, unknown> = { ...common, ...dbConnection(target, c) };
     const p = makePool(config);
     // An idle client losing its connection must not crash the process.
-    p.on('error', (err) => log.warn({ err: describe(err) }, 'idle database connection failed'));
+    p.on('error', (err) => log.warn({ err }, 'idle database connection failed'));
     return p;
   }
 
@@ -71,7 +71,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
     try {
       next = mounted.read();
     } catch (err) {
-      log.warn({ err: describe(err) }, 'cannot read database credentials; keeping the current pool');
+      log.warn({ err }, 'cannot read database credentials; keeping the current pool');
       return false;
     }
     if (creds && sameCredentials(next, creds)) return false;
@@ -82,7 +82,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       // The same precedence as at start-up (config.ts dbConnection): files that now contradict
       // DATABASE_URL or a DB_* variable are not followed; the message names both sources.
       if (!(err instanceof ConfigError)) throw err;
-      log.error({ err: describe(err) }, 'database credentials changed but contradict the configuration; keeping the current pool');
+      log.error({ err }, 'database credentials changed but contradict the configuration; keeping the current pool');
       return false;
     }
     const old = pool;
@@ -107,7 +107,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
     try {
       replacement = build(creds);
     } catch (err) {
-      log.warn({ err: describe(err) }, 'cannot open a new pool after sessions were terminated; keeping the current one');
+      log.warn({ err }, 'cannot open a new pool after sessions were terminated; keeping the current one');
       return;
     }
     pool = replacement;
@@ -122,7 +122,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
   function retire(old: PgLikePool) {
     const tryEnd = () => {
       if (old.waitingCount > 0) return void setTimeout(tryEnd, 25);
-      old.end().catch((err) => log.warn({ err: describe(err) }, 'closing the previous pool failed'));
+      old.end().catch((err) => log.warn({ err }, 'closing the previous pool failed'));
     };
     tryEnd();
   }
@@ -183,7 +183,7 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       // that arrives then (57P01 during a restart, found by test/faults/db-restart) would crash too.
       if (!listening.has(client)) {
         listening.add(client);
-        client.on('error', (err) => log.debug({ err: describe(err) }, 'database connection in a transaction failed'));
+        client.on('error', (err) => log.debug({ err }, 'database connection in a transaction failed'));
       }
       const q: Queryable = {
         query: async <R extends Row = Row>(text: string, params?: unknown[], options?: QueryOptions) =>
@@ -211,12 +211,6 @@ export function createPoolDb(driver: Driver, target: DbTarget, makePool: PoolFac
       await pool.end();
     },
   };
-}
-
-/** Error details safe for logs: code and message, never connection parameters. */
-export function describe(err: unknown): { code?: string; message: string } {
-  const e = err as { code?: unknown; message?: unknown };
-  return { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? err) };
 }
 
 /** Every value of a credentials directory, so a change of host, port or dbname is followed too. */
