@@ -1,7 +1,11 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, serverBundle, startApi, ensureBundle } from './support/api';
+import { freePort, migrateBundle, serverBundle, startApi, ensureBundle } from './support/api';
 import { KubeletSecretVolume } from './support/kubelet-secret-volume';
 import { createTestDatabase, type TestDatabase } from './support/postgres';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
@@ -19,6 +23,8 @@ let proxy: TcpProxy;
 let volume: KubeletSecretVolume;
 /** DATABASE_URL through the proxy: a port that is not 5432, so a connection to 5432 would not be counted. */
 let viaProxy: string;
+/** BACKUP_URI for the backup command: it never gets that far. */
+const backups = mkdtempSync(join(tmpdir(), 'tasks-precedence-backups-'));
 
 beforeAll(async () => {
   await ensureBundle();
@@ -30,6 +36,7 @@ beforeAll(async () => {
   volume = KubeletSecretVolume.create({ username: decodeURIComponent(url.username) || 'postgres', password: 'unused-with-trust' });
 });
 afterAll(async () => {
+  rmSync(backups, { recursive: true, force: true });
   volume?.remove();
   await proxy?.close();
   await database?.drop();
@@ -40,7 +47,7 @@ function runToExit(args: string[], env: Record<string, string>): Promise<{ code:
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true', LOG_LEVEL: 'warn', ...env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', VITE_CONFIG_NATIVE_IGNORE_WARNING: 'true', LOG_LEVEL: 'warn', BACKUP_URI: backups, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -58,6 +65,9 @@ const HOSTS: Array<[string, string[]]> = [
   ['the bundle', [serverBundle]],
   ['npm start', ['--import', 'tsx', 'scripts/start.ts']],
   ['npm run dev', ['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1']],
+  // The commands that open the database as the API does.
+  ['the migrate command', [migrateBundle]],
+  ['the backup command', [join(dirname(serverBundle), 'backup.mjs')]],
 ];
 
 describe('DATABASE_URL with a credentials directory', () => {
@@ -106,6 +116,22 @@ describe.each(HOSTS)('a contradiction stops %s with exit 78 naming both sources'
     expect(r.out).not.toMatch(/\n\s+at /);
   });
 
+  // pg took the query parameter in place of the URL's own part: another server, silently.
+  it("DATABASE_URL's ?port= parameter against its own port", async () => {
+    const r = await runToExit(args, { PORT: String(await freePort()), DB_DRIVER: 'pg', DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:55532/postgres?port=5432&sslmode=disable' });
+    expect(r.code, r.out).toBe(78);
+    expect(r.out).toContain("the database port is given by DATABASE_URL and by DATABASE_URL's ?port= parameter with different values");
+    expect(r.out).not.toContain('hunter2');
+    expect(r.out).not.toMatch(/\n\s+at /);
+  });
+
+  it("DATABASE_URL's ?user= parameter against DB_USER", async () => {
+    const r = await runToExit(args, { PORT: String(await freePort()), DB_DRIVER: 'pg', DATABASE_URL: 'postgres://127.0.0.1/postgres?user=owner&password=hunter2', DB_USER: 'app' });
+    expect(r.code, r.out).toBe(78);
+    expect(r.out).toContain("the database user is given by DB_USER and by DATABASE_URL's ?user= parameter with different values");
+    expect(r.out).not.toContain('hunter2');
+  });
+
   it("the credentials directory's port against DATABASE_URL's", async () => {
     const dir = KubeletSecretVolume.create({ username: 'postgres', password: 'hunter2', port: '5432' });
     try {
@@ -115,6 +141,41 @@ describe.each(HOSTS)('a contradiction stops %s with exit 78 naming both sources'
       expect(r.out).not.toContain('hunter2');
     } finally {
       dir.remove();
+    }
+  });
+});
+
+describe('DATABASE_URL with settings as query parameters (the bundle, over HTTP)', () => {
+  beforeAll(() => {
+    const r = spawnSync(process.execPath, [migrateBundle], { cwd: root, env: { PATH: process.env.PATH ?? '', DATABASE_URL: database.url }, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`migrate failed: ${r.stderr}`);
+  });
+
+  it('reads the database named by ?dbname= and the port named by ?port=, with sslmode kept', async () => {
+    // Neither driver reads ?dbname= (pg would open the database named after the user), and Neon's
+    // reads no ?port=: the settings are moved into the URL's own parts, where both read them.
+    const url = new URL(database.url);
+    const text = `precedence ${Date.now()}`;
+    const admin = new pg.Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      await admin.query('INSERT INTO main_table (task) VALUES ($1)', [text]);
+    } finally {
+      await admin.end();
+    }
+    const before = proxy.accepted;
+    const user = decodeURIComponent(url.username) || 'postgres';
+    const api = await startApi({
+      env: { DB_DRIVER: 'pg', DATABASE_URL: `postgres://${encodeURIComponent(user)}@${url.hostname}/?port=${proxy.port}&dbname=${encodeURIComponent(database.name)}&sslmode=disable`, LOG_LEVEL: 'warn' },
+    });
+    try {
+      const res = await fetch(`${api.url}/api/tasks?limit=100`);
+      const body = await res.text();
+      expect(res.status, body).toBe(200);
+      expect(body).toContain(text);
+      expect(proxy.accepted).toBeGreaterThan(before);
+    } finally {
+      await api.stop();
     }
   });
 });

@@ -95,6 +95,23 @@ describe('database settings from DATABASE_URL, DB_* and DB_CREDENTIALS_DIR (dbCo
     expect(connection({ DATABASE_URL: 'postgres://u:p@db/x?application_name=t' })).toEqual({ connectionString: 'postgres://u:p@db/x?application_name=t' });
   });
 
+  it("moves a setting given only as a query parameter into the URL's own part, where both drivers read it", () => {
+    // pg reads ?port= and ?user= but Neon's driver reads only the URL's parts, and neither reads
+    // ?dbname= or ?database=: the same URL would reach another server or database per driver.
+    expect(connection({ DATABASE_URL: 'postgres://db/x?port=6000&sslmode=require' })).toEqual({ connectionString: 'postgres://db:6000/x?sslmode=require' });
+    expect(connection({ DATABASE_URL: 'postgres://db?dbname=tasks&application_name=t' })).toEqual({ connectionString: 'postgres://db/tasks?application_name=t' });
+    expect(connection({ DATABASE_URL: 'postgres://db/x?user=a%40b&password=p%25w' })).toEqual({ connectionString: 'postgres://a%40b:p%25w@db/x' });
+    // Agreeing with the URL's part: the parameter goes, the value stays.
+    expect(connection({ DATABASE_URL: 'postgres://u@DB:6000/x?port=6000&host=db&dbname=x' })).toEqual({ connectionString: 'postgres://u@DB:6000/x' });
+    // A socket directory cannot be a URL's host: it stays a parameter, which pg reads.
+    expect(connection({ DATABASE_URL: 'postgres:///x?host=%2Fvar%2Frun%2Fpostgresql' })).toEqual({ connectionString: 'postgres:///x?host=%2Fvar%2Frun%2Fpostgresql' });
+    // With another source the settings are merged, the parameter's among them.
+    expect(connection({ DATABASE_URL: 'postgres://db/x?port=6000&dbname=x', DB_PASSWORD: 's' })).toEqual({ host: 'db', port: 6000, database: 'x', password: 's' });
+    expect(connection({ DATABASE_URL: 'postgres://db/x?statement_timeout=5000' })).toEqual({ connectionString: 'postgres://db/x?statement_timeout=5000' });
+    expect(connection({ DATABASE_URL: 'postgres://[::1]/x?host=::1&port=6000' })).toEqual({ connectionString: 'postgres://[::1]:6000/x' });
+    expect(connection({ DATABASE_URL: 'postgres://db/x?port=6000' , DB_HOST: 'db' })).toEqual({ host: 'db', port: 6000, database: 'x' });
+  });
+
   it.each([
     [{ DATABASE_URL: 'postgres://127.0.0.1:55532/postgres', DB_PORT: '5432' }, undefined, 'the database port is given by DB_PORT and by DATABASE_URL with different values'],
     [{ DATABASE_URL: 'postgres://a/x', DB_HOST: 'b' }, undefined, 'the database host is given by DB_HOST and by DATABASE_URL'],
@@ -102,6 +119,26 @@ describe('database settings from DATABASE_URL, DB_* and DB_CREDENTIALS_DIR (dbCo
     [{ DATABASE_URL: 'postgres://owner:hunter2@db/x' }, {}, 'the database user is given by the "username" file in DB_CREDENTIALS_DIR and by DATABASE_URL'],
     [{ DB_HOST: 'db', DB_PORT: '5432' }, { port: '6543' }, 'the database port is given by the "port" file in DB_CREDENTIALS_DIR and by DB_PORT'],
     [{ DB_HOST: 'db' }, { port: 'five' }, 'the "port" file in DB_CREDENTIALS_DIR must hold an integer from 1 to 65535'],
+    // Query parameters pg reads in place of the URL's own parts (pg-connection-string), or that
+    // neither driver reads (dbname, database): a second source like any other.
+    [{ DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:55532/postgres?port=5432' }, undefined, "the database port is given by DATABASE_URL and by DATABASE_URL's ?port= parameter with different values"],
+    [{ DATABASE_URL: 'postgres://u:hunter2@a/x?host=b' }, undefined, "the database host is given by DATABASE_URL and by DATABASE_URL's ?host= parameter"],
+    [{ DATABASE_URL: 'postgres://u:hunter2@a/x?user=owner' }, undefined, "the database user is given by DATABASE_URL and by DATABASE_URL's ?user= parameter"],
+    [{ DATABASE_URL: 'postgres://u:pw@a/x?password=hunter2' }, undefined, "the database password is given by DATABASE_URL and by DATABASE_URL's ?password= parameter"],
+    [{ DATABASE_URL: 'postgres://a/x?dbname=other' }, undefined, "the database name is given by DATABASE_URL and by DATABASE_URL's ?dbname= parameter"],
+    [{ DATABASE_URL: 'postgres://a/x?database=other' }, undefined, "the database name is given by DATABASE_URL and by DATABASE_URL's ?database= parameter"],
+    [{ DATABASE_URL: 'postgres://a/?dbname=x&database=other' }, undefined, "the database name is given by DATABASE_URL's ?dbname= parameter and by DATABASE_URL's ?database= parameter"],
+    [{ DATABASE_URL: 'postgres://a/x?port=55532&port=5432' }, undefined, "the database port is given by DATABASE_URL's ?port= parameter and by DATABASE_URL's ?port= parameter (repeated)"],
+    [{ DATABASE_URL: 'postgres://127.0.0.1/postgres?port=55532', DB_PORT: '5432' }, undefined, "the database port is given by DB_PORT and by DATABASE_URL's ?port= parameter"],
+    [{ DATABASE_URL: 'postgres://127.0.0.1/postgres?user=other', DB_USER: 'app' }, undefined, "the database user is given by DB_USER and by DATABASE_URL's ?user= parameter"],
+    [{ DATABASE_URL: 'postgres://127.0.0.1/postgres?port=55532' }, { port: '5432' }, 'the database port is given by the "port" file in DB_CREDENTIALS_DIR and by DATABASE_URL\'s ?port= parameter'],
+    [{ DATABASE_URL: 'postgres://127.0.0.1/postgres?password=hunter2' }, {}, 'the database password is given by the "password" file in DB_CREDENTIALS_DIR and by DATABASE_URL\'s ?password= parameter'],
+    [{ DATABASE_URL: 'postgres://a/x?port=five' }, undefined, "DATABASE_URL's ?port= parameter must be an integer from 1 to 65535"],
+    // pg sends it as a start-up parameter in place of DB_STATEMENT_TIMEOUT_MS, the one checked against the request budget.
+    [{ DATABASE_URL: 'postgres://a/x?statement_timeout=0' }, undefined, "the statement timeout is given by DB_STATEMENT_TIMEOUT_MS (or its default) and by DATABASE_URL's ?statement_timeout= parameter with different values"],
+    [{ DATABASE_URL: 'postgres://u:hunter2%@a/x' }, undefined, 'DATABASE_URL has a malformed %-escape'],
+    // Merged with other sources, only sslmode is carried over: ?ssl=true would have been dropped (no TLS).
+    [{ DATABASE_URL: 'postgres://a/x?ssl=true' }, {}, "DATABASE_URL's ?ssl= parameter is not used when DB_* variables or DB_CREDENTIALS_DIR give database settings too"],
   ])('a contradiction stops start-up naming both sources, never a value: %o %o', (env, files, message) => {
     const e: Record<string, string> = { ...env };
     if (files) e.DB_CREDENTIALS_DIR = credentials({ username: 'app', password: 'pw', ...files });

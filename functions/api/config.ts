@@ -226,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** The settings a database connection is made of, each of which can come from several places. */
 type DbSetting = 'host' | 'port' | 'database' | 'user' | 'password';
+const DB_SETTINGS: DbSetting[] = ['host', 'port', 'database', 'user', 'password'];
 
 /** How each source names a setting, for messages (never the value: some are secrets). */
 const SOURCE_NAMES: Record<DbSetting, [files: string, variable: string]> = {
@@ -235,6 +236,16 @@ const SOURCE_NAMES: Record<DbSetting, [files: string, variable: string]> = {
   user: ['the "username" file in DB_CREDENTIALS_DIR', 'DB_USER'],
   password: ['the "password" file in DB_CREDENTIALS_DIR', 'DB_PASSWORD'],
 };
+
+/**
+ * The query parameters of DATABASE_URL that name a setting: libpq's names (PostgreSQL docs,
+ * "Connection URIs"). node-postgres (pg-connection-string) reads host, port, user and password in
+ * place of the URL's own parts; Neon's driver reads only the host; neither reads dbname or database.
+ */
+const URL_PARAMETERS: Record<DbSetting, string[]> = { host: ['host'], port: ['port'], database: ['dbname', 'database'], user: ['user'], password: ['password'] };
+
+/** The parameters the merged settings account for: the settings' own, sslmode, and statement_timeout (checked equal to ours). */
+const MERGED_PARAMETERS = new Set([...Object.values(URL_PARAMETERS).flat(), 'sslmode', 'statement_timeout']);
 
 const SETTING_LABELS: Record<DbSetting, string> = { host: 'host', port: 'port', database: 'name', user: 'user', password: 'password' };
 
@@ -246,32 +257,59 @@ export type DbConnection =
   | { connectionString: string }
   | { host?: string; port: number; database?: string; user?: string; password?: string; ssl?: boolean | { rejectUnauthorized: false } };
 
+type Given = [source: string, value: string | number];
+
 /**
  * The one place the database settings are merged (start-up in loadConfig, and db/pool.ts on every
  * re-read of a rotated credentials directory).
  *
- * Each of host, port, database, user and password may come from three sources, taken in this
+ * Each of host, port, database, user and password may come from four sources, taken in this
  * order: the credentials directory's file (`host`, `port`, `dbname`, `username`, `password`), the
- * `DB_*` variable, the part of `DATABASE_URL`. A setting no source gives takes its default (port
- * 5432; the rest pg's own). Two sources giving different values for one setting is a contradiction:
- * a ConfigError naming both sources and never the values (exit 78 at start-up; on a re-read the
- * pool keeps its current connection settings). So the order decides nothing silently: whichever
- * sources give a setting agree.
+ * `DB_*` variable, the part of `DATABASE_URL`, and its query parameter (URL_PARAMETERS: `?host=`,
+ * `?port=`, `?dbname=` or `?database=`, `?user=`, `?password=`; empty ones count as not given, as
+ * pg reads them). A setting no source gives takes its default (port 5432; the rest pg's own). Two
+ * sources giving different values for one setting is a contradiction: a ConfigError naming both
+ * sources and never the values (exit 78 at start-up; on a re-read the pool keeps its current
+ * connection settings). So the order decides nothing silently: whichever sources give a setting
+ * agree. The same holds for `?statement_timeout=`, which pg sends in place of
+ * DB_STATEMENT_TIMEOUT_MS (set or default): it must be that number of milliseconds.
  *
- * Only `DATABASE_URL` (no other source gives anything): the URL is passed on as it is, so its
- * other parameters keep working. Otherwise its `sslmode` (anything but `disable`) is kept.
+ * Only `DATABASE_URL` (no other source gives anything): the URL is passed on, so its other
+ * parameters keep working; a setting's parameter is moved into the URL's own part (except a socket
+ * directory as `?host=`), since the drivers read the parameters differently. Otherwise its
+ * `sslmode` (anything but `disable`) is kept, and any parameter but sslmode and the settings' own
+ * is a ConfigError rather than dropped.
  *
- * @throws ConfigError on a contradiction or a `port` file that is not an integer from 1 to 65535.
+ * @throws ConfigError on a contradiction, a `port` file or `?port=` that is not an integer from 1
+ * to 65535, or a malformed %-escape in the URL's user, password or path.
  */
 export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnection {
   const url = target.connectionString ? new URL(target.connectionString) : undefined;
   const fromUrl: Partial<Record<DbSetting, string | number>> = {};
+  const fromParameters: Record<DbSetting, Given[]> = { host: [], port: [], database: [], user: [], password: [] };
   if (url) {
-    if (url.hostname) fromUrl.host = url.hostname;
+    // As pg reads it: percent-decoded (a socket directory as %2F…), an IPv6 address without brackets.
+    if (url.hostname) fromUrl.host = urlDecoded(url.hostname).replace(/^\[(.+)\]$/, '$1');
     if (url.port) fromUrl.port = Number(url.port);
-    if (url.pathname.length > 1) fromUrl.database = decodeURIComponent(url.pathname.slice(1));
-    if (url.username) fromUrl.user = decodeURIComponent(url.username);
-    if (url.password) fromUrl.password = decodeURIComponent(url.password);
+    if (url.pathname.length > 1) fromUrl.database = urlDecoded(url.pathname.slice(1));
+    if (url.username) fromUrl.user = urlDecoded(url.username);
+    if (url.password) fromUrl.password = urlDecoded(url.password);
+    for (const setting of DB_SETTINGS) {
+      for (const name of URL_PARAMETERS[setting]) {
+        url.searchParams.getAll(name).forEach((value, i) => {
+          if (value === '') return;
+          const source = `DATABASE_URL's ?${name}= parameter${i > 0 ? ' (repeated)' : ''}`;
+          fromParameters[setting].push([source, setting === 'port' ? portNumber(value, source) : value]);
+        });
+      }
+    }
+    const timeout = url.searchParams.get('statement_timeout');
+    if (timeout !== null && timeout !== '' && parseInt(timeout, 10) !== target.statementTimeoutMs) {
+      throw new ConfigError(
+        "the statement timeout is given by DB_STATEMENT_TIMEOUT_MS (or its default) and by DATABASE_URL's ?statement_timeout= parameter with different values; " +
+          'set DB_STATEMENT_TIMEOUT_MS only (it is checked against REQUEST_TIMEOUT_MS)',
+      );
+    }
   }
   if (files?.port !== undefined && !(Number.isInteger(files.port) && files.port >= 1 && files.port <= 65535)) {
     throw new ConfigError(`${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535`);
@@ -291,13 +329,14 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
     password: target.password,
   };
   const merged: Partial<Record<DbSetting, string | number>> = {};
-  for (const setting of Object.keys(SOURCE_NAMES) as DbSetting[]) {
+  for (const setting of DB_SETTINGS) {
     const [filesName, variable] = SOURCE_NAMES[setting];
     const given = [
       [filesName, fromFiles[setting]],
       [variable, fromVariables[setting]],
       ['DATABASE_URL', fromUrl[setting]],
-    ].filter((g): g is [string, string | number] => g[1] !== undefined);
+      ...fromParameters[setting],
+    ].filter((g): g is Given => g[1] !== undefined);
     for (const [source, value] of given.slice(1)) {
       if (!sameValue(setting, value, given[0]![1])) {
         throw new ConfigError(
@@ -308,8 +347,18 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
     }
     if (given[0]) merged[setting] = given[0][1];
   }
-  const onlyUrl = (Object.keys(SOURCE_NAMES) as DbSetting[]).every((k) => fromFiles[k] === undefined && fromVariables[k] === undefined);
-  if (target.connectionString && onlyUrl) return { connectionString: target.connectionString };
+  const onlyUrl = DB_SETTINGS.every((k) => fromFiles[k] === undefined && fromVariables[k] === undefined);
+  if (target.connectionString && onlyUrl) return { connectionString: withSettingsInParts(target.connectionString, merged) };
+  // The merged settings below carry only sslmode from the URL's parameters: any other would be
+  // dropped without a word (?ssl=true among them: a connection without TLS).
+  for (const name of new Set(url?.searchParams.keys())) {
+    if (!MERGED_PARAMETERS.has(name)) {
+      throw new ConfigError(
+        `DATABASE_URL's ?${name}= parameter is not used when DB_* variables or DB_CREDENTIALS_DIR give database settings too ` +
+          '(only sslmode is): remove it, or give every database setting in DATABASE_URL alone',
+      );
+    }
+  }
   const sslmode = url?.searchParams.get('sslmode');
   return {
     ...(merged.host !== undefined ? { host: String(merged.host) } : {}),
@@ -319,6 +368,45 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
     ...(merged.password !== undefined ? { password: String(merged.password) } : {}),
     ...(sslmode && sslmode !== 'disable' ? { ssl: sslmode === 'no-verify' ? { rejectUnauthorized: false as const } : true } : {}),
   };
+}
+
+/**
+ * DATABASE_URL with each setting given by a query parameter written into the URL's own part and
+ * the parameter removed (the values agree: dbConnection checked), so pg and Neon's driver read the
+ * same thing. A socket directory (`?host=/run/postgresql`) cannot be a URL's host and stays a
+ * parameter. The URL comes back unchanged, character for character, when it has no such parameter.
+ */
+function withSettingsInParts(connectionString: string, merged: Partial<Record<DbSetting, string | number>>): string {
+  const url = new URL(connectionString);
+  const moved = DB_SETTINGS.filter(
+    (setting) => URL_PARAMETERS[setting].some((name) => url.searchParams.has(name)) && !(setting === 'host' && String(merged.host).startsWith('/')),
+  );
+  if (moved.length === 0) return connectionString;
+  for (const setting of moved) for (const name of URL_PARAMETERS[setting]) url.searchParams.delete(name);
+  const value = (setting: DbSetting) => (moved.includes(setting) && merged[setting] !== undefined ? String(merged[setting]) : undefined);
+  const [host, port, user, password, database] = [value('host'), value('port'), value('user'), value('password'), value('database')];
+  if (host !== undefined) url.hostname = host.includes(':') ? `[${host}]` : host;
+  if (port !== undefined) url.port = port;
+  if (user !== undefined) url.username = encodeURIComponent(user);
+  if (password !== undefined) url.password = encodeURIComponent(password);
+  if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
+  return url.href;
+}
+
+/** A `?port=` value: an integer from 1 to 65535, else a ConfigError naming `source`. */
+function portNumber(value: string, source: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new ConfigError(`${source} must be an integer from 1 to 65535`);
+  return n;
+}
+
+/** A part of DATABASE_URL, percent-decoded as pg decodes it; a malformed escape is a ConfigError. */
+function urlDecoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ConfigError('DATABASE_URL has a malformed %-escape in its user, password or database name (percent-encode them)');
+  }
 }
 
 /** Host names compare without case (RFC 4343); everything else exactly. */

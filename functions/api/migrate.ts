@@ -3,6 +3,7 @@ import { MountedCredentials } from './db/credentials';
 import { openDb } from './db';
 import { isDatabaseUnavailable } from './errors';
 import { createLogger } from './logger';
+import { EXIT_CONFIG } from './preflight';
 import { takeBackup } from './backup/backup';
 import { describeBackup, failure } from './backup/command';
 import { openStore } from './backup/store';
@@ -74,5 +75,6 @@ async function backupBeforeMigrating(db: Db, config: Config): Promise<boolean> {
 
 main().catch((err) => {
   console.error(err instanceof ConfigError ? `Invalid configuration:\n  ${err.message}` : `migrate failed: ${err?.code ? `${err.code} ` : ''}${err?.message ?? err}`);
-  process.exit(1);
+  // 78 like every host and command here: a Job's or script's caller can tell a wrong setting from a failure.
+  process.exit(err instanceof ConfigError ? EXIT_CONFIG : 1);
 });
