@@ -292,6 +292,24 @@ function describeIdempotency(driverName: 'pg' | 'neon' | 'pglite', open: () => P
       expect(await keyRows()).toBe(1);
     });
 
+    it('the idempotency_keys metric on a fresh database, before any ANALYZE: the rows, never -1 or NaN', async () => {
+      // PostgreSQL 14+ (and PGlite) keep reltuples at -1 for a table never vacuumed or analysed.
+      const fresh = await open();
+      try {
+        await migrate(fresh.db);
+        const metrics = createMetrics(() => undefined, () => 0, () => idempotencyKeyRows(fresh.db));
+        const gauge = async () => /^idempotency_keys (\S+)$/m.exec((await metrics.render()).body)?.[1];
+        const reltuples = async () => (await fresh.db.query<{ n: number }>("SELECT reltuples::float8 AS n FROM pg_class WHERE oid = 'idempotency_keys'::regclass"))[0]!.n;
+        expect(await reltuples()).toBe(-1);
+        expect(await gauge()).toBe('0');
+        await fresh.db.query(`INSERT INTO idempotency_keys (key, fingerprint, status, body) SELECT 'f-' || i, 'f', 201, '{}' FROM generate_series(1, 12) i`);
+        expect(await reltuples()).toBe(-1);
+        expect(await gauge()).toBe('12');
+      } finally {
+        await fresh.cleanup();
+      }
+    });
+
     it('the table size is the idempotency_keys metric: a count until the table is analysed, then its estimate', async () => {
       await db.query(
         `INSERT INTO idempotency_keys (key, fingerprint, status, body) SELECT 'm-' || i, 'f', 201, '{}' FROM generate_series(1, 30) i`,

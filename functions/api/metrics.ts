@@ -101,7 +101,7 @@ function setUp(
   });
   new prom.Gauge({
     name: 'idempotency_keys',
-    help: "Rows in idempotency_keys: PostgreSQL's estimate (pg_class.reltuples, as of the last VACUUM or ANALYZE), read once per scrape",
+    help: "Rows in idempotency_keys: PostgreSQL's estimate (pg_class.reltuples, as of the last VACUUM or ANALYZE; a count while the table has never been analysed), read once per scrape",
     registers: [registry],
     async collect() {
       // NaN (not a made-up 0) while the database cannot be asked; a scrape never fails for it.
