@@ -68,6 +68,7 @@ const HOSTS: Array<[string, string[]]> = [
   // The commands that open the database as the API does.
   ['the migrate command', [migrateBundle]],
   ['the backup command', [join(dirname(serverBundle), 'backup.mjs')]],
+  ['the restore command', [join(dirname(serverBundle), 'restore.mjs'), '--from', 'latest']],
 ];
 
 describe('DATABASE_URL with a credentials directory', () => {
