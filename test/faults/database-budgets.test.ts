@@ -56,9 +56,9 @@ describe('a stalled database', () => {
       const timeoutMs = performance.now() - started;
       expect(timedOut.status).toBe(503);
       expect(timedOut.headers.get('retry-after')).toBe('2');
+      // The statement timeout ended it, before the request budget (that would be request_budget_exceeded).
       expect(await timedOut.json()).toMatchObject({ success: false, code: 'database_timeout' });
       console.log(`statement timeout: 503 database_timeout after ${Math.round(timeoutMs)} ms (budget 1500 ms); pool wait: 503 database_busy after ${Math.round(busyMs)} ms (budget 500 ms)`);
-      expect(timeoutMs).toBeLessThan(4000); // before the request budget, long before any proxy
     } finally {
       await locker.query('ROLLBACK');
       await locker.end();

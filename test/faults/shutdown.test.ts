@@ -83,14 +83,15 @@ describe('SIGTERM under load: nothing lost, nothing committed behind an error', 
   });
 
   for (const keepAlive of [true, false]) {
-    it(`direct, ${keepAlive ? 'keep-alive' : 'a new connection per request'}: exit 0 well inside the deadline`, async () => {
+    it(`direct, ${keepAlive ? 'keep-alive' : 'a new connection per request'}: exit 0 from the drain, never the deadline`, async () => {
       const database = await createTestDatabase();
       databases.push(database);
       const api = await startApi({ env: { DB_DRIVER: 'pg', DATABASE_URL: database.url, MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '10000' } });
       const { outcomes, code, exitMs } = await writesThroughShutdown(api.url, api, keepAlive);
       console.log(`exit ${code} ${exitMs} ms after SIGTERM`);
       expect(code).toBe(0);
-      expect(exitMs).toBeLessThan(5000); // short requests: the drain ends long before the 10 s deadline
+      // Short requests: the drain ended by itself, not at the 10 s deadline (the mechanism, not a duration).
+      expect(api.logs()).not.toContain('shutdown deadline reached');
       judge(`direct ${keepAlive ? 'keep-alive' : 'new connections'}`, outcomes, await committedTasks(database));
     });
   }
@@ -104,7 +105,7 @@ describe('SIGTERM under load: nothing lost, nothing committed behind an error', 
       const { outcomes, code, exitMs } = await writesThroughShutdown(nginx.url, api, true);
       console.log(`through nginx: exit ${code} ${exitMs} ms after SIGTERM`);
       expect(code).toBe(0);
-      expect(exitMs).toBeLessThan(5000);
+      expect(api.logs()).not.toContain('shutdown deadline reached');
       for (const s of new Set(outcomes.values())) expect([201, 502]).toContain(s);
       judge('through nginx', outcomes, await committedTasks(database));
     } finally {
