@@ -113,15 +113,24 @@ interface Run { rps: number; p50: number; p99: number; cpuUs: number }
 
 /**
  * One load at 64 connections: `keyed` sends a new Idempotency-Key with every request; `path` picks
- * each request's path (PATCH and DELETE walk over existing ids). Any non-2xx answer fails the run.
+ * each request's path (PATCH and DELETE walk over existing ids); `ifMatch` is sent as `If-Match`
+ * with every request. Any non-2xx answer (a 412 included) fails the run.
  */
 async function load(
   pid: number,
   port: number,
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
-  { path = () => '/api/tasks', body = method === 'POST' ? JSON.stringify({ task: 'benchmark task' }) : undefined, keyed = false }: { path?: () => string; body?: string; keyed?: boolean } = {},
+  {
+    path = () => '/api/tasks',
+    body = method === 'POST' ? JSON.stringify({ task: 'benchmark task' }) : undefined,
+    keyed = false,
+    ifMatch,
+  }: { path?: () => string; body?: string; keyed?: boolean; ifMatch?: string } = {},
 ): Promise<Run> {
-  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+  const headers: Record<string, string> = {
+    ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    ...(ifMatch === undefined ? {} : { 'if-match': ifMatch }),
+  };
   const cpuBefore = cpuSeconds(pid);
   const r = await new Promise<Result>((resolve, reject) =>
     autocannon(
@@ -166,11 +175,26 @@ function writeReadmeTable(summary: string) {
   writeFileSync(readme, `${text.slice(0, a)}${README_MARKERS.start}\n${summary}\n${text.slice(b)}`);
 }
 
+/** The keyed writes measured, in the order they run. */
+const KEYED = ['POST', 'PATCH', 'DELETE', 'PATCH If-Match', 'DELETE If-Match'] as const;
+type Keyed = (typeof KEYED)[number];
+const KEYED_LABEL: Record<Keyed, string> = {
+  POST: 'POST with a new Idempotency-Key',
+  PATCH: 'PATCH with a new Idempotency-Key (100 tasks in turn)',
+  DELETE: 'DELETE with a new Idempotency-Key',
+  'PATCH If-Match': 'PATCH with a new Idempotency-Key and If-Match, a task of its own each',
+  'DELETE If-Match': 'DELETE with a new Idempotency-Key and If-Match',
+};
+/** Rows made for each kind of write that needs a task of its own per request: more than a round can use. */
+const ROWS_PER_KIND = Math.max(100_000, DURATION * 20_000);
+
 /**
- * Keyed POST, PATCH and DELETE on the API, a new key each time. Expired records wait in the table,
- * so the process's clean-up runs while the writes do (issue: expiry keeps up with the write rate).
+ * Keyed writes on the API, a new key each time. Expired records wait in the table, so the process's
+ * clean-up runs while the writes do (issue: expiry keeps up with the write rate). PATCH walks over
+ * the 100 seeded tasks; the conditional writes send the version a task has when created (`"1"`, as
+ * the page sends the ETag it holds), each on a task no other request touches, so none gets a 412.
  */
-async function keyedLoads(pid: number, port: number, into: Record<'POST' | 'PATCH' | 'DELETE', Run[]>) {
+async function keyedLoads(pid: number, port: number, into: Record<Keyed, Run[]>) {
   const admin = new pg.Client({ connectionString: benchDatabaseUrl });
   await admin.connect();
   try {
@@ -184,11 +208,17 @@ async function keyedLoads(pid: number, port: number, into: Record<'POST' | 'PATC
     into.POST.push(await load(pid, port, 'POST', { keyed: true }));
     let n = 0;
     into.PATCH.push(await load(pid, port, 'PATCH', { body: '{"done":true}', keyed: true, path: () => `/api/tasks/${1 + (n++ % 100)}` }));
-    // DELETE needs a row per request: ids from a fresh block, in order.
+    // DELETE and the conditional writes need a row per request: ids from fresh blocks, in order.
     const first = Number((await admin.query<{ first: string }>('SELECT coalesce(max(id), 0) + 1 AS first FROM main_table')).rows[0]!.first);
-    await admin.query("INSERT INTO main_table (task) SELECT 'to delete ' || g FROM generate_series(1, 200000) g");
-    let next = first;
-    into.DELETE.push(await load(pid, port, 'DELETE', { keyed: true, path: () => `/api/tasks/${next++}` }));
+    await admin.query("INSERT INTO main_table (task) SELECT 'to change ' || g FROM generate_series(1, $1::int) g", [3 * ROWS_PER_KIND]);
+    await admin.query('VACUUM ANALYZE main_table');
+    const walk = (block: number) => {
+      let next = first + block * ROWS_PER_KIND;
+      return () => `/api/tasks/${next++}`;
+    };
+    into.DELETE.push(await load(pid, port, 'DELETE', { keyed: true, path: walk(0) }));
+    into['PATCH If-Match'].push(await load(pid, port, 'PATCH', { body: '{"done":true}', keyed: true, ifMatch: '"1"', path: walk(1) }));
+    into['DELETE If-Match'].push(await load(pid, port, 'DELETE', { keyed: true, ifMatch: '"1"', path: walk(2) }));
   } finally {
     await admin.end();
   }
@@ -235,7 +265,7 @@ async function main() {
     const loads: number[] = [loadavg()[0]!];
     for (const runtime of runtimes) {
       const start = (script: string) => spawnServer(runtime.path, script, env);
-      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], keyed: { POST: [] as Run[], PATCH: [] as Run[], DELETE: [] as Run[] }, cold: [] as number[], rss: [] as number[] }));
+      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], keyed: Object.fromEntries(KEYED.map((k) => [k, [] as Run[]])) as Record<Keyed, Run[]>, cold: [] as number[], rss: [] as number[] }));
       const loadAtStart = loadavg()[0]!;
 
       // Cold start: spawn → first 200 on GET /api/tasks (connect included), alternating servers.
@@ -294,11 +324,11 @@ async function main() {
         row('POST /api/tasks CPU per request (µs)', 'postCpu', 0, verdict(api.postCpu! / hono.postCpu!, '≤', 1.1, 'Hono')),
         latency('POST /api/tasks latency p50 / p99 (ms)', 'postP50', 'postP99'),
         // A keyed write against the baseline's plain POST: exactly-once should cost at most a fifth.
-        ...(['POST', 'PATCH', 'DELETE'] as const).map((method) => {
-          const xs = results[2]!.keyed[method];
+        ...KEYED.map((kind) => {
+          const xs = results[2]!.keyed[kind];
           const rps = median(xs.map((x) => x.rps));
           const cpu = median(xs.map((x) => x.cpuUs));
-          return [`${method} with a new Idempotency-Key (req/s; CPU µs per request)`, `${base.postRps!.toFixed(0)} (plain POST)`, '', `${rps.toFixed(0)}; ${cpu.toFixed(0)} µs`, ratio(rps, base.postRps!), '', verdict(rps / base.postRps!, '≥', 0.8, 'baseline POST')];
+          return [`${KEYED_LABEL[kind]} (req/s; CPU µs per request)`, `${base.postRps!.toFixed(0)} (plain POST)`, '', `${rps.toFixed(0)}; ${cpu.toFixed(0)} µs`, ratio(rps, base.postRps!), '', verdict(rps / base.postRps!, '≥', 0.8, 'baseline POST')];
         }),
         row('cold start: spawn → first 200 (ms)', 'cold', 0, verdict(api.cold! / hono.cold!, '≤', 1.1, 'Hono')),
         row('idle RSS after one request (MiB)', 'rss', 1),
