@@ -20,13 +20,16 @@ interface Notice {
 type Change = Partial<Pick<Task, 'task' | 'done'>>;
 
 /**
- * A change made elsewhere (another tab, another person) that met the person's own change to the same
- * task: the API answered 412 `precondition_failed` with the current task. `mine` is null for a delete.
+ * A change made elsewhere (another tab, another person) that met the person's own changes to the same
+ * task: the API answered 412 `precondition_failed` with the current task. `mine` is every change the
+ * person asked for that task and not yet answered, merged in order (null when one of them deletes it);
+ * `changes` is how many there are.
  */
 export interface Conflict {
   id: number;
   theirs: Task;
   mine: Change | null;
+  changes: number;
 }
 
 /** What the page says about each problem the API's text rule finds (checked here before a round trip). */
@@ -154,8 +157,22 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     for (const c of state.conflicts) {
       const theirs = known.get(c.id)?.task;
       if (theirs) c.theirs = { ...theirs };
+      Object.assign(c, mineFor(c.id));
     }
   }
+
+  /** The person's changes to task `id` not answered yet, in order, and what they ask for merged (null: delete it). */
+  function pendingFor(id: number): { pending: Write[]; change: Change | null } {
+    const pending = writes.filter((w) => touches(w, id));
+    let change: Change | null = {};
+    for (const w of pending) change = w.kind === 'delete' || change === null ? null : { ...change, ...w.change };
+    return { pending, change };
+  }
+
+  const mineFor = (id: number) => {
+    const { pending, change } = pendingFor(id);
+    return { mine: change, changes: pending.length };
+  };
 
   const older = (a: Task, b: Task) => a.version !== undefined && b.version !== undefined && a.version < b.version;
 
@@ -397,11 +414,12 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       const theirs = (err.body as { task?: Task } | null)?.task;
       if (theirs && theirs.id === w.id) {
         learn(theirs);
-        const same = w.kind === 'patch' && Object.entries(w.change).every(([k, v]) => theirs[k as keyof Change] === v);
-        // Already as this change wants it (e.g. its own first try, whose answer was lost): nothing to ask.
+        const { change } = pendingFor(w.id);
+        const same = change !== null && Object.entries(change).every(([k, v]) => theirs[k as keyof Change] === v);
+        // Already as the person's changes want it (e.g. its own first try, whose answer was lost): nothing to ask.
         if (same) return finish(w, theirs.version);
         w.phase = 'conflict';
-        state.conflicts.push({ id: w.id, theirs: { ...theirs }, mine: w.kind === 'delete' ? null : { ...w.change } });
+        state.conflicts.push({ id: w.id, theirs: { ...theirs }, ...mineFor(w.id) });
         return;
       }
     }
@@ -438,23 +456,42 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     write('setDone', 0, failed.change, failed.what, ids.length === failed.ids!.length ? failed.key : newIdempotencyKey(), ids);
   }
 
-  /** The first conflict's write (the one waiting for the person's decision). */
+  /**
+   * The first conflict: the write in conflict and every change to that task behind it (what the
+   * question showed as "mine") become one decision. Keep mine sends them merged as one write on the
+   * version now known; Take theirs drops them all. A toggle all behind it lets go of this task only.
+   */
   function decide(keepMine: boolean) {
     const c = state.conflicts.shift();
     if (!c) return;
     const w = writes.find((x) => x.id === c.id && x.phase === 'conflict');
     if (!w) return;
+    const { pending, change } = pendingFor(c.id);
+    const others = new Set<number>();
+    for (const x of pending) {
+      if (x === w) continue;
+      if (change === null && x.kind === 'delete') w.what = x.what;
+      if (x.ids) {
+        x.ids = x.ids.filter((id) => id !== c.id);
+        x.ids.forEach((id) => others.add(id));
+        if (x.ids.length) continue;
+      }
+      writes.splice(writes.indexOf(x), 1);
+      // Settled with the write that carries it now (Keep mine), or at once (Take theirs).
+      if (keepMine) void w.settled.then(x.settle);
+      else x.settle();
+    }
     if (keepMine) {
+      w.kind = change === null ? 'delete' : 'patch';
+      w.change = change ?? {};
       // A new decision on a new version: a new key, or the API would answer the 412 from its record.
       w.key = newIdempotencyKey();
       w.ifMatch = known.get(c.id)?.task.version;
       w.phase = 'queued';
       pump(c.id);
-    } else {
-      // Their version stays; the person's changes to this task still waiting behind it go too.
-      for (const x of writes.filter((x) => x.id === c.id)) finish(x, undefined);
-      render();
-    }
+    } else finish(w, undefined);
+    render();
+    others.forEach(pump);
   }
 
   /**
