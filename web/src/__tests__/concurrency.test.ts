@@ -75,6 +75,39 @@ describe('answers that arrive late never undo a newer intent', () => {
   });
 });
 
+describe('an add whose answer was lost', () => {
+  it('retried after the task was deleted elsewhere: the recorded answer does not bring it back', async () => {
+    const api = fakeApi();
+    const real = api.fetch;
+    let loseNext = true;
+    // The API makes the task; its answer is lost on the way back.
+    api.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const res = await real(input, init);
+      if (init?.method === 'POST' && loseNext) {
+        loseNext = false;
+        throw new TypeError('Failed to fetch');
+      }
+      return res;
+    }) as typeof fetch;
+    const { wrapper, store } = await mountApp(api);
+    await store.add('Milk');
+    await flushPromises();
+    expect(api.tasks.map((t) => t.id)).toEqual([1]);
+    // Another tab adds a task (id 2) and deletes this one; a list read then names only 2.
+    await real('/api/tasks', { method: 'POST', body: JSON.stringify({ task: 'Milk' }) });
+    api.tasks.splice(0, 1);
+    await store.load();
+    await flushPromises();
+    expect(store.state.tasks.map((t) => t.id)).toEqual([2]);
+    // Retry sends the same key: the API answers from its record, with the task as it was made.
+    store.retryNotice();
+    await flushPromises();
+    expect(store.state.tasks.map((t) => t.id)).toEqual([2]);
+    expect(texts(wrapper)).toEqual(['Milk']);
+    expect(wrapper.get('[role="alert"]').text()).toContain('“Milk” was deleted elsewhere');
+  });
+});
+
 describe('a double-click on Add', () => {
   it('adds once and says nothing about empty text', async () => {
     const api = fakeApi();
@@ -249,6 +282,26 @@ describe('a change made elsewhere meanwhile (412)', () => {
       { task: 'Other', done: true },
     ]);
     expect(store.state.tasks.map(({ task, done }) => ({ task, done }))).toEqual(api.tasks.map(({ task, done }) => ({ task, done })));
+  });
+
+  it('a toggle all queued behind a question about a task then deleted elsewhere still goes for the others', async () => {
+    const api = fakeApi(['Draft report', 'Other']);
+    const { store } = await mountApp(api);
+    api.hold();
+    store.rename(1, 'My report');
+    void store.toggleAll();
+    await flushPromises();
+    Object.assign(api.tasks[0]!, { task: 'Final report', version: 2 });
+    api.release();
+    await flushPromises();
+    expect(store.state.conflicts.map((c) => c.id)).toEqual([1]);
+    // Another tab deletes the task in question; this tab learns it from a list.
+    api.tasks.splice(0, 1);
+    await store.load();
+    await flushPromises();
+    expect(store.state.conflicts).toEqual([]);
+    expect(api.tasks.map(({ id, done }) => ({ id, done }))).toEqual([{ id: 2, done: true }]);
+    expect(store.state.tasks.map(({ id, done }) => ({ id, done }))).toEqual([{ id: 2, done: true }]);
   });
 
   it('a delete after an edit in flight: "yours" is the delete, and Keep mine deletes on the new version', async () => {

@@ -114,6 +114,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   const known = new Map<number, { task: Task; stamp: number }>();
   /** Ids the server no longer has; ids are never reused, so these never come back. */
   const gone = new Set<number>();
+  /**
+   * What the last list read of each page (by the id it starts after) held: an id in its range below
+   * its highest id that it lacks was deleted before it was read (ids are handed out in increasing
+   * order), so an answer naming it learned later (a replayed add, a late answer) does not bring it back.
+   */
+  const listed = new Map<number, { to: number; highest: number; ids: Set<number> }>();
+  const listedGone = (id: number) => [...listed].some(([from, l]) => id > from && id <= l.to && id < l.highest && !l.ids.has(id));
   const writes: Write[] = [];
   const listeners = new Set<() => void>();
   let loading: Promise<void> | undefined;
@@ -176,13 +183,20 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
 
   const older = (a: Task, b: Task) => a.version !== undefined && b.version !== undefined && a.version < b.version;
 
-  /** Takes a task from an answer about one task (never an older version than the one known). */
-  function learn(task: Task) {
-    if (gone.has(task.id)) return;
+  /**
+   * Takes a task from an answer about one task (never an older version than the one known).
+   * Returns false when the task is known to be gone.
+   */
+  function learn(task: Task): boolean {
+    if (listedGone(task.id)) gone.add(task.id);
+    if (gone.has(task.id)) return false;
     const e = known.get(task.id);
-    if (e && older(task, e.task)) return;
+    if (e && older(task, e.task)) return true;
     known.set(task.id, { task, stamp: ++clock });
+    return true;
   }
+
+  const deletedElsewhere = (text: string) => (state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` });
 
   /** The task is gone from the server: drop it and every change to it; `say` tells the person. */
   function forget(id: number, say: boolean) {
@@ -191,17 +205,16 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     known.delete(id);
     gone.add(id);
     let dropped = false;
+    const released = new Set<number>();
     for (let i = writes.length - 1; i >= 0; i--) {
       const w = writes[i]!;
-      if (w.id !== id || w.kind === 'add') continue;
-      writes.splice(i, 1);
-      w.settle();
+      if (!touches(w, id) || w.kind === 'add') continue;
+      letGo(w, id, w.settle).forEach((other) => released.add(other));
       dropped = true;
     }
     state.conflicts = state.conflicts.filter((c) => c.id !== id);
-    if ((say || dropped) && !wasGone && text !== undefined) {
-      state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` };
-    }
+    released.forEach(pump);
+    if ((say || dropped) && !wasGone && text !== undefined) deletedElsewhere(text);
   }
 
   /**
@@ -223,6 +236,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     // Ids are handed out in increasing order: a list that holds a later id was read after this one
     // was made, so an id below it that is missing was deleted.
     const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
+    listed.set(from, { to, highest, ids: seen });
     for (const [id, e] of known) {
       if (id <= from || id > to || seen.has(id)) continue;
       if (e.stamp <= since || id < highest) forget(id, false);
@@ -348,6 +362,20 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return w;
   }
 
+  /**
+   * Takes task `id` out of write `x`: a toggle all goes on for its other tasks (returned: they may
+   * now be first in line); any other write leaves the sequence, and `settle` ends it.
+   */
+  function letGo(x: Write, id: number, settle: () => void): number[] {
+    if (x.ids) {
+      x.ids = x.ids.filter((i) => i !== id);
+      if (x.ids.length) return x.ids;
+    }
+    writes.splice(writes.indexOf(x), 1);
+    settle();
+    return [];
+  }
+
   /** Sends the first write to this task unless it waits (for the one before it, or for a decision). */
   function pump(id: number) {
     const head = writes.find((w) => touches(w, id));
@@ -378,7 +406,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     try {
       if (w.kind === 'add') {
         const reply = await api.request<TaskReply>('POST', '/tasks', { task: w.change.task }, options);
-        learn(reply.task);
+        // Made, then deleted elsewhere before this answer came (a Retry answered from the API's record).
+        if (!learn(reply.task)) deletedElsewhere(reply.task.task);
         finish(w, undefined);
       } else if (w.kind === 'patch') {
         const reply = await api.request<TaskReply>('PATCH', `/tasks/${w.id}`, w.change, options);
@@ -471,15 +500,9 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     for (const x of pending) {
       if (x === w) continue;
       if (change === null && x.kind === 'delete') w.what = x.what;
-      if (x.ids) {
-        x.ids = x.ids.filter((id) => id !== c.id);
-        x.ids.forEach((id) => others.add(id));
-        if (x.ids.length) continue;
-      }
-      writes.splice(writes.indexOf(x), 1);
       // Settled with the write that carries it now (Keep mine), or at once (Take theirs).
-      if (keepMine) void w.settled.then(x.settle);
-      else x.settle();
+      const settle = keepMine ? () => void w.settled.then(x.settle) : x.settle;
+      letGo(x, c.id, settle).forEach((id) => others.add(id));
     }
     if (keepMine) {
       w.kind = change === null ? 'delete' : 'patch';
