@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { webDist } from '../scripts/web-dist';
 import { startApi, type RunningApi } from './support/api';
-import { launchChromium, seriousAxeViolations } from './support/browser';
+import { axeViolations, launchChromium, seriousAxeViolations } from './support/browser';
 import { npmStartWithUrl } from './support/hosts';
 import { startNginx, type RunningNginx } from './support/nginx';
 
@@ -200,6 +200,78 @@ describe.each(hosts)('the page and the database agree, %s', (_name, start) => {
     await two.getByRole('checkbox', { name: 'Seen in both' }).check();
     await expect.poll(() => pageState(one), { timeout: 10_000 }).toEqual([{ task: 'Seen in both', done: true }]);
     expect(await pageState(one)).toEqual(await dbState());
+  });
+
+  /** Holds the first request `match` picks before it reaches the API, until `release()`. */
+  async function holdFirst(page: Page, match: (method: string, url: string) => boolean) {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let arrived!: () => void;
+    const held = new Promise<void>((resolve) => (arrived = resolve));
+    let used = false;
+    const handler = async (route: Route) => {
+      const request = route.request();
+      if (used || !match(request.method(), request.url())) return route.fallback();
+      used = true;
+      arrived();
+      await released;
+      await route.fallback();
+    };
+    await page.route('**/api/**', handler);
+    return { held, release, stop: () => page.unroute('**/api/**', handler) };
+  }
+
+  it('several changes in flight meet a change made elsewhere: the question names them all, axe finds no violation, the keyboard answers it both ways', async () => {
+    await clearDb();
+    const { task } = await api('POST', '/tasks', { task: 'Book the hotel' });
+    const page = await tab();
+    const writes: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'PATCH') writes.push(`${r.headers()['if-match']} ${r.postData()}`);
+    });
+    /** By keyboard: Edit, type, Enter; then Space on the checkbox while the edit is on its way; meanwhile another tab renames it. */
+    const editThenTick = async (text: string, elsewhere: string) => {
+      const hold = await holdFirst(page, (method) => method === 'PATCH');
+      await page.locator('li.task').getByRole('button', { name: 'Edit' }).focus();
+      await page.keyboard.press('Enter');
+      await page.keyboard.press('ControlOrMeta+a');
+      await page.keyboard.type(text);
+      await page.keyboard.press('Enter');
+      await hold.held;
+      await page.locator('li.task').getByRole('checkbox').focus();
+      await page.keyboard.press('Space');
+      await api('PATCH', `/tasks/${task!.id}`, { task: elsewhere });
+      hold.release();
+      const dialog = page.getByRole('alertdialog', { name: 'Changed elsewhere' });
+      await dialog.waitFor({ timeout: 10_000 });
+      await hold.stop();
+      return dialog;
+    };
+
+    const first = await editThenTick('Book the hotel in Rome', 'Book the hotel in Oslo');
+    expect(await first.innerText()).toContain('It is now “Book the hotel in Oslo”, not done; yours: “Book the hotel in Rome”, done (2 changes).');
+    expect(await axeViolations(page)).toEqual([]);
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Keep mine');
+    // Take theirs by keyboard: both changes go, nothing more is written.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe('Take theirs');
+    await page.keyboard.press('Space');
+    await first.waitFor({ state: 'detached' });
+    await expect.poll(() => pageState(page)).toEqual([{ task: 'Book the hotel in Oslo', done: false }]);
+    expect(await pageState(page)).toEqual(await dbState());
+    expect(writes).toEqual(['"1" {"task":"Book the hotel in Rome"}']);
+    expect(await page.evaluate(() => document.activeElement?.tagName)).not.toBe('BODY');
+
+    writes.length = 0;
+    const second = await editThenTick('Book the hotel in Rome', 'Book the hotel in Paris');
+    expect(await second.innerText()).toContain('yours: “Book the hotel in Rome”, done (2 changes).');
+    expect(await axeViolations(page)).toEqual([]);
+    // Keep mine by keyboard: one write with both changes, on the version now current.
+    await page.keyboard.press('Enter');
+    await expect.poll(dbState).toEqual([{ task: 'Book the hotel in Rome', done: true }]);
+    await expect.poll(() => pageState(page)).toEqual(await dbState());
+    expect(writes).toEqual(['"2" {"task":"Book the hotel in Rome"}', '"3" {"task":"Book the hotel in Rome","done":true}']);
+    expect(await page.evaluate(() => document.activeElement?.tagName)).not.toBe('BODY');
   });
 
   it('two tabs edit one task: the later one is asked (no lost update), keeps their own by keyboard, and both end equal to the database', async () => {

@@ -14,6 +14,7 @@ import { requestLog } from './request-log';
 import type { AppState } from './state';
 import { apiRoutes } from './routes/api';
 import { withTaskRepository } from './tasks';
+import { oneLineHeaders } from './header-lines';
 
 
 export interface AppDeps {
@@ -29,7 +30,7 @@ export interface AppDeps {
 /**
  * The API, composed once: every host (host.ts for the bundle, the image and `npm start`; dev.ts for
  * `npm run dev`; the tests) serves exactly this app. In order: request id, request log and metrics (one middleware),
- * the 405 answer, the internal token on /metrics, probes, the request budget, CORS, the internal token on /api,
+ * the 405 answer, the internal token on /metrics, probes, headers sent once, the request budget, CORS, the internal token on /api,
  * bodies without a content coding, the /api routes, the 404 answer, the error answer.
  */
 export function createApp({ config, db, log, metrics, state = { shuttingDown: false, migrated: false }, uptime = () => performance.now() / 1000 }: AppDeps) {
@@ -40,6 +41,8 @@ export function createApp({ config, db, log, metrics, state = { shuttingDown: fa
   app.use(methodNotAllowed(app));
   if (token) app.use('/metrics', token.metrics); // before the probes' route serves it
   app.route('/', probes({ db, log, metrics, state, uptime }));
+  // First on /api, as nginx refuses these before anything else.
+  app.use('/api/*', oneLineHeaders);
   app.use('/api/*', requestBudget(config.requestTimeoutMs));
   // A page on another origin reads the headers the API defines for it (Fetch: only CORS-safelisted ones otherwise).
   if (config.corsOrigins.length > 0) app.use('/api/*', cors({ origin: config.corsOrigins, maxAge: 600, exposeHeaders: ['ETag', 'Idempotent-Replayed'] }));

@@ -20,6 +20,9 @@ const STATUS_TEXT: Record<number, string> = {
   431: 'Request Header Fields Too Large',
 };
 
+/** The message of a 400 `bad_request`: Node's parser and nginx refuse the request as not HTTP they read. */
+export const NOT_HTTP = 'The request is not valid HTTP/1.1';
+
 /** What each parser or server error gets; codes from Node's llhttp (`HPE_*`) and `_http_server`. */
 function answerFor(code: string | undefined): { status: number; code: ErrorCode; message: string } {
   switch (code) {
@@ -30,7 +33,7 @@ function answerFor(code: string | undefined): { status: number; code: ErrorCode;
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, code: 'request_timeout', message: 'The request was not received in time' };
     default:
-      return { status: 400, code: 'bad_request', message: 'The request is not valid HTTP/1.1' };
+      return { status: 400, code: 'bad_request', message: NOT_HTTP };
   }
 }
 

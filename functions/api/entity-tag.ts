@@ -24,8 +24,8 @@ const ELEMENT = /^[ \t]*(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*$/;
 
 /**
  * Parses an `If-Match` field value: `*`, or a comma-separated list of one or more entity-tags
- * (empty list elements are skipped, as §5.6.1.2 asks of recipients; two header lines arrive
- * joined with ", "). Returns undefined when the value is neither (a bare `3`, `*` inside a list,
+ * (empty list elements are skipped, as §5.6.1.2 asks of recipients; two header lines are refused
+ * before this, header-lines.ts). Returns undefined when the value is neither (a bare `3`, `*` inside a list,
  * no tag at all): the request is malformed.
  */
 export function parseIfMatch(value: string): IfMatch | undefined {

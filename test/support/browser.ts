@@ -43,11 +43,17 @@ export interface AxeViolation {
   targets: string[];
 }
 
-/**
- * Runs axe-core in the page and returns the serious and critical violations. The script goes in
- * through the DevTools protocol (page.evaluate), which the page's CSP does not govern.
- */
+/** The serious and critical violations of axeViolations. */
 export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> {
+  return (await axeViolations(page)).filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/**
+ * Runs axe-core in the page and returns every violation (WCAG 2.1 A and AA, best practice), whatever
+ * its impact. The script goes in through the DevTools protocol (page.evaluate), which the page's CSP
+ * does not govern.
+ */
+export async function axeViolations(page: Page): Promise<AxeViolation[]> {
   await page.evaluate(axe.source);
   const violations = await page.evaluate(async () => {
     const result = await (window as unknown as { axe: typeof axe }).axe.run(document, {
@@ -60,5 +66,5 @@ export async function seriousAxeViolations(page: Page): Promise<AxeViolation[]> 
       targets: v.nodes.map((n) => String(n.target)),
     }));
   });
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  return violations;
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { ContractHost, StartHost } from '../contract/api-contract';
+import type { ContractHost, HeaderLines, StartHost } from '../contract/api-contract';
 import { webDist } from '../../scripts/web-dist';
 import { freePort, startApi } from './api';
 import { startNginx } from './nginx';
@@ -13,8 +14,31 @@ function userEnv(extra: Record<string, string>): Record<string, string> {
   return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...extra };
 }
 
-const over = (url: string): ContractHost['request'] => (method, path, body, headers) =>
-  fetch(url + path, { method, body: body as BodyInit | undefined, headers, redirect: 'manual', ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
+/** Over HTTP with fetch; with node:http when a header is sent as several lines (fetch's Headers join them into one). */
+const over = (url: string): ContractHost['request'] => (method, path, body, headers = {}) =>
+  Object.values(headers).some((v) => typeof v !== 'string')
+    ? withHeaderLines(url + path, method, body, headers)
+    : fetch(url + path, { method, body: body as BodyInit | undefined, headers, redirect: 'manual', ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
+
+/** One request whose header lists node:http sends as one line per element; the answer read whole. */
+function withHeaderLines(url: string, method: string, body: Uint8Array | ReadableStream<Uint8Array> | undefined, headers: HeaderLines): Promise<Response> {
+  if (body instanceof ReadableStream) throw new Error('a streamed body with header lines is not supported here');
+  return new Promise((resolve, reject) => {
+    const lines = (body ? { ...headers, 'content-length': String(body.length) } : headers) as OutgoingHttpHeaders;
+    const req = httpRequest(url, { method, headers: lines }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const answer = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) for (const v of [value ?? []].flat()) answer.append(name, v);
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode!, headers: answer }));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /**
  * Polls `url` until it answers 200. Connection errors (refused, reset while the server comes up)

@@ -75,6 +75,39 @@ describe('answers that arrive late never undo a newer intent', () => {
   });
 });
 
+describe('an add whose answer was lost', () => {
+  it('retried after the task was deleted elsewhere: the recorded answer does not bring it back', async () => {
+    const api = fakeApi();
+    const real = api.fetch;
+    let loseNext = true;
+    // The API makes the task; its answer is lost on the way back.
+    api.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const res = await real(input, init);
+      if (init?.method === 'POST' && loseNext) {
+        loseNext = false;
+        throw new TypeError('Failed to fetch');
+      }
+      return res;
+    }) as typeof fetch;
+    const { wrapper, store } = await mountApp(api);
+    await store.add('Milk');
+    await flushPromises();
+    expect(api.tasks.map((t) => t.id)).toEqual([1]);
+    // Another tab adds a task (id 2) and deletes this one; a list read then names only 2.
+    await real('/api/tasks', { method: 'POST', body: JSON.stringify({ task: 'Milk' }) });
+    api.tasks.splice(0, 1);
+    await store.load();
+    await flushPromises();
+    expect(store.state.tasks.map((t) => t.id)).toEqual([2]);
+    // Retry sends the same key: the API answers from its record, with the task as it was made.
+    store.retryNotice();
+    await flushPromises();
+    expect(store.state.tasks.map((t) => t.id)).toEqual([2]);
+    expect(texts(wrapper)).toEqual(['Milk']);
+    expect(wrapper.get('[role="alert"]').text()).toContain('“Milk” was deleted elsewhere');
+  });
+});
+
 describe('a double-click on Add', () => {
   it('adds once and says nothing about empty text', async () => {
     const api = fakeApi();
@@ -178,6 +211,114 @@ describe('a change made elsewhere meanwhile (412)', () => {
     await store.toggle(1);
     await store.remove(1);
     expect(seen).toEqual(['PATCH "1"', 'PATCH "2"', 'DELETE "3"']);
+  });
+
+  /** Renames, then ticks done while the rename is in flight; another tab changed the task meanwhile. */
+  async function severalChanges() {
+    const api = fakeApi(['Draft report', 'Other']);
+    const { wrapper, store } = await mountApp(api);
+    const bodies: string[] = [];
+    api.intercept((method, path, body, headers) => {
+      if (method !== 'GET') bodies.push(`${method} ${path} ${headers.get('if-match')} ${JSON.stringify(body)}`);
+      return undefined;
+    });
+    api.hold();
+    store.rename(1, 'My report');
+    void store.toggle(1);
+    await flushPromises();
+    Object.assign(api.tasks[0]!, { task: 'Final report', version: 2 });
+    api.release();
+    await flushPromises();
+    return { api, wrapper, store, bodies };
+  }
+
+  it('with several changes in flight, "yours" is all of them and Keep mine sends them as one write on the new version', async () => {
+    const { api, wrapper, bodies } = await severalChanges();
+    const dialog = wrapper.get('[role="alertdialog"]');
+    expect(dialog.text()).toContain('It is now “Final report”, not done; yours: “My report”, done (2 changes).');
+    expect(texts(wrapper)).toEqual(['My report', 'Other']);
+    await button(wrapper, 'Keep mine').trigger('click');
+    await flushPromises();
+    expect(bodies).toEqual([
+      'PATCH /api/tasks/1 "1" {"task":"My report"}',
+      'PATCH /api/tasks/1 "2" {"task":"My report","done":true}',
+    ]);
+    expect(api.tasks[0]).toMatchObject({ task: 'My report', done: true, version: 3 });
+    expect(wrapper.findAll('li').map((li) => [li.get('.text').text(), li.classes('done')])).toEqual([
+      ['My report', true],
+      ['Other', false],
+    ]);
+    expect(wrapper.find('[role="alertdialog"]').exists()).toBe(false);
+  });
+
+  it('Take theirs drops every change of the person to that task, which the question named, and the page equals the API', async () => {
+    const { api, wrapper, bodies } = await severalChanges();
+    expect(wrapper.get('[role="alertdialog"]').text()).toContain('yours: “My report”, done (2 changes).');
+    await button(wrapper, 'Take theirs').trigger('click');
+    await flushPromises();
+    expect(bodies).toEqual(['PATCH /api/tasks/1 "1" {"task":"My report"}']);
+    expect(api.tasks[0]).toMatchObject({ task: 'Final report', done: false, version: 2 });
+    expect(wrapper.findAll('li').map((li) => [li.get('.text').text(), li.classes('done')])).toEqual([
+      ['Final report', false],
+      ['Other', false],
+    ]);
+  });
+
+  it('a toggle all queued behind the conflict is part of "yours": Take theirs leaves that task as theirs, the others are marked', async () => {
+    const api = fakeApi(['Draft report', 'Other']);
+    const { wrapper, store } = await mountApp(api);
+    api.hold();
+    store.rename(1, 'My report');
+    void store.toggleAll();
+    await flushPromises();
+    Object.assign(api.tasks[0]!, { task: 'Final report', version: 2 });
+    api.release();
+    await flushPromises();
+    expect(wrapper.get('[role="alertdialog"]').text()).toContain('yours: “My report”, done (2 changes).');
+    await button(wrapper, 'Take theirs').trigger('click');
+    await flushPromises();
+    expect(api.tasks.map(({ task, done }) => ({ task, done }))).toEqual([
+      { task: 'Final report', done: false },
+      { task: 'Other', done: true },
+    ]);
+    expect(store.state.tasks.map(({ task, done }) => ({ task, done }))).toEqual(api.tasks.map(({ task, done }) => ({ task, done })));
+  });
+
+  it('a toggle all queued behind a question about a task then deleted elsewhere still goes for the others', async () => {
+    const api = fakeApi(['Draft report', 'Other']);
+    const { store } = await mountApp(api);
+    api.hold();
+    store.rename(1, 'My report');
+    void store.toggleAll();
+    await flushPromises();
+    Object.assign(api.tasks[0]!, { task: 'Final report', version: 2 });
+    api.release();
+    await flushPromises();
+    expect(store.state.conflicts.map((c) => c.id)).toEqual([1]);
+    // Another tab deletes the task in question; this tab learns it from a list.
+    api.tasks.splice(0, 1);
+    await store.load();
+    await flushPromises();
+    expect(store.state.conflicts).toEqual([]);
+    expect(api.tasks.map(({ id, done }) => ({ id, done }))).toEqual([{ id: 2, done: true }]);
+    expect(store.state.tasks.map(({ id, done }) => ({ id, done }))).toEqual([{ id: 2, done: true }]);
+  });
+
+  it('a delete after an edit in flight: "yours" is the delete, and Keep mine deletes on the new version', async () => {
+    const api = fakeApi(['Draft report']);
+    const { wrapper, store } = await mountApp(api);
+    api.hold();
+    store.rename(1, 'My report');
+    void store.remove(1);
+    await flushPromises();
+    Object.assign(api.tasks[0]!, { task: 'Final report', version: 2 });
+    api.release();
+    await flushPromises();
+    expect(wrapper.get('[role="alertdialog"]').text()).toContain('yours: delete it (2 changes).');
+    await button(wrapper, 'Keep mine').trigger('click');
+    await flushPromises();
+    expect(api.tasks).toEqual([]);
+    expect(texts(wrapper)).toEqual([]);
   });
 });
 

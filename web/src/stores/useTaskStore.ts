@@ -20,13 +20,16 @@ interface Notice {
 type Change = Partial<Pick<Task, 'task' | 'done'>>;
 
 /**
- * A change made elsewhere (another tab, another person) that met the person's own change to the same
- * task: the API answered 412 `precondition_failed` with the current task. `mine` is null for a delete.
+ * A change made elsewhere (another tab, another person) that met the person's own changes to the same
+ * task: the API answered 412 `precondition_failed` with the current task. `mine` is every change the
+ * person asked for that task and not yet answered, merged in order (null when one of them deletes it);
+ * `changes` is how many there are.
  */
 export interface Conflict {
   id: number;
   theirs: Task;
   mine: Change | null;
+  changes: number;
 }
 
 /** What the page says about each problem the API's text rule finds (checked here before a round trip). */
@@ -111,6 +114,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   const known = new Map<number, { task: Task; stamp: number }>();
   /** Ids the server no longer has; ids are never reused, so these never come back. */
   const gone = new Set<number>();
+  /**
+   * What the last list read of each page (by the id it starts after) held: an id in its range below
+   * its highest id that it lacks was deleted before it was read (ids are handed out in increasing
+   * order), so an answer naming it learned later (a replayed add, a late answer) does not bring it back.
+   */
+  const listed = new Map<number, { to: number; highest: number; ids: Set<number> }>();
+  const listedGone = (id: number) => [...listed].some(([from, l]) => id > from && id <= l.to && id < l.highest && !l.ids.has(id));
   const writes: Write[] = [];
   const listeners = new Set<() => void>();
   let loading: Promise<void> | undefined;
@@ -154,18 +164,39 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     for (const c of state.conflicts) {
       const theirs = known.get(c.id)?.task;
       if (theirs) c.theirs = { ...theirs };
+      Object.assign(c, mineFor(c.id));
     }
   }
 
+  /** The person's changes to task `id` not answered yet, in order, and what they ask for merged (null: delete it). */
+  function pendingFor(id: number): { pending: Write[]; change: Change | null } {
+    const pending = writes.filter((w) => touches(w, id));
+    let change: Change | null = {};
+    for (const w of pending) change = w.kind === 'delete' || change === null ? null : { ...change, ...w.change };
+    return { pending, change };
+  }
+
+  const mineFor = (id: number) => {
+    const { pending, change } = pendingFor(id);
+    return { mine: change, changes: pending.length };
+  };
+
   const older = (a: Task, b: Task) => a.version !== undefined && b.version !== undefined && a.version < b.version;
 
-  /** Takes a task from an answer about one task (never an older version than the one known). */
-  function learn(task: Task) {
-    if (gone.has(task.id)) return;
+  /**
+   * Takes a task from an answer about one task (never an older version than the one known).
+   * Returns false when the task is known to be gone.
+   */
+  function learn(task: Task): boolean {
+    if (listedGone(task.id)) gone.add(task.id);
+    if (gone.has(task.id)) return false;
     const e = known.get(task.id);
-    if (e && older(task, e.task)) return;
+    if (e && older(task, e.task)) return true;
     known.set(task.id, { task, stamp: ++clock });
+    return true;
   }
+
+  const deletedElsewhere = (text: string) => (state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` });
 
   /** The task is gone from the server: drop it and every change to it; `say` tells the person. */
   function forget(id: number, say: boolean) {
@@ -174,17 +205,16 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     known.delete(id);
     gone.add(id);
     let dropped = false;
+    const released = new Set<number>();
     for (let i = writes.length - 1; i >= 0; i--) {
       const w = writes[i]!;
-      if (w.id !== id || w.kind === 'add') continue;
-      writes.splice(i, 1);
-      w.settle();
+      if (!touches(w, id) || w.kind === 'add') continue;
+      letGo(w, id, w.settle).forEach((other) => released.add(other));
       dropped = true;
     }
     state.conflicts = state.conflicts.filter((c) => c.id !== id);
-    if ((say || dropped) && !wasGone && text !== undefined) {
-      state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` };
-    }
+    released.forEach(pump);
+    if ((say || dropped) && !wasGone && text !== undefined) deletedElsewhere(text);
   }
 
   /**
@@ -206,6 +236,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     // Ids are handed out in increasing order: a list that holds a later id was read after this one
     // was made, so an id below it that is missing was deleted.
     const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
+    listed.set(from, { to, highest, ids: seen });
     for (const [id, e] of known) {
       if (id <= from || id > to || seen.has(id)) continue;
       if (e.stamp <= since || id < highest) forget(id, false);
@@ -331,6 +362,20 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return w;
   }
 
+  /**
+   * Takes task `id` out of write `x`: a toggle all goes on for its other tasks (returned: they may
+   * now be first in line); any other write leaves the sequence, and `settle` ends it.
+   */
+  function letGo(x: Write, id: number, settle: () => void): number[] {
+    if (x.ids) {
+      x.ids = x.ids.filter((i) => i !== id);
+      if (x.ids.length) return x.ids;
+    }
+    writes.splice(writes.indexOf(x), 1);
+    settle();
+    return [];
+  }
+
   /** Sends the first write to this task unless it waits (for the one before it, or for a decision). */
   function pump(id: number) {
     const head = writes.find((w) => touches(w, id));
@@ -361,7 +406,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     try {
       if (w.kind === 'add') {
         const reply = await api.request<TaskReply>('POST', '/tasks', { task: w.change.task }, options);
-        learn(reply.task);
+        // Made, then deleted elsewhere before this answer came (a Retry answered from the API's record).
+        if (!learn(reply.task)) deletedElsewhere(reply.task.task);
         finish(w, undefined);
       } else if (w.kind === 'patch') {
         const reply = await api.request<TaskReply>('PATCH', `/tasks/${w.id}`, w.change, options);
@@ -397,11 +443,12 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       const theirs = (err.body as { task?: Task } | null)?.task;
       if (theirs && theirs.id === w.id) {
         learn(theirs);
-        const same = w.kind === 'patch' && Object.entries(w.change).every(([k, v]) => theirs[k as keyof Change] === v);
-        // Already as this change wants it (e.g. its own first try, whose answer was lost): nothing to ask.
+        const { change } = pendingFor(w.id);
+        const same = change !== null && Object.entries(change).every(([k, v]) => theirs[k as keyof Change] === v);
+        // Already as the person's changes want it (e.g. its own first try, whose answer was lost): nothing to ask.
         if (same) return finish(w, theirs.version);
         w.phase = 'conflict';
-        state.conflicts.push({ id: w.id, theirs: { ...theirs }, mine: w.kind === 'delete' ? null : { ...w.change } });
+        state.conflicts.push({ id: w.id, theirs: { ...theirs }, ...mineFor(w.id) });
         return;
       }
     }
@@ -438,23 +485,36 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     write('setDone', 0, failed.change, failed.what, ids.length === failed.ids!.length ? failed.key : newIdempotencyKey(), ids);
   }
 
-  /** The first conflict's write (the one waiting for the person's decision). */
+  /**
+   * The first conflict: the write in conflict and every change to that task behind it (what the
+   * question showed as "mine") become one decision. Keep mine sends them merged as one write on the
+   * version now known; Take theirs drops them all. A toggle all behind it lets go of this task only.
+   */
   function decide(keepMine: boolean) {
     const c = state.conflicts.shift();
     if (!c) return;
     const w = writes.find((x) => x.id === c.id && x.phase === 'conflict');
     if (!w) return;
+    const { pending, change } = pendingFor(c.id);
+    const others = new Set<number>();
+    for (const x of pending) {
+      if (x === w) continue;
+      if (change === null && x.kind === 'delete') w.what = x.what;
+      // Settled with the write that carries it now (Keep mine), or at once (Take theirs).
+      const settle = keepMine ? () => void w.settled.then(x.settle) : x.settle;
+      letGo(x, c.id, settle).forEach((id) => others.add(id));
+    }
     if (keepMine) {
+      w.kind = change === null ? 'delete' : 'patch';
+      w.change = change ?? {};
       // A new decision on a new version: a new key, or the API would answer the 412 from its record.
       w.key = newIdempotencyKey();
       w.ifMatch = known.get(c.id)?.task.version;
       w.phase = 'queued';
       pump(c.id);
-    } else {
-      // Their version stays; the person's changes to this task still waiting behind it go too.
-      for (const x of writes.filter((x) => x.id === c.id)) finish(x, undefined);
-      render();
-    }
+    } else finish(w, undefined);
+    render();
+    others.forEach(pump);
   }
 
   /**
