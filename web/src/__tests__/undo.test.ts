@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushPromises } from '@vue/test-utils';
 import { fakeApi, mountApp, texts } from './harness';
 import { RESTORE_BATCH_BYTES, split, UNDO_WINDOW_MS } from '../stores/undo';
-import type { Task } from '../stores/useTaskStore';
+import { createTaskStore, type Task } from '../stores/useTaskStore';
+import { createApiClient } from '../api/client';
+import { defaultConfig } from '../config';
 
 afterEach(() => {
   document.body.innerHTML = '';
@@ -91,5 +93,29 @@ describe('undo', () => {
     expect(batches.length).toBeGreaterThan(1);
     expect(batches.flat()).toEqual(tasks);
     for (const b of batches) expect(JSON.stringify({ tasks: b }).length).toBeLessThanOrEqual(RESTORE_BATCH_BYTES + 20);
+  });
+});
+
+describe('a restored task in another tab', () => {
+  it('shows again in a tab that saw it deleted, but a list read before the delete never brings it back', async () => {
+    const api = fakeApi(['One', 'Two']);
+    const here = await mountApp(api);
+    const client = createApiClient({ baseUrl: '/api', fetch: api.fetch, retryForMs: 0 });
+    const there = createTaskStore(client, defaultConfig);
+    await there.load();
+    const stale = JSON.parse(JSON.stringify(api.tasks));
+    await here.wrapper.findAll('li')[0]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await flushPromises();
+    await there.load();
+    expect(there.state.tasks.map((t) => t.task)).toEqual(['Two']);
+    // A list read before the delete (the task at the version it went with): it stays gone.
+    api.intercept((method, path) => (method === 'GET' && path === '/api/tasks' ? { status: 200, body: { success: true, tasks: stale, nextCursor: null } } : undefined));
+    await there.load();
+    expect(there.state.tasks.map((t) => t.task)).toEqual(['Two']);
+    api.intercept(undefined);
+    await button(here.wrapper, 'Undo')!.trigger('click');
+    await flushPromises();
+    await there.load();
+    expect(there.state.tasks.map((t) => [t.id, t.task, t.version])).toEqual([[1, 'One', 2], [2, 'Two', 1]]);
   });
 });
