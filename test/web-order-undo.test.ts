@@ -191,7 +191,7 @@ describe.each(hosts)('order and undo, %s', (_name, start) => {
     // Pointer and focus elsewhere, so the offer's time runs; it ends by itself.
     await page.mouse.move(0, 0);
     await page.locator('#new-task').focus();
-    await expect.poll(() => undo.count(), { timeout: 30_000, intervals: [500] }).toBe(0);
+    await expect.poll(() => undo.count(), { timeout: 30_000, interval: 500 }).toBe(0);
     await page.reload();
     await expect.poll(() => items(), { timeout: 30_000 }).toEqual(['Keep me']);
     expect(await orderedTexts()).toEqual(['Keep me']);

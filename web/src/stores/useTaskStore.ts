@@ -82,7 +82,7 @@ interface Write {
  * - Writes to one task go one at a time, each with `If-Match` of the version the person saw (or that
  *   the previous write to it produced). A 412 is a change made elsewhere: shown as a conflict, the
  *   person keeps theirs (sent again on the new version, with a new key) or takes the other. A 404 is a
- *   task deleted elsewhere: removed, said so, and never shown again (ids are never reused).
+ *   task deleted elsewhere: removed, said so, and never shown again (ids are never reused; only Undo restores one, see `gone`).
  * - A list answer merges by id: it wins over what was learned before it was asked for, never over an
  *   answer learned after (or a higher version); a deleted id is never put back; it is applied after
  *   the adds in flight have answered, so a new task is never shown twice.
