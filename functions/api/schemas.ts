@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from './task-text';
+import { MAX_POSITION_LENGTH, positionProblem } from './task-position';
 
 // The API's contract: these schemas validate requests, document them (OpenAPI) and give the page its
 // types (`import type`); the text rule itself lives in task-text.ts, which the page imports as code.
@@ -31,6 +32,10 @@ export const Task = z
     done: z.boolean(),
     createdAt: z.string().openapi({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' }),
     updatedAt: z.string().openapi({ example: '2026-01-01T12:00:00.000Z', format: 'date-time' }),
+    position: z.string().openapi({
+      example: 'a0',
+      description: "The task's place in the person's order (a fractional-index key, task-position.ts): lists in that order sort by position byte by byte, then id",
+    }),
     version: z.number().int().min(1).openapi({
       example: 1,
       description: '1 when created, +1 on every change; the task\'s ETag is this number in double quotes ("1"), the If-Match value of a conditional write',
@@ -114,14 +119,43 @@ export const ListQuery = z.object({
     .refine((n) => n >= 1 && n <= 1000, { message: 'limit must be an integer from 1 to 1000' })
     .optional()
     .openapi({ param: { name: 'limit', in: 'query' }, example: '100', description: '1–1000, default 1000' }),
+  order: z
+    .enum(['id', 'position'], { error: 'order must be id or position' })
+    .optional()
+    .openapi({
+      param: { name: 'order', in: 'query' },
+      description: "`id` (the default, the order every earlier client knows) or `position`: the person's order (position, then id)",
+    }),
   cursor: z
     .string()
-    .regex(/^[0-9]{1,16}$/, { message: 'cursor is not valid; use the nextCursor of a previous page' })
-    .transform(Number)
-    .refine((n) => n <= MAX_ID, { message: 'cursor is not valid; use the nextCursor of a previous page' })
     .optional()
-    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'nextCursor from the previous page' }),
+    .openapi({ param: { name: 'cursor', in: 'query' }, description: 'nextCursor from the previous page of the same order' }),
 });
+export const CURSOR_MESSAGE = 'cursor is not valid; use the nextCursor of a previous page';
+
+/**
+ * A list cursor as `order` writes it (`nextCursor`): the last id (`17`) in id order, the last
+ * position and id (`a0V.17`) in position order; undefined when it is not one.
+ */
+export function parseCursor(order: 'id' | 'position', cursor: string): number | { position: string; id: number } | undefined {
+  const m = order === 'id' ? /^()([0-9]{1,16})$/.exec(cursor) : /^([0-9A-Za-z]+)\.([0-9]{1,16})$/.exec(cursor);
+  if (!m) return undefined;
+  const id = Number(m[2]);
+  if (id > MAX_ID || (order === 'position' && positionProblem(m[1]) !== null)) return undefined;
+  return order === 'id' ? id : { position: m[1]!, id };
+}
+
+/** A position as a client sends it (PATCH, restore): task-position.ts's rule. */
+const position = z
+  .string({ error: 'position must be a string' })
+  .superRefine((p, ctx) => {
+    const problem = positionProblem(p);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .openapi({
+    example: 'a0V',
+    description: `A fractional-index key (base 62, at most ${MAX_POSITION_LENGTH} characters) strictly between the new neighbours' positions; the list sorts by it, then id`,
+  });
 
 export const CreateBody = z.object({ task: taskText }).openapi('NewTask');
 export const ReplaceBody = z.object({ task: taskText }).openapi('TaskText');
@@ -129,8 +163,9 @@ export const PatchBody = z
   .object({
     task: taskText.optional(),
     done: z.boolean({ error: 'done must be true or false' }).optional(),
+    position: position.optional(),
   })
-  .refine((b) => b.task !== undefined || b.done !== undefined, { message: 'send task, done or both' })
+  .refine((b) => b.task !== undefined || b.done !== undefined || b.position !== undefined, { message: 'send task, done or position' })
   .openapi('TaskPatch');
 
 /** The most ids one toggle-all request may name (PATCH /api/tasks): the largest page GET /api/tasks answers. */
@@ -153,6 +188,36 @@ export const SetDoneBody = z
   })
   .openapi('TasksDone');
 
+const ID_MESSAGE = `id must be a task id (an integer from 1 to ${MAX_ID})`;
+
+/** One deleted task as Undo sends it back: as the page last had it. */
+const RestoredTaskSchema = z.object({
+  id: z.number({ error: ID_MESSAGE }).int({ error: ID_MESSAGE }).min(1, { error: ID_MESSAGE }).max(MAX_ID, { error: ID_MESSAGE }),
+  task: taskText,
+  done: z.boolean({ error: (i) => (i.input === undefined ? 'done is required' : 'done must be true or false') }),
+  position: z.string({ error: (i) => (i.input === undefined ? 'position is required' : 'position must be a string') }).pipe(position),
+  version: z
+    .number({ error: 'version must be an integer from 1' })
+    .int({ error: 'version must be an integer from 1' })
+    .min(1, { error: 'version must be an integer from 1' })
+    .max(2 ** 31 - 2, { error: 'version must be an integer from 1' })
+    .openapi({ description: 'The version it had when deleted; the restored task has the next one' }),
+});
+export type RestoredTask = z.infer<typeof RestoredTaskSchema>;
+
+/**
+ * Undo (POST /api/tasks/restore): deleted tasks, at least one, each id once. The body limit
+ * (16 KiB, routes/api.ts) bounds how many: about 280 at the shortest, fewer with longer text.
+ */
+export const RestoreBody = z
+  .object({
+    tasks: z
+      .array(RestoredTaskSchema, { error: (i) => (i.input === undefined ? 'tasks is required' : 'tasks must be an array of tasks') })
+      .min(1, { error: 'tasks must hold at least one task' })
+      .refine((tasks) => new Set(tasks.map((t) => t.id)).size === tasks.length, { message: 'tasks must name each id once' }),
+  })
+  .openapi('TasksRestore');
+
 export const TaskResponse = z.object({ success: z.literal(true), task: Task });
 export const TaskChanged = z.object({ success: z.literal(true), message: z.string(), task: Task });
 export const TaskList = z.object({
@@ -167,6 +232,15 @@ export const TasksChanged = z
     tasks: z.array(Task).openapi({ description: 'Every task named in ids that exists, as it is now, ascending id; the ones that changed have version + 1' }),
   })
   .openapi('TasksChanged');
+export const TasksRestored = z
+  .object({
+    success: z.literal(true),
+    message: z.string(),
+    tasks: z.array(Task).openapi({
+      description: 'The tasks put back, ascending id; an id that a task has now, or that was never handed out, is left out',
+    }),
+  })
+  .openapi('TasksRestored');
 export const Deleted = z.object({ success: z.literal(true), message: z.string(), id: z.number().int() });
 
 // Response bodies as types, for the page (`import type`: no zod in its bundle).
@@ -174,6 +248,7 @@ export type TaskChangedBody = z.infer<typeof TaskChanged>;
 export type TaskBody = z.infer<typeof TaskResponse>;
 export type TaskListBody = z.infer<typeof TaskList>;
 export type TasksChangedBody = z.infer<typeof TasksChanged>;
+export type TasksRestoredBody = z.infer<typeof TasksRestored>;
 export const Info = z
   .object({
     version: z.string(),

@@ -87,7 +87,7 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
           expect(created.status).toBe(201);
           expect(created.text).toBe(JSON.stringify({ success: true, message: 'Task added successfully', task: created.json.task }));
           expect(created.json.task.task).toBe(text);
-          expect(Object.keys(created.json.task)).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'version']);
+          expect(Object.keys(created.json.task)).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'position', 'version']);
           expect(created.etag).toBe('"1"');
           const id = created.json.task.id;
           expect((await call('GET', `/api/tasks/${id}`)).json.task).toEqual(created.json.task);
@@ -100,6 +100,12 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
           expect(stale.etag).toBe('"2"');
         }
       }
+      // Undo's answer too, for a task whose text ends like a body.
+      const last = (await call('POST', '/api/tasks', { task: texts[0] })).json.task;
+      await call('DELETE', `/api/tasks/${last.id}`);
+      const { id, task, done, position, version } = last;
+      const restored = await call('POST', '/api/tasks/restore', { tasks: [{ id, task, done, position, version }] }, key());
+      expect(restored.text).toBe(JSON.stringify({ success: true, message: 'Tasks restored successfully', tasks: [{ ...last, createdAt: restored.json.tasks[0].createdAt, updatedAt: restored.json.tasks[0].updatedAt, version: 2 }] }));
       const missing = await call('PATCH', '/api/tasks/123456789', { done: true });
       expect([missing.status, missing.text]).toEqual([404, JSON.stringify({ success: false, message: 'Task not found', code: 'not_found' })]);
     });

@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Db, Queryable } from './db';
 import { retryingReads } from './db/read-retry';
 import type { QueryOptions } from './db/types';
-import type { Task } from './schemas';
+import type { RestoredTask, Task } from './schemas';
 
 // Timestamps are formatted by Postgres: no Date objects to build and serialise on list calls.
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -11,10 +11,16 @@ const TIMES = `${iso('created_at')} AS "createdAt", ${iso('updated_at')} AS "upd
  * Rows read into JavaScript: the id is a bigint (migration 005), which pg and Neon hand over as a
  * string; as float8 every driver gives a number, exact because the ids stop at 2^53 - 1 (006).
  */
-const COLUMNS = `id::float8 AS id, task, done, ${TIMES}, version`;
+const COLUMNS = `id::float8 AS id, task, done, ${TIMES}, position, version`;
 /** A main_table row a write function returned (`row`, an SQL expression), as the answer's task: the columns of COLUMNS, in its order. */
 const written = (row: string) =>
-  `(${row}).id, (${row}).task, (${row}).done, ${iso(`(${row}).created_at`)} AS "createdAt", ${iso(`(${row}).updated_at`)} AS "updatedAt", (${row}).version`;
+  `(${row}).id, (${row}).task, (${row}).done, ${iso(`(${row}).created_at`)} AS "createdAt", ${iso(`(${row}).updated_at`)} AS "updatedAt", (${row}).position, (${row}).version`;
+
+/** Where a page in position order ends: the last task's position and id (schemas.ts `positionCursor`). */
+export interface PositionCursor {
+  position: string;
+  id: number;
+}
 
 /** A write's answer as the client receives it: the HTTP status and the JSON body, byte for byte. */
 export interface Answer {
@@ -35,7 +41,7 @@ export class Params {
  * A write as one statement's common table expressions: they end with one named `answer (status,
  * body)` that has exactly one row when the write ran. The write runs only where `gate`, an SQL
  * condition, holds: `true` for a plain write, a keyed write's claim on its key (idempotency.ts).
- * It calls the write functions of migrations 007–011, so main_table is locked only when the write
+ * It calls the write functions of migrations 007–012, so main_table is locked only when the write
  * runs, not when the statement is parsed. The body is built by `row_to_json`, whose output is
  * JSON.stringify's for the same object (no spaces, keys in column order, the same string escapes),
  * so it is exactly what c.json would send.
@@ -74,9 +80,10 @@ export const taskWrites = {
      w AS (SELECT ${written('r')} FROM wr),
      answer AS (${success(201, p, message, 'row_to_json(w) AS task', 'w')})`,
 
-  update: (id: number, changes: { task?: string; done?: boolean }, message: string, notFound: string, condition?: VersionCondition): TaskWrite => (p, gate) =>
+  /** PUT and PATCH: the fields given change (a move changes only `position`: one row, migration 012). */
+  update: (id: number, changes: { task?: string; done?: boolean; position?: string }, message: string, notFound: string, condition?: VersionCondition): TaskWrite => (p, gate) =>
     `wr AS MATERIALIZED (SELECT task_update(${p.add(id)}::bigint, ${p.add(changes.task ?? null)}::varchar, ${p.add(changes.done ?? null)}::boolean,
-                                            ${p.add(condition?.versions ?? null)}::integer[]) AS u WHERE ${gate}),
+                                            ${p.add(changes.position ?? null)}::text, ${p.add(condition?.versions ?? null)}::integer[]) AS u WHERE ${gate}),
      w AS (SELECT ${written('(u).t')} FROM wr WHERE (u).written),
      current AS (SELECT ${written('(u).t')} FROM wr WHERE NOT (u).written),
      answer AS (${success(200, p, message, 'row_to_json(w) AS task', 'w')}
@@ -89,6 +96,17 @@ export const taskWrites = {
    */
   setDone: (ids: readonly number[], done: boolean, message: string): TaskWrite => (p, gate) =>
     `wr AS MATERIALIZED (SELECT task_set_done(${p.add(ids)}::bigint[], ${p.add(done)}::boolean) AS r WHERE ${gate}),
+     w AS (SELECT ${written('r')} FROM wr),
+     answer AS (SELECT 200 AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message,
+                  COALESCE((SELECT array_to_json(array_agg(w ORDER BY w.id)) FROM w), '[]'::json) AS tasks) a WHERE ${gate})`,
+
+  /**
+   * Undo of a delete: the tasks put back with their ids, text, done and position, one statement
+   * (migration 012's `task_restore`). Only ids handed out before and free now are restored; the
+   * answer is `{"success":true,"message":…,"tasks":[Task…]}` with the restored ones, ascending id.
+   */
+  restore: (tasks: readonly RestoredTask[], message: string): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_restore(${p.add(JSON.stringify(tasks))}::jsonb) AS r WHERE ${gate}),
      w AS (SELECT ${written('r')} FROM wr),
      answer AS (SELECT 200 AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message,
                   COALESCE((SELECT array_to_json(array_agg(w ORDER BY w.id)) FROM w), '[]'::json) AS tasks) a WHERE ${gate})`,
@@ -139,6 +157,24 @@ export function taskRepository(db: Queryable) {
       return { tasks, nextAfterId: more ? tasks[tasks.length - 1]!.id : null };
     },
 
+    /**
+     * Keyset page in the person's order, `position` then id (the index of migration 012), after
+     * the task at `after` (its position and id); one extra row tells whether another page exists.
+     */
+    async listByPosition(limit: number, after?: PositionCursor): Promise<{ tasks: Task[]; next: PositionCursor | null }> {
+      const rows = await db.query<Task & Record<string, unknown>>(
+        after
+          ? `SELECT ${COLUMNS} FROM main_table WHERE (position, id) > ($1::text COLLATE "C", $2::bigint) ORDER BY position, id LIMIT $3`
+          : `SELECT ${COLUMNS} FROM main_table ORDER BY position, id LIMIT $1`,
+        after ? [after.position, after.id, limit + 1] : [limit + 1],
+        PREPARED,
+      );
+      const more = rows.length > limit;
+      const tasks = more ? rows.slice(0, limit) : rows;
+      const last = tasks[tasks.length - 1];
+      return { tasks, next: more && last ? { position: last.position, id: last.id } : null };
+    },
+
     async get(id: number): Promise<Task | undefined> {
       return (await db.query<Task & Record<string, unknown>>(`SELECT ${COLUMNS} FROM main_table WHERE id = $1`, [id], PREPARED))[0];
     },
@@ -166,7 +202,7 @@ export function withTaskRepository(db: () => Promise<Db>): MiddlewareHandler {
     if (made?.db !== d) {
       // Reads are tried once more on a new connection when their session is terminated; writes are not (db/read-retry.ts).
       const reads = taskRepository(retryingReads(d));
-      made = { db: d, tasks: { ...taskRepository(d), list: reads.list, get: reads.get } };
+      made = { db: d, tasks: { ...taskRepository(d), list: reads.list, listByPosition: reads.listByPosition, get: reads.get } };
     }
     c.set('tasks', made.tasks);
     await next();

@@ -126,7 +126,7 @@ export function describeApiContract(
       expect(r.json).toEqual({
         success: true,
         message: 'Task added successfully',
-        task: { id: expect.any(Number), task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), version: 1 },
+        task: { id: expect.any(Number), task: 'Buy milk', done: false, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), position: 'a0', version: 1 },
       });
       expect(r.headers.get('etag')).toBe('"1"');
       expect(await count()).toBe(1);
@@ -400,7 +400,7 @@ export function describeApiContract(
       const t = await add('same');
       const empty = await call('PATCH', `/api/tasks/${t.id}`, {});
       expect(empty.status).toBe(400);
-      expect(empty.json).toEqual({ success: false, message: 'send task, done or both', code: 'validation_error' });
+      expect(empty.json).toEqual({ success: false, message: 'send task, done or position', code: 'validation_error' });
       const wrong = await call('PATCH', `/api/tasks/${t.id}`, { done: 'yes' });
       expect(wrong.status).toBe(400);
       expect(wrong.json).toEqual({ success: false, message: 'done must be true or false', code: 'validation_error' });
@@ -466,6 +466,165 @@ export function describeApiContract(
       // The documented bound itself is accepted.
       const bound = await call('PATCH', '/api/tasks', { ids: tooMany.slice(0, 1000), done: true });
       expect([bound.status, bound.json.tasks.map((x: { id: number }) => x.id)]).toEqual([200, [t.id]]);
+    });
+
+    describe('order: position, ?order=position, moves', () => {
+      const byPosition = async (query = '') => (await call('GET', `/api/tasks?order=position${query}`)).json;
+      const texts = (tasks: { task: string }[]) => tasks.map((t) => t.task);
+
+      it('a new task goes last; ?order=position lists by position then id, ?order=id and no order by id', async () => {
+        const [a, b, c] = [await add('a'), await add('b'), await add('c')];
+        expect([a.position, b.position, c.position]).toEqual(['a0', 'a1', 'a2']);
+        // Move c first: one PATCH of its position, between nothing and a.
+        const moved = await call('PATCH', `/api/tasks/${c.id}`, { position: 'Zz' }, { 'if-match': `"${c.version}"` });
+        expect([moved.status, moved.json.task]).toEqual([200, { ...c, position: 'Zz', updatedAt: expect.stringMatching(ISO), version: 2 }]);
+        expect(moved.headers.get('etag')).toBe('"2"');
+        expect(texts((await byPosition()).tasks)).toEqual(['c', 'a', 'b']);
+        expect(texts((await call('GET', '/api/tasks')).json.tasks)).toEqual(['a', 'b', 'c']);
+        expect(texts((await call('GET', '/api/tasks?order=id')).json.tasks)).toEqual(['a', 'b', 'c']);
+        // The others did not change: a move writes one row.
+        expect((await call('GET', `/api/tasks/${a.id}`)).json.task).toEqual(a);
+        expect((await call('GET', `/api/tasks/${b.id}`)).json.task).toEqual(b);
+        // Two tasks at one position are ordered by id; a new task still goes after the last.
+        await call('PATCH', `/api/tasks/${b.id}`, { position: 'a0' });
+        expect(texts((await byPosition()).tasks)).toEqual(['c', 'a', 'b']);
+        expect((await add('d')).position).toBe('a1');
+        // A stale If-Match on a move: 412, nothing written.
+        const stale = await call('PATCH', `/api/tasks/${a.id}`, { position: 'a5' }, { 'if-match': '"7"' });
+        expect([stale.status, stale.json.code]).toEqual([412, 'precondition_failed']);
+        expect((await call('GET', `/api/tasks/${a.id}`)).json.task).toEqual(a);
+      });
+
+      it('pages in position order with ?limit and its own cursor (position.id)', async () => {
+        const made = [];
+        for (let i = 1; i <= 5; i++) made.push(await add(`t${i}`));
+        // t5 between t1 and t2, t4 first: t4 t1 t5 t2 t3.
+        await call('PATCH', `/api/tasks/${made[4].id}`, { position: 'a0V' });
+        await call('PATCH', `/api/tasks/${made[3].id}`, { position: 'Zz' });
+        const p1 = await byPosition('&limit=2');
+        expect(texts(p1.tasks)).toEqual(['t4', 't1']);
+        expect(p1.nextCursor).toBe(`a0.${made[0].id}`);
+        const p2 = await byPosition(`&limit=2&cursor=${p1.nextCursor}`);
+        expect(texts(p2.tasks)).toEqual(['t5', 't2']);
+        const p3 = await byPosition(`&limit=2&cursor=${p2.nextCursor}`);
+        expect([texts(p3.tasks), p3.nextCursor]).toEqual([['t3'], null]);
+      });
+
+      it.each([
+        ['order=name', 'order must be id or position'],
+        ['order=position&cursor=17', 'cursor is not valid; use the nextCursor of a previous page'],
+        ['order=position&cursor=a0.x', 'cursor is not valid; use the nextCursor of a previous page'],
+        ['order=position&cursor=a00.1', 'cursor is not valid; use the nextCursor of a previous page'],
+        ['order=position&cursor=a0.99999999999999999', 'cursor is not valid; use the nextCursor of a previous page'],
+        ['cursor=a0.1', 'cursor is not valid; use the nextCursor of a previous page'],
+        ['order=id&order=position', 'order must be given once'],
+      ])('GET /api/tasks?%s → 400', async (query, message) => {
+        const r = await call('GET', `/api/tasks?${query}`);
+        expect([r.status, r.json]).toEqual([400, { success: false, message, code: 'validation_error' }]);
+      });
+
+      it('PATCH with a bad position → 400, nothing written', async () => {
+        const t = await add('stays');
+        for (const [position, message] of [
+          ['', 'position is not a valid position key'],
+          ['a00', 'position is not a valid position key'],
+          ['a0-1', 'position is not a valid position key'],
+          ['b1', 'position is not a valid position key'],
+          [`a0${'V'.repeat(300)}`, 'position must be at most 255 characters'],
+          [3, 'position must be a string'],
+          [null, 'position must be a string'],
+        ] as const) {
+          const r = await call('PATCH', `/api/tasks/${t.id}`, { position });
+          expect([r.status, r.json], JSON.stringify(position)).toEqual([400, { success: false, message, code: 'validation_error' }]);
+        }
+        expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
+      });
+
+      it('a keyed move replays its answer and writes once', async () => {
+        const t = await add('move once');
+        const key = { 'idempotency-key': `"${randomUUID()}"`, 'if-match': '"1"' };
+        const first = await call('PATCH', `/api/tasks/${t.id}`, { position: 'a0V' }, key);
+        const again = await call('PATCH', `/api/tasks/${t.id}`, { position: 'a0V' }, key);
+        expect([first.status, again.status, again.headers.get('idempotent-replayed')]).toEqual([200, 200, 'true']);
+        expect(again.text).toBe(first.text);
+        expect((await call('GET', `/api/tasks/${t.id}`)).json.task.version).toBe(2);
+      });
+    });
+
+    describe('POST /api/tasks/restore (Undo of a delete)', () => {
+      const back = (t: { id: number; task: string; done: boolean; position: string; version: number }) => ({
+        id: t.id,
+        task: t.task,
+        done: t.done,
+        position: t.position,
+        version: t.version,
+      });
+
+      it('puts deleted tasks back with their ids, text, done and position; one key restores once', async () => {
+        const [a, b, c] = [await add('one'), await add('two'), await add('three')];
+        const doneB = (await call('PATCH', `/api/tasks/${b.id}`, { done: true, position: 'Zz' })).json.task;
+        for (const t of [a, doneB]) expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
+        const key = { 'idempotency-key': `"${randomUUID()}"` };
+        const body = { tasks: [back(doneB), back(a)] };
+        const r = await call('POST', '/api/tasks/restore', body, key);
+        expect(r.status).toBe(200);
+        expect(r.json).toEqual({
+          success: true,
+          message: 'Tasks restored successfully',
+          tasks: [
+            { ...a, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), version: 2 },
+            { ...doneB, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), version: 3 },
+          ],
+        });
+        expect((await call('GET', '/api/tasks?order=position')).json.tasks.map((t: { task: string }) => t.task)).toEqual(['two', 'one', 'three']);
+        // The same key again: the same answer, nothing written twice.
+        const again = await call('POST', '/api/tasks/restore', body, key);
+        expect([again.status, again.text, again.headers.get('idempotent-replayed')]).toEqual([200, r.text, 'true']);
+        // Without a key, a task that exists is left out (never overwritten), as is an id never handed out.
+        const other = await call('POST', '/api/tasks/restore', { tasks: [{ ...back(c), task: 'overwritten?' }, { ...back(c), id: c.id + 1000 }] });
+        expect([other.status, other.json.tasks]).toEqual([200, []]);
+        expect((await call('GET', `/api/tasks/${c.id}`)).json.task).toEqual(c);
+        expect(await count()).toBe(3);
+        // A new task after a restore gets a new id, never a restored one's.
+        expect((await add('four')).id).toBe(c.id + 1);
+      });
+
+      it('bad input or too many tasks → 400/413, nothing written', async () => {
+        const t = await add('gone');
+        expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
+        const ok = back(t);
+        const ID = `id must be a task id (an integer from 1 to ${2 ** 53 - 1})`;
+        const tooMany = Array.from({ length: 1001 }, (_, i) => ({ ...ok, id: i + 1, task: 'x' }));
+        for (const [body, message] of [
+          [{}, 'tasks is required'],
+          [{ tasks: ok }, 'tasks must be an array of tasks'],
+          [{ tasks: [] }, 'tasks must hold at least one task'],
+          [{ tasks: [ok, ok] }, 'tasks must name each id once'],
+          [{ tasks: [{ ...ok, id: 0 }] }, ID],
+          [{ tasks: [{ ...ok, id: 2 ** 53 }] }, ID],
+          [{ tasks: [{ ...ok, id: String(t.id) }] }, ID],
+          [{ tasks: [{ ...ok, task: ' ' }] }, 'task must not be empty'],
+          [{ tasks: [{ ...ok, task: undefined }] }, 'task is required'],
+          [{ tasks: [{ ...ok, done: undefined }] }, 'done is required'],
+          [{ tasks: [{ ...ok, done: 'no' }] }, 'done must be true or false'],
+          [{ tasks: [{ ...ok, position: undefined }] }, 'position is required'],
+          [{ tasks: [{ ...ok, position: 'a00' }] }, 'position is not a valid position key'],
+          [{ tasks: [{ ...ok, version: 0 }] }, 'version must be an integer from 1'],
+          [{ tasks: [{ ...ok, version: 2 ** 31 }] }, 'version must be an integer from 1'],
+          [[ok], 'request body must be a JSON object'],
+        ] as const) {
+          const r = await call('POST', '/api/tasks/restore', body);
+          expect([r.status, r.json], JSON.stringify(body).slice(0, 80)).toEqual([400, { success: false, message, code: 'validation_error' }]);
+        }
+        // Too many: the body limit comes first (1001 of the shortest tasks, or 200 longer ones).
+        for (const tasks of [tooMany, Array.from({ length: 200 }, (_, i) => ({ ...ok, id: i + 1, task: 'x'.repeat(100) }))]) {
+          const huge = await call('POST', '/api/tasks/restore', { tasks });
+          expect([huge.status, huge.json?.code]).toEqual([413, 'payload_too_large']);
+        }
+        expect((await call('POST', '/api/tasks/restore', 'not json')).status).toBe(400);
+        expect((await call('POST', '/api/tasks/restore', { tasks: [ok] }, { 'content-type': 'text/plain' })).status).toBe(415);
+        expect(await count()).toBe(0);
+      });
     });
 
     it('DELETE /api/tasks/:id deletes once, then 404', async () => {
@@ -844,11 +1003,13 @@ export function describeApiContract(
       const r = await call('GET', '/api/openapi.json');
       expect(r.status).toBe(200);
       expect(r.json.openapi).toBe('3.1.0');
-      expect(Object.keys(r.json.paths).sort()).toEqual(['/info', '/tasks', '/tasks/{id}']);
+      expect(Object.keys(r.json.paths).sort()).toEqual(['/info', '/tasks', '/tasks/restore', '/tasks/{id}']);
+      expect(Object.keys(r.json.paths['/tasks/restore'])).toEqual(['post']);
+      expect(r.json.paths['/tasks'].get.parameters.map((q: { name: string }) => q.name).sort()).toEqual(['cursor', 'limit', 'order']);
       expect(Object.keys(r.json.paths['/tasks/{id}']).sort()).toEqual(['delete', 'get', 'patch', 'put']);
       expect(Object.keys(r.json.paths['/tasks']).sort()).toEqual(['get', 'patch', 'post']);
       expect(r.json.paths['/tasks'].post.responses).toHaveProperty('415');
-      expect(r.json.components.schemas.Task.required).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'version']);
+      expect(r.json.components.schemas.Task.required).toEqual(['id', 'task', 'done', 'createdAt', 'updatedAt', 'position', 'version']);
     });
 
     it('unknown route → 404, wrong method → 405 with Allow', async () => {

@@ -7,9 +7,10 @@ import type { Db } from '../db';
 import { createLogger } from '../logger';
 import { loadMigrations } from './files';
 import { MigrationChangedError, migrate, migrationsApplied } from './runner';
+import { integerPosition, positionBetween } from '../task-position';
 
 const log = createLogger('silent');
-const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql', '005_main_table_id_bigint.sql', '006_main_table_id_seq_bigint.sql', '007_task_create_function.sql', '008_task_update_function.sql', '009_task_delete_function.sql', '010_task_version.sql', '011_task_set_done_function.sql'];
+const ALL = ['001_create_main_table.sql', '002_done_and_timestamps.sql', '003_idempotency_keys.sql', '004_idempotency_keys_created_at.sql', '005_main_table_id_bigint.sql', '006_main_table_id_seq_bigint.sql', '007_task_create_function.sql', '008_task_update_function.sql', '009_task_delete_function.sql', '010_task_version.sql', '011_task_set_done_function.sql', '012_task_position.sql'];
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
@@ -66,6 +67,38 @@ describe('migrations', () => {
     const [gone] = await db.query<{ written: boolean }>("SELECT (u).written FROM (SELECT task_delete(1::bigint, '{2}'::integer[]) AS u) s");
     expect(gone).toEqual({ written: true });
     expect(await db.query('SELECT count(*)::int AS n FROM main_table')).toEqual([{ n: 0 }]);
+  });
+
+  it('012 keeps today\'s order as positions, puts new tasks last, and restores only ids handed out and free', async () => {
+    const { db } = await freshPg();
+    const files = loadMigrations();
+    await migrate(db, files.filter((m) => m.version < '012'));
+    // 70 tasks: past the one-digit keys (a0 … az), so the next length (b00) is crossed too.
+    await db.query("INSERT INTO main_table (task) SELECT 'before 012 #' || g FROM generate_series(1, 70) g");
+    await db.query('DELETE FROM main_table WHERE id = 3');
+    expect((await migrate(db, files)).applied).toEqual(['012_task_position.sql']);
+    const rows = await db.query<{ id: string; position: string }>('SELECT id, position FROM main_table ORDER BY id');
+    expect(rows.map((r) => r.position)).toEqual(Array.from({ length: 69 }, (_, n) => integerPosition(n)));
+    // The list by position is today's list by id.
+    const byPosition = await db.query<{ id: string }>('SELECT id FROM main_table ORDER BY position, id');
+    expect(byPosition.map((r) => r.id)).toEqual(rows.map((r) => r.id));
+    // A create (and the older revision's, which names no position) goes after the largest position.
+    await db.query("UPDATE main_table SET position = 'b0AV' WHERE id = 1");
+    const [made] = await db.query<{ position: string }>("SELECT position FROM task_create('new'::varchar)");
+    expect(made!.position).toBe(positionBetween('b0AV', null));
+    const [older] = await db.query<{ position: string }>("INSERT INTO main_table (task) VALUES ('by the older revision') RETURNING position");
+    expect(older!.position).toBe(positionBetween(made!.position, null));
+    // Every position below a0: the next is a0.
+    await db.query("UPDATE main_table SET position = 'Zz'");
+    expect(await db.query("SELECT position FROM task_create('after negatives'::varchar)")).toEqual([{ position: 'a0' }]);
+    // Restore: id 3 was handed out and is free; 1 exists; 1000 was never handed out.
+    const restored = await db.query<{ id: string; task: string; done: boolean; position: string; version: number }>(
+      `SELECT id, task, done, position, version FROM task_restore($1::jsonb)`,
+      [JSON.stringify([3, 1, 1000].map((id) => ({ id, task: `back ${id}`, done: true, position: 'a0V', version: 4 })))],
+    );
+    expect(restored).toEqual([{ id: '3', task: 'back 3', done: true, position: 'a0V', version: 5 }]);
+    const [next] = await db.query<{ id: string }>("SELECT id FROM task_create('next'::varchar)");
+    expect(Number(next!.id)).toBe(74);
   });
 
   it('is idempotent: a second run applies nothing', async () => {

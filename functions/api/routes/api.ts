@@ -71,7 +71,7 @@ const onInvalid = (result: { success: boolean; error?: z.ZodError }, c: Context)
   let message = issue?.message ?? 'invalid input';
   if (issue && issue.path.length === 0 && issue.code === 'invalid_type') message = 'request body must be a JSON object';
   // A query parameter given twice arrives as an array: say so rather than zod's type message.
-  else if (issue?.code === 'invalid_type' && issue.path.length === 1 && (c.req.queries(String(issue.path[0]))?.length ?? 0) > 1) message = `${String(issue.path[0])} must be given once`;
+  else if ((issue?.code === 'invalid_type' || issue?.code === 'invalid_value') && issue.path.length === 1 && (c.req.queries(String(issue.path[0]))?.length ?? 0) > 1) message = `${String(issue.path[0])} must be given once`;
   return fail(c, 400, 'validation_error', message);
 };
 
@@ -180,6 +180,7 @@ const ADDED = 'Task added successfully';
 const UPDATED = 'Task updated successfully';
 const DELETED = 'Task deleted successfully';
 const TASKS_UPDATED = 'Tasks updated successfully';
+const TASKS_RESTORED = 'Tasks restored successfully';
 
 export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
   const api = new OpenAPIHono({ defaultHook: onInvalid });
@@ -229,14 +230,20 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
     createRoute({
       method: 'get',
       path: '/tasks',
-      summary: 'List tasks in ascending id order, a page at a time',
+      summary: "List tasks a page at a time: in ascending id order, or with ?order=position in the person's order",
       middleware: [tasks] as const,
       request: { query: s.ListQuery },
       responses: { 200: json(s.TaskList, 'A page of tasks'), ...errors(400, 503) },
     }),
     async (c) => {
-      const { limit = 1000, cursor } = c.req.valid('query');
-      const page = await c.var.tasks.list(limit, cursor);
+      const { limit = 1000, order = 'id', cursor } = c.req.valid('query');
+      const after = cursor === undefined ? undefined : s.parseCursor(order, cursor);
+      if (cursor !== undefined && after === undefined) return fail(c, 400, 'validation_error', s.CURSOR_MESSAGE);
+      if (order === 'position') {
+        const page = await c.var.tasks.listByPosition(limit, after as { position: string; id: number } | undefined);
+        return c.json({ success: true as const, tasks: page.tasks, nextCursor: page.next && `${page.next.position}.${page.next.id}` }, 200);
+      }
+      const page = await c.var.tasks.list(limit, after as number | undefined);
       return c.json(
         { success: true as const, tasks: page.tasks, nextCursor: page.nextAfterId === null ? null : String(page.nextAfterId) },
         200,
@@ -257,6 +264,18 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
       const { ids, done } = c.req.valid('json');
       return write(c, taskWrites.setDone(ids, done, TASKS_UPDATED));
     },
+  );
+
+  api.openapi(
+    createRoute({
+      method: 'post',
+      path: '/tasks/restore',
+      summary: 'Undo a delete: put deleted tasks back with their ids, text, done and position (as many as fit in the body limit)',
+      middleware: [...jsonWrite] as const,
+      request: { headers: s.IdempotencyHeaders, body: bodyOf(s.RestoreBody) },
+      responses: { 200: written(s.TasksRestored, 'The tasks put back'), ...errors(400, 409, 413, 415, 422, 503) },
+    }),
+    (c) => write(c, taskWrites.restore(c.req.valid('json').tasks, TASKS_RESTORED)),
   );
 
   api.openapi(
@@ -302,7 +321,7 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
     createRoute({
       method: 'patch',
       path: '/tasks/{id}',
-      summary: 'Change text and/or done (needs FEATURE_EDIT_TASK)',
+      summary: 'Change text, done and/or position (a move: one row; needs FEATURE_EDIT_TASK)',
       middleware: [canEdit, ...conditionalJsonWrite] as const,
       request: { params: s.IdParam, headers: s.ConditionalWriteHeaders, body: bodyOf(s.PatchBody) },
       responses: updated,

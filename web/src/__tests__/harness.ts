@@ -3,6 +3,7 @@ import App from '../App.vue';
 import { createApiClient } from '../api/client';
 import { apiSleepsKey, defaultConfig, type RuntimeConfig } from '../config';
 import { createTaskStore, taskStoreKey, type Task } from '../stores/useTaskStore';
+import { integerPosition } from '../../../functions/api/task-position';
 
 type Handler = (method: string, path: string, body: any, headers: Headers) => { status: number; body: unknown } | undefined;
 
@@ -14,7 +15,9 @@ type Handler = (method: string, path: string, body: any, headers: Headers) => { 
 export function fakeApi(initial: string[] = []) {
   let nextId = 1;
   const now = '2026-01-01T00:00:00.000Z';
-  const tasks: Task[] = initial.map((task) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now, version: 1 }));
+  const tasks: Task[] = initial.map((task, i) => ({ id: nextId++, task, done: false, createdAt: now, updatedAt: now, position: integerPosition(i), version: 1 }));
+  // Like migration 012: a new task goes after every other (a test that moves tasks sets positions below these).
+  let nextPosition = initial.length;
   const calls: string[] = [];
   /** The Idempotency-Key header of each request, in order (undefined when none was sent). */
   const keys: (string | undefined)[] = [];
@@ -29,7 +32,7 @@ export function fakeApi(initial: string[] = []) {
     if (method === 'GET' && path === '/api/tasks') return { status: 200, body: { success: true, tasks, nextCursor: null } };
     if (method === 'GET' && path === '/api/info') return { status: 200, body: { version: '1.0.0', revision: 'tasks-api-00007', driver: 'pglite' } };
     if (method === 'POST' && path === '/api/tasks') {
-      const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now, version: 1 };
+      const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now, position: integerPosition(nextPosition++), version: 1 };
       tasks.push(task);
       return { status: 201, body: { success: true, message: 'created', task } };
     }
@@ -38,6 +41,14 @@ export function fakeApi(initial: string[] = []) {
       const named = tasks.filter((t) => body.ids.includes(t.id)).sort((a, b) => a.id - b.id);
       for (const t of named) if (t.done !== body.done) Object.assign(t, { done: body.done, version: t.version! + 1 });
       return { status: 200, body: { success: true, message: 'Tasks updated successfully', tasks: named } };
+    }
+    if (method === 'POST' && path === '/api/tasks/restore') {
+      // Ids handed out and free now, version + 1, as migration 012's task_restore.
+      const back = (body.tasks as Required<Task>[])
+        .filter((t) => t.id < nextId && !tasks.some((x) => x.id === t.id))
+        .map((t) => ({ ...t, createdAt: now, updatedAt: now, version: t.version + 1 }));
+      tasks.push(...back);
+      return { status: 200, body: { success: true, message: 'Tasks restored successfully', tasks: back.sort((a, b) => a.id - b.id) } };
     }
     const m = /^\/api\/tasks\/(\d+)$/.exec(path);
     const i = m ? tasks.findIndex((t) => t.id === Number(m[1])) : -1;

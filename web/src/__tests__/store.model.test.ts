@@ -4,6 +4,8 @@ import { flushPromises } from '@vue/test-utils';
 import { createApiClient } from '../api/client';
 import { defaultConfig } from '../config';
 import { createTaskStore, type Task, type TaskStore } from '../stores/useTaskStore';
+import { byPlace, moveNextTo } from '../stores/taskOrder';
+import { positionBetween } from '../../../functions/api/task-position';
 
 /**
  * Model-based test of the store (fast-check `commands`): a person's actions, another tab's changes,
@@ -67,7 +69,10 @@ class Server {
     })) as typeof fetch;
 
   create(text: string) {
-    const task = { id: this.nextId++, task: text, done: false, createdAt: now, updatedAt: now, version: 1 };
+    // Last, as migration 012's trigger places a new task: after the largest position's integer part.
+    const last = [...this.tasks.values()].map((t) => t.position).sort().pop();
+    const position = positionBetween(last === undefined ? null : last.slice(0, last.charCodeAt(0) >= 97 ? last.charCodeAt(0) - 95 : 0) || null, null);
+    const task = { id: this.nextId++, task: text, done: false, createdAt: now, updatedAt: now, position, version: 1 };
     this.tasks.set(task.id, task);
     return task;
   }
@@ -274,7 +279,7 @@ class World {
   /** The page's list and the server's, as a person sees them. */
   compare() {
     const page = this.shown().map(({ id, task, done }) => ({ id, task, done }));
-    const server = [...this.server.tasks.values()].sort((a, b) => a.id - b.id).map(({ id, task, done }) => ({ id, task, done }));
+    const server = [...this.server.tasks.values()].sort(byPlace).map(({ id, task, done }) => ({ id, task, done }));
     expect(page).toEqual(server);
     expect(this.store.state.conflicts).toEqual([]);
   }
@@ -330,6 +335,12 @@ const person = [
       void w.store.toggle(id);
     }),
   ),
+  fc.tuple(few, few, fc.boolean()).map(([i, j, before]) =>
+    command(`move #${i} ${before ? 'before' : 'after'} #${j}`, (w) => saved(w).length > 1, (w) => {
+      const [a, b] = [pick(saved(w), i), pick(saved(w), j)];
+      if (a.id !== b.id && a.position !== undefined && b.position !== undefined) void moveNextTo(w.store, a.id, b.id, before ? 'before' : 'after');
+    }),
+  ),
   nat.map((i) => command(`delete #${i}`, (w) => saved(w).length > 0, (w) => void w.store.remove(pick(saved(w), i).id))),
   // The person changes a task the other tab changed since this page learned it (its message not in yet).
   fc.tuple(nat, text, fc.boolean()).map(([i, t, toggle]) =>
@@ -351,7 +362,7 @@ const other = [
     command(`other tab ${toggle ? 'toggles' : `renames to ${t}`} #${i}`, (w) => w.server.tasks.size > 0, (w) =>
       otherTab(w, () => {
         const task = pick([...w.server.tasks.values()], i);
-        Object.assign(task, toggle ? { done: !task.done } : { task: t }, { version: task.version + 1 });
+        Object.assign(task, toggle ? { done: !task.done } : { task: t, position: positionBetween(null, [...w.server.tasks.values()].sort(byPlace)[0]!.position) }, { version: task.version + 1 });
       }),
     ),
   ),

@@ -3,12 +3,14 @@ import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client';
 import type { RuntimeConfig } from '../config';
 import type { Task as ApiTask, TaskChangedBody, TaskListBody, TasksChangedBody } from '../../../functions/api/schemas';
 import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from '../../../functions/api/task-text';
+import { byPlace } from './taskOrder';
 
 /**
  * A task as the API sends it. `version` (an integer from 1, one more per change; the task's ETag) is
- * what `If-Match` sends back; it is absent on a task not saved yet and from an API that predates it.
+ * what `If-Match` sends back; it and `position` (its place in the order, taskOrder.ts) are absent on
+ * a task not saved yet and from an API that predates them.
  */
-export type Task = Omit<ApiTask, 'version'> & { version?: number };
+export type Task = Omit<ApiTask, 'version' | 'position'> & { version?: number; position?: string };
 
 export type Filter = 'all' | 'active' | 'done';
 
@@ -17,7 +19,7 @@ interface Notice {
   retry?: () => void;
 }
 
-type Change = Partial<Pick<Task, 'task' | 'done'>>;
+type Change = Partial<Pick<Task, 'task' | 'done' | 'position'>>;
 
 /**
  * A change made elsewhere (another tab, another person) that met the person's own changes to the same
@@ -83,7 +85,7 @@ interface Write {
  * - Writes to one task go one at a time, each with `If-Match` of the version the person saw (or that
  *   the previous write to it produced). A 412 is a change made elsewhere: shown as a conflict, the
  *   person keeps theirs (sent again on the new version, with a new key) or takes the other. A 404 is a
- *   task deleted elsewhere: removed, said so, and never shown again (ids are never reused).
+ *   task deleted elsewhere: removed, said so, and never shown again (ids are never reused; only Undo restores one, see `gone`).
  * - A list answer merges by id: it wins over what was learned before it was asked for, never over an
  *   answer learned after (or a higher version); a deleted id is never put back; it is applied after
  *   the adds in flight have answered, so a new task is never shown twice.
@@ -112,8 +114,6 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   // Counts what the store has learned, so a list answer knows which entries are newer than its question.
   let clock = 0;
   const known = new Map<number, { task: Task; stamp: number }>();
-  /** Ids the server no longer has; ids are never reused, so these never come back. */
-  const gone = new Set<number>();
   /**
    * What the last list read of each page (by the id it starts after) held: an id in its range below
    * its highest id that it lacks was deleted before it was read (ids are handed out in increasing
@@ -121,6 +121,25 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
    */
   const listed = new Map<number, { to: number; highest: number; ids: Set<number> }>();
   const listedGone = (id: number) => [...listed].some(([from, l]) => id > from && id <= l.to && id < l.highest && !l.ids.has(id));
+  /**
+   * Ids the server no longer has, each with when the store learned it (`clock`) and the version it
+   * had then. Ids are never reused; only Undo (POST /api/tasks/restore) brings one back, at a higher
+   * version: its own answer (`restore`), or a list asked for after the store learned the id was gone
+   * that holds it at a higher version (a stale list, read before the delete, holds an older one).
+   */
+  const gone = new Map<number, { at: number; version: number | undefined }>();
+  const restored = (task: Task, since: number) => {
+    const went = gone.get(task.id)!;
+    return since >= went.at && went.version !== undefined && task.version !== undefined && task.version > went.version;
+  };
+  /** When each restored id came back: a list asked for before then may not hold it yet. */
+  const restoredAt = new Map<number, number>();
+  function revive(id: number) {
+    gone.delete(id);
+    restoredAt.set(id, ++clock);
+    // Back on the server: a list read before the restore that lacked it says nothing about it now.
+    for (const l of listed.values()) l.ids.add(id);
+  }
   const writes: Write[] = [];
   const listeners = new Set<() => void>();
   let loading: Promise<void> | undefined;
@@ -142,7 +161,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   /** Whether `w` changes task `id`: a toggle all changes each of its ids, one in its place in the sequence. */
   const touches = (w: Write, id: number) => (w.ids ? w.ids.includes(id) : w.id === id);
 
-  /** Rebuilds the list shown: the server's state as known, then each write in flight, in order. */
+  /** Rebuilds the list shown: the server's state as known, then each write in flight, in order; in the person's order (taskOrder.ts). */
   function render() {
     const rows = [...known.values()].map((e) => ({ ...e.task })).sort((a, b) => a.id - b.id);
     const byId = new Map(rows.map((t) => [t.id, t]));
@@ -160,7 +179,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
         }
       } else deleting.add(w.id);
     }
-    state.tasks = deleting.size ? rows.filter((t) => !deleting.has(t.id)) : rows;
+    state.tasks = (deleting.size ? rows.filter((t) => !deleting.has(t.id)) : rows).sort(byPlace);
     for (const c of state.conflicts) {
       const theirs = known.get(c.id)?.task;
       if (theirs) c.theirs = { ...theirs };
@@ -188,7 +207,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
    * Returns false when the task is known to be gone.
    */
   function learn(task: Task): boolean {
-    if (listedGone(task.id)) gone.add(task.id);
+    if (!gone.has(task.id) && listedGone(task.id)) gone.set(task.id, { at: ++clock, version: known.get(task.id)?.task.version ?? task.version });
     if (gone.has(task.id)) return false;
     const e = known.get(task.id);
     if (e && older(task, e.task)) return true;
@@ -202,8 +221,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   function forget(id: number, say: boolean) {
     const text = state.tasks.find((t) => t.id === id)?.task ?? known.get(id)?.task.task;
     const wasGone = gone.has(id);
+    if (!wasGone) gone.set(id, { at: ++clock, version: known.get(id)?.task.version });
     known.delete(id);
-    gone.add(id);
     let dropped = false;
     const released = new Set<number>();
     for (let i = writes.length - 1; i >= 0; i--) {
@@ -226,7 +245,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     let unsure = false;
     for (const task of tasks) {
       seen.add(task.id);
-      if (gone.has(task.id)) continue;
+      if (gone.has(task.id) && !restored(task, since)) continue;
+      if (gone.has(task.id)) revive(task.id);
       const e = known.get(task.id);
       const versioned = task.version !== undefined && e?.task.version !== undefined;
       if (!e || (versioned ? task.version! >= e.task.version! : e.stamp <= since)) known.set(task.id, { task, stamp: since });
@@ -239,7 +259,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     listed.set(from, { to, highest, ids: seen });
     for (const [id, e] of known) {
       if (id <= from || id > to || seen.has(id)) continue;
-      if (e.stamp <= since || id < highest) forget(id, false);
+      if (e.stamp <= since || (id < highest && !((restoredAt.get(id) ?? 0) > since))) forget(id, false);
       // Learned after the question: the task may have been made after the list was read.
       else unsure = true;
     }
@@ -447,6 +467,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
         const same = change !== null && Object.entries(change).every(([k, v]) => theirs[k as keyof Change] === v);
         // Already as the person's changes want it (e.g. its own first try, whose answer was lost): nothing to ask.
         if (same) return finish(w, theirs.version);
+        // A move meets no other change (its place is between its neighbours): sent again on the new version.
+        if (w.kind === 'patch' && Object.keys(w.change).every((k) => k === 'position')) {
+          w.key = newIdempotencyKey();
+          w.ifMatch = theirs.version;
+          w.phase = 'queued';
+          return;
+        }
         w.phase = 'conflict';
         state.conflicts.push({ id: w.id, theirs: { ...theirs }, ...mineFor(w.id) });
         return;
@@ -582,6 +609,30 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return Promise.all(sent).then(() => undefined);
   }
 
+  /** Moves a task to `position` (a key between its new neighbours', taskOrder.ts): one PATCH of that task. */
+  function move(id: number, position: string): Promise<void> {
+    const current = state.tasks.find((t) => t.id === id);
+    if (!current) return Promise.resolve();
+    return patch(id, { position }, `Couldn’t move “${current.task}”`);
+  }
+
+  /**
+   * Undo of a delete (POST /api/tasks/restore, undo.ts): `tasks` as they were when deleted, under one
+   * Idempotency-Key, so a repeat restores once. Answers the tasks put back (their version one more
+   * than when deleted, so this and every other tab shows them again); throws an ApiError when refused.
+   */
+  async function restore(tasks: readonly Task[], key: string): Promise<Task[]> {
+    const body = { tasks: tasks.map(({ id, task, done, position, version }) => ({ id, task, done, position, version })) };
+    const reply = await api.request<TasksReply>('POST', '/tasks/restore', body, { idempotencyKey: key });
+    for (const task of reply.tasks) {
+      revive(task.id);
+      learn(task);
+    }
+    render();
+    listeners.forEach((listener) => listener());
+    return reply.tasks;
+  }
+
   function clearDone() {
     return Promise.all(done.value.filter((t) => t.id > 0).map((t) => remove(t.id)));
   }
@@ -600,6 +651,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     toggleAll,
     remove,
     clearDone,
+    move,
+    restore,
     /** The first conflict: send the person's change again on the current version. */
     keepMine: () => decide(true),
     /** The first conflict: keep the other change and drop the person's. */

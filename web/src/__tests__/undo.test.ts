@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { flushPromises } from '@vue/test-utils';
+import { fakeApi, mountApp, texts } from './harness';
+import { RESTORE_BATCH_BYTES, split, UNDO_WINDOW_MS } from '../stores/undo';
+import { createTaskStore, type Task } from '../stores/useTaskStore';
+import { createApiClient } from '../api/client';
+import { defaultConfig } from '../config';
+
+afterEach(() => {
+  document.body.innerHTML = '';
+  vi.useRealTimers();
+});
+
+type Wrapper = Awaited<ReturnType<typeof mountApp>>['wrapper'];
+const button = (wrapper: Wrapper, name: string) => wrapper.findAll('button').find((b) => b.text() === name);
+const offer = (wrapper: Wrapper) => wrapper.get('.undo[role="status"]').text();
+
+describe('undo', () => {
+  it('after a delete offers Undo, which puts the same task back in its place, once', async () => {
+    const api = fakeApi(['One', 'Two', 'Three']);
+    api.tasks[1]!.done = true;
+    const { wrapper } = await mountApp(api);
+    await wrapper.findAll('li')[1]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One', 'Three']);
+    expect(offer(wrapper)).toBe('Deleted “Two”. Undo');
+    const undo = button(wrapper, 'Undo')!;
+    await undo.trigger('click');
+    expect(button(wrapper, 'Undo')).toBeUndefined();
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One', 'Two', 'Three']);
+    expect(api.tasks.find((t) => t.id === 2)).toMatchObject({ task: 'Two', done: true, position: 'a1', version: 2 });
+    expect(api.calls.filter((c) => c === 'POST /api/tasks/restore')).toHaveLength(1);
+    expect(api.keys[api.calls.indexOf('POST /api/tasks/restore')]).toMatch(/^"[0-9a-f-]{36}"$/);
+    // The restored task is an ordinary one again: it can be changed and deleted.
+    await wrapper.get('#task-2-done').setValue(false);
+    await flushPromises();
+    expect(api.tasks.find((t) => t.id === 2)).toMatchObject({ done: false, version: 3 });
+  });
+
+  it('after Clear done offers Undo of every task it deleted; a failed Undo retries with the same key', async () => {
+    const api = fakeApi(['One', 'Two', 'Three']);
+    api.tasks[0]!.done = true;
+    api.tasks[2]!.done = true;
+    const { wrapper } = await mountApp(api);
+    await button(wrapper, 'Clear done')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Two']);
+    expect(offer(wrapper)).toBe('Deleted 2 tasks. Undo');
+    let refuse = true;
+    api.intercept((method, path) => {
+      if (method !== 'POST' || path !== '/api/tasks/restore' || !refuse) return undefined;
+      refuse = false;
+      return { status: 503, body: { success: false, message: 'Database unavailable for the test', code: 'database_unavailable' } };
+    });
+    await button(wrapper, 'Undo')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Two']);
+    expect(wrapper.get('.notice').text()).toContain('Couldn’t undo: Database unavailable for the test');
+    await button(wrapper, 'Retry')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One', 'Two', 'Three']);
+    const keys = api.calls.flatMap((c, i) => (c === 'POST /api/tasks/restore' ? [api.keys[i]] : []));
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toBe(keys[0]);
+  });
+
+  it('the offer ends after the window (the delete stands), and waits while the person is on it', async () => {
+    vi.useFakeTimers();
+    const api = fakeApi(['One', 'Two']);
+    const { wrapper } = await mountApp(api);
+    await wrapper.findAll('li')[0]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await flushPromises();
+    expect(button(wrapper, 'Undo')).toBeDefined();
+    await wrapper.get('.undo').trigger('focusin');
+    vi.advanceTimersByTime(UNDO_WINDOW_MS * 2);
+    await flushPromises();
+    expect(button(wrapper, 'Undo')).toBeDefined();
+    await wrapper.get('.undo').trigger('focusout');
+    vi.advanceTimersByTime(UNDO_WINDOW_MS - 1);
+    await flushPromises();
+    expect(button(wrapper, 'Undo')).toBeDefined();
+    vi.advanceTimersByTime(1);
+    await flushPromises();
+    expect(button(wrapper, 'Undo')).toBeUndefined();
+    expect(api.calls).not.toContain('POST /api/tasks/restore');
+    expect(api.tasks.map((t) => t.task)).toEqual(['Two']);
+  });
+
+  it('splits a large restore into bodies under the API limit', () => {
+    const tasks: Task[] = Array.from({ length: 300 }, (_, i) => ({ id: i + 1, task: 'x'.repeat(200), done: false, createdAt: '', updatedAt: '', position: 'a0', version: 1 }));
+    const batches = split(tasks);
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.flat()).toEqual(tasks);
+    for (const b of batches) expect(JSON.stringify({ tasks: b }).length).toBeLessThanOrEqual(RESTORE_BATCH_BYTES + 20);
+  });
+});
+
+describe('a restored task in another tab', () => {
+  it('shows again in a tab that saw it deleted, but a list read before the delete never brings it back', async () => {
+    const api = fakeApi(['One', 'Two']);
+    const here = await mountApp(api);
+    const client = createApiClient({ baseUrl: '/api', fetch: api.fetch, retryForMs: 0 });
+    const there = createTaskStore(client, defaultConfig);
+    await there.load();
+    const stale = JSON.parse(JSON.stringify(api.tasks));
+    await here.wrapper.findAll('li')[0]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await flushPromises();
+    await there.load();
+    expect(there.state.tasks.map((t) => t.task)).toEqual(['Two']);
+    // A list read before the delete (the task at the version it went with): it stays gone.
+    api.intercept((method, path) => (method === 'GET' && path === '/api/tasks' ? { status: 200, body: { success: true, tasks: stale, nextCursor: null } } : undefined));
+    await there.load();
+    expect(there.state.tasks.map((t) => t.task)).toEqual(['Two']);
+    api.intercept(undefined);
+    await button(here.wrapper, 'Undo')!.trigger('click');
+    await flushPromises();
+    await there.load();
+    expect(there.state.tasks.map((t) => [t.id, t.task, t.version])).toEqual([[1, 'One', 2], [2, 'Two', 1]]);
+  });
+});

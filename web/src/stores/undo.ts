@@ -1,0 +1,122 @@
+import { reactive } from 'vue';
+import { newIdempotencyKey } from '../api/client';
+import type { Task, TaskStore } from './useTaskStore';
+
+/** How long Undo is offered after a delete or Clear done; paused while the person is on the offer. */
+export const UNDO_WINDOW_MS = 8000;
+
+/**
+ * The most bytes of tasks one restore request carries: under the API's 16 KiB body limit
+ * (functions/api/routes/api.ts BODY_LIMIT_BYTES) with room for the envelope. More go in several.
+ */
+export const RESTORE_BATCH_BYTES = 15 * 1024;
+
+interface Offer {
+  text: string;
+  tasks: Task[];
+  /** One key per Undo offer: pressing Undo twice, or Retry, restores once (batches: `<key>-<n>`). */
+  key: string;
+}
+
+/**
+ * Undo of the person's deletes. The delete is made at once, as before (DELETE, one per task); for
+ * UNDO_WINDOW_MS after it ends the page offers Undo, which puts the same tasks back with their ids,
+ * text, done and position (`store.restore`, POST /api/tasks/restore). Closing the page meanwhile
+ * leaves the delete made. A newer delete replaces the offer. Nothing runs once the offer is gone.
+ */
+export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
+  const state = reactive({ offer: null as Offer | null });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let paused = false;
+
+  const stopTimer = () => {
+    clearTimeout(timer);
+    timer = undefined;
+  };
+  const startTimer = () => {
+    stopTimer();
+    if (state.offer && !paused) timer = setTimeout(() => (state.offer = null), windowMs);
+  };
+
+  /** Runs `remove` on `tasks`, then offers Undo for those the server no longer has. */
+  async function deleting(tasks: readonly Task[], remove: () => Promise<unknown>) {
+    const snapshot = tasks.filter((t) => t.id > 0).map((t) => ({ ...t }));
+    await remove();
+    const deleted = snapshot.filter((t) => !store.state.tasks.some((x) => x.id === t.id));
+    if (!deleted.length) return;
+    state.offer = {
+      text: deleted.length === 1 ? `Deleted “${deleted[0]!.task}”.` : `Deleted ${deleted.length} tasks.`,
+      tasks: deleted,
+      key: newIdempotencyKey(),
+    };
+    startTimer();
+  }
+
+  async function send(offer: Offer) {
+    const batches = split(offer.tasks);
+    try {
+      for (const [i, batch] of batches.entries()) await store.restore(batch, batches.length === 1 ? offer.key : `${offer.key}-${i}`);
+    } catch (err) {
+      // Retry sends the same keys: the batches that did land are answered from the API's record.
+      store.state.notice = { text: `Couldn’t undo: ${err instanceof Error ? err.message : String(err)}`, retry: () => void send(offer) };
+    }
+  }
+
+  return {
+    state,
+    remove(id: number) {
+      const task = store.state.tasks.find((t) => t.id === id);
+      return deleting(task ? [task] : [], () => store.remove(id));
+    },
+    clearDone() {
+      return deleting(
+        store.state.tasks.filter((t) => t.done),
+        () => store.clearDone(),
+      );
+    },
+    /** Puts the offered tasks back (once, however often it is pressed); the offer goes at once. */
+    undo(): Promise<void> {
+      const offer = state.offer;
+      if (!offer) return Promise.resolve();
+      state.offer = null;
+      stopTimer();
+      return send(offer);
+    },
+    /** While the person is on the offer (focus or pointer) its time does not run out (WCAG 2.2.1). */
+    pause(on: boolean) {
+      paused = on;
+      if (on) stopTimer();
+      else startTimer();
+    },
+  };
+}
+
+export type Undo = ReturnType<typeof createUndo>;
+
+/** The restore bodies for `tasks`: each under RESTORE_BATCH_BYTES as JSON. */
+export function split(tasks: readonly Task[]): Task[][] {
+  const batches: Task[][] = [];
+  let batch: Task[] = [];
+  let size = 0;
+  for (const t of tasks) {
+    const bytes = new TextEncoder().encode(JSON.stringify(t)).length + 1;
+    if (batch.length && size + bytes > RESTORE_BATCH_BYTES) {
+      batches.push(batch);
+      batch = [];
+      size = 0;
+    }
+    batch.push(t);
+    size += bytes;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+const undos = new WeakMap<TaskStore, Undo>();
+
+/** The one Undo of a store (made on first use), for the components that delete and the one that offers it. */
+export function undoFor(store: TaskStore): Undo {
+  let undo = undos.get(store);
+  if (!undo) undos.set(store, (undo = createUndo(store)));
+  return undo;
+}
