@@ -89,6 +89,22 @@ describe("nginx's own answers on API paths", () => {
     expect(reached).toBe(before); // the half body never reached the API
   });
 
+  it("nginx's own /healthz and /readyz: GET and HEAD only, any other method the API's JSON 405 with Allow: GET, HEAD", async () => {
+    for (const path of ['/healthz', '/readyz', '/healthz?x=1']) {
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+        const res = await send(req(`${method} ${path} HTTP/1.1`, ['Host: x', 'Content-Length: 0']));
+        expectJsonError(res, 405, 'method_not_allowed');
+        expect(res.headers.allow, `${method} ${path}`).toBe('GET, HEAD');
+      }
+      const get = await send(req(`GET ${path} HTTP/1.1`));
+      expect([get.status, get.body.toString()]).toEqual([200, 'ok\n']);
+      expect(get.headers.allow).toBeUndefined();
+      expect((await send(req(`HEAD ${path} HTTP/1.1`))).status).toBe(200);
+    }
+    // TRACE, refused before any location, is still a 405 there.
+    expectJsonError(await send(req('TRACE /readyz HTTP/1.1')), 405, 'method_not_allowed');
+  });
+
   it('nginx failing itself (its body temp folder unwritable): JSON 500 internal_error with the request id', async () => {
     const temp = join(nginx.dir, 'client_body');
     chmodSync(temp, 0o000);
