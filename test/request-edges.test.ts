@@ -82,6 +82,20 @@ async function expectHalfClosedAnswered(port: number, tasks: () => Promise<{ tas
   expect((await tasks()).map((t) => t.task).filter((t) => t.startsWith(text)).sort()).toEqual(expected);
 }
 
+/**
+ * A URI too long for the server: 414 uri_too_long (RFC 9110 §15.5.15) from the API and from nginx
+ * alike; a header section too large stays 431 header_too_large (RFC 6585 §5). Nothing reaches the app.
+ */
+async function expectLongUriAnswered414(port: number) {
+  const long = await rawRequest(port, `GET /api/tasks?q=${'a'.repeat(70_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 30_000);
+  expect(long.status, long.raw.toString().slice(0, 500)).toBe(414);
+  expect(long.headers['content-type']).toMatch(/^application\/json/);
+  expect(json(long)).toMatchObject({ success: false, code: 'uri_too_long' });
+  const header = await rawRequest(port, `GET /api/tasks HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'b'.repeat(17_000)}\r\n\r\n`, 30_000);
+  expect(header.status, header.raw.toString().slice(0, 500)).toBe(431);
+  expect(json(header)).toMatchObject({ success: false, code: 'header_too_large' });
+}
+
 const HOSTS: Array<[string, StartHost]> = [
   ['the bundle on PostgreSQL', bundleOnPostgres],
   ['npm start', npmStart],
@@ -150,6 +164,8 @@ describe.each(HOSTS)('request edges: %s', (_name, start) => {
   it('a body that stops arriving → 408 request_timeout (JSON) within the request budget, connection closed, nothing written', () => expectStalledBodyAnswered408(port, tasks), 150_000);
 
   it('a request followed by the client half-closing (FIN) runs once and gets its answer', () => expectHalfClosedAnswered(port, tasks), 120_000);
+
+  it('a 70,000-byte URI → 414 uri_too_long (JSON), as from nginx; a header over 16 KiB stays 431', () => expectLongUriAnswered414(port));
 });
 
 // `npm start` and `npm run dev` on PostgreSQL as well: on PGlite a write is answered within the
@@ -187,4 +203,6 @@ describe('request edges: nginx in front of the bundle', () => {
 
   it('a request followed by the client half-closing (FIN) runs once and gets its answer through nginx (not a 499)', () =>
     expectHalfClosedAnswered(Number(new URL(host.url!).port), tasks), 120_000);
+
+  it('a 70,000-byte URI → 414 uri_too_long (JSON), as from the API; a header over 16 KiB stays 431', () => expectLongUriAnswered414(Number(new URL(host.url!).port)));
 });

@@ -70,6 +70,7 @@ describe("nginx's own answers on API paths", () => {
     ['TRACE on /healthz', req('TRACE /healthz HTTP/1.1'), 405, 'method_not_allowed'],
     ['a body over 64 KiB', req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Content-Length: 70000'], big(70_000)), 413, 'payload_too_large'],
     ['a request line over 16 KiB', req(`GET /api/tasks?q=${big(17_000)} HTTP/1.1`), 414, 'uri_too_long'],
+    ['a 70,000-byte URI (the API answers it 414 too)', req(`GET /api/tasks?q=${big(70_000)} HTTP/1.1`), 414, 'uri_too_long'],
     ['a header over 16 KiB', req('GET /api/tasks HTTP/1.1', ['Host: x', `X-Big: ${big(17_000)}`]), 431, 'header_too_large'],
     ['a cookie over 16 KiB on /readyz', req('GET /readyz HTTP/1.1', ['Host: x', `Cookie: a=${big(17_000)}`]), 431, 'header_too_large'],
     ['headers over 64 KiB in all', req('GET /api/tasks HTTP/1.1', ['Host: x', ...[1, 2, 3, 4, 5].map((i) => `X-Big-${i}: ${big(15_000)}`)]), 431, 'header_too_large'],

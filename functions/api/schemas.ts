@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   // Answered below the app, for requests Node's HTTP parser refuses (client-errors.ts).
   bad_request: 400,
   request_timeout: 408,
+  uri_too_long: 414,
   expectation_failed: 417,
   header_too_large: 431,
 } as const;
