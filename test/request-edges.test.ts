@@ -188,8 +188,8 @@ describe.each([
 
 // Behind nginx, a write without an Idempotency-Key streams its body to the API, so the API's 408
 // reaches the client well before nginx's CLIENT_TIMEOUT (60 s), after which nginx would close the
-// connection without an answer. (A keyed write is buffered by nginx so that it can be retried:
-// test/web-nginx-errors.test.ts.)
+// connection without an answer. (A keyed write is buffered by nginx's hop so that it can be
+// retried, and nginx answers its stalled body 408 itself: test/web-nginx-errors.test.ts.)
 describe('request edges: nginx in front of the bundle', () => {
   let host: ContractHost;
   beforeAll(async () => {

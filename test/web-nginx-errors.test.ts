@@ -83,11 +83,21 @@ describe("nginx's own answers on API paths", () => {
 
   // A keyed write is buffered whole so that nginx can try it again; one without a key streams its
   // body to the API, which answers 408 itself (test/request-edges.test.ts).
-  it('a keyed write whose body stops arriving: the connection closes after CLIENT_TIMEOUT with no answer at all (nginx never sends its 408)', async () => {
+  it('a keyed write whose body stops arriving: JSON 408 request_timeout after CLIENT_TIMEOUT, and the API never sees it', async () => {
     const before = reached;
-    const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-1"', 'Content-Length: 20'], '{"task":'));
-    expect(res.raw.length, res.raw.toString()).toBe(0);
+    for (const method of ['POST', 'PUT', 'PATCH']) {
+      const res = await send(req(`${method} /api/tasks${method === 'POST' ? '' : '/1'} HTTP/1.1`, ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-1"', 'Content-Length: 20'], '{"task":'));
+      expectJsonError(res, 408, 'request_timeout');
+    }
     expect(reached).toBe(before); // the half body never reached the API
+  });
+
+  it('a keyed write whose body arrives whole still reaches the API once and gets its answer', async () => {
+    const before = reached;
+    const body = '{"task":"whole"}';
+    const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-3"', `Content-Length: ${body.length}`], body));
+    expect([res.status, JSON.parse(res.body.toString())]).toEqual([200, { success: true, url: '/api/tasks' }]);
+    expect(reached).toBe(before + 1);
   });
 
   it("nginx's own /healthz and /readyz: GET and HEAD only, any other method the API's JSON 405 with Allow: GET, HEAD", async () => {
