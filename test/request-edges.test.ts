@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractHost, StartHost } from './contract/api-contract';
-import { bundleOnPostgres, nginxInFrontOfBundle, npmRunDev, npmStart } from './support/hosts';
+import { bundleOnPostgres, nginxInFrontOfBundle, npmRunDev, npmStart, onPostgres } from './support/hosts';
 import { parseResponse, rawRequest, type RawResponse } from './support/raw-http';
 
 // Requests at the edge of HTTP/1.1, over raw sockets on every host where Node's server reads them
@@ -46,6 +46,54 @@ async function expectStalledBodyAnswered408(port: number, tasks: () => Promise<u
     expect(json(res)).toEqual({ success: false, message: 'The request body was not received within 5000 ms', code: 'request_timeout' });
   }
   expect(await tasks()).toEqual(before);
+}
+
+/**
+ * Requests whose client half-closes right after sending (a FIN, as `nc -N` does): each runs once
+ * and its answer comes back on the side still open (RFC 9112 §9.6: a half-close does not mean the
+ * client lost interest). A write without a key, a keyed write and a read, each on its own connection.
+ */
+async function expectHalfClosedAnswered(port: number, tasks: () => Promise<{ task: string }[]>) {
+  const text = `half closed ${Math.random().toString(36).slice(2)}`;
+  const post = (key: string | undefined, task: string) => {
+    const body = JSON.stringify({ task });
+    const keyLine = key ? `Idempotency-Key: "${key}"\r\n` : '';
+    return `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${keyLine}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  };
+  for (const [key, task] of [
+    [undefined, `${text} a`],
+    [`hc-${text.slice(12)}`, `${text} b`],
+  ] as const) {
+    const res = await rawRequest(port, post(key, task), 30_000, { halfClose: true });
+    expect(res.status, `${key ? 'keyed' : 'unkeyed'} POST: ${res.raw.length} bytes: ${res.raw.toString()}`).toBe(201);
+    expect(json(res)).toMatchObject({ success: true, task: { task } });
+  }
+  // Pipelined writes, then the FIN while they still run: every one is answered, in order.
+  const batch = Array.from({ length: 10 }, (_, i) => `${text} c${i}`);
+  const piped = await rawRequest(port, batch.map((task) => post(undefined, task)).join(''), 60_000, { halfClose: true });
+  const all = answers(piped.raw);
+  expect(all.map((a) => a.status), `pipelined: ${piped.raw.length} bytes: ${piped.raw.toString().slice(0, 2000)}`).toEqual(batch.map(() => 201));
+  expect(all.map((a) => json(a).task.task)).toEqual(batch);
+  const list = await rawRequest(port, 'GET /api/tasks HTTP/1.1\r\nHost: localhost\r\n\r\n', 30_000, { halfClose: true });
+  expect(list.status, `GET: ${list.raw.length} bytes: ${list.raw.toString()}`).toBe(200);
+  const expected = [`${text} a`, `${text} b`, ...batch].sort();
+  expect((json(list).tasks as { task: string }[]).map((t) => t.task).filter((t) => t.startsWith(text)).sort()).toEqual(expected);
+  // Each write ran exactly once.
+  expect((await tasks()).map((t) => t.task).filter((t) => t.startsWith(text)).sort()).toEqual(expected);
+}
+
+/**
+ * A URI too long for the server: 414 uri_too_long (RFC 9110 §15.5.15) from the API and from nginx
+ * alike; a header section too large stays 431 header_too_large (RFC 6585 §5). Nothing reaches the app.
+ */
+async function expectLongUriAnswered414(port: number) {
+  const long = await rawRequest(port, `GET /api/tasks?q=${'a'.repeat(70_000)} HTTP/1.1\r\nHost: localhost\r\n\r\n`, 30_000);
+  expect(long.status, long.raw.toString().slice(0, 500)).toBe(414);
+  expect(long.headers['content-type']).toMatch(/^application\/json/);
+  expect(json(long)).toMatchObject({ success: false, code: 'uri_too_long' });
+  const header = await rawRequest(port, `GET /api/tasks HTTP/1.1\r\nHost: localhost\r\nX-Big: ${'b'.repeat(17_000)}\r\n\r\n`, 30_000);
+  expect(header.status, header.raw.toString().slice(0, 500)).toBe(431);
+  expect(json(header)).toMatchObject({ success: false, code: 'header_too_large' });
 }
 
 const HOSTS: Array<[string, StartHost]> = [
@@ -114,20 +162,47 @@ describe.each(HOSTS)('request edges: %s', (_name, start) => {
   });
 
   it('a body that stops arriving → 408 request_timeout (JSON) within the request budget, connection closed, nothing written', () => expectStalledBodyAnswered408(port, tasks), 150_000);
+
+  it('a request followed by the client half-closing (FIN) runs once and gets its answer', () => expectHalfClosedAnswered(port, tasks), 120_000);
+
+  it('a 70,000-byte URI → 414 uri_too_long (JSON), as from nginx; a header over 16 KiB stays 431', () => expectLongUriAnswered414(port));
+});
+
+// `npm start` and `npm run dev` on PostgreSQL as well: on PGlite a write is answered within the
+// same turn of the event loop that read it, before the FIN is seen, which hides a server that
+// ends the connection on a FIN.
+describe.each([
+  ['npm start on PostgreSQL', onPostgres(npmStart)],
+  // npm run dev migrates only when told to (functions/api/dev.ts).
+  ['npm run dev on PostgreSQL', (env) => onPostgres(npmRunDev)({ MIGRATE_ON_START: 'true', ...env })],
+] as Array<[string, StartHost]>)('request edges: %s', (_name, start) => {
+  let host: ContractHost;
+  beforeAll(async () => {
+    host = await start(EDGE_ENV);
+  }, 180_000);
+  afterAll(async () => host?.stop());
+  const tasks = async () => (await (await host.request('GET', '/api/tasks')).json()).tasks as { task: string }[];
+
+  it('a request followed by the client half-closing (FIN) runs once and gets its answer', () => expectHalfClosedAnswered(Number(new URL(host.url!).port), tasks), 120_000);
 });
 
 // Behind nginx, a write without an Idempotency-Key streams its body to the API, so the API's 408
 // reaches the client well before nginx's CLIENT_TIMEOUT (60 s), after which nginx would close the
-// connection without an answer. (A keyed write is buffered by nginx so that it can be retried:
-// test/web-nginx-errors.test.ts.)
+// connection without an answer. (A keyed write is buffered by nginx's hop so that it can be
+// retried, and nginx answers its stalled body 408 itself: test/web-nginx-errors.test.ts.)
 describe('request edges: nginx in front of the bundle', () => {
   let host: ContractHost;
   beforeAll(async () => {
     host = await nginxInFrontOfBundle(EDGE_ENV);
   }, 180_000);
   afterAll(async () => host?.stop());
-  const tasks = async () => (await (await host.request('GET', '/api/tasks')).json()).tasks as unknown[];
+  const tasks = async () => (await (await host.request('GET', '/api/tasks')).json()).tasks as { task: string }[];
 
   it('a write without a key whose body stops arriving → the API\'s JSON 408 request_timeout, nothing written', () =>
     expectStalledBodyAnswered408(Number(new URL(host.url!).port), tasks, { closes: false }), 150_000);
+
+  it('a request followed by the client half-closing (FIN) runs once and gets its answer through nginx (not a 499)', () =>
+    expectHalfClosedAnswered(Number(new URL(host.url!).port), tasks), 120_000);
+
+  it('a 70,000-byte URI → 414 uri_too_long (JSON), as from the API; a header over 16 KiB stays 431', () => expectLongUriAnswered414(Number(new URL(host.url!).port)));
 });

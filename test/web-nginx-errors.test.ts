@@ -70,6 +70,7 @@ describe("nginx's own answers on API paths", () => {
     ['TRACE on /healthz', req('TRACE /healthz HTTP/1.1'), 405, 'method_not_allowed'],
     ['a body over 64 KiB', req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Content-Length: 70000'], big(70_000)), 413, 'payload_too_large'],
     ['a request line over 16 KiB', req(`GET /api/tasks?q=${big(17_000)} HTTP/1.1`), 414, 'uri_too_long'],
+    ['a 70,000-byte URI (the API answers it 414 too)', req(`GET /api/tasks?q=${big(70_000)} HTTP/1.1`), 414, 'uri_too_long'],
     ['a header over 16 KiB', req('GET /api/tasks HTTP/1.1', ['Host: x', `X-Big: ${big(17_000)}`]), 431, 'header_too_large'],
     ['a cookie over 16 KiB on /readyz', req('GET /readyz HTTP/1.1', ['Host: x', `Cookie: a=${big(17_000)}`]), 431, 'header_too_large'],
     ['headers over 64 KiB in all', req('GET /api/tasks HTTP/1.1', ['Host: x', ...[1, 2, 3, 4, 5].map((i) => `X-Big-${i}: ${big(15_000)}`)]), 431, 'header_too_large'],
@@ -82,11 +83,37 @@ describe("nginx's own answers on API paths", () => {
 
   // A keyed write is buffered whole so that nginx can try it again; one without a key streams its
   // body to the API, which answers 408 itself (test/request-edges.test.ts).
-  it('a keyed write whose body stops arriving: the connection closes after CLIENT_TIMEOUT with no answer at all (nginx never sends its 408)', async () => {
+  it('a keyed write whose body stops arriving: JSON 408 request_timeout after CLIENT_TIMEOUT, and the API never sees it', async () => {
     const before = reached;
-    const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-1"', 'Content-Length: 20'], '{"task":'));
-    expect(res.raw.length, res.raw.toString()).toBe(0);
+    for (const method of ['POST', 'PUT', 'PATCH']) {
+      const res = await send(req(`${method} /api/tasks${method === 'POST' ? '' : '/1'} HTTP/1.1`, ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-1"', 'Content-Length: 20'], '{"task":'));
+      expectJsonError(res, 408, 'request_timeout');
+    }
     expect(reached).toBe(before); // the half body never reached the API
+  });
+
+  it('a keyed write whose body arrives whole still reaches the API once and gets its answer', async () => {
+    const before = reached;
+    const body = '{"task":"whole"}';
+    const res = await send(req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-3"', `Content-Length: ${body.length}`], body));
+    expect([res.status, JSON.parse(res.body.toString())]).toEqual([200, { success: true, url: '/api/tasks' }]);
+    expect(reached).toBe(before + 1);
+  });
+
+  it("nginx's own /healthz and /readyz: GET and HEAD only, any other method the API's JSON 405 with Allow: GET, HEAD", async () => {
+    for (const path of ['/healthz', '/readyz', '/healthz?x=1']) {
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+        const res = await send(req(`${method} ${path} HTTP/1.1`, ['Host: x', 'Content-Length: 0']));
+        expectJsonError(res, 405, 'method_not_allowed');
+        expect(res.headers.allow, `${method} ${path}`).toBe('GET, HEAD');
+      }
+      const get = await send(req(`GET ${path} HTTP/1.1`));
+      expect([get.status, get.body.toString()]).toEqual([200, 'ok\n']);
+      expect(get.headers.allow).toBeUndefined();
+      expect((await send(req(`HEAD ${path} HTTP/1.1`))).status).toBe(200);
+    }
+    // TRACE, refused before any location, is still a 405 there.
+    expectJsonError(await send(req('TRACE /readyz HTTP/1.1')), 405, 'method_not_allowed');
   });
 
   it('nginx failing itself (its body temp folder unwritable): JSON 500 internal_error with the request id', async () => {

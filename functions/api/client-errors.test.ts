@@ -48,6 +48,8 @@ describe('answers below the app', () => {
     ['a bad request line', ['NOT HTTP AT ALL\r\n\r\n'], 400, 'bad_request'],
     ['a control character in the path', ['GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n'], 400, 'bad_request'],
     ['a header over 16 KiB', [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`], 431, 'header_too_large'],
+    ['a request line over 16 KiB (a 70,000-byte URI)', [`GET /?q=${'a'.repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n`], 414, 'uri_too_long'],
+    ['a short request line, then headers over 16 KiB in all', [`GET /?q=${'a'.repeat(8_000)} HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(9_000)}\r\n\r\n`], 431, 'header_too_large'],
     ['Content-Length with Transfer-Encoding', ['POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'], 400, 'bad_request'],
     ['headers that never finish', ['GET / HTTP/1.1\r\nHost: x\r\n', { waitMs: 1200 }], 408, 'request_timeout'],
     ['an Expect other than 100-continue', ['POST / HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 0\r\n\r\n'], 417, 'expectation_failed'],
@@ -62,6 +64,12 @@ describe('answers below the app', () => {
     expect(body).toMatchObject({ success: false, code });
     expect(typeof body.message).toBe('string');
     expect(response).not.toContain('100 Continue');
+  });
+
+  it('a request line over 16 KiB after a pipelined request: that request its 200, then the 414', async () => {
+    const response = await raw(port, [`GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /?q=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`]);
+    expect(response.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 414']);
+    expect(response).toContain('"code":"uri_too_long"');
   });
 
   it('Expect: 100-continue within the limit continues to the app', async () => {

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { maxHeaderSize, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ErrorCode } from './schemas';
 
@@ -16,6 +16,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
 };
@@ -23,10 +24,31 @@ const STATUS_TEXT: Record<number, string> = {
 /** The message of a 400 `bad_request`: Node's parser and nginx refuse the request as not HTTP they read. */
 export const NOT_HTTP = 'The request is not valid HTTP/1.1';
 
-/** What each parser or server error gets; codes from Node's llhttp (`HPE_*`) and `_http_server`. */
-function answerFor(code: string | undefined): { status: number; code: ErrorCode; message: string } {
+/** A request line's start: a method token and a space (RFC 9112 §3). A header line has a colon first. */
+const REQUEST_LINE = /(?:^|\r\n)([!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\r\n]*)/g;
+
+/**
+ * True when a request line alone is at or past the parser's limit (http.maxHeaderSize counts the
+ * request line with the headers). `packet` is the chunk the parser failed in, up to 64 KiB: it holds
+ * the start of the request line of any request written at once, after whatever was pipelined
+ * before it. A request line that trickles in small writes fails in a chunk that does not start it:
+ * that one cannot be told from a long header and stays a 431.
+ */
+function requestLineTooLong(packet: Buffer | undefined): boolean {
+  if (!packet || packet.length < maxHeaderSize) return false;
+  for (const [, line] of packet.toString('latin1').matchAll(REQUEST_LINE)) if (line!.length >= maxHeaderSize) return true;
+  return false;
+}
+
+/**
+ * What each parser or server error gets; codes from Node's llhttp (`HPE_*`) and `_http_server`.
+ * Past the header limit: 414 when the request line alone is too long (RFC 9110 §15.5.15), as nginx
+ * answers it, else 431 (RFC 6585 §5).
+ */
+function answerFor(code: string | undefined, packet?: Buffer): { status: number; code: ErrorCode; message: string } {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
+      if (requestLineTooLong(packet)) return { status: 414, code: 'uri_too_long', message: 'The request URI is too long' };
       return { status: 431, code: 'header_too_large', message: 'The request headers are too large' };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { status: 413, code: 'payload_too_large', message: 'The chunk extensions are too large' };
@@ -97,7 +119,7 @@ export function clientError(err: Error & { code?: string; rawPacket?: Buffer }, 
 /** Writes the JSON answer for a parser or server error, then closes the connection. */
 function answer(err: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex): void {
   if (!socket.writable || socket.writableEnded) return void socket.destroy();
-  const a = answerFor(err.code);
+  const a = answerFor(err.code, err.rawPacket);
   // The parser failed, so there is no request object: the method is the packet's first word.
   const head = err.rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
   socket.end(rawResponse(a.status, a.code, a.message, head), () => socket.destroy());

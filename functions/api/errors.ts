@@ -104,9 +104,11 @@ export function onError(log: Logger): ErrorHandler {
       return fail(c, 503, answer.code, answer.message, { 'Retry-After': String(answer.retryAfter) });
     }
     if ((err as { code?: unknown }).code === '2200H') {
-      // sequence_generator_limit_exceeded: the task ids reached 2^53 - 1 (migration 006). Retrying does not help.
+      // sequence_generator_limit_exceeded: the task ids reached 2^53 - 1 (migration 006). Retrying
+      // does not help, so a 507 (RFC 4918 §11.5: no room to store what the request needs) without
+      // Retry-After, which neither the page nor nginx retries.
       log.error(details, 'the task id sequence is exhausted');
-      return fail(c, 503, 'ids_exhausted', 'No new task ids are left on this server; nothing was changed');
+      return fail(c, 507, 'ids_exhausted', 'No new task ids are left on this server; nothing was changed');
     }
     if (isSchemaMissing(err)) {
       log.error(details, 'the database has no schema');

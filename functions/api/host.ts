@@ -3,6 +3,7 @@ import { answerBelowTheApp } from './client-errors';
 import type { Server } from 'node:http';
 import { constants as osConstants } from 'node:os';
 import type { Config } from './config';
+import { answerHalfClosedClients } from './half-close';
 import { createLogger, stdoutLog, type Logger } from './logger';
 import { API_PATH } from './paths';
 import { exitOnFatal, preflight } from './preflight';
@@ -96,6 +97,7 @@ export function runHost(opts: HostOptions = {}): Host {
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000; // must exceed keepAliveTimeout (Node docs)
   answerBelowTheApp(server, { bodyLimitBytes: BODY_LIMIT_BYTES });
+  answerHalfClosedClients(server);
   server.on('error', (err: NodeJS.ErrnoException & { port?: number }) => exitOnFatal(Object.assign(err, { port: err.port ?? config.port }), log));
   let listening: number | undefined;
   let migrated = !config.migrateOnStart;

@@ -70,10 +70,13 @@ export const ERROR_CODES = {
   database_timeout: 503,
   request_budget_exceeded: 503,
   schema_not_ready: 503,
-  ids_exhausted: 503,
+  // RFC 4918 §11.5 507 Insufficient Storage: the server cannot store what the request needs; not
+  // a 503, which clients (the page, nginx) retry, while only an operator can help here.
+  ids_exhausted: 507,
   // Answered below the app, for requests Node's HTTP parser refuses (client-errors.ts).
   bad_request: 400,
   request_timeout: 408,
+  uri_too_long: 414,
   expectation_failed: 417,
   header_too_large: 431,
 } as const;

@@ -28,7 +28,7 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
-      return { status: res.status, text, json: JSON.parse(text), replayed: res.headers.get('idempotent-replayed'), etag: res.headers.get('etag') };
+      return { status: res.status, text, json: JSON.parse(text), replayed: res.headers.get('idempotent-replayed'), etag: res.headers.get('etag'), retryAfter: res.headers.get('retry-after') };
     };
     const key = () => ({ 'idempotency-key': `"${randomUUID()}"` });
     const count = async (table: string) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`))[0]!.n;
@@ -62,7 +62,7 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
       expect((await call('GET', '/api/tasks/2147483648')).status).toBe(404);
     });
 
-    it('the last id is 2^53 - 1, exact; past it 503 ids_exhausted, nothing written or stored', async () => {
+    it('the last id is 2^53 - 1, exact; past it 507 ids_exhausted (no Retry-After), nothing written or stored', async () => {
       await db.query("SELECT setval('main_table_id_seq', 9007199254740990)");
       const last = await call('POST', '/api/tasks', { task: 'the last id' });
       expect(last.status).toBe(201);
@@ -71,8 +71,10 @@ function describeTasks(driverName: 'pg' | 'neon' | 'pglite', open: () => Promise
       expect((await call('GET', `/api/tasks/${Number.MAX_SAFE_INTEGER}`)).json.task).toEqual(last.json.task);
       for (const headers of [{}, key()]) {
         const past = await call('POST', '/api/tasks', { task: 'one too many' }, headers);
+        // 507, not a 503: a retry cannot help, so neither the page nor nginx tries it again.
+        expect(past.retryAfter).toBeNull();
         expect([past.status, past.json]).toEqual([
-          503,
+          507,
           { success: false, message: 'No new task ids are left on this server; nothing was changed', code: 'ids_exhausted' },
         ]);
       }

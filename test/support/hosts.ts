@@ -115,6 +115,24 @@ export const npmRunDevWithUrl = (env: Record<string, string> = {}) =>
 /** `npm run dev` (Vite with the API functions) on an in-memory PGlite; the port comes from PORT only. */
 export const npmRunDev: StartHost = (env) => processHost(['node_modules/vite/bin/vite.js', '--config', 'web/vite.config.ts', '--host', '127.0.0.1'], env);
 
+/** `start` on a fresh database of the machine's PostgreSQL instead of PGlite (`npm start`, `npm run dev`). */
+export const onPostgres =
+  (start: StartHost): StartHost =>
+  async (env) => {
+    const database = await createTestDatabase();
+    const host = await start({ DB_DRIVER: 'pg', DATABASE_URL: database.url, ...env }).catch(async (err) => {
+      await database.drop();
+      throw err;
+    });
+    return {
+      ...host,
+      async stop() {
+        await host.stop();
+        await database.drop();
+      },
+    };
+  };
+
 /** nginx (web/nginx/entrypoint.sh, as in the image) in front of the bundle on PostgreSQL. */
 export const nginxInFrontOfBundle: StartHost = async (env) => {
   const database = await createTestDatabase();

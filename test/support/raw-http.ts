@@ -15,8 +15,12 @@ export interface RawResponse {
  * closes it or `timeoutMs` passes (then whatever arrived). Interim 1xx answers are skipped; a chunked
  * body is decoded. For requests node:http would refuse to send: bad request lines, oversized or
  * malformed headers, bodies that disagree with their Content-Length.
+ *
+ * `halfClose`: end the sending side right after the request (a TCP FIN, as `nc -N` or
+ * `shutdown(SHUT_WR)` does) and keep reading: the client has said all it will say, not that it
+ * stopped listening (RFC 9112 §9.6).
  */
-export function rawRequest(port: number, request: Buffer | string, timeoutMs = 10_000): Promise<RawResponse> {
+export function rawRequest(port: number, request: Buffer | string, timeoutMs = 10_000, { halfClose = false } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = connect(port, '127.0.0.1');
@@ -28,7 +32,8 @@ export function rawRequest(port: number, request: Buffer | string, timeoutMs = 1
       clearTimeout(timer);
       resolve(parseResponse(Buffer.concat(chunks)));
     });
-    socket.write(request);
+    if (halfClose) socket.end(request);
+    else socket.write(request);
   });
 }
 

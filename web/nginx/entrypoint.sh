@@ -98,6 +98,10 @@ OUTER_TIMEOUT=$((API_TIMEOUT + 15))
 case "$CLIENT_TIMEOUT" in
   '' | *[!0-9]* | 0*) fail "CLIENT_TIMEOUT must be a whole number of seconds above 0, got '$CLIENT_TIMEOUT'" ;;
 esac
+# A keyed write's body streams through the front server to the buffering hop (nginx.conf.template),
+# which alone can answer a stalled body: the front waits longer, and for the hop's tries (30 s) longer still.
+KEYED_CLIENT_TIMEOUT=$((CLIENT_TIMEOUT + 5))
+KEYED_TIMEOUT=$((OUTER_TIMEOUT + 30))
 
 case "$WORKER_CONNECTIONS" in
   '' | *[!0-9]* | 0*) fail "WORKER_CONNECTIONS must be a whole number above 0, got '$WORKER_CONNECTIONS'" ;;
@@ -179,8 +183,8 @@ if [ "$(id -u)" = 0 ]; then
   chmod go+x "$RUNTIME_DIR"
 fi
 
-# The socket of the hop to the API (nginx.conf.template): one left by an earlier run would block the bind.
-rm -f "$RUNTIME_DIR/api.sock"
+# The sockets of the hops to the API (nginx.conf.template): one left by an earlier run would block the bind.
+rm -f "$RUNTIME_DIR/api.sock" "$RUNTIME_DIR/keyed.sock"
 
 sed -e "s|@@USER_LINE@@|$USER_LINE|" \
   -e "s|@@RUNTIME_DIR@@|$RUNTIME_DIR|g" \
@@ -193,6 +197,8 @@ sed -e "s|@@USER_LINE@@|$USER_LINE|" \
   -e "s|@@API_TIMEOUT@@|$API_TIMEOUT|g" \
   -e "s|@@OUTER_TIMEOUT@@|$OUTER_TIMEOUT|g" \
   -e "s|@@CLIENT_TIMEOUT@@|$CLIENT_TIMEOUT|g" \
+  -e "s|@@KEYED_CLIENT_TIMEOUT@@|$KEYED_CLIENT_TIMEOUT|g" \
+  -e "s|@@KEYED_TIMEOUT@@|$KEYED_TIMEOUT|g" \
   -e "s|@@RESOLVER_LINE@@|$RESOLVER_LINE|g" \
   -e "s|@@WORKER_CONNECTIONS@@|$WORKER_CONNECTIONS|g" \
   -e "s|@@WORKER_NOFILE@@|$WORKER_NOFILE|g" \

@@ -3,6 +3,7 @@ import nodeAdapter from '@hono/vite-dev-server/node';
 import type { Server } from 'node:http';
 import type { Plugin } from 'vite';
 import { answerClientErrors } from '../../functions/api/client-errors.ts';
+import { answerHalfClosedClients } from '../../functions/api/half-close.ts';
 import { API_PATH } from '../../functions/api/paths.ts';
 
 /**
@@ -12,7 +13,8 @@ import { API_PATH } from '../../functions/api/paths.ts';
  * edit to it, or to anything it imports, is live on the next request.
  *
  * What Node's parser refuses on Vite's server is answered as the API's own server answers it
- * (functions/api/client-errors.ts): JSON, and never in the place of a request that already runs.
+ * (functions/api/client-errors.ts): JSON, and never in the place of a request that already runs;
+ * a client that half-closes after sending gets its answer (functions/api/half-close.ts).
  */
 export function apiDevServer(entry: string): Plugin[] {
   return [
@@ -31,6 +33,8 @@ export function apiDevServer(entry: string): Plugin[] {
         // place of any request still running on the connection: this one replaces it.
         server.httpServer.removeAllListeners('clientError');
         answerClientErrors(server.httpServer as Server);
+        // A client that half-closes after sending still gets its answer, as from the API's own server.
+        answerHalfClosedClients(server.httpServer as Server);
       },
     },
   ];

@@ -58,6 +58,7 @@ const ERROR_TEXT: Record<number, string> = {
   409: 'A request with this Idempotency-Key is still running (Retry-After)',
   422: 'This Idempotency-Key was used for a different request',
   503: 'Database unavailable',
+  507: 'No task ids are left (ids_exhausted): retrying does not help',
 };
 const bodyOf = <T extends z.ZodType>(schema: T) => ({
   required: true,
@@ -300,7 +301,7 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
       summary: 'Add a task',
       middleware: [...jsonWrite] as const,
       request: { headers: s.IdempotencyHeaders, body: bodyOf(s.CreateBody) },
-      responses: { 201: tagged(s.TaskChanged, 'Created'), ...errors(400, 409, 413, 415, 422, 503) },
+      responses: { 201: tagged(s.TaskChanged, 'Created'), ...errors(400, 409, 413, 415, 422, 503, 507) },
     }),
     (c) => write(c, taskWrites.create(c.req.valid('json').task, ADDED)),
   );

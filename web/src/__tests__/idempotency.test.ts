@@ -150,6 +150,21 @@ describe('a write is retried with its key before it rolls back', () => {
     expect(calls).toEqual(['POST null']);
   });
 
+  it('does not retry 507 ids_exhausted, keyed or a read: only an operator can fix it', async () => {
+    const calls: string[] = [];
+    const client = createApiClient({
+      baseUrl: '/api',
+      retryForMs: 5000,
+      fetch: async (_input, init) => {
+        calls.push(`${init?.method ?? 'GET'}`);
+        return new Response(JSON.stringify({ success: false, message: 'No new task ids are left on this server; nothing was changed', code: 'ids_exhausted' }), { status: 507 });
+      },
+    });
+    await expect(client.request('POST', '/tasks', { task: 'x' }, { idempotencyKey: newIdempotencyKey() })).rejects.toMatchObject({ status: 507, code: 'ids_exhausted' });
+    await expect(client.request('GET', '/tasks')).rejects.toMatchObject({ status: 507 });
+    expect(calls).toEqual(['POST', 'GET']);
+  });
+
   it('does not retry a refusal that retrying cannot fix', async () => {
     const api = fakeApi();
     api.intercept(failFirst('POST', 1, { status: 422, body: { success: false, message: 'This Idempotency-Key was already used for a different request', code: 'idempotency_key_reused' } }));
