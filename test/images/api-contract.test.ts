@@ -1,4 +1,5 @@
 import { describeApiContract, type StartHost } from '../contract/api-contract';
+import { over } from '../support/hosts';
 import { startApiImage } from '../support/images';
 import { createTestDatabase } from '../support/postgres';
 
@@ -8,8 +9,7 @@ const apiImage: StartHost = async (env) => {
   const api = await startApiImage({ databaseUrl: database.url, env: { MIGRATE_ON_START: 'true', ...env } });
   return {
     // The image requires nginx's internal token, as in the cluster.
-    request: (method, path, body, headers) =>
-      fetch(api.url + path, { method, body: body as BodyInit | undefined, headers: { ...api.headers, ...headers }, redirect: 'manual', ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit),
+    request: (method, path, body, headers) => over(api.url)(method, path, body, { ...api.headers, ...headers }),
     async stop() {
       await api.stop();
       await database.drop();

@@ -140,7 +140,7 @@ describe('the tasks-api image', () => {
     expect(created.body).toEqual({
       success: true,
       message: 'Task added successfully',
-      task: { id: expect.any(Number), task: 'Ship the image', done: false, createdAt: expect.any(String), updatedAt: expect.any(String), version: 1 },
+      task: { id: expect.any(Number), task: 'Ship the image', done: false, position: 'a0', createdAt: expect.any(String), updatedAt: expect.any(String), version: 1 },
     });
 
     expect(await call('GET', '/api/tasks')).toMatchObject({ status: 200, body: { success: true, tasks: [task], nextCursor: null } });

@@ -15,7 +15,7 @@ function userEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 /** Over HTTP with fetch; with node:http when a header is sent as several lines (fetch's Headers join them into one). */
-const over = (url: string): ContractHost['request'] => (method, path, body, headers = {}) =>
+export const over = (url: string): ContractHost['request'] => (method, path, body, headers = {}) =>
   Object.values(headers).some((v) => typeof v !== 'string')
     ? withHeaderLines(url + path, method, body, headers)
     : fetch(url + path, { method, body: body as BodyInit | undefined, headers, redirect: 'manual', ...(body instanceof ReadableStream ? { duplex: 'half' } : {}) } as RequestInit);
