@@ -1,12 +1,10 @@
 import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import { createDirectories } from '../directories';
 import { loadMigrations } from '../migrations/files';
 import { lockDirectory } from './directory-lock';
-import { pgliteQueryable, seedBytes } from './pglite-seed';
+import { loadSeedInWorker, pgliteQueryable, seedBytes } from './pglite-seed';
 import type { Db } from './types';
 
 /**
@@ -58,9 +56,9 @@ async function createFromSeed(dir: string, signal?: AbortSignal): Promise<void> 
   rmSync(creating, { recursive: true, force: true }); // a leftover of a stopped start (we hold the lock)
   createDirectories(creating);
   try {
-    const { PGlite } = await import('@electric-sql/pglite');
-    const db = await PGlite.create(creating, { loadDataDir: new Blob([seed as BlobPart]) });
-    await db.close();
+    // In a worker: on this thread the unpacking blocks the event loop for seconds (requests and
+    // Ctrl+C wait); a worker is terminated at once when the start is stopped.
+    await loadSeedInWorker(creating, seed, signal);
     if (signal?.aborted) throw Object.assign(new Error('creating the PGlite database was stopped'), { code: 'ABORT_ERR' });
     if (existsSync(dir)) rmdirSync(dir); // empty (checked above): rename(2) needs the name free or an empty directory
     renameSync(creating, dir);
