@@ -100,8 +100,27 @@ describe('no cluster configured', () => {
     for (const [name, r] of [['deploy', deploy], ['doctor', doctor], ['watch:scale', watch]] as const) {
       expect(r.stderr, name).toContain('no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. Point KUBECONFIG at your cluster');
       expect(`${r.stdout}${r.stderr}`, name).not.toContain('localhost:8080');
+      expect(r.code, name).toBe(3);
     }
-    expect(deploy.code).toBe(1);
+  });
+
+  // Before, deploy fell through to kubectl (localhost:8080 refused) on both, and doctor printed a
+  // leaked TypeError ("reading 'clusters'") for an empty kubeconfig.
+  it.each([
+    ['a KUBECONFIG file that does not exist', '/nonexistent/config', 'no cluster configured: KUBECONFIG names /nonexistent/config, which does not exist.'],
+    ['an empty kubeconfig', '/dev/null', 'no cluster configured: the kubeconfig /dev/null is empty.'],
+  ])('%s: deploy, doctor and watch:scale say no cluster is configured, naming the file (exit 3)', async (_what, kubeconfig, line) => {
+    const env = { KUBECONFIG: kubeconfig };
+    const [deploy, doctor, watch] = await Promise.all([
+      run('scripts/deploy.ts', ['--env', 'dev'], env),
+      run('scripts/doctor.ts', ['--env', 'dev'], env),
+      run('scripts/watch-autoscaling.ts', ['--env', 'dev', '--once'], env),
+    ]);
+    for (const [name, r] of [['deploy', deploy], ['doctor', doctor], ['watch:scale', watch]] as const) {
+      expect(r.stderr, name).toContain(`${name}: ${line} Point KUBECONFIG at your cluster`);
+      expect(`${r.stdout}${r.stderr}`, name).not.toMatch(/localhost:8080|TypeError|Cannot read properties/);
+      expect(r.code, name).toBe(3);
+    }
   });
 });
 
