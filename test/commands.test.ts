@@ -36,6 +36,10 @@ describe('usage errors', () => {
     ['scripts/images.ts', ['--nope']],
     ['scripts/ops/capture.ts', ['--nope']],
     ['scripts/reset.ts', ['--nope']],
+    // Before, these three ignored their arguments: migrate migrated, start started, bench ran.
+    ['functions/api/migrate.ts', ['--nope']],
+    ['scripts/start.ts', ['--nope']],
+    ['bench/run.ts', ['--nope']],
   ];
 
   it.each(cases)('%s %j exits 2 with a message on stderr', async (script, args) => {
@@ -59,6 +63,9 @@ describe('--help', () => {
     'scripts/images.ts',
     'scripts/ops/capture.ts',
     'bench/capacity.ts',
+    'functions/api/migrate.ts',
+    'scripts/start.ts',
+    'bench/run.ts',
   ];
 
   it.each(commands)('%s --help prints its usage on stdout and exits 0, doing nothing else', async (script) => {
