@@ -363,9 +363,10 @@ async function main() {
     console.log(`\n${summary}\n${capacity ? `\n${capacity}\n` : ''}`);
     if (SAVE) {
       // The image section (bench/image-start.ts's, between its markers): this run's when measured, else the
-      // previous one; the backup section (bench/backup.ts's) as it was: this command does not measure it.
+      // previous one; the backup and local-start sections (bench/backup.ts's, bench/local-start.ts's) as
+      // they were: this command does not measure them.
       const images = image ? await imageSection(image) : sectionOf(previous, 'images');
-      const kept = [images, sectionOf(previous, 'backups')].filter((x): x is string => x !== undefined);
+      const kept = [images, sectionOf(previous, 'backups'), sectionOf(previous, 'local-start')].filter((x): x is string => x !== undefined);
       writeFileSync(new URL('./results.md', import.meta.url), kept.reduce((text, section) => `${text}\n${section}\n`, md));
       writeReadmeTable(summary);
       console.log('written to bench/results.md and the README\'s Measured table');
