@@ -83,7 +83,8 @@ export function seedIsCurrent(migrations: Migration[], paths = seedPaths()): boo
  * WebAssembly calls take seconds during which a thread answers nothing (15 s measured for initdb on
  * a busy 2-core machine: /healthz and the page stalled, Ctrl+C waited). Resolves with what the
  * script posts. Rejects with code `ABORT_ERR` when `signal` fires: the worker is terminated at
- * once, so Ctrl+C never waits for PGlite; what it was writing is the caller's to discard.
+ * once, so Ctrl+C never waits for PGlite, and the promise rejects once the thread has stopped; what
+ * it was writing is then the caller's to discard.
  */
 export function pgliteInWorker<T>(script: string, workerData: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
   const pglite = require_.resolve('@electric-sql/pglite');
@@ -96,16 +97,19 @@ export function pgliteInWorker<T>(script: string, workerData: Record<string, unk
        (async () => { ${script} })().then((result) => parentPort.postMessage(result, result instanceof Uint8Array ? [result.buffer] : []));`,
       { eval: true, workerData: { ...workerData, pglite } },
     );
+    // Rejected only once the thread has stopped ('exit'), so the caller can delete what it wrote.
+    let aborted = false;
     const abort = () => {
+      aborted = true;
       void worker.terminate();
-      stopped();
     };
     signal?.addEventListener('abort', abort, { once: true });
     worker.once('message', (result: T) => resolve(result));
-    worker.once('error', reject);
+    worker.once('error', (err) => aborted || reject(err));
     worker.once('exit', (code) => {
       signal?.removeEventListener('abort', abort);
-      if (code !== 0) reject(new Error(`PGlite worker failed (exit ${code})`));
+      if (aborted) stopped();
+      else if (code !== 0) reject(new Error(`PGlite worker failed (exit ${code})`));
     });
   });
 }
