@@ -10,6 +10,7 @@ import pg from 'pg';
 import { ensureBundle, freePort, migrateBundle, serverBundle } from '../test/support/api';
 import { imageSection, imageStartUnavailable, measureImageStart, type ImageStart } from './image-start';
 import { sectionOf } from './results-sections';
+import { flagsOrExit } from '../scripts/ops/cli';
 import { createTestDatabase } from '../test/support/postgres';
 
 /**
@@ -26,7 +27,19 @@ import { createTestDatabase } from '../test/support/postgres';
  * Prints the tables; `--save` also writes bench/results.md and the README's "Measured" table
  * (between its `bench:measured` markers, see {@link writeReadmeTable}).
  */
-const SAVE = process.argv.includes('--save');
+const SAVE = flagsOrExit(
+  process.argv.slice(2),
+  'bench',
+  `usage: npm run bench [-- --save]
+
+Measures the API against its baselines on this machine's PostgreSQL (bench/README.md) and prints
+the tables; --save also writes bench/results.md and the README's "Measured" table. Takes minutes.
+Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_COLD_RUNS, BENCH_NODE24=0, BENCH_EXPIRED_KEYS.
+
+Exit codes: 0 done, 1 failed, 2 usage.
+`,
+  { save: { type: 'boolean' } },
+).save === true;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
@@ -380,9 +393,10 @@ async function main() {
     console.log(`\n${summary}\n${capacity ? `\n${capacity}\n` : ''}`);
     if (SAVE) {
       // The image section (bench/image-start.ts's, between its markers): this run's when measured, else the
-      // previous one; the backup section (bench/backup.ts's) as it was: this command does not measure it.
+      // previous one; the backup and local-start sections (bench/backup.ts's, bench/local-start.ts's) as
+      // they were: this command does not measure them.
       const images = image ? await imageSection(image) : sectionOf(previous, 'images');
-      const kept = [images, sectionOf(previous, 'backups')].filter((x): x is string => x !== undefined);
+      const kept = [images, sectionOf(previous, 'backups'), sectionOf(previous, 'local-start')].filter((x): x is string => x !== undefined);
       writeFileSync(new URL('./results.md', import.meta.url), kept.reduce((text, section) => `${text}\n${section}\n`, md));
       writeReadmeTable(summary);
       console.log('written to bench/results.md and the README\'s Measured table');

@@ -66,9 +66,15 @@ describe('deploy CLI', () => {
     else process.env.KUBECONFIG = savedKubeconfig;
   });
 
+  // A kubeconfig that names a cluster: deploy checks one is configured; the stand-in kubectl answers.
+  writeFileSync(
+    join(dir, 'kubeconfig'),
+    'apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n',
+  );
+
   /**
    * Run main() in-process with a PATH of our choosing (no real kubectl anywhere in these tests)
-   * and a kubeconfig named (it is never read: the stand-in kubectl answers), unless `kubeconfig` is null.
+   * and the kubeconfig above (only checked to name a cluster), unless `kubeconfig` is null.
    */
   async function deployIn(args: string[], path: string, kubeconfig: string | null = join(dir, 'kubeconfig')) {
     process.env.PATH = path;
@@ -109,7 +115,7 @@ describe('deploy CLI', () => {
   // Before, kubectl fell back to localhost:8080 and deploy reported "connection refused".
   it('says no cluster is configured, and what to do, before calling kubectl', async () => {
     const res = await deployIn(['--env', 'dev'], dir, null);
-    expect(res.status).toBe(1);
+    expect(res.status).toBe(3);
     expect(res.stderr).toBe(
       'deploy: no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. ' +
         'Point KUBECONFIG at your cluster (e.g. `aws eks update-kubeconfig --name <cluster>`). Or run with --dry-run to see the plan.',

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { command, exitCode, finish, UsageError } from './ops/cli';
 import { noClusterConfigured } from './ops/kube';
+import { KubeError } from './ops/kube-error';
 import { environments, isEnvironment, loadValues } from '../platform/values';
 import { renderAll, renderEnvironment } from '../platform/render';
 import { deployPlan, formatPlan, kubectlArgs, type Phase, type Step } from '../platform/deploy-plan';
@@ -31,8 +32,9 @@ function kubectl(context: string | undefined, args: string[]): string[] {
 /** Fail early, with the fix, when kubectl, the cluster or a prerequisite is missing. */
 function preflight(context: string | undefined): void {
   // The same check as doctor and watch:scale, before kubectl can fall back to localhost:8080.
+  // A KubeError: the command shell exits 3 for it, as doctor and watch:scale do.
   const none = noClusterConfigured(process.env);
-  if (none) throw new DeployError(`${none} Or run with --dry-run to see the plan.`);
+  if (none) throw new KubeError('no-config', `${none} Or run with --dry-run to see the plan.`);
   const client = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
   if (client.error) {
     throw new DeployError(

@@ -1,10 +1,12 @@
 // npm run reset: deletes the local PGlite data (PGLITE_DIR, default .data/pglite) so the next
 // `npm start` or `npm run dev` begins with an empty database. Asks first on a terminal; `--yes`
 // for scripts (without a terminal and without --yes it deletes nothing and exits 2). Refuses a
-// directory another live process holds, and one that is not a PGlite data directory.
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+// directory another live process holds, and anything that is not a PGlite data directory (a file,
+// a PostgreSQL server's data directory: db/pglite-directory.ts).
+import { existsSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { assertUnlocked, DirectoryLockedError } from '../functions/api/db/directory-lock';
+import { notPgliteReason } from '../functions/api/db/pglite-directory';
 import { confirm, exitCode, parseCommandLine, UsageError } from './ops/cli';
 
 const HELP = `usage: npm run reset [-- --yes]
@@ -52,8 +54,9 @@ function plan(): number | { targets: string[]; configured: string; yes: boolean 
     process.stderr.write(`reset: ${configured} is in use by process ${err.pid}: stop it (Ctrl+C in its terminal), then run npm run reset again\n`);
     return exitCode.problems;
   }
-  if (existsSync(dir) && statSync(dir).isDirectory() && readdirSync(dir).length > 0 && !existsSync(join(dir, 'PG_VERSION'))) {
-    process.stderr.write(`reset: ${configured} holds no PGlite database (no PG_VERSION): not deleting it; check PGLITE_DIR\n`);
+  const notPglite = notPgliteReason(dir);
+  if (notPglite) {
+    process.stderr.write(`reset: ${configured} is not a PGlite data directory (${notPglite}): not deleting it; check PGLITE_DIR\n`);
     return exitCode.problems;
   }
   return { targets, configured, yes: Boolean(yes) };

@@ -8,6 +8,7 @@ import { runHost } from '../functions/api/host';
 import { localLogDestination } from '../functions/api/local-log';
 import { exitOnFatal, preflight } from '../functions/api/preflight';
 import { runtimeConfig } from '../web/server/runtime-config';
+import { noFlags } from './ops/cli';
 import { ensureWebDist, webDist as dist } from './web-dist';
 
 /**
@@ -20,6 +21,19 @@ import { ensureWebDist, webDist as dist } from './web-dist';
  * What it prints, in order: one progress line, then the banner once the app can serve tasks
  * (never before: not while the database is created, migrated or unreachable).
  */
+noFlags(
+  process.argv.slice(2),
+  'start',
+  `usage: npm start
+
+Serves the page and the API on one port (PORT, default 3000), on PGlite in PGLITE_DIR (default
+.data/pglite) unless DATABASE_URL or DB_* name a database; applies migrations at start. Configured
+by environment variables only (README.md, Configuration). Ctrl+C stops it; a second Ctrl+C at once.
+
+Exit codes: 0 stopped, 1 cannot start, 2 usage, 78 invalid configuration, 130 stopped by a second Ctrl+C.
+`,
+);
+
 const defaults = { MIGRATE_ON_START: 'true' };
 const { config, page: ui } = preflight(process.env, { defaults, page: (env) => runtimeConfig(env, { apiSleeps: false }) });
 

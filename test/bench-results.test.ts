@@ -29,11 +29,20 @@ describe('bench/results.md: each section written by its tool, and only there', (
   it('marks the sections other tools write with the command that writes them', () => {
     expect(sectionOf(results, 'images')).toMatch(/^<!-- images: written by bench\/image-start\.ts -->/);
     expect(sectionOf(results, 'backups')).toMatch(/^<!-- backups: written by npx tsx bench\/backup\.ts --save -->/);
+    expect(sectionOf(results, 'local-start')).toMatch(/^<!-- local-start: written by npx tsx bench\/local-start\.ts --save -->\n## Local start/);
     // A tool replaces its own section and keeps the others as they were.
     const replaced = withSection(results, 'backups', '<!-- backups: written by test -->\nnew\n<!-- /backups -->');
     expect(sectionOf(replaced, 'backups')).toBe('<!-- backups: written by test -->\nnew\n<!-- /backups -->');
     expect(sectionOf(replaced, 'images')).toBe(sectionOf(results, 'images'));
     expect(withSection('# r\n', 'x', '<!-- x: written by t -->\n<!-- /x -->')).toBe('# r\n\n<!-- x: written by t -->\n<!-- /x -->\n');
+  });
+
+  // Before, the README typed the local start times in by hand ("1.7–1.8 s … 0.9 s"), measured by nothing.
+  it('the README gives no start-up time of its own: it links to the local-start section', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const intro = readme.slice(0, readme.indexOf('## Commands'));
+    expect(intro).not.toMatch(/\d(\.\d+)?(–\d(\.\d+)?)? s\b/);
+    expect(intro).toContain('[bench/results.md, Local start](bench/results.md#local-start-npm-start)');
   });
 
   it('the README copies none of its figures by hand: only the generated Measured block quotes it', () => {

@@ -36,6 +36,10 @@ describe('usage errors', () => {
     ['scripts/images.ts', ['--nope']],
     ['scripts/ops/capture.ts', ['--nope']],
     ['scripts/reset.ts', ['--nope']],
+    // Before, these three ignored their arguments: migrate migrated, start started, bench ran.
+    ['functions/api/migrate.ts', ['--nope']],
+    ['scripts/start.ts', ['--nope']],
+    ['bench/run.ts', ['--nope']],
   ];
 
   it.each(cases)('%s %j exits 2 with a message on stderr', async (script, args) => {
@@ -59,6 +63,9 @@ describe('--help', () => {
     'scripts/images.ts',
     'scripts/ops/capture.ts',
     'bench/capacity.ts',
+    'functions/api/migrate.ts',
+    'scripts/start.ts',
+    'bench/run.ts',
   ];
 
   it.each(commands)('%s --help prints its usage on stdout and exits 0, doing nothing else', async (script) => {
@@ -100,8 +107,27 @@ describe('no cluster configured', () => {
     for (const [name, r] of [['deploy', deploy], ['doctor', doctor], ['watch:scale', watch]] as const) {
       expect(r.stderr, name).toContain('no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. Point KUBECONFIG at your cluster');
       expect(`${r.stdout}${r.stderr}`, name).not.toContain('localhost:8080');
+      expect(r.code, name).toBe(3);
     }
-    expect(deploy.code).toBe(1);
+  });
+
+  // Before, deploy fell through to kubectl (localhost:8080 refused) on both, and doctor printed a
+  // leaked TypeError ("reading 'clusters'") for an empty kubeconfig.
+  it.each([
+    ['a KUBECONFIG file that does not exist', '/nonexistent/config', 'no cluster configured: KUBECONFIG names /nonexistent/config, which does not exist.'],
+    ['an empty kubeconfig', '/dev/null', 'no cluster configured: the kubeconfig /dev/null is empty.'],
+  ])('%s: deploy, doctor and watch:scale say no cluster is configured, naming the file (exit 3)', async (_what, kubeconfig, line) => {
+    const env = { KUBECONFIG: kubeconfig };
+    const [deploy, doctor, watch] = await Promise.all([
+      run('scripts/deploy.ts', ['--env', 'dev'], env),
+      run('scripts/doctor.ts', ['--env', 'dev'], env),
+      run('scripts/watch-autoscaling.ts', ['--env', 'dev', '--once'], env),
+    ]);
+    for (const [name, r] of [['deploy', deploy], ['doctor', doctor], ['watch:scale', watch]] as const) {
+      expect(r.stderr, name).toContain(`${name}: ${line} Point KUBECONFIG at your cluster`);
+      expect(`${r.stdout}${r.stderr}`, name).not.toMatch(/localhost:8080|TypeError|Cannot read properties/);
+      expect(r.code, name).toBe(3);
+    }
   });
 });
 
@@ -174,13 +200,54 @@ describe('npm run reset', () => {
       expect(inUse.stderr).toBe(`reset: ${held.dir} is in use by process ${process.pid}: stop it (Ctrl+C in its terminal), then run npm run reset again\n`);
       expect(existsSync(join(held.dir, 'PG_VERSION'))).toBe(true);
       expect(notPglite.code).toBe(1);
-      expect(notPglite.stderr).toContain('holds no PGlite database (no PG_VERSION): not deleting it');
+      expect(notPglite.stderr).toBe(`reset: ${foreign} is not a PGlite data directory (no PG_VERSION; it holds notes.txt): not deleting it; check PGLITE_DIR\n`);
       expect(readdirSync(foreign)).toEqual(['notes.txt']);
       expect(nothing.code).toBe(0);
       expect(nothing.stdout).toContain('nothing to delete');
     } finally {
       rmSync(held.parent, { recursive: true, force: true });
       rmSync(foreign, { recursive: true, force: true });
+    }
+  });
+
+  // Before, both were deleted: a regular file, and a live PostgreSQL server's data directory.
+  it('refuses a regular file and a PostgreSQL server\'s data directory, deleting nothing (exit 1)', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tasks-reset-not-pglite-'));
+    const file = join(parent, 'file.txt');
+    writeFileSync(file, 'mine');
+    const server = join(parent, 'main');
+    mkdirSync(join(server, 'global'), { recursive: true });
+    writeFileSync(join(server, 'PG_VERSION'), '15\n');
+    writeFileSync(join(server, 'global', 'pg_control'), Buffer.alloc(8192));
+    writeFileSync(join(server, 'postmaster.pid'), `${process.pid}\n${server}\n1796643473\n5432\n/var/run/postgresql\n127.0.0.1\n  1433715         4\nready   \n`);
+    const stopped = join(parent, 'stopped');
+    mkdirSync(join(stopped, 'global'), { recursive: true });
+    writeFileSync(join(stopped, 'PG_VERSION'), '15\n');
+    writeFileSync(join(stopped, 'postmaster.opts'), '/usr/lib/postgresql/15/bin/postgres "-D" "/var/lib/postgresql/15/main"\n');
+    try {
+      const [onFile, onServer, onStopped] = await Promise.all([file, server, stopped].map((dir) => run('scripts/reset.ts', ['--yes'], { PGLITE_DIR: dir })));
+      expect(onFile.code, onFile.stdout).toBe(1);
+      expect(onFile.stderr).toBe(`reset: ${file} is not a PGlite data directory (not a directory): not deleting it; check PGLITE_DIR\n`);
+      expect(onServer.code, onServer.stdout).toBe(1);
+      expect(onServer.stderr).toBe(`reset: ${server} is not a PGlite data directory (a PostgreSQL server's: postmaster.pid of process ${process.pid}): not deleting it; check PGLITE_DIR\n`);
+      expect(onStopped.code, onStopped.stdout).toBe(1);
+      expect(onStopped.stderr).toBe(`reset: ${stopped} is not a PGlite data directory (a PostgreSQL server's: postmaster.opts): not deleting it; check PGLITE_DIR\n`);
+      expect(readdirSync(parent).sort()).toEqual(['file.txt', 'main', 'stopped']);
+      expect(readdirSync(server).sort()).toEqual(['PG_VERSION', 'global', 'postmaster.pid']);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('deletes a PGlite directory a process left behind when it was killed (PGlite\'s own postmaster.pid)', async () => {
+    const { parent, dir } = localData();
+    writeFileSync(join(dir, 'postmaster.pid'), '-42\n/pglite/data\n1796647248\n5432\n\n\n       20         1\n');
+    try {
+      const r = await run('scripts/reset.ts', ['--yes'], { PGLITE_DIR: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });

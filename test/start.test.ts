@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { createServer, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
@@ -116,6 +116,49 @@ describe('Ctrl+C during the first start', () => {
       expect(app.child.exitCode).toBeNull();
       app.child.kill('SIGINT');
       expect(await app.exited).toBe(130);
+    } finally {
+      socket.destroy();
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // Before, the seed was unpacked on the event loop's thread: for seconds (9.6 s for one /healthz
+  // at load) nothing was answered, and Ctrl+C, once or twice, waited for the unpacking to end.
+  it('answers while the directory is being created; Ctrl+C then stops at once, a second one exits 130; the next start works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-creating-'));
+    const final = join(dir, 'pglite');
+    const creating = join(dir, '.pglite.creating');
+    const port = await freePort();
+    const app = npmStart({ PORT: String(port), PGLITE_DIR: final });
+    const socket = new Socket();
+    try {
+      await app.waitForOutput(/Creating the local database/);
+      // Three /healthz answers in a row, each arriving while the unpacking is under way.
+      let answeredWhileCreating = 0;
+      while (answeredWhileCreating < 3 && !existsSync(final)) {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        if (res?.ok && existsSync(join(creating, 'PG_VERSION')) && !existsSync(final)) answeredWhileCreating++;
+        else if (!res) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(answeredWhileCreating, app.output()).toBe(3);
+      // A request whose body never finishes holds the drain open, so the second Ctrl+C is what ends it.
+      await new Promise<void>((resolve, reject) => socket.connect(port, '127.0.0.1', resolve).once('error', reject));
+      socket.on('error', () => undefined);
+      socket.write('POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"task":');
+      app.child.kill('SIGINT');
+      await app.waitForOutput(/Stopping before the start finished/);
+      // The creation stops at once (or had just finished): no half-made directory, while the drain still waits.
+      while (leftovers(dir).length > 0 && app.child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      expect(app.child.exitCode, app.output()).toBeNull();
+      app.child.kill('SIGINT');
+      expect(await app.exited, app.output()).toBe(130);
+      expect(app.output()).not.toMatch(BANNER);
+      expect(leftovers(dir)).toEqual([]);
+
+      const next = npmStart({ PORT: String(await freePort()), PGLITE_DIR: final });
+      await next.waitForOutput(BANNER);
+      expect(await next.stop()).toBe(0);
     } finally {
       socket.destroy();
       if (app.child.exitCode === null) app.child.kill('SIGKILL');

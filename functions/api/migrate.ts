@@ -1,3 +1,4 @@
+import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config';
 import { MountedCredentials } from './db/credentials';
 import { openDb } from './db';
@@ -11,6 +12,17 @@ import type { Db } from './db';
 import type { Config } from './config';
 import { ensureAppRole } from './migrations/roles';
 import { migrate, migrationsApplied, schemaVersion } from './migrations/runner';
+
+// --help and usage errors first, as every command does (scripts/ops/cli.ts; not imported: this is bundled).
+try {
+  if (parseArgs({ options: { help: { type: 'boolean', short: 'h' } } }).values.help) {
+    process.stdout.write('usage: npm run migrate\n\nApplies the pending SQL migrations to the configured database (README.md, Configuration).\nExit codes: 0 applied or current, 1 failed, 2 usage.\n');
+    process.exit(0);
+  }
+} catch (err) {
+  process.stderr.write(`migrate: ${(err as Error).message}\nRun with --help for usage.\n`);
+  process.exit(2);
+}
 
 /**
  * `npm run migrate` and the bundled `migrate` entry (the cluster's migration Job). Runs as

@@ -120,18 +120,25 @@ export function runCommandLine<O extends Options>(spec: CommandSpec<O>, body: (a
 }
 
 /**
- * For a file that must run before anything else is loaded (the image's build stage runs
- * build-functions.ts alone): the shell's --help and usage errors for a command with no flags,
- * synchronously. Exits 0 after --help, 2 on any argument; returns when there are none.
+ * The shell's --help and usage errors, synchronously, for a file whose top level does the work
+ * (`npm start`, `npm run bench`) or that must run before anything else is loaded (the image's
+ * build stage runs build-functions.ts alone). Exits 0 after --help, 2 on a bad command line;
+ * otherwise returns the parsed flags.
  */
-export function noFlags(argv: string[], name: string, help: string): void {
+export function flagsOrExit<O extends Options>(argv: string[], name: string, help: string, flags: O): CommandArgs<O> {
   try {
-    if (!parseCommandLine(argv, {}).values.help) return;
-    process.stdout.write(help);
+    const values = parseCommandLine(argv, flags).values as CommandArgs<O> & { help?: boolean };
+    if (!values.help) return values;
+    process.stdout.write(help.endsWith('\n') ? help : `${help}\n`);
     process.exit(exitCode.ok);
   } catch (err) {
     process.exit(reportFailure(err, { command: name }));
   }
+}
+
+/** {@link flagsOrExit} for a command with no flags: returns when there are no arguments. */
+export function noFlags(argv: string[], name: string, help: string): void {
+  flagsOrExit(argv, name, help, {});
 }
 
 /** Parse a positive number of seconds ("2", "0.5"). */

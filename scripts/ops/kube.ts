@@ -1,9 +1,9 @@
 // Read-only access to the cluster the kubeconfig in use points at. The ops commands only ever
 // get and list, so everything goes through the small `Kube` interface below: the real client here,
 // an in-memory one in the unit tests.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import {
   ApiException,
   AppsV1Api,
@@ -103,18 +103,32 @@ export function kubeconfigSource(env: NodeJS.ProcessEnv = process.env): string |
   return undefined;
 }
 
+const POINT_AT_CLUSTER = 'Point KUBECONFIG at your cluster (e.g. `aws eks update-kubeconfig --name <cluster>`).';
+
 /**
- * The sentence every cluster command prints when no cluster is configured at all (no KUBECONFIG,
- * no ~/.kube/config, not in a pod), with what to do; undefined when one is. Asked before any
- * client is made: client-node and kubectl would otherwise fall back to http://localhost:8080 and
- * report only "connection refused".
+ * The sentence every cluster command (deploy, doctor, watch:scale) prints when no cluster is
+ * configured, with what to do; undefined when one is. No cluster is: no KUBECONFIG, no
+ * ~/.kube/config and not in a pod; a KUBECONFIG whose files (`:`-separated, as kubectl reads it)
+ * none exist; or kubeconfig files that are all empty (/dev/null). Asked before any client is made:
+ * client-node and kubectl would otherwise fall back to http://localhost:8080 and report only
+ * "connection refused" (or client-node a TypeError for an empty file).
  */
 export function noClusterConfigured(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (kubeconfigSource(env)) return undefined;
-  return (
-    'no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. ' +
-    'Point KUBECONFIG at your cluster (e.g. `aws eks update-kubeconfig --name <cluster>`).'
-  );
+  const source = kubeconfigSource(env);
+  if (!source) return `no cluster configured: no KUBECONFIG, no ~/.kube/config and not running in a pod. ${POINT_AT_CLUSTER}`;
+  if (source === 'in-cluster service account') return undefined;
+  const files = env.KUBECONFIG ? env.KUBECONFIG.split(delimiter).filter(Boolean) : [source];
+  const present = files.filter((f) => existsSync(f));
+  if (present.length === 0) return `no cluster configured: KUBECONFIG names ${files.join(', ')}, which does not exist. ${POINT_AT_CLUSTER}`;
+  const empty = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8').trim() === '';
+    } catch {
+      return false; // unreadable: loadKubeConfig names the reason
+    }
+  };
+  if (present.every(empty)) return `no cluster configured: the kubeconfig ${present.join(', ')} is empty. ${POINT_AT_CLUSTER}`;
+  return undefined;
 }
 
 /**

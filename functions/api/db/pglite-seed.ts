@@ -79,38 +79,65 @@ export function seedIsCurrent(migrations: Migration[], paths = seedPaths()): boo
 }
 
 /**
- * initdb in a worker thread: seconds of CPU in one WebAssembly call, during which a thread
- * answers nothing (15 s measured on a busy 2-core machine: /healthz and the page stalled). Resolves
- * with the fresh cluster as an uncompressed dump. Rejects with code `ABORT_ERR` when `signal` fires
- * (the worker is terminated at once: Ctrl+C never waits for initdb).
+ * Runs `script` (CommonJS, with `PGlite` and `workerData` in scope) in a worker thread: PGlite's
+ * WebAssembly calls take seconds during which a thread answers nothing (15 s measured for initdb on
+ * a busy 2-core machine: /healthz and the page stalled, Ctrl+C waited). Resolves with what the
+ * script posts. Rejects with code `ABORT_ERR` when `signal` fires: the worker is terminated at
+ * once, so Ctrl+C never waits for PGlite, and the promise rejects once the thread has stopped; what
+ * it was writing is then the caller's to discard.
  */
-function initdbInWorker(signal?: AbortSignal): Promise<Uint8Array> {
+export function pgliteInWorker<T>(script: string, workerData: Record<string, unknown>, signal?: AbortSignal): Promise<T> {
   const pglite = require_.resolve('@electric-sql/pglite');
-  const worker = new Worker(
-    `const { workerData, parentPort } = require('node:worker_threads');
-     const { PGlite } = require(workerData.pglite);
-     PGlite.create('memory://').then(async (db) => {
-       const dump = new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
-       await db.close();
-       parentPort.postMessage(dump, [dump.buffer]);
-     });`,
-    { eval: true, workerData: { pglite } },
-  );
   return new Promise((resolve, reject) => {
+    const stopped = () => reject(Object.assign(new Error('creating the PGlite database was stopped'), { code: 'ABORT_ERR' }));
+    if (signal?.aborted) return stopped();
+    const worker = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const { PGlite } = require(workerData.pglite);
+       (async () => { ${script} })().then((result) => parentPort.postMessage(result, result instanceof Uint8Array ? [result.buffer] : []));`,
+      { eval: true, workerData: { ...workerData, pglite } },
+    );
+    // Rejected only once the thread has stopped ('exit'), so the caller can delete what it wrote.
+    let aborted = false;
     const abort = () => {
+      aborted = true;
       void worker.terminate();
-      reject(Object.assign(new Error('creating the PGlite database was stopped'), { code: 'ABORT_ERR' }));
     };
-    if (signal?.aborted) return abort();
     signal?.addEventListener('abort', abort, { once: true });
-    worker.once('message', (dump: Uint8Array) => resolve(dump));
-    worker.once('error', reject);
+    worker.once('message', (result: T) => resolve(result));
+    worker.once('error', (err) => aborted || reject(err));
     worker.once('exit', (code) => {
       signal?.removeEventListener('abort', abort);
-      if (code !== 0) reject(new Error(`initdb for PGlite failed (worker exit ${code})`));
+      if (aborted) stopped();
+      else if (code !== 0) reject(new Error(`PGlite worker failed (exit ${code})`));
     });
   });
 }
+
+/** initdb in a worker (see {@link pgliteInWorker}): the fresh cluster as an uncompressed dump. */
+const initdbInWorker = (signal?: AbortSignal) =>
+  pgliteInWorker<Uint8Array>(
+    `const db = await PGlite.create('memory://');
+     const dump = new Uint8Array(await (await db.dumpDataDir('none')).arrayBuffer());
+     await db.close();
+     return dump;`,
+    {},
+    signal,
+  );
+
+/**
+ * Unpacks `seed` into the data directory `dir` in a worker (see {@link pgliteInWorker}): PGlite's
+ * own `loadDataDir`, then a clean shutdown, so `dir` opens like any existing directory. On
+ * ABORT_ERR `dir` is half-written.
+ */
+export const loadSeedInWorker = (dir: string, seed: Uint8Array, signal?: AbortSignal) =>
+  pgliteInWorker<true>(
+    `const db = await PGlite.create(workerData.dir, { loadDataDir: new Blob([workerData.seed]) });
+     await db.close();
+     return true;`,
+    { dir, seed },
+    signal,
+  );
 
 /** The driver interface over one PGlite instance (shared with db/pglite.ts). */
 export function pgliteQueryable(db: PGlite): Pick<Db, 'query' | 'transaction'> {

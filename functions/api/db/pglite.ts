@@ -1,12 +1,11 @@
-import { existsSync, readdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import { createDirectories } from '../directories';
 import { loadMigrations } from '../migrations/files';
 import { lockDirectory } from './directory-lock';
-import { pgliteQueryable, seedBytes } from './pglite-seed';
+import { notPgliteReason } from './pglite-directory';
+import { loadSeedInWorker, pgliteQueryable, seedBytes } from './pglite-seed';
 import type { Db } from './types';
 
 /**
@@ -22,8 +21,9 @@ const WAY_OUT = '`npm run reset` deletes the local data (or set PGLITE_DIR to an
 
 /**
  * A data directory PGlite cannot use. `PGLITE_DAMAGED`: it holds a cluster that does not open
- * (damaged files, or made by another PGlite/PostgreSQL version). `PGLITE_FOREIGN`: it is not empty
- * but holds no cluster (PGLITE_DIR pointed at some other folder); nothing in it is touched.
+ * (damaged files, or made by another PGlite/PostgreSQL version). `PGLITE_FOREIGN`: it is not a
+ * PGlite data directory (db/pglite-directory.ts: a file, some other folder, a PostgreSQL server's
+ * data directory); nothing in it is touched.
  */
 export class PgliteDirectoryError extends Error {
   override name = 'PgliteDirectoryError';
@@ -35,7 +35,7 @@ export class PgliteDirectoryError extends Error {
     super(
       code === 'PGLITE_DAMAGED'
         ? `PGlite directory ${dir} cannot be opened (${reason}): it is damaged or was made by another PGlite version. ${WAY_OUT}.`
-        : `PGlite directory ${dir} is not empty and holds no database (${reason}): set PGLITE_DIR to a new or empty directory.`,
+        : `PGlite directory ${dir} is not a PGlite data directory (${reason}): nothing in it is touched; set PGLITE_DIR to a new or empty directory.`,
     );
   }
 }
@@ -50,17 +50,17 @@ const creatingPath = (dir: string) => join(dirname(dir), `.${basename(dir)}.crea
  * and begins again. Nothing to do for a directory that already holds a cluster.
  */
 async function createFromSeed(dir: string, signal?: AbortSignal): Promise<void> {
+  const notPglite = notPgliteReason(dir);
+  if (notPglite) throw new PgliteDirectoryError('PGLITE_FOREIGN', dir, notPglite);
   if (existsSync(join(dir, 'PG_VERSION'))) return;
-  const entries = existsSync(dir) ? readdirSync(dir) : [];
-  if (entries.length > 0) throw new PgliteDirectoryError('PGLITE_FOREIGN', dir, `no PG_VERSION; it holds ${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}`);
   const seed = await seedBytes(loadMigrations(), signal);
   const creating = creatingPath(dir);
   rmSync(creating, { recursive: true, force: true }); // a leftover of a stopped start (we hold the lock)
   createDirectories(creating);
   try {
-    const { PGlite } = await import('@electric-sql/pglite');
-    const db = await PGlite.create(creating, { loadDataDir: new Blob([seed as BlobPart]) });
-    await db.close();
+    // In a worker: on this thread the unpacking blocks the event loop for seconds (requests and
+    // Ctrl+C wait); a worker is terminated at once when the start is stopped.
+    await loadSeedInWorker(creating, seed, signal);
     if (signal?.aborted) throw Object.assign(new Error('creating the PGlite database was stopped'), { code: 'ABORT_ERR' });
     if (existsSync(dir)) rmdirSync(dir); // empty (checked above): rename(2) needs the name free or an empty directory
     renameSync(creating, dir);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushPromises } from '@vue/test-utils';
 import { createApiClient } from '../api/client';
-import { fakeApi, mountApp } from './harness';
+import { fakeApi, mountApp, texts } from './harness';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -39,6 +39,30 @@ describe('waking-up notice', () => {
     expect(status).not.toContain('sleeps');
     api.release();
     await loading;
+  });
+
+  // Before, a 503 database_unavailable was retried for 20 s under "Starting the local database…"
+  // (or "Waking up the API…"), and the outage was told only when the retries gave up.
+  it.each([true, false])('says the database is down at the first database_unavailable answer, while reads keep retrying (apiSleeps %s)', async (apiSleeps) => {
+    const api = fakeApi(['A']);
+    const { wrapper, store } = await mountApp(api, { apiSleeps }, 20_000);
+    const message = 'The database is not reachable right now; try again shortly';
+    let refused = 0;
+    api.intercept((method) => (method === 'GET' && ++refused <= 4 ? { status: 503, body: { success: false, message, code: 'database_unavailable' } } : undefined));
+    vi.useFakeTimers();
+    const loading = store.load();
+    await vi.advanceTimersByTimeAsync(900);
+    const status = wrapper.get('[role="status"]').text();
+    expect(status).toContain(message);
+    expect(status).not.toContain('Starting the local database');
+    expect(status).not.toContain('Waking up');
+    // The retries go on; the first answer that is not an outage clears it.
+    await vi.advanceTimersByTimeAsync(10_000);
+    await loading;
+    await flushPromises();
+    expect(refused).toBeGreaterThan(4);
+    expect(wrapper.get('[role="status"]').text()).not.toContain(message);
+    expect(texts(wrapper)).toEqual(['A']);
   });
 
   it('never shows for a quick answer', async () => {

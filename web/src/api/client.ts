@@ -47,6 +47,12 @@ export interface ApiClient {
   request<T>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T>;
   /** True while any request has been running longer than `slowAfterMs`. */
   waking: Readonly<Ref<boolean>>;
+  /**
+   * The API's message while it says the database is down (503 `database_unavailable`), from that
+   * answer on, also while reads keep retrying; null again at the next answer that is not one. The
+   * API is awake then, so the page shows this instead of "waking up" or "starting".
+   */
+  outage: Readonly<Ref<string | null>>;
 }
 
 const unavailable = new Set([502, 503, 504]);
@@ -73,6 +79,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const base = options.baseUrl.replace(/\/+$/, '');
   const waking = ref(false);
+  const outage = ref<string | null>(null);
   let slowCount = 0;
 
   async function once<T>(method: string, path: string, body: unknown, key: string | undefined, ifMatch: number | undefined): Promise<T> {
@@ -91,6 +98,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
       throw new ApiError('The API cannot be reached. Check your connection.', 0, 'network_error');
     }
     const data = (await res.json().catch(() => null)) as { message?: unknown; code?: unknown } | null;
+    outage.value = data?.code === 'database_unavailable' ? (typeof data.message === 'string' ? data.message : 'The database is not reachable right now') : null;
     if (!res.ok) {
       const message = typeof data?.message === 'string' ? data.message : `The API answered ${res.status}.`;
       const code = typeof data?.code === 'string' ? (data.code as ApiErrorCode) : unavailable.has(res.status) ? 'api_unavailable' : 'http_error';
@@ -135,5 +143,5 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     }
   }
 
-  return { request, waking };
+  return { request, waking, outage };
 }

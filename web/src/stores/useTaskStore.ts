@@ -642,6 +642,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     counts: computed(() => ({ all: state.tasks.length, active: active.value.length, done: done.value.length })),
     visible,
     waking: api.waking,
+    outage: api.outage,
     load,
     loadMore,
     loadInfo,
