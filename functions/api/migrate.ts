@@ -16,7 +16,7 @@ import { migrate, migrationsApplied, schemaVersion } from './migrations/runner';
 // --help and usage errors first, as every command does (scripts/ops/cli.ts; not imported: this is bundled).
 try {
   if (parseArgs({ options: { help: { type: 'boolean', short: 'h' } } }).values.help) {
-    process.stdout.write('usage: npm run migrate\n\nApplies the pending SQL migrations to the configured database (README.md, Configuration).\nExit codes: 0 applied or current, 1 failed, 2 usage.\n');
+    process.stdout.write('usage: npm run migrate\n\nApplies the pending SQL migrations to the configured database (README.md, Configuration).\nExit codes: 0 applied or current, 1 failed, 2 usage, 78 configuration.\n');
     process.exit(0);
   }
 } catch (err) {
