@@ -30,8 +30,9 @@ beforeAll(async () => {
     req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ success: true, url: req.url })));
   });
   await new Promise<void>((resolve) => upstream.listen(apiPort, '127.0.0.1', resolve));
-  // CLIENT_TIMEOUT=1: a body that stops arriving ends in a second, not nginx's default minute.
-  nginx = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${apiPort}`, env: { CLIENT_TIMEOUT: '1' } });
+  // CLIENT_TIMEOUT=1: a body that stops arriving ends in a second, not nginx's default minute (with
+  // the API's budget below it, as the entrypoint requires; the stand-in has none).
+  nginx = await startNginx({ htmlDir: dist, apiUpstream: `http://127.0.0.1:${apiPort}`, env: { CLIENT_TIMEOUT: '1', REQUEST_TIMEOUT_MS: '500' } });
 });
 
 afterAll(async () => {
