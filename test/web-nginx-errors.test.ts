@@ -1,4 +1,4 @@
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer, maxHeaderSize, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,24 @@ describe("nginx's own answers on API paths", () => {
       expectJsonError(res, 408, 'request_timeout');
     }
     expect(reached).toBe(before); // the half body never reached the API
+  });
+
+  // The stalled-body marker is only for a hop that was reached: a hop never connected to is the
+  // API being unavailable, not the client's slowness.
+  it('a keyed write when the buffering hop cannot be reached at all: JSON 502 api_unavailable, not 408', async () => {
+    const socket = join(nginx.dir, 'keyed.sock');
+    renameSync(socket, `${socket}.away`);
+    try {
+      const before = reached;
+      for (const [method, body] of [['POST', '{"task":"x"}'], ['PATCH', '{"done":true}'], ['POST', '{"task":']] as const) {
+        const headers = ['Host: x', 'Content-Type: application/json', 'Idempotency-Key: "k-4"', `Content-Length: ${body === '{"task":' ? 20 : body.length}`];
+        const res = await send(req(`${method} /api/tasks${method === 'POST' ? '' : '/1'} HTTP/1.1`, headers, body));
+        expectJsonError(res, 502, 'api_unavailable');
+      }
+      expect(reached).toBe(before);
+    } finally {
+      renameSync(`${socket}.away`, socket);
+    }
   });
 
   it('a keyed write whose body arrives whole still reaches the API once and gets its answer', async () => {
