@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractHost, StartHost } from './contract/api-contract';
 import { bundleOnPostgres, nginxInFrontOfBundle, npmRunDev, npmStart, onPostgres } from './support/hosts';
@@ -10,6 +13,8 @@ import { parseResponse, rawRequest, type RawResponse } from './support/raw-http'
 // A short budget so a stalled body is given up on in seconds; still above the database's own
 // limits together, as config.ts requires.
 const EDGE_ENV = { DB_CONNECT_TIMEOUT_MS: '2000', DB_STATEMENT_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000' };
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Every HTTP/1.1 answer in `raw`, in order: pipelined answers are cut at their Content-Length. */
 function answers(raw: Buffer): RawResponse[] {
@@ -96,6 +101,35 @@ async function expectLongUriAnswered414(port: number) {
   expect(json(header)).toMatchObject({ success: false, code: 'header_too_large' });
 }
 
+/**
+ * Request lines of every length across the limits (Node's 16 KiB header block, nginx's request-line
+ * buffer), with small headers: each is 200 or 414 uri_too_long (JSON), never 431 header_too_large:
+ * the URI is what is too long. Once refused, every longer one is refused too. Returns the first
+ * length refused, and `limits` (the request-line lengths where a limit sits) are each swept ±3.
+ */
+async function expectUriSweep(port: number, limits: number[]): Promise<number> {
+  const lengths = new Set<number>();
+  for (let n = 15_000; n <= 16_500; n += 25) lengths.add(n);
+  for (const limit of [16_275, 16_382, 16_384, ...limits]) for (let d = -3; d <= 3; d++) lengths.add(limit + d);
+  const prefix = 'GET /api/?q=';
+  const suffix = ' HTTP/1.1';
+  let firstRefused = Infinity;
+  for (const length of [...lengths].sort((a, b) => a - b)) {
+    const line = `${prefix}${'a'.repeat(length - prefix.length - suffix.length)}${suffix}`;
+    const res = await rawRequest(port, `${line}\r\nHost: localhost\r\nConnection: close\r\n\r\n`, 30_000);
+    const text = res.body.toString('utf8');
+    expect([200, 414], `a ${length}-byte request line: ${res.status} ${text.slice(0, 200)}`).toContain(res.status);
+    expect(res.headers['content-type'], `a ${length}-byte request line`).toMatch(/^application\/json/);
+    if (res.status === 414) {
+      expect(JSON.parse(text)).toMatchObject({ success: false, code: 'uri_too_long' });
+      firstRefused = Math.min(firstRefused, length);
+    } else {
+      expect(length, `a ${length}-byte request line passed after a ${firstRefused}-byte one was refused`).toBeLessThan(firstRefused);
+    }
+  }
+  return firstRefused;
+}
+
 const HOSTS: Array<[string, StartHost]> = [
   ['the bundle on PostgreSQL', bundleOnPostgres],
   ['npm start', npmStart],
@@ -166,6 +200,14 @@ describe.each(HOSTS)('request edges: %s', (_name, start) => {
   it('a request followed by the client half-closing (FIN) runs once and gets its answer', () => expectHalfClosedAnswered(port, tasks), 120_000);
 
   it('a 70,000-byte URI → 414 uri_too_long (JSON), as from nginx; a header over 16 KiB stays 431', () => expectLongUriAnswered414(port));
+
+  it('request lines across the 16 KiB limit: 200 or 414 uri_too_long, never 431', async () => {
+    // Node counts the request line with the headers (http.maxHeaderSize): a line just under 16 KiB
+    // with a Host header is over it, and that is the URI's fault.
+    const refused = await expectUriSweep(port, []);
+    expect(refused).toBeLessThanOrEqual(16_384);
+    expect(refused).toBeGreaterThan(16_300);
+  });
 });
 
 // `npm start` and `npm run dev` on PostgreSQL as well: on PGlite a write is answered within the
@@ -205,4 +247,14 @@ describe('request edges: nginx in front of the bundle', () => {
     expectHalfClosedAnswered(Number(new URL(host.url!).port), tasks), 120_000);
 
   it('a 70,000-byte URI → 414 uri_too_long (JSON), as from the API; a header over 16 KiB stays 431', () => expectLongUriAnswered414(Number(new URL(host.url!).port)));
+
+  it("request lines across nginx's and the API's limits: 200 or 414 uri_too_long, never 431 (what nginx adds fits)", async () => {
+    // nginx's request-line buffer (large_client_header_buffers) leaves the API room for the
+    // headers nginx adds: every line it lets through with small headers reaches the API and is
+    // answered, and the first it refuses is nginx's own 414.
+    const buffer = Number(/large_client_header_buffers \d+ (\d+)k;/.exec(readFileSync(join(root, 'web/nginx/nginx.conf.template'), 'utf8'))![1]) * 1024;
+    const refused = await expectUriSweep(Number(new URL(host.url!).port), [buffer - 2]);
+    // nginx takes a line that fits its buffer with the CRLF.
+    expect(refused).toBe(buffer - 1);
+  });
 });
