@@ -75,6 +75,8 @@ describe("nginx's own answers on API paths", () => {
     ['a header over 16 KiB', req('GET /api/tasks HTTP/1.1', ['Host: x', `X-Big: ${big(17_000)}`]), 431, 'header_too_large'],
     ['a cookie over 16 KiB on /readyz', req('GET /readyz HTTP/1.1', ['Host: x', `Cookie: a=${big(17_000)}`]), 431, 'header_too_large'],
     ['headers over 64 KiB in all', req('GET /api/tasks HTTP/1.1', ['Host: x', ...[1, 2, 3, 4, 5].map((i) => `X-Big-${i}: ${big(15_000)}`)]), 431, 'header_too_large'],
+    ['an Expect other than 100-continue', req('POST /api/tasks HTTP/1.1', ['Host: x', 'Content-Type: application/json', 'Expect: teapot', 'Content-Length: 2'], '{}'), 417, 'expectation_failed'],
+    ['an Expect other than 100-continue on /readyz', req('GET /readyz HTTP/1.1', ['Host: x', 'Expect: 101-switch']), 417, 'expectation_failed'],
     ['a Transfer-Encoding other than chunked', req('POST /api/tasks HTTP/1.1', ['Host: x', 'Transfer-Encoding: gzip'], '{}'), 501, 'not_implemented'],
     ['HTTP/2.0 in the request line', req('GET /api/tasks HTTP/2.0'), 505, 'http_version_not_supported'],
     ['HTTP/3 on /healthz', req('GET /healthz HTTP/3.0'), 505, 'http_version_not_supported'],

@@ -149,9 +149,12 @@ function answerJson(res: ServerResponse, status: number, code: ErrorCode, messag
   res.end(body);
 }
 
+/** The message of a 417 `expectation_failed`, the same from nginx (which cannot quote the header safely). */
+export const EXPECTATION_FAILED = 'Only the expectation 100-continue is supported';
+
 /** Handler for 'checkExpectation': an `Expect` other than 100-continue (RFC 9110 §10.1.1) is 417. */
-export function expectationFailed(req: IncomingMessage, res: ServerResponse): void {
-  answerJson(res, 417, 'expectation_failed', `Expect: ${req.headers.expect ?? ''} is not supported; only 100-continue is`);
+export function expectationFailed(_req: IncomingMessage, res: ServerResponse): void {
+  answerJson(res, 417, 'expectation_failed', EXPECTATION_FAILED);
 }
 
 /**
@@ -173,16 +176,17 @@ export function continueOrRefuse(server: Server, bodyLimitBytes: number) {
 
 /**
  * The JSON answers to what Node's parser refuses, with every request received whole answered
- * first (`clientError` above). For a server the API does not own (Vite's, under `npm run dev`).
+ * first (`clientError` above), and to an `Expect` other than 100-continue. For a server the API
+ * does not own (Vite's, under `npm run dev`) as for its own.
  */
 export function answerClientErrors(server: Server): void {
   server.on('request', trackResponse);
   server.on('clientError', clientError);
+  server.on('checkExpectation', expectationFailed);
 }
 
 /** Attaches the handlers above to a node:http server. */
 export function answerBelowTheApp(server: Server, { bodyLimitBytes }: { bodyLimitBytes: number }): void {
   answerClientErrors(server);
-  server.on('checkExpectation', expectationFailed);
   server.on('checkContinue', continueOrRefuse(server, bodyLimitBytes));
 }
