@@ -188,6 +188,7 @@ export const valuesSchema = z.strictObject({
     dbStatementMs: z.number().int().min(100),
     apiRequestMs: z.number().int().min(200),
     nginxSeconds: z.number().int().min(1),
+    nginxClientSeconds: z.number().int().min(1),
   }),
 });
 

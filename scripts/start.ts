@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { compress } from 'hono/compress';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../functions/api/config';
+import { parseDatabaseUrl, type Config } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
 import { localLogDestination } from '../functions/api/local-log';
 import { exitOnFatal, preflight } from '../functions/api/preflight';
@@ -102,8 +102,11 @@ function databaseLabel(c: Config): string {
   if (c.driver === 'pglite') return `PGlite in ${c.pgliteDir}`;
   const db = c.db;
   if (db.connectionString) {
-    const u = new URL(db.connectionString);
-    return `${c.driver} database ${u.host}${u.pathname}`;
+    const { url: u, hostname } = parseDatabaseUrl(db.connectionString);
+    // libpq's socket form gives the socket directory and the port as parameters.
+    const port = u.searchParams.get('port');
+    const host = hostname ? u.host : `${u.searchParams.get('host') || 'the default socket'}${port ? `:${port}` : ''}`;
+    return `${c.driver} database ${host}${u.pathname}`;
   }
   return `${c.driver} database ${db.host ?? 'from ' + db.credentialsDir}${db.port ? `:${db.port}` : ''}${db.database ? `/${db.database}` : ''}`;
 }

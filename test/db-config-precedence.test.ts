@@ -6,8 +6,10 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, migrateBundle, serverBundle, startApi, ensureBundle } from './support/api';
+import { npmStartWithUrl } from './support/hosts';
 import { KubeletSecretVolume } from './support/kubelet-secret-volume';
 import { createTestDatabase, type TestDatabase } from './support/postgres';
+import { startScramCluster, type ScramCluster } from './support/scram-cluster';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
 
 /**
@@ -178,5 +180,79 @@ describe('DATABASE_URL with settings as query parameters (the bundle, over HTTP)
     } finally {
       await api.stop();
     }
+  });
+});
+
+/**
+ * libpq's socket form: an empty host, the socket directory as ?host=, and the port, user and
+ * password as parameters too (or the user in the URL's own part, `user@/db`). pg reads them all;
+ * the port and user were lost on the way (a URL without a host cannot carry a port or a user), so
+ * the API reached another server: the default port's socket, the default user.
+ */
+describe('a socket-form DATABASE_URL (empty host, settings as query parameters)', () => {
+  let cluster: ScramCluster;
+  /** A database that exists only on the second cluster, which listens on a unix socket and another port. */
+  const only = 'tasks_socket_only';
+
+  beforeAll(async () => {
+    cluster = await startScramCluster();
+    const admin = new pg.Client({ connectionString: cluster.url() });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${only}`);
+    } finally {
+      await admin.end();
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /** The task texts in the second cluster's database, read over TCP. */
+  async function tasksInCluster(): Promise<string[]> {
+    const client = new pg.Client({ connectionString: cluster.url(only) });
+    await client.connect();
+    try {
+      return (await client.query<{ task: string }>('SELECT task FROM main_table')).rows.map((r) => r.task);
+    } finally {
+      await client.end();
+    }
+  }
+
+  const socketUrls: Array<[string, () => string]> = [
+    ['?host=, ?port=, ?user= and ?password=', () => `postgres:///${only}?host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}&user=${cluster.user}&password=${encodeURIComponent(cluster.password)}`],
+    ['every setting a parameter, ?dbname= too', () => `postgres://?dbname=${only}&host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}&user=${cluster.user}&password=${encodeURIComponent(cluster.password)}`],
+    // libpq accepts user info before an empty host; WHATWG URLs do not.
+    ['user info before an empty host (user:password@/db)', () => `postgres://${cluster.user}:${encodeURIComponent(cluster.password)}@/${only}?host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}`],
+  ];
+  const starts: Array<[string, (env: Record<string, string>) => Promise<{ url: string; stop(): Promise<unknown> }>]> = [
+    ['the bundle', (env) => startApi({ env: { ...env, MIGRATE_ON_START: 'true', LOG_LEVEL: 'warn' } })],
+    ['npm start', (env) => npmStartWithUrl(env)],
+  ];
+
+  describe.each(starts)('%s', (_host, start) => {
+    it.each(socketUrls)('writes to the server the socket URL names: %s', async (_form, socketUrl) => {
+      const host = await start({ DB_DRIVER: 'pg', DATABASE_URL: socketUrl() });
+      try {
+        const text = `over the socket ${Date.now()} ${Math.random()}`;
+        const res = await fetch(`${host.url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ task: text }) });
+        expect(res.status, await res.clone().text()).toBe(201);
+        expect(await tasksInCluster()).toContain(text);
+      } finally {
+        await host.stop();
+      }
+    });
+  });
+
+  // Neon's driver connects over a WebSocket to a host name: a socket directory cannot be reached.
+  it.each([
+    ['the bundle', [serverBundle]],
+    ['npm start', ['--import', 'tsx', 'scripts/start.ts']],
+  ])('DB_DRIVER=neon refuses a host-less URL at start (%s): exit 78 with one clear line', async (_host, args) => {
+    const r = await runToExit(args as string[], { PORT: String(await freePort()), DB_DRIVER: 'neon', DATABASE_URL: `postgres://u:hunter2@/${only}?host=${encodeURIComponent(cluster.socketDir)}&port=${cluster.port}` });
+    expect(r.code, r.out).toBe(78);
+    expect(r.out).toContain('DB_DRIVER=neon needs a host name');
+    expect(r.out).not.toContain('hunter2');
+    expect(r.out).not.toMatch(/\n\s+at /);
   });
 });

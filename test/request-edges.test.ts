@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractHost, StartHost } from './contract/api-contract';
 import { bundleOnPostgres, nginxInFrontOfBundle, npmRunDev, npmStart, onPostgres } from './support/hosts';
@@ -10,6 +14,8 @@ import { parseResponse, rawRequest, type RawResponse } from './support/raw-http'
 // A short budget so a stalled body is given up on in seconds; still above the database's own
 // limits together, as config.ts requires.
 const EDGE_ENV = { DB_CONNECT_TIMEOUT_MS: '2000', DB_STATEMENT_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '5000' };
+
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Every HTTP/1.1 answer in `raw`, in order: pipelined answers are cut at their Content-Length. */
 function answers(raw: Buffer): RawResponse[] {
@@ -96,6 +102,92 @@ async function expectLongUriAnswered414(port: number) {
   expect(json(header)).toMatchObject({ success: false, code: 'header_too_large' });
 }
 
+/**
+ * Request lines of every length across the limits (Node's 16 KiB header block, nginx's request-line
+ * buffer), with small headers: each is 200 or 414 uri_too_long (JSON), never 431 header_too_large:
+ * the URI is what is too long. Once refused, every longer one is refused too. Returns the first
+ * length refused, and `limits` (the request-line lengths where a limit sits) are each swept ±3.
+ */
+async function expectUriSweep(port: number, limits: number[]): Promise<number> {
+  const lengths = new Set<number>();
+  for (let n = 15_000; n <= 16_500; n += 25) lengths.add(n);
+  for (const limit of [16_275, 16_382, 16_384, ...limits]) for (let d = -3; d <= 3; d++) lengths.add(limit + d);
+  const prefix = 'GET /api/?q=';
+  const suffix = ' HTTP/1.1';
+  let firstRefused = Infinity;
+  for (const length of [...lengths].sort((a, b) => a - b)) {
+    const line = `${prefix}${'a'.repeat(length - prefix.length - suffix.length)}${suffix}`;
+    const res = await rawRequest(port, `${line}\r\nHost: localhost\r\nConnection: close\r\n\r\n`, 30_000);
+    const text = res.body.toString('utf8');
+    expect([200, 414], `a ${length}-byte request line: ${res.status} ${text.slice(0, 200)}`).toContain(res.status);
+    expect(res.headers['content-type'], `a ${length}-byte request line`).toMatch(/^application\/json/);
+    if (res.status === 414) {
+      expect(JSON.parse(text)).toMatchObject({ success: false, code: 'uri_too_long' });
+      firstRefused = Math.min(firstRefused, length);
+    } else {
+      expect(length, `a ${length}-byte request line passed after a ${firstRefused}-byte one was refused`).toBeLessThan(firstRefused);
+    }
+  }
+  return firstRefused;
+}
+
+/**
+ * Sends a request's head, waits for the interim `100 Continue` (RFC 9110 §10.1.1), then its body,
+ * and reads the answer until the server closes. Rejects when no 100 Continue comes within 20 s.
+ */
+function continuedRequest(port: number, head: string, body: string): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(port, '127.0.0.1');
+    let continued = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no 100 Continue within 20 s: ${Buffer.concat(chunks).toString()}`));
+    }, 20_000);
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (!continued && /^HTTP\/1\.1 100 /.test(Buffer.concat(chunks).toString('latin1'))) {
+        continued = true;
+        clearTimeout(timer);
+        socket.write(body);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      if (continued) resolve(parseResponse(Buffer.concat(chunks)));
+    });
+    socket.write(head);
+  });
+}
+
+/**
+ * An `Expect` other than 100-continue is 417 expectation_failed (JSON) on every host, nothing
+ * written (RFC 9110 §10.1.1 lets a server refuse it; nginx used to ignore it, and the write ran);
+ * `Expect: 100-continue` still gets its 100 Continue and the write its 201.
+ */
+async function expectExpectations(port: number, tasks: () => Promise<{ task: string }[]>) {
+  const before = await tasks();
+  const text = `expect ${Math.random().toString(36).slice(2)}`;
+  const body = JSON.stringify({ task: text });
+  for (const [method, path, expect_] of [
+    ['POST', '/api/tasks', 'teapot'],
+    ['POST', '/api/tasks', '200-ok'],
+    ['PUT', '/api/tasks/1', 'x'],
+    ['GET', '/api/tasks', 'teapot'],
+  ]) {
+    const res = await rawRequest(port, `${method} ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: ${expect_}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, 30_000);
+    expect(res.status, `${method} ${path} with Expect: ${expect_}: ${res.raw.toString().slice(0, 500)}`).toBe(417);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(json(res)).toEqual({ success: false, message: 'Only the expectation 100-continue is supported', code: 'expectation_failed' });
+  }
+  expect(await tasks()).toEqual(before);
+  const res = await continuedRequest(port, `POST /api/tasks HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`, body);
+  expect(res.status, res.raw.toString()).toBe(201);
+  expect(json(res)).toMatchObject({ success: true, task: { task: text } });
+  expect((await tasks()).map((t) => t.task)).toContain(text);
+}
+
 const HOSTS: Array<[string, StartHost]> = [
   ['the bundle on PostgreSQL', bundleOnPostgres],
   ['npm start', npmStart],
@@ -166,6 +258,16 @@ describe.each(HOSTS)('request edges: %s', (_name, start) => {
   it('a request followed by the client half-closing (FIN) runs once and gets its answer', () => expectHalfClosedAnswered(port, tasks), 120_000);
 
   it('a 70,000-byte URI → 414 uri_too_long (JSON), as from nginx; a header over 16 KiB stays 431', () => expectLongUriAnswered414(port));
+
+  it('Expect other than 100-continue → 417 expectation_failed (JSON), nothing written; 100-continue still works', () => expectExpectations(port, tasks));
+
+  it('request lines across the 16 KiB limit: 200 or 414 uri_too_long, never 431', async () => {
+    // Node counts the request line with the headers (http.maxHeaderSize): a line just under 16 KiB
+    // with a Host header is over it, and that is the URI's fault.
+    const refused = await expectUriSweep(port, []);
+    expect(refused).toBeLessThanOrEqual(16_384);
+    expect(refused).toBeGreaterThan(16_300);
+  });
 });
 
 // `npm start` and `npm run dev` on PostgreSQL as well: on PGlite a write is answered within the
@@ -205,4 +307,17 @@ describe('request edges: nginx in front of the bundle', () => {
     expectHalfClosedAnswered(Number(new URL(host.url!).port), tasks), 120_000);
 
   it('a 70,000-byte URI → 414 uri_too_long (JSON), as from the API; a header over 16 KiB stays 431', () => expectLongUriAnswered414(Number(new URL(host.url!).port)));
+
+  it('Expect other than 100-continue → 417 expectation_failed (JSON), nothing written; 100-continue still works', () =>
+    expectExpectations(Number(new URL(host.url!).port), tasks));
+
+  it("request lines across nginx's and the API's limits: 200 or 414 uri_too_long, never 431 (what nginx adds fits)", async () => {
+    // nginx's request-line buffer (large_client_header_buffers) leaves the API room for the
+    // headers nginx adds: every line it lets through with small headers reaches the API and is
+    // answered, and the first it refuses is nginx's own 414.
+    const buffer = Number(/large_client_header_buffers \d+ (\d+)k;/.exec(readFileSync(join(root, 'web/nginx/nginx.conf.template'), 'utf8'))![1]) * 1024;
+    const refused = await expectUriSweep(Number(new URL(host.url!).port), [buffer - 2]);
+    // nginx takes a line that fits its buffer with the CRLF.
+    expect(refused).toBe(buffer - 1);
+  });
 });

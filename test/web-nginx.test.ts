@@ -325,6 +325,10 @@ describe('entrypoint input checks', () => {
     [{ API_TIMEOUT: '15', REQUEST_TIMEOUT_MS: '15000' }, "API_TIMEOUT (15 s) must be above the API's REQUEST_TIMEOUT_MS (15000 ms)"],
     [{ API_TIMEOUT: '30', REQUEST_TIMEOUT_MS: '40000' }, "API_TIMEOUT (30 s) must be above the API's REQUEST_TIMEOUT_MS (40000 ms)"],
     [{ REQUEST_TIMEOUT_MS: '15s' }, 'REQUEST_TIMEOUT_MS must be a whole number of milliseconds'],
+    // A stalled body of a write without a key is the API's 408 at its budget: nginx must not close first.
+    [{ CLIENT_TIMEOUT: '10' }, "CLIENT_TIMEOUT (10 s) must be above the API's REQUEST_TIMEOUT_MS (15000 ms)"],
+    [{ CLIENT_TIMEOUT: '15', REQUEST_TIMEOUT_MS: '15000' }, "CLIENT_TIMEOUT (15 s) must be above the API's REQUEST_TIMEOUT_MS (15000 ms)"],
+    [{ API_TIMEOUT: '50', CLIENT_TIMEOUT: '30', REQUEST_TIMEOUT_MS: '40000' }, "CLIENT_TIMEOUT (30 s) must be above the API's REQUEST_TIMEOUT_MS (40000 ms)"],
     [{ WORKER_CONNECTIONS: '100' }, 'WORKER_CONNECTIONS must be at least 512'],
     [{ API_UPSTREAM: 'http://tasks-api.backend.svc.cluster.local', RESOLV_CONF: '/nonexistent/resolv.conf' }, 'API_UPSTREAM names a host (tasks-api.backend.svc.cluster.local) but no resolver was found'],
     [{ RESOLVER: '10.0.0.10; include /etc/passwd' }, 'RESOLVER must be addresses'],
@@ -334,15 +338,16 @@ describe('entrypoint input checks', () => {
     expect(result.stderr).toContain(message);
   });
 
-  it('starts with an API_TIMEOUT above the API budget it is given', () => {
+  it('starts with an API_TIMEOUT and a CLIENT_TIMEOUT above the API budget it is given', () => {
     // Exit 0 is not possible here (nginx would run); a rendered nginx.conf shows the checks passed.
     const dir = join(scratch, 'accepted');
     const result = spawnSync('sh', ['-c', `${JSON.stringify(entrypoint)} & pid=$!; sleep 0.5; kill $pid 2>/dev/null; wait $pid`], {
-      env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin`, HTML_DIR: dist, RUNTIME_DIR: dir, API_TIMEOUT: '16', REQUEST_TIMEOUT_MS: '15000', PORT: '1', LISTEN_HOST: '127.0.0.1' },
+      env: { PATH: `${process.env.PATH ?? ''}:/usr/sbin`, HTML_DIR: dist, RUNTIME_DIR: dir, API_TIMEOUT: '16', CLIENT_TIMEOUT: '16', REQUEST_TIMEOUT_MS: '15000', PORT: '1', LISTEN_HOST: '127.0.0.1' },
       encoding: 'utf8',
     });
     expect(result.stderr).not.toContain('entrypoint:');
     expect(readFileSync(join(dir, 'nginx.conf'), 'utf8')).toContain('proxy_read_timeout 16s;');
+    expect(readFileSync(join(dir, 'nginx.conf'), 'utf8')).toContain('client_body_timeout 16s;');
   });
 
   it('refuses more connections than the hard file-descriptor limit allows, naming both numbers', () => {

@@ -28,21 +28,34 @@ export const NOT_HTTP = 'The request is not valid HTTP/1.1';
 const REQUEST_LINE = /(?:^|\r\n)([!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\r\n]*)/g;
 
 /**
- * True when a request line alone is at or past the parser's limit (http.maxHeaderSize counts the
- * request line with the headers). `packet` is the chunk the parser failed in, up to 64 KiB: it holds
- * the start of the request line of any request written at once, after whatever was pipelined
- * before it. A request line that trickles in small writes fails in a chunk that does not start it:
- * that one cannot be told from a long header and stays a 431.
+ * True when the request line is what took the request head past the parser's limit
+ * (http.maxHeaderSize counts the request line with the headers): it is at or past the limit alone,
+ * or longer than the header lines after it together, so the URI is too long rather than the
+ * headers (RFC 9110 §15.5.15): a line just under 16 KiB with a Host header, or one nginx let
+ * through with the headers it adds. `packet` is the chunk the parser failed in, up to 64 KiB: it
+ * holds the start of the request line of any request written at once, after whatever was pipelined
+ * before it (a complete head under the limit there was read fine and is skipped). A request line
+ * that trickles in small writes fails in a chunk that does not start it: that one cannot be told
+ * from a long header and stays a 431.
  */
 function requestLineTooLong(packet: Buffer | undefined): boolean {
   if (!packet || packet.length < maxHeaderSize) return false;
-  for (const [, line] of packet.toString('latin1').matchAll(REQUEST_LINE)) if (line!.length >= maxHeaderSize) return true;
+  const text = packet.toString('latin1');
+  for (const match of text.matchAll(REQUEST_LINE)) {
+    const line = match[1]!;
+    if (line.length >= maxHeaderSize) return true;
+    const start = match.index! + match[0].length;
+    const end = text.indexOf('\r\n\r\n', start);
+    if (end !== -1 && end + 4 - match.index! < maxHeaderSize) continue;
+    // The header lines after it, as far as they arrived.
+    if (line.length > (end === -1 ? text.length : end) - start) return true;
+  }
   return false;
 }
 
 /**
  * What each parser or server error gets; codes from Node's llhttp (`HPE_*`) and `_http_server`.
- * Past the header limit: 414 when the request line alone is too long (RFC 9110 §15.5.15), as nginx
+ * Past the header limit: 414 when the request line is what is too long (RFC 9110 §15.5.15), as nginx
  * answers it, else 431 (RFC 6585 §5).
  */
 function answerFor(code: string | undefined, packet?: Buffer): { status: number; code: ErrorCode; message: string } {
@@ -136,9 +149,12 @@ function answerJson(res: ServerResponse, status: number, code: ErrorCode, messag
   res.end(body);
 }
 
+/** The message of a 417 `expectation_failed`, the same from nginx (which cannot quote the header safely). */
+export const EXPECTATION_FAILED = 'Only the expectation 100-continue is supported';
+
 /** Handler for 'checkExpectation': an `Expect` other than 100-continue (RFC 9110 §10.1.1) is 417. */
-export function expectationFailed(req: IncomingMessage, res: ServerResponse): void {
-  answerJson(res, 417, 'expectation_failed', `Expect: ${req.headers.expect ?? ''} is not supported; only 100-continue is`);
+export function expectationFailed(_req: IncomingMessage, res: ServerResponse): void {
+  answerJson(res, 417, 'expectation_failed', EXPECTATION_FAILED);
 }
 
 /**
@@ -160,16 +176,17 @@ export function continueOrRefuse(server: Server, bodyLimitBytes: number) {
 
 /**
  * The JSON answers to what Node's parser refuses, with every request received whole answered
- * first (`clientError` above). For a server the API does not own (Vite's, under `npm run dev`).
+ * first (`clientError` above), and to an `Expect` other than 100-continue. For a server the API
+ * does not own (Vite's, under `npm run dev`) as for its own.
  */
 export function answerClientErrors(server: Server): void {
   server.on('request', trackResponse);
   server.on('clientError', clientError);
+  server.on('checkExpectation', expectationFailed);
 }
 
 /** Attaches the handlers above to a node:http server. */
 export function answerBelowTheApp(server: Server, { bodyLimitBytes }: { bodyLimitBytes: number }): void {
   answerClientErrors(server);
-  server.on('checkExpectation', expectationFailed);
   server.on('checkContinue', continueOrRefuse(server, bodyLimitBytes));
 }

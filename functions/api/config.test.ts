@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'pg-connection-string';
 import { ConfigError, dbConnection, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -151,5 +152,51 @@ describe('database settings from DATABASE_URL, DB_* and DB_CREDENTIALS_DIR (dbCo
     expect(err).toBeInstanceOf(ConfigError);
     expect(String(err)).toContain(message);
     for (const secret of ['hunter2', 'pw', '55532', 'other']) expect(String(err)).not.toContain(secret);
+  });
+});
+
+// libpq's socket form, read by pg (pg-connection-string) as libpq reads it: with no host in the URL
+// the port, user and password stay parameters, where pg reads them (a URL without a host cannot
+// carry them in its own parts).
+describe('a socket-form DATABASE_URL (empty host)', () => {
+  const parsed = (env: Record<string, string>) => {
+    const c = dbConnection(loadConfig({ DB_DRIVER: 'pg', ...env }).db);
+    if (!('connectionString' in c)) throw new Error('expected the URL to be passed on');
+    return { ...parse(c.connectionString) };
+  };
+
+  it.each([
+    ['postgres:///tasks?host=/run/pg&port=5433&user=u&password=p', { host: '/run/pg', port: '5433', user: 'u', password: 'p', database: 'tasks' }],
+    ['postgres://u:p@/tasks?host=/run/pg&port=5433', { host: '/run/pg', port: '5433', user: 'u', password: 'p', database: 'tasks' }],
+    ['postgres://u@/?dbname=tasks&host=%2Frun%2Fpg&port=5433', { host: '/run/pg', port: '5433', user: 'u', database: 'tasks' }],
+    ['postgres:///tasks?host=127.0.0.1&port=5433&user=u', { host: '127.0.0.1', port: '5433', user: 'u', database: 'tasks' }],
+  ])('%s reaches pg with every setting it names', (url, expected) => {
+    expect(parsed({ DATABASE_URL: url })).toMatchObject(expected);
+  });
+
+  it('merges with DB_* variables, the port and user kept', () => {
+    expect(dbConnection(loadConfig({ DATABASE_URL: 'postgres://u@/tasks?host=/run/pg&port=5433', DB_PASSWORD: 'p' }).db)).toEqual({ host: '/run/pg', port: 5433, database: 'tasks', user: 'u', password: 'p' });
+  });
+
+  it('a contradiction with a host-less URL is still one', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u@/tasks?host=/run/pg&user=v' })).toThrow("the database user is given by DATABASE_URL and by DATABASE_URL's ?user= parameter");
+  });
+
+  it.each(['postgres://u:hunter2@/tasks?host=/run/pg', 'postgres:///tasks', 'postgres://u:hunter2@/tasks'])('DB_DRIVER=neon refuses %s (no host name)', (url) => {
+    expect(() => loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: url })).toThrow(/DB_DRIVER=neon needs a host name/);
+    try {
+      loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: url });
+    } catch (err) {
+      expect(String(err)).not.toContain('hunter2');
+    }
+  });
+
+  it('DB_DRIVER=neon takes a host given as ?host=', () => {
+    expect(() => loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: 'postgres://u:p@/tasks?host=ep-x.eu-central-1.aws.neon.tech' })).not.toThrow();
+  });
+
+  it('still refuses what is no URL at all, without quoting it', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2@[bad/x' })).toThrow(/^DATABASE_URL is not a valid URL/);
+    expect(() => loadConfig({ DATABASE_URL: 'not a url hunter2' })).toThrow(/^DATABASE_URL is not a valid URL/);
   });
 });

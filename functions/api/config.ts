@@ -165,16 +165,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
 
-  if (e.DATABASE_URL) {
-    try {
-      new URL(e.DATABASE_URL);
-    } catch {
-      throw new ConfigError('DATABASE_URL is not a valid URL (postgres://user:password@host:port/db)');
-    }
-  }
-
   const hasDatabase = Boolean(e.DATABASE_URL || e.DB_HOST || e.DB_CREDENTIALS_DIR);
-  const host = e.DATABASE_URL ? new URL(e.DATABASE_URL).hostname : e.DB_HOST;
+  const host = e.DATABASE_URL ? parseDatabaseUrl(e.DATABASE_URL).hostname : e.DB_HOST;
   const driver: Driver =
     e.DB_DRIVER ?? (!hasDatabase ? 'pglite' : host?.endsWith('.neon.tech') ? 'neon' : 'pg');
 
@@ -205,7 +197,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
   };
   // A contradiction between DATABASE_URL, DB_* and the mounted files stops start-up here.
-  if (driver !== 'pglite') dbConnection(db, mountedAtStart(db.credentialsDir));
+  if (driver !== 'pglite') {
+    const files = mountedAtStart(db.credentialsDir);
+    const connection = dbConnection(db, files);
+    // Neon's driver opens a WebSocket to a host name: a socket directory (or libpq's default
+    // socket, no host at all) would fail on the first query instead. A directory not mounted yet
+    // may still bring the host.
+    const target = connectionHost(connection);
+    if (driver === 'neon' && (files !== undefined || !db.credentialsDir) && (target === undefined || target.startsWith('/'))) {
+      throw new ConfigError(
+        `DB_DRIVER=neon needs a host name: Neon's driver connects over a WebSocket and cannot use ${target ? 'a unix socket directory' : 'the default unix socket (no host given)'}; ` +
+          'give the host in DATABASE_URL (postgres://user:password@host/db) or DB_HOST, or use DB_DRIVER=pg',
+      );
+    }
+  }
 
   return {
     port: e.PORT,
@@ -284,12 +289,13 @@ type Given = [source: string, value: string | number];
  * to 65535, or a malformed %-escape in the URL's user, password or path.
  */
 export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnection {
-  const url = target.connectionString ? new URL(target.connectionString) : undefined;
+  const parsed = target.connectionString ? parseDatabaseUrl(target.connectionString) : undefined;
+  const url = parsed?.url;
   const fromUrl: Partial<Record<DbSetting, string | number>> = {};
   const fromParameters: Record<DbSetting, Given[]> = { host: [], port: [], database: [], user: [], password: [] };
-  if (url) {
+  if (parsed && url) {
     // As pg reads it: percent-decoded (a socket directory as %2F…), an IPv6 address without brackets.
-    if (url.hostname) fromUrl.host = urlDecoded(url.hostname).replace(/^\[(.+)\]$/, '$1');
+    if (parsed.hostname) fromUrl.host = urlDecoded(parsed.hostname).replace(/^\[(.+)\]$/, '$1');
     if (url.port) fromUrl.port = Number(url.port);
     if (url.pathname.length > 1) fromUrl.database = urlDecoded(url.pathname.slice(1));
     if (url.username) fromUrl.user = urlDecoded(url.username);
@@ -374,12 +380,21 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
  * DATABASE_URL with each setting given by a query parameter written into the URL's own part and
  * the parameter removed (the values agree: dbConnection checked), so pg and Neon's driver read the
  * same thing. A socket directory (`?host=/run/postgresql`) cannot be a URL's host and stays a
- * parameter. The URL comes back unchanged, character for character, when it has no such parameter.
+ * parameter; and a URL left without a host cannot carry a port or user info, so there `?port=`,
+ * `?user=` and `?password=` stay parameters too, which pg reads as libpq does (Neon's driver needs
+ * a host anyway: loadConfig refuses it one without). The URL comes back unchanged, character for
+ * character, when it has no such parameter.
  */
 function withSettingsInParts(connectionString: string, merged: Partial<Record<DbSetting, string | number>>): string {
-  const url = new URL(connectionString);
+  const parsed = parseDatabaseUrl(connectionString);
+  const url = parsed.url;
+  const socket = String(merged.host).startsWith('/');
+  const hasHost = parsed.hostname !== '' || (merged.host !== undefined && !socket);
   const moved = DB_SETTINGS.filter(
-    (setting) => URL_PARAMETERS[setting].some((name) => url.searchParams.has(name)) && !(setting === 'host' && String(merged.host).startsWith('/')),
+    (setting) =>
+      URL_PARAMETERS[setting].some((name) => url.searchParams.has(name)) &&
+      !(setting === 'host' && socket) &&
+      (hasHost || setting === 'database'),
   );
   if (moved.length === 0) return connectionString;
   for (const setting of moved) for (const name of URL_PARAMETERS[setting]) url.searchParams.delete(name);
@@ -390,7 +405,59 @@ function withSettingsInParts(connectionString: string, merged: Partial<Record<Db
   if (user !== undefined) url.username = encodeURIComponent(user);
   if (password !== undefined) url.password = encodeURIComponent(password);
   if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
-  return url.href;
+  return parsed.href();
+}
+
+/** DATABASE_URL as parseDatabaseUrl reads it. */
+export interface DatabaseUrl {
+  /** The URL; with user info before an empty host, its host is a placeholder: read `hostname`. */
+  url: URL;
+  /** The URL's own host, as written ('' when it has none: a socket directory as `?host=`, or libpq's default socket). */
+  hostname: string;
+  /** `url` written back (after any change to it), in the form it was given: `user@/db` stays host-less. */
+  href(): string;
+}
+
+/** What pg-connection-string puts in place of an empty host after user info, so that WHATWG's parser takes it. */
+const NO_HOST = '___DUMMY___';
+
+/**
+ * The one parser of DATABASE_URL (configuration, labels, secret redaction): a WHATWG URL, as pg
+ * (pg-connection-string) reads it, including libpq's user info before an empty host
+ * (`postgres://user:password@/db?host=/run/postgresql`), which WHATWG refuses and pg parses with
+ * a placeholder host.
+ *
+ * @throws ConfigError when it is not a URL even so (never quoting it: it may hold a password).
+ */
+export function parseDatabaseUrl(connectionString: string): DatabaseUrl {
+  const invalid = () => new ConfigError('DATABASE_URL is not a valid URL (postgres://user:password@host:port/db)');
+  try {
+    const url = new URL(connectionString);
+    return { url, hostname: url.hostname, href: () => url.href };
+  } catch {
+    // Below: only the user-info form; anything else stays invalid.
+  }
+  let url: URL;
+  try {
+    url = new URL(connectionString.replace('@/', `@${NO_HOST}/`));
+  } catch {
+    throw invalid();
+  }
+  if (url.hostname !== NO_HOST) throw invalid();
+  return {
+    url,
+    get hostname() {
+      return url.hostname === NO_HOST ? '' : url.hostname;
+    },
+    href: () => (url.hostname === NO_HOST ? url.href.replace(`@${NO_HOST}`, '@') : url.href),
+  };
+}
+
+/** The host a connection goes to: a name, an address or a socket directory; undefined when none is given (libpq's default socket). */
+function connectionHost(connection: DbConnection): string | undefined {
+  if (!('connectionString' in connection)) return connection.host;
+  const parsed = parseDatabaseUrl(connection.connectionString);
+  return parsed.hostname ? urlDecoded(parsed.hostname) : parsed.url.searchParams.get('host') || undefined;
 }
 
 /** A `?port=` value: an integer from 1 to 65535, else a ConfigError naming `source`. */

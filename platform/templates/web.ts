@@ -33,7 +33,8 @@ export function webConfig(values: Values): Record<string, string> {
     FEATURE_DELETE_TASK: String(values.features.deleteTask),
     APP_VERSION: values.images.web.tag,
     API_TIMEOUT: String(values.timeouts.nginxSeconds),
-    // The API's budget, so the entrypoint can refuse an API_TIMEOUT at or below it.
+    CLIENT_TIMEOUT: String(values.timeouts.nginxClientSeconds),
+    // The API's budget, so the entrypoint can refuse an API_TIMEOUT or CLIENT_TIMEOUT at or below it.
     REQUEST_TIMEOUT_MS: String(values.timeouts.apiRequestMs),
     WORKER_CONNECTIONS: String(values.web.workerConnections),
   };

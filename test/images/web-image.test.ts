@@ -205,6 +205,22 @@ describe('the tasks-web image', () => {
     }
   });
 
+  it("refuses a CLIENT_TIMEOUT at or below the manifest's REQUEST_TIMEOUT_MS with exit 78, naming both numbers", async () => {
+    expect(Number(manifest.env.CLIENT_TIMEOUT) * 1000).toBeGreaterThan(Number(manifest.env.REQUEST_TIMEOUT_MS));
+    const refused = await runContainer({
+      image: web.ref,
+      env: { ...manifest.env, CLIENT_TIMEOUT: '2' },
+      runAsUser: manifest.runAsUser!,
+      runAsGroup: manifest.runAsGroup!,
+    });
+    try {
+      expect(await refused.exited).toBe(78);
+      expect(refused.logs()).toContain(`CLIENT_TIMEOUT (2 s) must be above the API's REQUEST_TIMEOUT_MS (${manifest.env.REQUEST_TIMEOUT_MS} ms)`);
+    } finally {
+      await refused.remove();
+    }
+  });
+
   it('stops gracefully on its STOPSIGNAL, and neither container wrote outside /tmp', async () => {
     expect(await nginx.container.stop()).toBe(0);
     expect(nginx.container.writesOutsideTmp()).toEqual([]);

@@ -15,6 +15,8 @@ export interface ScramCluster {
   /** Superuser name and its random password (SCRAM-SHA-256). */
   user: string;
   password: string;
+  /** The directory of its unix socket (`.s.PGSQL.<port>`): local connections need the same SCRAM password. */
+  socketDir: string;
   /** postgres://user:password@127.0.0.1:port/<database> */
   url(database?: string): string;
   /** `pg_ctl stop -m <mode>`, keeping the data: fast = clients disconnected, immediate = like a crash. */
@@ -111,6 +113,7 @@ export async function startScramCluster(): Promise<ScramCluster> {
     port,
     user,
     password,
+    socketDir: dir,
     url(database = 'postgres') {
       return `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
     },

@@ -11,7 +11,7 @@
 #   RESOLV_CONF          where the nameservers are read from (/etc/resolv.conf)
 #   WORKER_CONNECTIONS   nginx's connection slots: clients, idle keep-alive ones included, and the
 #                        connections behind each proxied request (8192); file descriptors: twice that
-#   CLIENT_TIMEOUT       seconds nginx waits between reads of a client's headers or body (60)
+#   CLIENT_TIMEOUT       seconds nginx waits between reads of a client's headers or body (60); above REQUEST_TIMEOUT_MS
 #   INTERNAL_TOKEN_FILE  file whose content nginx sends as X-Internal-Token (optional); see token-watch.sh
 #   INTERNAL_TOKEN_WATCH_SECONDS  how often token-watch.sh looks for a new token (5)
 #   API_URL, FEATURE_EDIT_TASK, FEATURE_DELETE_TASK, APP_VERSION
@@ -98,6 +98,12 @@ OUTER_TIMEOUT=$((API_TIMEOUT + 15))
 case "$CLIENT_TIMEOUT" in
   '' | *[!0-9]* | 0*) fail "CLIENT_TIMEOUT must be a whole number of seconds above 0, got '$CLIENT_TIMEOUT'" ;;
 esac
+# The same order for a client's body (timeouts.nginxClientSeconds in platform/values.yaml): a write
+# without an Idempotency-Key streams its body to the API, which answers a stalled one with JSON 408
+# within REQUEST_TIMEOUT_MS; at or below it, nginx's client_body_timeout closes the connection
+# first, without any answer.
+[ $((CLIENT_TIMEOUT * 1000)) -gt "$REQUEST_TIMEOUT_MS" ] ||
+  fail "CLIENT_TIMEOUT ($CLIENT_TIMEOUT s) must be above the API's REQUEST_TIMEOUT_MS ($REQUEST_TIMEOUT_MS ms): nginx would close a connection whose body stalls before the API answers 408"
 # A keyed write's body streams through the front server to the buffering hop (nginx.conf.template),
 # which alone can answer a stalled body: the front waits longer, and for the hop's tries (30 s) longer still.
 KEYED_CLIENT_TIMEOUT=$((CLIENT_TIMEOUT + 5))

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, loadConfig, parseDatabaseUrl, type Config } from '../config';
 import { DirectoryError } from '../directories';
 import { openDb } from '../db';
 import { AUTH_FAILED, sqlState, type Db } from '../db/types';
@@ -66,7 +66,7 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, '; ').trim();
 export function secretsIn(env: Record<string, string | undefined>): string[] {
   const found = [env.DB_PASSWORD];
   try {
-    const password = env.DATABASE_URL ? new URL(env.DATABASE_URL).password : '';
+    const password = env.DATABASE_URL ? parseDatabaseUrl(env.DATABASE_URL).url.password : '';
     found.push(password);
     try {
       found.push(decodeURIComponent(password));
