@@ -426,3 +426,14 @@ function mountedAtStart(dir: string | undefined): DbCredentials | undefined {
     throw new ConfigError(`${(err as Error).message}`);
   }
 }
+
+/** Where the tasks live, for a person: never the password (a DATABASE_URL is shown as host:port/db). */
+export function databaseLabel(c: Config): string {
+  if (c.driver === 'pglite') return `PGlite in ${c.pgliteDir}`;
+  const db = c.db;
+  if (db.connectionString) {
+    const u = new URL(db.connectionString);
+    return `${c.driver} database ${u.host}${u.pathname}`;
+  }
+  return `${c.driver} database ${db.host ?? 'from ' + db.credentialsDir}${db.port ? `:${db.port}` : ''}${db.database ? `/${db.database}` : ''}`;
+}
