@@ -35,7 +35,7 @@ Exit codes: 0 stopped, 1 cannot start, 2 usage, 78 invalid configuration, 130 st
 );
 
 const defaults = { MIGRATE_ON_START: 'true' };
-const { config, page: ui } = preflight(process.env, { defaults, page: (env) => runtimeConfig(env, { apiSleeps: false }) });
+const { config, page: ui } = preflight(process.env, { defaults, page: (env, c) => runtimeConfig(env, { apiSleeps: false, embeddedDatabase: c.driver === 'pglite' }) });
 
 try {
   ensureWebDist();

@@ -342,7 +342,7 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
     const fallback = await fetch(`${url}/some/client/route`);
     expect(fallback.status).toBe(200);
     expect(fallback.headers.get('content-type')).toContain('text/html');
-    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7', apiSleeps: false });
+    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7', apiSleeps: false, embeddedDatabase: true });
     // Cached as nginx caches them: HTML never, a missing hashed asset is a 404 (never index.html).
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(fallback.headers.get('cache-control')).toBe('no-store');
@@ -375,6 +375,8 @@ it('npm start on a PostgreSQL database without the schema applies the migrations
     const created = await fetch(`${url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"on postgres"}' });
     expect(created.status).toBe(201);
     expect(await (await fetch(`${url}/api/info`)).json()).toMatchObject({ version, driver: 'pg' });
+    // No local database to start: the page says it is connecting (before, "Starting the local database…").
+    expect(await (await fetch(`${url}/config.json`)).json()).toMatchObject({ apiSleeps: false, embeddedDatabase: false });
   } finally {
     expect(await app.stop()).toBe(0);
     await database.drop();

@@ -106,15 +106,16 @@ export function exitOnFatal(err: unknown, log?: Logger, env: Record<string, stri
  * {@link exitOnFatal}, so a host never announces itself and then stops.
  *
  * @param defaults variables a host imposes unless the user set them (`npm start`: MIGRATE_ON_START=true)
- * @param page the page's runtime-config reader (web/server/runtime-config.ts) for hosts that serve the page
+ * @param page the page's runtime-config reader (web/server/runtime-config.ts) for hosts that serve
+ *   the page, given the API's configuration (what the host knows about its API: the driver)
  */
 export function preflight<P = undefined>(
   env: Record<string, string | undefined>,
-  opts: { defaults?: Record<string, string>; page?: (env: Record<string, string | undefined>) => P } = {},
+  opts: { defaults?: Record<string, string>; page?: (env: Record<string, string | undefined>, config: Config) => P } = {},
 ): { config: Config; page: P } {
   try {
     const config = loadConfig(withDefaults(env, opts.defaults));
-    const page = opts.page ? opts.page(env) : (undefined as P);
+    const page = opts.page ? opts.page(env, config) : (undefined as P);
     if (config.driver === 'pglite' && !config.pgliteDir.startsWith('memory://')) assertUnlocked(resolve(config.pgliteDir));
     return { config, page };
   } catch (err) {
