@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import { compress } from 'hono/compress';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDatabaseUrl, type Config } from '../functions/api/config';
+import { databaseLabel, type Config } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
 import { localLogDestination } from '../functions/api/local-log';
 import { exitOnFatal, preflight } from '../functions/api/preflight';
@@ -35,7 +35,7 @@ Exit codes: 0 stopped, 1 cannot start, 2 usage, 78 invalid configuration, 130 st
 );
 
 const defaults = { MIGRATE_ON_START: 'true' };
-const { config, page: ui } = preflight(process.env, { defaults, page: (env) => runtimeConfig(env, { apiSleeps: false }) });
+const { config, page: ui } = preflight(process.env, { defaults, page: (env, c) => runtimeConfig(env, { apiSleeps: false, embeddedDatabase: c.driver === 'pglite' }) });
 
 try {
   ensureWebDist();
@@ -67,10 +67,6 @@ runHost({
   config,
   site: page.fetch,
   logDestination: localLogDestination(),
-  onWaitingForDatabase(err) {
-    const reason = (err as { code?: string }).code ?? (err as Error).message;
-    console.log(`Waiting for the database at ${databaseLabel(config)} (${reason}); retrying until it answers. Press Ctrl+C to stop.`);
-  },
   onReady(port) {
     console.log(`Task app running at http://localhost:${port} (${databaseLabel(config)}). Press Ctrl+C to stop.`);
   },
@@ -95,20 +91,6 @@ function compressAsNginx() {
   const types = new Set(['text/html', ...(/^\s*gzip_types\s+([^;]+);/m.exec(conf)?.[1]?.trim().split(/\s+/) ?? [])]);
   const threshold = Number(/^\s*gzip_min_length\s+(\d+);/m.exec(conf)?.[1] ?? 20);
   return compress({ encoding: 'gzip', threshold, contentTypeFilter: (type) => types.has(type.split(';')[0]!.trim().toLowerCase()) });
-}
-
-/** Where the tasks live, for a person: never the password (a DATABASE_URL is shown as host:port/db). */
-function databaseLabel(c: Config): string {
-  if (c.driver === 'pglite') return `PGlite in ${c.pgliteDir}`;
-  const db = c.db;
-  if (db.connectionString) {
-    const { url: u, hostname } = parseDatabaseUrl(db.connectionString);
-    // libpq's socket form gives the socket directory and the port as parameters.
-    const port = u.searchParams.get('port');
-    const host = hostname ? u.host : `${u.searchParams.get('host') || 'the default socket'}${port ? `:${port}` : ''}`;
-    return `${c.driver} database ${host}${u.pathname}`;
-  }
-  return `${c.driver} database ${db.host ?? 'from ' + db.credentialsDir}${db.port ? `:${db.port}` : ''}${db.database ? `/${db.database}` : ''}`;
 }
 
 /** The line before the banner: what this start is doing while the person waits. */

@@ -63,6 +63,8 @@ function runToExit(args: string[], env: Record<string, string>): Promise<{ code:
   });
 }
 
+/** The hosts that serve (the rest are commands): their fatal line is JSON when piped. */
+const SERVERS = ['the bundle', 'npm start', 'npm run dev'];
 const HOSTS: Array<[string, string[]]> = [
   ['the bundle', [serverBundle]],
   ['npm start', ['--import', 'tsx', 'scripts/start.ts']],
@@ -110,7 +112,7 @@ describe('DATABASE_URL with a credentials directory', () => {
   });
 });
 
-describe.each(HOSTS)('a contradiction stops %s with exit 78 naming both sources', (_name, args) => {
+describe.each(HOSTS)('a contradiction stops %s with exit 78 naming both sources', (name, args) => {
   it("DATABASE_URL's port against DB_PORT given explicitly", async () => {
     const r = await runToExit(args, { PORT: String(await freePort()), DB_DRIVER: 'pg', DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:55532/postgres', DB_PORT: '5432' });
     expect(r.code, r.out).toBe(78);
@@ -140,7 +142,11 @@ describe.each(HOSTS)('a contradiction stops %s with exit 78 naming both sources'
     try {
       const r = await runToExit(args, { PORT: String(await freePort()), DATABASE_URL: viaProxy, DB_CREDENTIALS_DIR: dir.dir });
       expect(r.code, r.out).toBe(78);
-      expect(r.out).toContain('the database port is given by the "port" file in DB_CREDENTIALS_DIR and by DATABASE_URL with different values');
+      // Piped, a server's message is its JSON fatal line's msg (its quotes escaped in the raw
+      // output); the commands print plain lines.
+      const fatal = r.out.split('\n').find((l) => l.includes('"level":"fatal"'));
+      expect(fatal !== undefined, r.out).toBe(SERVERS.includes(name));
+      expect(fatal ? (JSON.parse(fatal) as { msg: string }).msg : r.out).toContain('the database port is given by the "port" file in DB_CREDENTIALS_DIR and by DATABASE_URL with different values');
       expect(r.out).not.toContain('hunter2');
     } finally {
       dir.remove();

@@ -48,6 +48,13 @@ function npmStart(env: Record<string, string>) {
 
 const BANNER = /Task app running at http:\/\/localhost:\d+/;
 
+/** The JSON log lines at level fatal in `out`. */
+const fatalLines = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes('"level":"fatal"'))
+    .map((l) => JSON.parse(l) as { code?: string; exitCode?: number; msg: string });
+
 // The first start on a new directory: one progress line, then the banner only once tasks are
 // served (before, the banner came at "listening" and the database was created after it: a request
 // sent at the banner got 503).
@@ -200,10 +207,12 @@ it.each([
 
     const broken = npmStart({ PORT: String(await freePort()), PGLITE_DIR: dir });
     expect(await broken.exited).toBe(1);
-    const lines = broken.output().trim().split('\n').filter((l) => l.includes(dir));
-    expect(lines.at(-1)).toMatch(new RegExp(`^PGlite directory ${dir} cannot be opened \\(.+\\): it is damaged or was made by another PGlite version\\. \`npm run reset\` deletes the local data \\(or set PGLITE_DIR to another directory\\)\\.$`));
+    // Piped, the one line is a JSON log line (plain on a terminal: test/fatal-lines.test.ts).
+    const fatal = fatalLines(broken.output());
+    expect(fatal, broken.output()).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({ code: 'PGLITE_DAMAGED', exitCode: 1 });
+    expect(fatal[0]!.msg).toMatch(new RegExp(`^PGlite directory ${dir} cannot be opened \\(.+\\): it is damaged or was made by another PGlite version\\. \`npm run reset\` deletes the local data \\(or set PGLITE_DIR to another directory\\)\\.$`));
     expect(broken.output()).not.toMatch(BANNER);
-    expect(broken.output()).not.toContain('"level":"fatal"');
 
     const reset = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/reset.ts', '--yes'], { cwd: root, env: { PATH: process.env.PATH ?? '', PGLITE_DIR: dir }, encoding: 'utf8' });
     expect(reset.status, reset.stderr).toBe(0);
@@ -290,12 +299,13 @@ it('npm start on a database that does not exist: one line saying so and what to 
   expect(await app.exited).toBe(1);
   const out = app.output();
   expect(out).not.toMatch(BANNER);
-  expect(out).toContain('database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists\n');
+  // Piped: one JSON fatal line saying so (plain on a terminal: test/fatal-lines.test.ts), no stack.
+  expect(fatalLines(out)).toEqual([expect.objectContaining({ code: '3D000', exitCode: 1, msg: 'database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists' })]);
+  expect(out).not.toContain('"stack"');
   expect(out).not.toMatch(/\n\s+at /);
-  expect(out).not.toContain('"level"');
 });
 
-it('npm start on a database that cannot be reached: says it is waiting, never the banner, stops on Ctrl+C', async () => {
+it('npm start on a database that cannot be reached: says it is waiting (piped: as JSON warn lines), never the banner, stops on Ctrl+C', async () => {
   const closed = createServer().listen(0, '127.0.0.1');
   await new Promise((r) => closed.once('listening', r));
   const dbPort = (closed.address() as { port: number }).port;
@@ -303,8 +313,11 @@ it('npm start on a database that cannot be reached: says it is waiting, never th
   const port = await freePort();
   const app = npmStart({ PORT: String(port), DATABASE_URL: `postgres://postgres@127.0.0.1:${dbPort}/tasks` });
   try {
-    await app.waitForOutput(/Waiting for the database/);
-    expect(app.output()).toContain(`Waiting for the database at pg database 127.0.0.1:${dbPort}/tasks (ECONNREFUSED); retrying until it answers. Press Ctrl+C to stop.`);
+    await app.waitForOutput(/database not reachable/);
+    const waiting = app.output().split('\n').find((l) => l.includes('database not reachable'))!;
+    expect(JSON.parse(waiting)).toMatchObject({ level: 'warn', msg: 'start-up migrations: database not reachable; retrying', err: { code: 'ECONNREFUSED' } });
+    // The plain line is for a terminal (test/fatal-lines.test.ts).
+    expect(app.output()).not.toContain('Waiting for the database');
     // Still retrying, unready, and still no banner.
     await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status).toBe(503);
     expect(app.output()).not.toMatch(BANNER);
@@ -329,7 +342,7 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
     const fallback = await fetch(`${url}/some/client/route`);
     expect(fallback.status).toBe(200);
     expect(fallback.headers.get('content-type')).toContain('text/html');
-    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7', apiSleeps: false });
+    expect(await (await fetch(`${url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '7.7.7', apiSleeps: false, embeddedDatabase: true });
     // Cached as nginx caches them: HTML never, a missing hashed asset is a 404 (never index.html).
     expect(page.headers.get('cache-control')).toBe('no-store');
     expect(fallback.headers.get('cache-control')).toBe('no-store');
@@ -362,6 +375,8 @@ it('npm start on a PostgreSQL database without the schema applies the migrations
     const created = await fetch(`${url}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"on postgres"}' });
     expect(created.status).toBe(201);
     expect(await (await fetch(`${url}/api/info`)).json()).toMatchObject({ version, driver: 'pg' });
+    // No local database to start: the page says it is connecting (before, "Starting the local database…").
+    expect(await (await fetch(`${url}/config.json`)).json()).toMatchObject({ apiSleeps: false, embeddedDatabase: false });
   } finally {
     expect(await app.stop()).toBe(0);
     await database.drop();
@@ -399,8 +414,8 @@ it.each([
     expect(r.status).toBe(1);
     const lines = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.includes(String(port)));
     expect(lines).toHaveLength(1);
-    // The same plain line as bad configuration, not a JSON log line.
-    expect(lines[0]).toBe(`port ${port} is already in use: stop the other process or set PORT`);
+    // Piped: the same JSON log line as bad configuration (plain on a terminal: test/fatal-lines.test.ts).
+    expect(fatalLines(r.stderr)).toEqual([expect.objectContaining({ code: 'EADDRINUSE', exitCode: 1, msg: `port ${port} is already in use: stop the other process or set PORT` })]);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at /); // no stack trace
   } finally {
     taken.close();

@@ -53,7 +53,7 @@ describe('npm run dev', () => {
   it('serves /config.json from the environment, like nginx and npm start', async () => {
     const res = await fetch(`${url}/config.json`);
     expect(res.headers.get('cache-control')).toBe('no-store');
-    expect(await res.json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '9.9.9 "dev"', apiSleeps: false });
+    expect(await res.json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: '9.9.9 "dev"', apiSleeps: false, embeddedDatabase: true });
   });
 
   it('mounts the API functions at /api on PGlite', async () => {

@@ -147,6 +147,7 @@ describe('nginx serving the SPA', () => {
       featureDeleteTask: false,
       appVersion: tricky.APP_VERSION,
       apiSleeps: true,
+      embeddedDatabase: false,
     });
   });
 

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 import { apiDevServer } from './server/api-dev-server.ts';
-import { runtimeConfig } from './server/runtime-config.ts';
+import { runtimeConfig, type RuntimeConfig } from './server/runtime-config.ts';
 import type { Config } from '../functions/api/config.ts';
 import { preflight } from '../functions/api/preflight.ts';
 
@@ -13,17 +13,23 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  * exit 78 and a message naming the variable, a PGlite directory another process holds with exit 1,
  * both before Vite listens.
  */
-function devConfig(): Config {
-  return preflight(process.env, { page: runtimeConfig }).config;
+function devConfig(): { config: Config; page: RuntimeConfig } {
+  return preflight(process.env, { page: pageConfig });
 }
 
-/** `GET /config.json` from the environment, exactly as `npm start` and the nginx image serve it. */
-function runtimeConfigJson(): Plugin {
+/** The page's config.json under `npm run dev`: the API is in this process, on the configured driver. */
+const pageConfig = (env: Record<string, string | undefined>, config: Config): RuntimeConfig => runtimeConfig(env, { embeddedDatabase: config.driver === 'pglite' });
+
+/**
+ * `GET /config.json` from the environment, exactly as `npm start` and the nginx image serve it:
+ * `page` is what devConfig read; without it (component tests) the environment is read here.
+ */
+function runtimeConfigJson(page?: RuntimeConfig): Plugin {
   return {
       name: 'tasks:runtime-config',
       configureServer(server) {
         // Read once (devConfig has checked it), the same for every request.
-        const body = JSON.stringify(runtimeConfig(process.env));
+        const body = JSON.stringify(page ?? runtimeConfig(process.env));
         server.middlewares.use('/config.json', (_req, res) => {
           res.setHeader('Content-Type', 'application/json');
           res.setHeader('Cache-Control', 'no-store');
@@ -52,7 +58,7 @@ async function typeErrors(): Promise<Plugin | false> {
 
 export default defineConfig(async ({ command, mode }) => {
   const dev = command === 'serve' && mode !== 'test';
-  const config = dev ? devConfig() : undefined;
+  const { config, page } = dev ? devConfig() : { config: undefined, page: undefined };
   return {
     root: here('.'),
     server: dev
@@ -65,7 +71,7 @@ export default defineConfig(async ({ command, mode }) => {
       : undefined,
     plugins: [
       vue(),
-      runtimeConfigJson(),
+      runtimeConfigJson(page),
       // The API functions at /api in development (not in component tests).
       dev && apiDevServer(here('../functions/api/dev.ts')),
       dev && (await typeErrors()),

@@ -493,3 +493,17 @@ function mountedAtStart(dir: string | undefined): DbCredentials | undefined {
     throw new ConfigError(`${(err as Error).message}`);
   }
 }
+
+/** Where the tasks live, for a person: never the password (a DATABASE_URL is shown as host:port/db). */
+export function databaseLabel(c: Config): string {
+  if (c.driver === 'pglite') return `PGlite in ${c.pgliteDir}`;
+  const db = c.db;
+  if (db.connectionString) {
+    const { url: u, hostname } = parseDatabaseUrl(db.connectionString);
+    // libpq's socket form gives the socket directory and the port as parameters.
+    const port = u.searchParams.get('port');
+    const host = hostname ? u.host : `${u.searchParams.get('host') || 'the default socket'}${port ? `:${port}` : ''}`;
+    return `${c.driver} database ${host}${u.pathname}`;
+  }
+  return `${c.driver} database ${db.host ?? 'from ' + db.credentialsDir}${db.port ? `:${db.port}` : ''}${db.database ? `/${db.database}` : ''}`;
+}

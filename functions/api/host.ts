@@ -2,9 +2,9 @@ import { createAdaptorServer } from '@hono/node-server';
 import { answerBelowTheApp } from './client-errors';
 import type { Server } from 'node:http';
 import { constants as osConstants } from 'node:os';
-import type { Config } from './config';
+import { databaseLabel, type Config } from './config';
 import { answerHalfClosedClients } from './half-close';
-import { createLogger, stdoutLog, type Logger } from './logger';
+import { createLogger, readByPerson, stdoutLog, type Logger } from './logger';
 import { API_PATH } from './paths';
 import { exitOnFatal, preflight } from './preflight';
 import { BODY_LIMIT_BYTES } from './routes/api';
@@ -34,8 +34,6 @@ export interface HostOptions {
    * start-up migrations off, once the port is bound). Never called when the start fails.
    */
   onReady?: (port: number, config: Config) => void;
-  /** Called on the first failed attempt to reach the database during start-up migrations (they retry). */
-  onWaitingForDatabase?: (err: unknown) => void;
   /**
    * Called on the first SIGINT/SIGTERM, before the drain; `ready` is false while the start is still
    * under way (the database being created or migrated). A second signal exits at once.
@@ -61,7 +59,8 @@ export interface Host {
  * Start-up: the pre-flight (preflight.ts: configuration, exit 78 naming the variable; a PGlite
  * directory in use, exit 1), JSON logger, listen at once, lazy database, start-up migrations that
  * retry while the database is down (fatal, exit 1, only for errors a retry cannot fix). Every fatal
- * error (a port in use too) is one plain line on stderr through exitOnFatal.
+ * error (a port in use too) is one line on stderr through exitOnFatal: plain text on a terminal,
+ * a JSON log line otherwise.
  *
  * Shutdown on SIGTERM/SIGINT (the order podinfo and Kubernetes' pod lifecycle describe): readiness
  * fails, the listener closes, idle keep-alive connections close at once, every response still
@@ -70,13 +69,14 @@ export interface Host {
  */
 export function runHost(opts: HostOptions = {}): Host {
   // A PGlite directory another process holds: stop before listening, not after announcing.
-  const { config } = opts.config ? { config: opts.config } : preflight(opts.env ?? process.env, { defaults: opts.defaults });
+  const env = opts.env ?? process.env;
+  const { config } = opts.config ? { config: opts.config } : preflight(env, { defaults: opts.defaults });
   const log = opts.logDestination ? createLogger(config.logLevel, opts.logDestination) : createLogger(config.logLevel);
   let service: Service;
   try {
     service = createService(config, log);
   } catch (err) {
-    exitOnFatal(err, log);
+    exitOnFatal(err, log, env);
   }
   const since = () => performance.now() / 1000;
 
@@ -98,7 +98,7 @@ export function runHost(opts: HostOptions = {}): Host {
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000; // must exceed keepAliveTimeout (Node docs)
   answerBelowTheApp(server, { bodyLimitBytes: BODY_LIMIT_BYTES });
   answerHalfClosedClients(server);
-  server.on('error', (err: NodeJS.ErrnoException & { port?: number }) => exitOnFatal(Object.assign(err, { port: err.port ?? config.port }), log));
+  server.on('error', (err: NodeJS.ErrnoException & { port?: number }) => exitOnFatal(Object.assign(err, { port: err.port ?? config.port }), log, env));
   let listening: number | undefined;
   let migrated = !config.migrateOnStart;
   let ready = false;
@@ -118,14 +118,21 @@ export function runHost(opts: HostOptions = {}): Host {
     readyOnce();
   });
 
-  service.migrateOnStart({ onWaiting: opts.onWaitingForDatabase })?.then(
+  // Start-up migrations retry while the database is unreachable: a person at a terminal reads it
+  // once, in plain words; a program reads the JSON warn line logged for every attempt (service.ts).
+  const onWaiting = (err: unknown) => {
+    if (!readByPerson(process.stdout, env)) return;
+    const reason = (err as { code?: string }).code ?? (err as Error).message;
+    console.log(`Waiting for the database at ${databaseLabel(config)} (${reason}); retrying until it answers. Press Ctrl+C to stop.`);
+  };
+  service.migrateOnStart({ onWaiting })?.then(
     () => {
       migrated = true;
       readyOnce();
     },
     (err) => {
       if (service.state.shuttingDown) return;
-      exitOnFatal(err, log);
+      exitOnFatal(err, log, env);
     },
   );
 

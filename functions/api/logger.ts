@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import pino from 'pino';
-import { createLogDestination, type LogDestination } from './log-destination';
+import { createLogDestination, type LogDestination } from './log-destination.ts';
 
 export type Logger = pino.Logger;
 
@@ -28,6 +28,16 @@ export function stdoutLog(): LogDestination {
     }
   });
   return dest;
+}
+
+/**
+ * The one rule for whom a stream's lines are for: a person when it is a terminal (and not
+ * NODE_ENV=production), a program otherwise (a pipe, a file, a log collector). Local hosts print
+ * readable log lines on stdout by it (local-log.ts), and every host prints its fatal line on
+ * stderr by it (preflight.ts): plain text for a person, a JSON log line otherwise.
+ */
+export function readByPerson(stream: { isTTY?: boolean }, env: Record<string, string | undefined> = process.env): boolean {
+  return Boolean(stream.isTTY) && env.NODE_ENV !== 'production';
 }
 
 /** Log lines this process has dropped so far (0 while nothing is logged). */

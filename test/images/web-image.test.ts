@@ -85,6 +85,7 @@ describe('the tasks-web image', () => {
       featureDeleteTask: true,
       appVersion: manifest.env.APP_VERSION,
       apiSleeps: true,
+      embeddedDatabase: false,
     });
     expect(manifest.env.APP_VERSION).toBe(version);
   });
@@ -105,7 +106,7 @@ describe('the tasks-web image', () => {
     const tricky = 'v1 "quoted" \\ back\tslash \u0001 ünï';
     const other = await startWebImage({ apiUpstream: api.url, token: api.token, env: { APP_VERSION: tricky, FEATURE_DELETE_TASK: 'FALSE' } });
     try {
-      expect(await (await fetch(`${other.url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: tricky, apiSleeps: true });
+      expect(await (await fetch(`${other.url}/config.json`)).json()).toEqual({ apiUrl: '/api', featureEditTask: true, featureDeleteTask: false, appVersion: tricky, apiSleeps: true, embeddedDatabase: false });
     } finally {
       expect(await other.stop()).toBe(0);
     }

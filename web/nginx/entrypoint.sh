@@ -176,7 +176,7 @@ API_URL=${API_URL:-/api} APP_VERSION=${APP_VERSION:-dev} awk \
   }
   BEGIN {
     for (i = 1; i < 32; i++) control[sprintf("%c", i)] = sprintf("\\u%04x", i)
-    printf "{\"apiUrl\":%s,\"featureEditTask\":%s,\"featureDeleteTask\":%s,\"appVersion\":%s,\"apiSleeps\":true}\n",
+    printf "{\"apiUrl\":%s,\"featureEditTask\":%s,\"featureDeleteTask\":%s,\"appVersion\":%s,\"apiSleeps\":true,\"embeddedDatabase\":false}\n",
       str(ENVIRON["API_URL"]), edit_task, delete_task, str(ENVIRON["APP_VERSION"])
   }' >"$RUNTIME_DIR/config.json.tmp"
 mv "$RUNTIME_DIR/config.json.tmp" "$RUNTIME_DIR/config.json"

@@ -10,6 +10,7 @@ describe('runtimeConfig', () => {
       featureDeleteTask: true,
       appVersion: 'dev',
       apiSleeps: false,
+      embeddedDatabase: false,
     });
   });
 
@@ -27,11 +28,16 @@ describe('runtimeConfig', () => {
       featureDeleteTask: false,
       appVersion: '2.1.0',
       apiSleeps: false,
+      embeddedDatabase: false,
     });
   });
 
   it('says the API can sleep only when the host says so (the nginx image writes true)', () => {
     expect(runtimeConfig({}, { apiSleeps: true }).apiSleeps).toBe(true);
+  });
+
+  it('says the database is embedded only when the host says so (npm start and npm run dev on PGlite)', () => {
+    expect(runtimeConfig({}, { embeddedDatabase: true }).embeddedDatabase).toBe(true);
   });
 
   it('falls back to the npm package version', () => {

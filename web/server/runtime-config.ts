@@ -20,15 +20,23 @@ export interface RuntimeConfig {
    * under `npm start` and `npm run dev`, where the API is in the page's own process.
    */
   apiSleeps: boolean;
+  /**
+   * Whether the API's database is embedded in its own process (PGlite: a slow first answer means
+   * it is being opened) rather than a server it connects to (PostgreSQL, Neon): true under
+   * `npm start` and `npm run dev` with no database configured, false otherwise (the nginx image's
+   * API is always on a server).
+   */
+  embeddedDatabase: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
 
 /**
- * @param host what the serving host knows about the API: `apiSleeps` (default false, the local hosts)
+ * @param host what the serving host knows about the API: `apiSleeps` (default false, the local
+ *   hosts) and `embeddedDatabase` (default false; the local hosts say whether their API's driver is PGlite)
  * @throws ConfigError naming the variable when a flag has a value outside FLAG_SPELLINGS.
  */
-export function runtimeConfig(env: Env, host: { apiSleeps?: boolean } = {}): RuntimeConfig {
+export function runtimeConfig(env: Env, host: { apiSleeps?: boolean; embeddedDatabase?: boolean } = {}): RuntimeConfig {
   return {
     apiUrl: env.API_URL?.trim() || '/api',
     featureEditTask: parseFlag('FEATURE_EDIT_TASK', env.FEATURE_EDIT_TASK, true),
@@ -36,5 +44,6 @@ export function runtimeConfig(env: Env, host: { apiSleeps?: boolean } = {}): Run
     // npm sets npm_package_version for `npm run …`, so `npm start` and `npm run dev` report the package's.
     appVersion: env.APP_VERSION?.trim() || env.npm_package_version || 'dev',
     apiSleeps: host.apiSleeps ?? false,
+    embeddedDatabase: host.embeddedDatabase ?? false,
   };
 }

@@ -10,10 +10,14 @@ export const defaultConfig: RuntimeConfig = {
   appVersion: 'unknown',
   // Without a config.json the page cannot know; the cluster's answer (scale to zero) is the safe one.
   apiSleeps: true,
+  embeddedDatabase: false,
 };
 
-/** `RuntimeConfig.apiSleeps`, provided by main.ts to the status line (StatusBar.vue). */
-export const apiSleepsKey: InjectionKey<boolean> = Symbol('apiSleeps');
+/** What a slow answer waits for: a sleeping API, the embedded database opening, or a database server. */
+export type Waiting = 'api' | 'embedded' | 'database';
+export const waitingFor = (c: RuntimeConfig): Waiting => (c.apiSleeps ? 'api' : c.embeddedDatabase ? 'embedded' : 'database');
+/** {@link waitingFor} the runtime config, provided by main.ts to the status line (StatusBar.vue). */
+export const waitingKey: InjectionKey<Waiting> = Symbol('waiting');
 
 /**
  * Reads `/config.json`, written at deploy time from the environment. A missing or malformed file
@@ -35,5 +39,6 @@ export async function fetchRuntimeConfig(doFetch: typeof fetch = (i, init) => fe
     featureDeleteTask: pick('featureDeleteTask'),
     appVersion: pick('appVersion'),
     apiSleeps: pick('apiSleeps'),
+    embeddedDatabase: pick('embeddedDatabase'),
   };
 }

@@ -1,7 +1,7 @@
 import { createApp } from 'vue';
 import App from './App.vue';
 import { createApiClient } from './api/client';
-import { apiSleepsKey, fetchRuntimeConfig } from './config';
+import { fetchRuntimeConfig, waitingFor, waitingKey } from './config';
 import { createTaskStore, taskStoreKey } from './stores/useTaskStore';
 import { syncTabs } from './stores/tabSync';
 import { syncFilterWithAddress } from './stores/filterAddress';
@@ -11,7 +11,7 @@ const config = await fetchRuntimeConfig();
 const store = createTaskStore(createApiClient({ baseUrl: config.apiUrl }), config);
 syncFilterWithAddress(store);
 
-createApp(App, { appVersion: config.appVersion }).provide(taskStoreKey, store).provide(apiSleepsKey, config.apiSleeps).mount('#app');
+createApp(App, { appVersion: config.appVersion }).provide(taskStoreKey, store).provide(waitingKey, waitingFor(config)).mount('#app');
 
 void store.load();
 syncTabs(store, { channel: `tasks ${new URL(config.apiUrl, location.href).href}` });

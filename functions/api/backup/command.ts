@@ -1,9 +1,10 @@
-import { ConfigError, loadConfig, parseDatabaseUrl, type Config } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { DirectoryError } from '../directories';
 import { openDb } from '../db';
 import { AUTH_FAILED, sqlState, type Db } from '../db/types';
 import { isDatabaseUnavailable } from '../errors';
 import { createLogger } from '../logger';
+import { redact, secretsIn } from '../redact';
 import { BackupError, EXIT_CODES } from './errors';
 import type { Manifest } from './format';
 
@@ -58,30 +59,6 @@ function classify(err: unknown): { exitCode: number; message: string } {
 }
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, '; ').trim();
-
-/**
- * The passwords the environment holds (DATABASE_URL's, as written and decoded, and DB_PASSWORD),
- * so that no line a command prints can carry one, whatever a driver put in its message.
- */
-export function secretsIn(env: Record<string, string | undefined>): string[] {
-  const found = [env.DB_PASSWORD];
-  try {
-    const password = env.DATABASE_URL ? parseDatabaseUrl(env.DATABASE_URL).url.password : '';
-    found.push(password);
-    try {
-      found.push(decodeURIComponent(password));
-    } catch {
-      // A malformed escape: the raw form is the one that could be echoed.
-    }
-  } catch {
-    // Not a URL: the configuration check says so, without the value.
-  }
-  return [...new Set(found.filter((s): s is string => Boolean(s && s.length >= 3)))];
-}
-
-export function redact(line: string, secrets: string[]): string {
-  return secrets.reduce((l, s) => l.split(s).join('***'), line);
-}
 
 /**
  * Runs a command's main and exits with its code. A failure is one line on stderr, `<name>: <line>`;

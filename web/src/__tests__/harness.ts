@@ -1,7 +1,7 @@
 import { flushPromises, mount } from '@vue/test-utils';
 import App from '../App.vue';
 import { createApiClient } from '../api/client';
-import { apiSleepsKey, defaultConfig, type RuntimeConfig } from '../config';
+import { defaultConfig, waitingFor, waitingKey, type RuntimeConfig } from '../config';
 import { createTaskStore, taskStoreKey, type Task } from '../stores/useTaskStore';
 import { integerPosition } from '../../../functions/api/task-position';
 
@@ -111,7 +111,7 @@ export async function mountApp(api: ReturnType<typeof fakeApi>, config: Partial<
   const store = createTaskStore(client, { ...defaultConfig, ...config });
   const wrapper = mount(App, {
     props: { appVersion: config.appVersion ?? '1.2.3' },
-    global: { provide: { [taskStoreKey as symbol]: store, [apiSleepsKey as symbol]: config.apiSleeps ?? defaultConfig.apiSleeps } },
+    global: { provide: { [taskStoreKey as symbol]: store, [waitingKey as symbol]: waitingFor({ ...defaultConfig, ...config }) } },
     attachTo: document.body,
   });
   await Promise.all([store.load(), store.loadInfo()]);

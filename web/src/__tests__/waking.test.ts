@@ -26,9 +26,9 @@ describe('waking-up notice', () => {
   });
 
   // Before, the page said the API "sleeps when nobody uses it" under npm start too, where it never does.
-  it('says the local database is starting, not waking up, where the API cannot sleep (npm start, npm run dev)', async () => {
+  it('says the local database is starting, not waking up, where the API cannot sleep (npm start, npm run dev on PGlite)', async () => {
     const api = fakeApi(['A']);
-    const { wrapper, store } = await mountApp(api, { apiSleeps: false });
+    const { wrapper, store } = await mountApp(api, { apiSleeps: false, embeddedDatabase: true });
     vi.useFakeTimers();
     api.hold();
     const loading = store.load();
@@ -37,6 +37,21 @@ describe('waking-up notice', () => {
     expect(status).toContain('Starting the local database…');
     expect(status).not.toContain('Waking up');
     expect(status).not.toContain('sleeps');
+    api.release();
+    await loading;
+  });
+
+  // Before, npm start and npm run dev on PostgreSQL said a local database was starting, where there is none.
+  it('says it is connecting to the database where the API cannot sleep and its database is a server (npm start on PostgreSQL)', async () => {
+    const api = fakeApi(['A']);
+    const { wrapper, store } = await mountApp(api, { apiSleeps: false, embeddedDatabase: false });
+    vi.useFakeTimers();
+    api.hold();
+    const loading = store.load();
+    await vi.advanceTimersByTimeAsync(800);
+    const status = wrapper.get('[role="status"]').text();
+    expect(status).toContain('Connecting to the database… the first request after a start can take a few seconds.');
+    expect(status).not.toMatch(/Waking up|sleeps|local database/);
     api.release();
     await loading;
   });
