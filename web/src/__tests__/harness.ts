@@ -19,6 +19,8 @@ export function fakeApi(initial: string[] = []) {
   // Like migration 012: a new task goes after every other (a test that moves tasks sets positions below these).
   let nextPosition = initial.length;
   const calls: string[] = [];
+  /** What each delete recorded, as migration 013's deleted_tasks. */
+  const deleted = new Map<number, Task>();
   /** The Idempotency-Key header of each request, in order (undefined when none was sent). */
   const keys: (string | undefined)[] = [];
   // Like the real API: a repeated key is answered from the record and changes nothing.
@@ -43,10 +45,11 @@ export function fakeApi(initial: string[] = []) {
       return { status: 200, body: { success: true, message: 'Tasks updated successfully', tasks: named } };
     }
     if (method === 'POST' && path === '/api/tasks/restore') {
-      // Ids handed out and free now, version + 1, as migration 012's task_restore.
-      const back = (body.tasks as Required<Task>[])
-        .filter((t) => t.id < nextId && !tasks.some((x) => x.id === t.id))
-        .map((t) => ({ ...t, createdAt: now, updatedAt: now, version: t.version + 1 }));
+      // As migration 013's task_restore: the recorded task, by id only, version + 1, once.
+      const back = (body.tasks as { id: number }[])
+        .flatMap(({ id }) => (deleted.has(id) && !tasks.some((x) => x.id === id) ? [deleted.get(id)!] : []))
+        .map((t) => ({ ...t, updatedAt: now, version: t.version! + 1 }));
+      for (const t of back) deleted.delete(t.id);
       tasks.push(...back);
       return { status: 200, body: { success: true, message: 'Tasks restored successfully', tasks: back.sort((a, b) => a.id - b.id) } };
     }
@@ -62,6 +65,7 @@ export function fakeApi(initial: string[] = []) {
       return { status: 200, body: { success: true, task: tasks[i] } };
     }
     if (method === 'DELETE') {
+      deleted.set(tasks[i]!.id, { ...tasks[i]! });
       tasks.splice(i, 1);
       return { status: 200, body: { success: true, message: 'deleted', id: Number(m![1]) } };
     }

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushPromises } from '@vue/test-utils';
 import { fakeApi, mountApp, texts } from './harness';
 import { RESTORE_BATCH_BYTES, split, UNDO_WINDOW_MS } from '../stores/undo';
-import { createTaskStore, type Task } from '../stores/useTaskStore';
+import { createTaskStore, MAX_IDS_PER_RESTORE } from '../stores/useTaskStore';
+import { MAX_RESTORE_IDS } from '../../../functions/api/schemas';
 import { createApiClient } from '../api/client';
 import { defaultConfig } from '../config';
 
@@ -87,12 +88,53 @@ describe('undo', () => {
     expect(api.tasks.map((t) => t.task)).toEqual(['Two']);
   });
 
-  it('splits a large restore into bodies under the API limit', () => {
-    const tasks: Task[] = Array.from({ length: 300 }, (_, i) => ({ id: i + 1, task: 'x'.repeat(200), done: false, createdAt: '', updatedAt: '', position: 'a0', version: 1 }));
-    const batches = split(tasks);
-    expect(batches.length).toBeGreaterThan(1);
-    expect(batches.flat()).toEqual(tasks);
-    for (const b of batches) expect(JSON.stringify({ tasks: b }).length).toBeLessThanOrEqual(RESTORE_BATCH_BYTES + 20);
+  it('splits a large restore into bodies under the API limit, of at most 1000 ids', () => {
+    for (const ids of [Array.from({ length: 2500 }, (_, i) => i + 1), Array.from({ length: 1500 }, (_, i) => 2 ** 52 + i)]) {
+      const batches = split(ids);
+      expect(batches.length).toBeGreaterThan(1);
+      expect(batches.flat()).toEqual(ids);
+      for (const b of batches) {
+        expect(b.length).toBeLessThanOrEqual(MAX_IDS_PER_RESTORE);
+        expect(JSON.stringify({ tasks: b.map((id) => ({ id })) }).length).toBeLessThanOrEqual(RESTORE_BATCH_BYTES + 20);
+      }
+    }
+    expect(MAX_IDS_PER_RESTORE).toBe(MAX_RESTORE_IDS);
+  });
+
+  it("sends ids only and shows the API's answer: a change made elsewhere before the delete comes back", async () => {
+    const api = fakeApi(['One', 'Two']);
+    const { wrapper } = await mountApp(api);
+    // Another tab renames "Two" after this page read it.
+    Object.assign(api.tasks[1]!, { task: 'Two, renamed elsewhere', version: 2 });
+    await wrapper.findAll('li')[1]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await flushPromises();
+    // The delete met the rename (412): the person deletes it anyway.
+    await button(wrapper, 'Keep mine')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One']);
+    let sent: unknown;
+    api.intercept((method, path, body) => void (method === 'POST' && path === '/api/tasks/restore' && (sent = body)));
+    await button(wrapper, 'Undo')!.trigger('click');
+    await flushPromises();
+    expect(sent).toEqual({ tasks: [{ id: 2 }] });
+    expect(texts(wrapper)).toEqual(['One', 'Two, renamed elsewhere']);
+    // A further edit builds on the restored version.
+    await wrapper.get('#task-2-done').setValue(true);
+    await flushPromises();
+    expect(api.tasks.find((t) => t.id === 2)).toMatchObject({ task: 'Two, renamed elsewhere', done: true, version: 4 });
+    expect(wrapper.find('.notice').exists()).toBe(false);
+  });
+
+  it('says so when the API restores fewer tasks than offered', async () => {
+    const api = fakeApi(['One', 'Two']);
+    const { wrapper } = await mountApp(api);
+    await wrapper.findAll('li')[0]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await flushPromises();
+    api.intercept((method, path) => (method === 'POST' && path === '/api/tasks/restore' ? { status: 200, body: { success: true, message: 'Tasks restored successfully', tasks: [] } } : undefined));
+    await button(wrapper, 'Undo')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Two']);
+    expect(wrapper.get('.notice').text()).toContain('Couldn’t bring back 1 task: already restored elsewhere, or deleted too long ago.');
   });
 });
 

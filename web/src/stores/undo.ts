@@ -1,12 +1,12 @@
 import { reactive } from 'vue';
 import { newIdempotencyKey } from '../api/client';
-import type { Task, TaskStore } from './useTaskStore';
+import { MAX_IDS_PER_RESTORE, type Task, type TaskStore } from './useTaskStore';
 
 /** How long Undo is offered after a delete or Clear done; paused while the person is on the offer. */
 export const UNDO_WINDOW_MS = 8000;
 
 /**
- * The most bytes of tasks one restore request carries: under the API's 16 KiB body limit
+ * The most bytes of ids one restore request carries: under the API's 16 KiB body limit
  * (functions/api/routes/api.ts BODY_LIMIT_BYTES) with room for the envelope. More go in several.
  */
 export const RESTORE_BATCH_BYTES = 15 * 1024;
@@ -20,9 +20,10 @@ interface Offer {
 
 /**
  * Undo of the person's deletes. The delete is made at once, as before (DELETE, one per task); for
- * UNDO_WINDOW_MS after it ends the page offers Undo, which puts the same tasks back with their ids,
- * text, done and position (`store.restore`, POST /api/tasks/restore). Closing the page meanwhile
- * leaves the delete made. A newer delete replaces the offer. Nothing runs once the offer is gone.
+ * UNDO_WINDOW_MS after it ends the page offers Undo, which asks the API to put the same ids back
+ * (`store.restore`, POST /api/tasks/restore): the API restores what its database recorded at the
+ * delete, text, done and position, and the page shows that. Closing the page meanwhile leaves the
+ * delete made. A newer delete replaces the offer. Nothing runs once the offer is gone.
  */
 export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
   const state = reactive({ offer: null as Offer | null });
@@ -53,9 +54,13 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
   }
 
   async function send(offer: Offer) {
-    const batches = split(offer.tasks);
+    const batches = split(offer.tasks.map((t) => t.id));
     try {
-      for (const [i, batch] of batches.entries()) await store.restore(batch, batches.length === 1 ? offer.key : `${offer.key}-${i}`);
+      let back = 0;
+      for (const [i, batch] of batches.entries()) back += (await store.restore(batch, batches.length === 1 ? offer.key : `${offer.key}-${i}`)).length;
+      const missing = offer.tasks.length - back;
+      // The API keeps a delete 24 h, and restores it once: the rest was put back elsewhere, or is too old.
+      if (missing > 0) store.state.notice = { text: `Couldn’t bring back ${missing === 1 ? '1 task' : `${missing} tasks`}: already restored elsewhere, or deleted too long ago.` };
     } catch (err) {
       // Retry sends the same keys: the batches that did land are answered from the API's record.
       store.state.notice = { text: `Couldn’t undo: ${err instanceof Error ? err.message : String(err)}`, retry: () => void send(offer) };
@@ -93,19 +98,19 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
 
 export type Undo = ReturnType<typeof createUndo>;
 
-/** The restore bodies for `tasks`: each under RESTORE_BATCH_BYTES as JSON. */
-export function split(tasks: readonly Task[]): Task[][] {
-  const batches: Task[][] = [];
-  let batch: Task[] = [];
+/** The ids of each restore body: at most MAX_IDS_PER_RESTORE, and under RESTORE_BATCH_BYTES as JSON. */
+export function split(ids: readonly number[]): number[][] {
+  const batches: number[][] = [];
+  let batch: number[] = [];
   let size = 0;
-  for (const t of tasks) {
-    const bytes = new TextEncoder().encode(JSON.stringify(t)).length + 1;
-    if (batch.length && size + bytes > RESTORE_BATCH_BYTES) {
+  for (const id of ids) {
+    const bytes = `{"id":${id}},`.length;
+    if (batch.length && (size + bytes > RESTORE_BATCH_BYTES || batch.length >= MAX_IDS_PER_RESTORE)) {
       batches.push(batch);
       batch = [];
       size = 0;
     }
-    batch.push(t);
+    batch.push(id);
     size += bytes;
   }
   if (batch.length) batches.push(batch);

@@ -49,6 +49,8 @@ type TasksReply = Omit<TasksChangedBody, 'tasks'> & { tasks: Task[] };
 
 /** The most ids one toggle-all request names: the API's MAX_BULK_IDS (schemas.ts); more go in several. */
 export const MAX_IDS_PER_TOGGLE = 1000;
+/** The most ids one restore request names: the API's MAX_RESTORE_IDS (schemas.ts); more go in several. */
+export const MAX_IDS_PER_RESTORE = 1000;
 
 /**
  * One change the person made: its identity is its Idempotency-Key (kept by Retry), its place in the
@@ -617,13 +619,14 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   }
 
   /**
-   * Undo of a delete (POST /api/tasks/restore, undo.ts): `tasks` as they were when deleted, under one
-   * Idempotency-Key, so a repeat restores once. Answers the tasks put back (their version one more
-   * than when deleted, so this and every other tab shows them again); throws an ApiError when refused.
+   * Undo of a delete (POST /api/tasks/restore, undo.ts): the tasks with these `ids` (at most
+   * MAX_IDS_PER_RESTORE), under one Idempotency-Key, so a repeat restores once. The API puts back
+   * what the database recorded at the delete (a change made elsewhere before it included), one
+   * version past it; that answer is what the store learns, never the page's own copy. Answers the
+   * tasks put back (an id the API no longer had a record of is left out); throws an ApiError when refused.
    */
-  async function restore(tasks: readonly Task[], key: string): Promise<Task[]> {
-    const body = { tasks: tasks.map(({ id, task, done, position, version }) => ({ id, task, done, position, version })) };
-    const reply = await api.request<TasksReply>('POST', '/tasks/restore', body, { idempotencyKey: key });
+  async function restore(ids: readonly number[], key: string): Promise<Task[]> {
+    const reply = await api.request<TasksReply>('POST', '/tasks/restore', { tasks: ids.map((id) => ({ id })) }, { idempotencyKey: key });
     for (const task of reply.tasks) {
       revive(task.id);
       learn(task);
