@@ -540,6 +540,31 @@ export function describeApiContract(
         expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
       });
 
+      it('at the ends of the key space every key stays valid: creates after the largest, cursors, moves; no room left → 400', async () => {
+        const largest = `z${'z'.repeat(26)}`;
+        const [a, b] = [await add('first'), await add('second')];
+        expect((await call('PATCH', `/api/tasks/${a.id}`, { position: largest })).status).toBe(200);
+        // A new task after the largest integer part: the key after it, not "{000…".
+        const c = await add('after the largest');
+        expect(c.position).toBe(`${largest}V`);
+        const p1 = await byPosition('&limit=2');
+        expect([texts(p1.tasks), p1.nextCursor]).toEqual([['second', 'first'], `${largest}.${a.id}`]);
+        const p2 = await byPosition(`&limit=2&cursor=${p1.nextCursor}`);
+        expect([texts(p2.tasks), p2.nextCursor]).toEqual([['after the largest'], null]);
+        // Below the smallest keys a move still has a key: just above A000…0 with a fraction.
+        const lowest = `A${'0'.repeat(25)}1`;
+        expect((await call('PATCH', `/api/tasks/${b.id}`, { position: lowest })).status).toBe(200);
+        expect((await call('PATCH', `/api/tasks/${c.id}`, { position: `A${'0'.repeat(26)}V` })).status).toBe(200);
+        expect(texts((await byPosition()).tasks)).toEqual(['after the largest', 'second', 'first']);
+        // The largest key there is: nothing goes after it, so a create is refused and writes nothing.
+        expect((await call('PATCH', `/api/tasks/${a.id}`, { position: 'z'.repeat(255) })).status).toBe(200);
+        for (const headers of [{}, { 'idempotency-key': `"${randomUUID()}"` }] as HeaderLines[]) {
+          const refused = await call('POST', '/api/tasks', { task: 'no room' }, headers);
+          expect([refused.status, refused.json.code]).toEqual([400, 'validation_error']);
+        }
+        expect(texts((await byPosition()).tasks)).toEqual(['after the largest', 'second', 'first']);
+      });
+
       it('a keyed move replays its answer and writes once', async () => {
         const t = await add('move once');
         const key = { 'idempotency-key': `"${randomUUID()}"`, 'if-match': '"1"' };
