@@ -125,6 +125,30 @@ describe('undo', () => {
     expect(wrapper.find('.notice').exists()).toBe(false);
   });
 
+  it('two deletes close together: the offer is for the one pressed last, even when the first is answered later', async () => {
+    const api = fakeApi(['One', 'Two', 'Three']);
+    // The first DELETE is answered only after the second.
+    let answerFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (answerFirst = resolve));
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (init?.method === 'DELETE' && String(input) === '/api/tasks/1') await firstHeld;
+      return api.fetch(input, init);
+    }) as typeof globalThis.fetch;
+    const { wrapper } = await mountApp({ ...api, fetch });
+    const del = (i: number) => wrapper.findAll('li')[i]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await del(0);
+    await del(0); // "Two", now first shown
+    await flushPromises();
+    expect(offer(wrapper)).toBe('Deleted “Two”. Undo');
+    answerFirst();
+    await flushPromises();
+    expect(api.calls.filter((c) => c.startsWith('DELETE'))).toEqual(['DELETE /api/tasks/2', 'DELETE /api/tasks/1']);
+    expect(offer(wrapper)).toBe('Deleted “Two”. Undo');
+    await button(wrapper, 'Undo')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Two', 'Three']);
+  });
+
   it('says so when the API restores fewer tasks than offered', async () => {
     const api = fakeApi(['One', 'Two']);
     const { wrapper } = await mountApp(api);

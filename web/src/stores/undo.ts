@@ -23,7 +23,9 @@ interface Offer {
  * UNDO_WINDOW_MS after it ends the page offers Undo, which asks the API to put the same ids back
  * (`store.restore`, POST /api/tasks/restore): the API restores what its database recorded at the
  * delete, text, done and position, and the page shows that. Closing the page meanwhile leaves the
- * delete made. A newer delete replaces the offer. Nothing runs once the offer is gone.
+ * delete made. The offer is for the last delete pressed (one task, or one Clear done): an earlier
+ * delete whose answer comes later neither replaces it nor joins it, and stays made. Nothing runs
+ * once the offer is gone.
  */
 export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
   const state = reactive({ offer: null as Offer | null });
@@ -39,10 +41,15 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
     if (state.offer && !paused) timer = setTimeout(() => (state.offer = null), windowMs);
   };
 
-  /** Runs `remove` on `tasks`, then offers Undo for those the server no longer has. */
+  // Counts the deletes pressed: the offer is for the last one, whichever answer comes last.
+  let pressed = 0;
+
+  /** Runs `remove` on `tasks`, then offers Undo for those the server no longer has, unless a later delete was pressed meanwhile. */
   async function deleting(tasks: readonly Task[], remove: () => Promise<unknown>) {
+    const turn = ++pressed;
     const snapshot = tasks.filter((t) => t.id > 0).map((t) => ({ ...t }));
     await remove();
+    if (turn !== pressed) return;
     const deleted = snapshot.filter((t) => !store.state.tasks.some((x) => x.id === t.id));
     if (!deleted.length) return;
     state.offer = {
