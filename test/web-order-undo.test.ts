@@ -183,6 +183,31 @@ describe.each(hosts)('order and undo, %s', (_name, start) => {
     }
   }, 120_000);
 
+  it("Undo brings back the database's task, a change made elsewhere before the delete included; the next edit works", async () => {
+    await fresh(['Walk the dog']);
+    const [t] = await ordered();
+    // Changed elsewhere after this page read it: the page's copy is stale.
+    await api('PATCH', `/tasks/${t!.id}`, { task: 'Walk the dog at six' });
+    await row('Walk the dog').getByRole('button', { name: 'Delete' }).click();
+    // The delete met the change (412): the person deletes it anyway.
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Keep mine' }).click();
+    const undo = page.getByRole('button', { name: 'Undo' });
+    await undo.waitFor({ timeout: 30_000 });
+    expect(await orderedTexts()).toEqual([]);
+    const writes = recordWrites(page);
+    const sent: unknown[] = [];
+    page.on('request', (r) => void (r.url().endsWith('/api/tasks/restore') && sent.push(r.postDataJSON())));
+    await undo.click();
+    await expect.poll(() => items()).toEqual(['Walk the dog at six']);
+    expect(sent).toEqual([{ tasks: [{ id: t!.id }] }]);
+    expect((await ordered()).map(({ task, version }) => [task, version])).toEqual([['Walk the dog at six', 3]]);
+    // A further edit from this page builds on the restored version: no conflict, written.
+    await row('Walk the dog at six').getByRole('checkbox').check();
+    await expect.poll(async () => (await ordered()).map(({ done, version }) => [done, version])).toEqual([[true, 4]]);
+    expect(await page.getByRole('alertdialog').count()).toBe(0);
+    expect(writes).toEqual(['POST /api/tasks/restore', `PATCH /api/tasks/${t!.id}`]);
+  }, 120_000);
+
   it('after the window, or with the page closed before it ends, the delete stands', async () => {
     await fresh(['Keep me', 'Delete me']);
     await row('Delete me').getByRole('button', { name: 'Delete' }).click();
