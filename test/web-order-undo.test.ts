@@ -137,7 +137,10 @@ describe.each(hosts)('order and undo, %s', (_name, start) => {
     await expect.poll(() => items()).toEqual(['Three', 'Two', 'One']);
     await expect.poll(orderedTexts).toEqual(['Three', 'Two', 'One']);
     expect(await page.locator('#move-hint').innerText()).toBe('Drag a task to move it, or press Alt+↑ or Alt+↓ on it.');
+    // The page asks for its own order; the API's default stays id order.
+    const list = page.waitForRequest((r) => r.method() === 'GET' && new URL(r.url()).pathname === '/api/tasks');
     await page.reload();
+    expect(new URL((await list).url()).search).toBe('?order=position');
     await expect.poll(() => items(), { timeout: 30_000 }).toEqual(['Three', 'Two', 'One']);
     expect(await seriousAxeViolations(page)).toEqual([]);
   }, 120_000);

@@ -31,7 +31,16 @@ export function fakeApi(initial: string[] = []) {
   function handle(method: string, path: string, body: any, headers: Headers): { status: number; body: unknown } {
     const o = override?.(method, path, body, headers);
     if (o) return o;
+    const m0 = /^\/api\/tasks\/(\d+)$/.exec(path);
     if (method === 'GET' && path === '/api/tasks') return { status: 200, body: { success: true, tasks, nextCursor: null } };
+    if (method === 'GET' && path === '/api/tasks?order=position') {
+      const ordered = [...tasks].sort((a, b) => (a.position! < b.position! ? -1 : a.position! > b.position! ? 1 : a.id - b.id));
+      return { status: 200, body: { success: true, tasks: ordered, nextCursor: null } };
+    }
+    if (method === 'GET' && m0) {
+      const t = tasks.find((x) => x.id === Number(m0[1]));
+      return t ? { status: 200, body: { success: true, task: t } } : { status: 404, body: { success: false, message: 'Task not found', code: 'not_found' } };
+    }
     if (method === 'GET' && path === '/api/info') return { status: 200, body: { version: '1.0.0', revision: 'tasks-api-00007', driver: 'pglite' } };
     if (method === 'POST' && path === '/api/tasks') {
       const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now, position: integerPosition(nextPosition++), version: 1 };

@@ -175,7 +175,7 @@ describe('a restored task in another tab', () => {
     await there.load();
     expect(there.state.tasks.map((t) => t.task)).toEqual(['Two']);
     // A list read before the delete (the task at the version it went with): it stays gone.
-    api.intercept((method, path) => (method === 'GET' && path === '/api/tasks' ? { status: 200, body: { success: true, tasks: stale, nextCursor: null } } : undefined));
+    api.intercept((method, path) => (method === 'GET' && path === '/api/tasks?order=position' ? { status: 200, body: { success: true, tasks: stale, nextCursor: null } } : undefined));
     await there.load();
     expect(there.state.tasks.map((t) => t.task)).toEqual(['Two']);
     api.intercept(undefined);

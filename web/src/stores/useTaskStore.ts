@@ -53,6 +53,29 @@ export const MAX_IDS_PER_TOGGLE = 1000;
 export const MAX_IDS_PER_RESTORE = 1000;
 
 /**
+ * The list the page asks for: in the person's order (`?order=position`, whose cursor is
+ * `<position>.<id>`), a page at a time; the API's default stays id order for other clients.
+ */
+const LIST = '/tasks?order=position';
+/** A place in position order: a task's position and id (a list cursor, parsed). */
+type Cursor = [position: string, id: number];
+const parseCursor = (cursor: string): Cursor | null => {
+  const dot = cursor.lastIndexOf('.');
+  return dot < 0 ? null : [cursor.slice(0, dot), Number(cursor.slice(dot + 1))];
+};
+/** Whether `a` comes after `b` in position order (byPlace's order). */
+const later = (a: Cursor, b: Cursor) => (a[0] !== b[0] ? a[0] > b[0] : a[1] > b[1]);
+/** Whether list cursor `a` is further on than `b`. */
+const beyond = (a: string, b: string) => {
+  const [x, y] = [parseCursor(a), parseCursor(b)];
+  return x !== null && y !== null && later(x, y);
+};
+/** Whether `at` is in a page that starts after `after` (null: the start) and ends at `upTo` (null: an empty page). */
+const inPage = (at: Cursor, after: Cursor | null, upTo: Cursor | null) => upTo !== null && (after === null || later(at, after)) && !later(at, upTo);
+/** At most this many tasks missing from one page are asked about; the rest wait for the next load. */
+const MAX_VERIFIED = 100;
+
+/**
  * One change the person made: its identity is its Idempotency-Key (kept by Retry), its place in the
  * person's sequence for that task is its place in `writes`.
  */
@@ -239,10 +262,12 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   }
 
   /**
-   * Merges a page of the list, asked for when `clock` was `since`, covering ids in (from, to]: the
-   * answer wins over what was learned before the question, an id missing from it is gone.
+   * Merges a page of the list, asked for when `clock` was `since`: the answer wins over what was
+   * learned before the question. `whole`: the page is the whole list, so an id missing from it is
+   * gone. A page of a longer list is in position order, where a task can move from one page to
+   * another: one missing from its range is asked about (`verify`) rather than taken for deleted.
    */
-  function merge(tasks: readonly Task[], since: number, from: number, to: number) {
+  function merge(tasks: readonly Task[], since: number, whole: boolean, after: Cursor | null = null) {
     const seen = new Set<number>();
     let unsure = false;
     for (const task of tasks) {
@@ -255,19 +280,44 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       // Without versions an answer learned after the question may be older or newer than the list.
       else if (!versioned && (e.task.task !== task.task || e.task.done !== task.done)) unsure = true;
     }
-    // Ids are handed out in increasing order: a list that holds a later id was read after this one
-    // was made, so an id below it that is missing was deleted.
-    const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
-    listed.set(from, { to, highest, ids: seen });
-    for (const [id, e] of known) {
-      if (id <= from || id > to || seen.has(id)) continue;
-      if (e.stamp <= since || (id < highest && !((restoredAt.get(id) ?? 0) > since))) forget(id, false);
-      // Learned after the question: the task may have been made after the list was read.
-      else unsure = true;
+    if (whole) {
+      // Ids are handed out in increasing order: a list that holds a later id was read after this one
+      // was made, so an id below it that is missing was deleted.
+      const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
+      listed.set(0, { to: Infinity, highest, ids: seen });
+      for (const [id, e] of known) {
+        if (seen.has(id)) continue;
+        if (e.stamp <= since || (id < highest && !((restoredAt.get(id) ?? 0) > since))) forget(id, false);
+        // Learned after the question: the task may have been made after the list was read.
+        else unsure = true;
+      }
+    } else {
+      const last = tasks[tasks.length - 1];
+      const upTo: Cursor | null = last?.position === undefined ? null : [last.position, last.id];
+      const missing = [...known]
+        .filter(([id, e]) => !seen.has(id) && e.stamp <= since && e.task.position !== undefined && inPage([e.task.position, id], after, upTo))
+        .map(([id]) => id);
+      void verify(missing.slice(0, MAX_VERIFIED));
     }
     // A list asked for now is later than every answer learned so far, so one more settles it.
     if (unsure && loading) loadAgain = true;
     else if (unsure) void load();
+  }
+
+  /** Asks for each task a page left out of its range: learned as it is now, or gone (404). */
+  async function verify(ids: readonly number[]) {
+    await Promise.all(
+      ids.map(async (id) => {
+        const since = clock;
+        try {
+          const reply = await api.request<{ task: Task }>('GET', `/tasks/${id}`);
+          if ((known.get(id)?.stamp ?? Infinity) <= since) learn(reply.task);
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 404 && (known.get(id)?.stamp ?? Infinity) <= since) forget(id, false);
+        }
+      }),
+    );
+    render();
   }
 
   function fail(what: string, err: unknown, retry?: () => void, feature?: 'edit' | 'delete') {
@@ -306,8 +356,6 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   /** Resolves when the adds in flight now have answered: a list may already hold their tasks. */
   const addsAnswered = () => Promise.all(writes.filter((w) => w.kind === 'add').map((w) => w.settled));
 
-  const lastId = (tasks: readonly Task[], nextCursor: unknown) =>
-    nextCursor == null ? Infinity : tasks.reduce((max, t) => Math.max(max, t.id), 0);
 
   async function fetchList() {
     const refreshing = state.status === 'ready';
@@ -317,12 +365,12 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     }
     const since = clock;
     try {
-      const reply = await api.request<ListReply>('GET', '/tasks');
+      const reply = await api.request<ListReply>('GET', LIST);
       await addsAnswered();
-      merge(reply.tasks, since, 0, lastId(reply.tasks, reply.nextCursor));
+      merge(reply.tasks, since, reply.nextCursor == null);
       const next = reply.nextCursor == null ? null : String(reply.nextCursor);
       // A refresh keeps a cursor further on that Load more already reached.
-      if (!(refreshing && next !== null && state.nextCursor !== null && Number(state.nextCursor) > Number(next))) state.nextCursor = next;
+      if (!(refreshing && next !== null && state.nextCursor !== null && beyond(state.nextCursor, next))) state.nextCursor = next;
       state.status = 'ready';
       render();
     } catch (err) {
@@ -338,9 +386,9 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     state.loadingMore = true;
     const since = clock;
     try {
-      const reply = await api.request<ListReply>('GET', `/tasks?cursor=${encodeURIComponent(cursor)}`);
+      const reply = await api.request<ListReply>('GET', `${LIST}&cursor=${encodeURIComponent(cursor)}`);
       await addsAnswered();
-      merge(reply.tasks, since, Number(cursor), lastId(reply.tasks, reply.nextCursor));
+      merge(reply.tasks, since, false, parseCursor(cursor));
       state.nextCursor = reply.nextCursor == null ? null : String(reply.nextCursor);
       render();
     } catch (err) {
