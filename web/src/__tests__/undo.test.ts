@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushPromises } from '@vue/test-utils';
 import { fakeApi, mountApp, texts } from './harness';
-import { RESTORE_BATCH_BYTES, split, UNDO_WINDOW_MS } from '../stores/undo';
-import { createTaskStore, MAX_IDS_PER_RESTORE } from '../stores/useTaskStore';
+import { IDS_PER_RESTORE, split, UNDO_WINDOW_MS } from '../stores/undo';
+import { BODY_LIMIT_BYTES } from '../../../functions/api/routes/api';
+import { createTaskStore } from '../stores/useTaskStore';
 import { MAX_RESTORE_IDS } from '../../../functions/api/schemas';
 import { createApiClient } from '../api/client';
 import { defaultConfig } from '../config';
@@ -88,17 +89,19 @@ describe('undo', () => {
     expect(api.tasks.map((t) => t.task)).toEqual(['Two']);
   });
 
-  it('splits a large restore into bodies under the API limit, of at most 1000 ids', () => {
+  it('splits a large restore into bodies under the API limits: ids per request and bytes', () => {
     for (const ids of [Array.from({ length: 2500 }, (_, i) => i + 1), Array.from({ length: 1500 }, (_, i) => 2 ** 52 + i)]) {
       const batches = split(ids);
       expect(batches.length).toBeGreaterThan(1);
       expect(batches.flat()).toEqual(ids);
       for (const b of batches) {
-        expect(b.length).toBeLessThanOrEqual(MAX_IDS_PER_RESTORE);
-        expect(JSON.stringify({ tasks: b.map((id) => ({ id })) }).length).toBeLessThanOrEqual(RESTORE_BATCH_BYTES + 20);
+        expect(b.length).toBeLessThanOrEqual(MAX_RESTORE_IDS);
+        expect(JSON.stringify({ tasks: b.map((id) => ({ id })) }).length).toBeLessThanOrEqual(BODY_LIMIT_BYTES);
       }
     }
-    expect(MAX_IDS_PER_RESTORE).toBe(MAX_RESTORE_IDS);
+    expect(split(Array.from({ length: 2 * IDS_PER_RESTORE + 1 }, (_, i) => i + 1)).map((b) => b.length)).toEqual([IDS_PER_RESTORE, IDS_PER_RESTORE, 1]);
+    // The largest ids there are, a full batch: still under the body limit.
+    expect(JSON.stringify({ tasks: Array.from({ length: IDS_PER_RESTORE }, () => ({ id: 2 ** 53 - 1 })) }).length).toBeLessThan(BODY_LIMIT_BYTES);
   });
 
   it("sends ids only and shows the API's answer: a change made elsewhere before the delete comes back", async () => {
@@ -158,7 +161,7 @@ describe('undo', () => {
     await button(wrapper, 'Undo')!.trigger('click');
     await flushPromises();
     expect(texts(wrapper)).toEqual(['Two']);
-    expect(wrapper.get('.notice').text()).toContain('Couldn’t bring back 1 task: already restored elsewhere, or deleted too long ago.');
+    expect(wrapper.get('.notice').text()).toContain('1 not restored: undone elsewhere, or too old.');
   });
 });
 

@@ -1,15 +1,16 @@
 import { reactive } from 'vue';
 import { newIdempotencyKey } from '../api/client';
-import { MAX_IDS_PER_RESTORE, type Task, type TaskStore } from './useTaskStore';
+import type { Task, TaskStore } from './useTaskStore';
 
 /** How long Undo is offered after a delete or Clear done; paused while the person is on the offer. */
 export const UNDO_WINDOW_MS = 8000;
 
 /**
- * The most bytes of ids one restore request carries: under the API's 16 KiB body limit
- * (functions/api/routes/api.ts BODY_LIMIT_BYTES) with room for the envelope. More go in several.
+ * The most ids one restore request names: under the API's MAX_RESTORE_IDS (1000, schemas.ts), and
+ * at 24 bytes for the longest `{"id":N},` 12 KB, under its 16 KiB body limit
+ * (functions/api/routes/api.ts BODY_LIMIT_BYTES). More go in several.
  */
-export const RESTORE_BATCH_BYTES = 15 * 1024;
+export const IDS_PER_RESTORE = 500;
 
 interface Offer {
   text: string;
@@ -67,7 +68,7 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
       for (const [i, batch] of batches.entries()) back += (await store.restore(batch, batches.length === 1 ? offer.key : `${offer.key}-${i}`)).length;
       const missing = offer.tasks.length - back;
       // The API keeps a delete 24 h, and restores it once: the rest was put back elsewhere, or is too old.
-      if (missing > 0) store.state.notice = { text: `Couldn’t bring back ${missing === 1 ? '1 task' : `${missing} tasks`}: already restored elsewhere, or deleted too long ago.` };
+      if (missing > 0) store.state.notice = { text: `${missing} not restored: undone elsewhere, or too old.` };
     } catch (err) {
       // Retry sends the same keys: the batches that did land are answered from the API's record.
       store.state.notice = { text: `Couldn’t undo: ${err instanceof Error ? err.message : String(err)}`, retry: () => void send(offer) };
@@ -105,22 +106,10 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
 
 export type Undo = ReturnType<typeof createUndo>;
 
-/** The ids of each restore body: at most MAX_IDS_PER_RESTORE, and under RESTORE_BATCH_BYTES as JSON. */
+/** The ids of each restore body: IDS_PER_RESTORE at most. */
 export function split(ids: readonly number[]): number[][] {
   const batches: number[][] = [];
-  let batch: number[] = [];
-  let size = 0;
-  for (const id of ids) {
-    const bytes = `{"id":${id}},`.length;
-    if (batch.length && (size + bytes > RESTORE_BATCH_BYTES || batch.length >= MAX_IDS_PER_RESTORE)) {
-      batches.push(batch);
-      batch = [];
-      size = 0;
-    }
-    batch.push(id);
-    size += bytes;
-  }
-  if (batch.length) batches.push(batch);
+  for (let i = 0; i < ids.length; i += IDS_PER_RESTORE) batches.push(ids.slice(i, i + IDS_PER_RESTORE));
   return batches;
 }
 

@@ -3,7 +3,7 @@ import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client';
 import type { RuntimeConfig } from '../config';
 import type { Task as ApiTask, TaskChangedBody, TaskListBody, TasksChangedBody } from '../../../functions/api/schemas';
 import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from '../../../functions/api/task-text';
-import { byPlace } from './taskOrder';
+import { byPlace, type Place } from './taskOrder';
 
 /**
  * A task as the API sends it. `version` (an integer from 1, one more per change; the task's ETag) is
@@ -49,29 +49,18 @@ type TasksReply = Omit<TasksChangedBody, 'tasks'> & { tasks: Task[] };
 
 /** The most ids one toggle-all request names: the API's MAX_BULK_IDS (schemas.ts); more go in several. */
 export const MAX_IDS_PER_TOGGLE = 1000;
-/** The most ids one restore request names: the API's MAX_RESTORE_IDS (schemas.ts); more go in several. */
-export const MAX_IDS_PER_RESTORE = 1000;
 
 /**
  * The list the page asks for: in the person's order (`?order=position`, whose cursor is
  * `<position>.<id>`), a page at a time; the API's default stays id order for other clients.
  */
 const LIST = '/tasks?order=position';
-/** A place in position order: a task's position and id (a list cursor, parsed). */
-type Cursor = [position: string, id: number];
-const parseCursor = (cursor: string): Cursor | null => {
+/** A list cursor (`<position>.<id>`) as the place it stands for, compared as byPlace compares tasks. */
+const place = (cursor: string): Place => {
   const dot = cursor.lastIndexOf('.');
-  return dot < 0 ? null : [cursor.slice(0, dot), Number(cursor.slice(dot + 1))];
+  return { position: cursor.slice(0, dot), id: +cursor.slice(dot + 1) };
 };
-/** Whether `a` comes after `b` in position order (byPlace's order). */
-const later = (a: Cursor, b: Cursor) => (a[0] !== b[0] ? a[0] > b[0] : a[1] > b[1]);
-/** Whether list cursor `a` is further on than `b`. */
-const beyond = (a: string, b: string) => {
-  const [x, y] = [parseCursor(a), parseCursor(b)];
-  return x !== null && y !== null && later(x, y);
-};
-/** Whether `at` is in a page that starts after `after` (null: the start) and ends at `upTo` (null: an empty page). */
-const inPage = (at: Cursor, after: Cursor | null, upTo: Cursor | null) => upTo !== null && (after === null || later(at, after)) && !later(at, upTo);
+const later = (a: Place, b: Place) => byPlace(a, b) > 0;
 /** At most this many tasks missing from one page are asked about; the rest wait for the next load. */
 const MAX_VERIFIED = 100;
 
@@ -267,7 +256,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
    * gone. A page of a longer list is in position order, where a task can move from one page to
    * another: one missing from its range is asked about (`verify`) rather than taken for deleted.
    */
-  function merge(tasks: readonly Task[], since: number, whole: boolean, after: Cursor | null = null) {
+  function merge(tasks: readonly Task[], since: number, whole: boolean, after?: Place) {
     const seen = new Set<number>();
     let unsure = false;
     for (const task of tasks) {
@@ -292,10 +281,10 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
         else unsure = true;
       }
     } else {
+      // The page's range: after `after` (from the start without), up to its last task.
       const last = tasks[tasks.length - 1];
-      const upTo: Cursor | null = last?.position === undefined ? null : [last.position, last.id];
       const missing = [...known]
-        .filter(([id, e]) => !seen.has(id) && e.stamp <= since && e.task.position !== undefined && inPage([e.task.position, id], after, upTo))
+        .filter(([id, e]) => !seen.has(id) && e.stamp <= since && last && !(after && !later(e.task, after)) && !later(e.task, last))
         .map(([id]) => id);
       void verify(missing.slice(0, MAX_VERIFIED));
     }
@@ -370,7 +359,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       merge(reply.tasks, since, reply.nextCursor == null);
       const next = reply.nextCursor == null ? null : String(reply.nextCursor);
       // A refresh keeps a cursor further on that Load more already reached.
-      if (!(refreshing && next !== null && state.nextCursor !== null && beyond(state.nextCursor, next))) state.nextCursor = next;
+      if (!(refreshing && next !== null && state.nextCursor !== null && later(place(state.nextCursor), place(next)))) state.nextCursor = next;
       state.status = 'ready';
       render();
     } catch (err) {
@@ -388,7 +377,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     try {
       const reply = await api.request<ListReply>('GET', `${LIST}&cursor=${encodeURIComponent(cursor)}`);
       await addsAnswered();
-      merge(reply.tasks, since, false, parseCursor(cursor));
+      merge(reply.tasks, since, false, place(cursor));
       state.nextCursor = reply.nextCursor == null ? null : String(reply.nextCursor);
       render();
     } catch (err) {
@@ -668,7 +657,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
 
   /**
    * Undo of a delete (POST /api/tasks/restore, undo.ts): the tasks with these `ids` (at most
-   * MAX_IDS_PER_RESTORE), under one Idempotency-Key, so a repeat restores once. The API puts back
+   * undo.ts's IDS_PER_RESTORE), under one Idempotency-Key, so a repeat restores once. The API puts back
    * what the database recorded at the delete (a change made elsewhere before it included), one
    * version past it; that answer is what the store learns, never the page's own copy. Answers the
    * tasks put back (an id the API no longer had a record of is left out); throws an ApiError when refused.
