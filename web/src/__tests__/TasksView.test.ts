@@ -134,7 +134,8 @@ describe('long lists', () => {
       if (method !== 'GET') return undefined;
       const all = byPosition();
       if (path === '/api/tasks?order=position') return page(all.slice(0, 2), `${all[1]!.position}.${all[1]!.id}`);
-      if (path === '/api/tasks?order=position&cursor=a1.2') return page(all.slice(2), null);
+      const cursor = /&cursor=(.+)\.(\d+)$/.exec(path);
+      if (cursor) return page(all.filter((t) => t.position! > cursor[1]! || (t.position === cursor[1] && t.id > Number(cursor[2]))), null);
       return undefined;
     });
     const { wrapper, store } = await mountApp(api);
@@ -149,5 +150,10 @@ describe('long lists', () => {
     expect(texts(wrapper)).toEqual(['Three', 'Four', 'Two']);
     expect(api.calls.filter((c) => /^GET \/api\/tasks\/\d+$/.test(c)).sort()).toEqual(['GET /api/tasks/1', 'GET /api/tasks/2']);
     expect(wrapper.find('.notice').exists()).toBe(false);
+    // The last page reaches to the end: a task past its last one that is missing is asked about too.
+    api.tasks.splice(api.tasks.findIndex((t) => t.task === 'Two'), 1);
+    await wrapper.findAll('button').find((b) => b.text() === 'Load more')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Three', 'Four']);
   });
 });

@@ -254,9 +254,10 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
    * Merges a page of the list, asked for when `clock` was `since`: the answer wins over what was
    * learned before the question. `whole`: the page is the whole list, so an id missing from it is
    * gone. A page of a longer list is in position order, where a task can move from one page to
-   * another: one missing from its range is asked about (`verify`) rather than taken for deleted.
+   * another: one missing from its range (after `after`, up to its last task or, for the `end`, on)
+   * is asked about (`verify`) rather than taken for deleted.
    */
-  function merge(tasks: readonly Task[], since: number, whole: boolean, after?: Place) {
+  function merge(tasks: readonly Task[], since: number, whole: boolean, after?: Place, end = false) {
     const seen = new Set<number>();
     let unsure = false;
     for (const task of tasks) {
@@ -281,10 +282,9 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
         else unsure = true;
       }
     } else {
-      // The page's range: after `after` (from the start without), up to its last task.
       const last = tasks[tasks.length - 1];
       const missing = [...known]
-        .filter(([id, e]) => !seen.has(id) && e.stamp <= since && last && !(after && !later(e.task, after)) && !later(e.task, last))
+        .filter(([id, e]) => !seen.has(id) && e.stamp <= since && (end || (last && !later(e.task, last))) && !(after && !later(e.task, after)))
         .map(([id]) => id);
       void verify(missing.slice(0, MAX_VERIFIED));
     }
@@ -345,7 +345,6 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   /** Resolves when the adds in flight now have answered: a list may already hold their tasks. */
   const addsAnswered = () => Promise.all(writes.filter((w) => w.kind === 'add').map((w) => w.settled));
 
-
   async function fetchList() {
     const refreshing = state.status === 'ready';
     if (!refreshing) {
@@ -377,7 +376,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     try {
       const reply = await api.request<ListReply>('GET', `${LIST}&cursor=${encodeURIComponent(cursor)}`);
       await addsAnswered();
-      merge(reply.tasks, since, false, place(cursor));
+      merge(reply.tasks, since, false, place(cursor), reply.nextCursor == null);
       state.nextCursor = reply.nextCursor == null ? null : String(reply.nextCursor);
       render();
     } catch (err) {
