@@ -413,6 +413,10 @@ describe('PGlite to PostgreSQL and back', () => {
       expect(await (await fetch(`${back.url}/api/tasks`)).text()).toBe(original);
       // The id sequence came along: a new task does not reuse the deleted id 3 or any other.
       expect((await (await post(back, randomUUID(), 'next')).json()).task.id).toBe(5);
+      // The record of the delete came along too (deleted_tasks): Undo still brings task 3 back, once.
+      const undo = () => fetch(`${back.url}/api/tasks/restore`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tasks":[{"id":3}]}' });
+      expect((await (await undo()).json()).tasks.map((t: { id: number; task: string }) => [t.id, t.task])).toEqual([[3, 'emoji 🧪 and עברית']]);
+      expect((await (await undo()).json()).tasks).toEqual([]);
       await back.stop();
 
       // Both directions gave the same bytes: the two backups' table checksums are equal.

@@ -137,7 +137,10 @@ describe.each(hosts)('order and undo, %s', (_name, start) => {
     await expect.poll(() => items()).toEqual(['Three', 'Two', 'One']);
     await expect.poll(orderedTexts).toEqual(['Three', 'Two', 'One']);
     expect(await page.locator('#move-hint').innerText()).toBe('Drag a task to move it, or press Alt+↑ or Alt+↓ on it.');
+    // The page asks for its own order; the API's default stays id order.
+    const list = page.waitForRequest((r) => r.method() === 'GET' && new URL(r.url()).pathname === '/api/tasks');
     await page.reload();
+    expect(new URL((await list).url()).search).toBe('?order=position');
     await expect.poll(() => items(), { timeout: 30_000 }).toEqual(['Three', 'Two', 'One']);
     expect(await seriousAxeViolations(page)).toEqual([]);
   }, 120_000);
@@ -181,6 +184,31 @@ describe.each(hosts)('order and undo, %s', (_name, start) => {
     } finally {
       await other.close();
     }
+  }, 120_000);
+
+  it("Undo brings back the database's task, a change made elsewhere before the delete included; the next edit works", async () => {
+    await fresh(['Walk the dog']);
+    const [t] = await ordered();
+    // Changed elsewhere after this page read it: the page's copy is stale.
+    await api('PATCH', `/tasks/${t!.id}`, { task: 'Walk the dog at six' });
+    await row('Walk the dog').getByRole('button', { name: 'Delete' }).click();
+    // The delete met the change (412): the person deletes it anyway.
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Keep mine' }).click();
+    const undo = page.getByRole('button', { name: 'Undo' });
+    await undo.waitFor({ timeout: 30_000 });
+    expect(await orderedTexts()).toEqual([]);
+    const writes = recordWrites(page);
+    const sent: unknown[] = [];
+    page.on('request', (r) => void (r.url().endsWith('/api/tasks/restore') && sent.push(r.postDataJSON())));
+    await undo.click();
+    await expect.poll(() => items()).toEqual(['Walk the dog at six']);
+    expect(sent).toEqual([{ tasks: [{ id: t!.id }] }]);
+    expect((await ordered()).map(({ task, version }) => [task, version])).toEqual([['Walk the dog at six', 3]]);
+    // A further edit from this page builds on the restored version: no conflict, written.
+    await row('Walk the dog at six').getByRole('checkbox').check();
+    await expect.poll(async () => (await ordered()).map(({ done, version }) => [done, version])).toEqual([[true, 4]]);
+    expect(await page.getByRole('alertdialog').count()).toBe(0);
+    expect(writes).toEqual(['POST /api/tasks/restore', `PATCH /api/tasks/${t!.id}`]);
   }, 120_000);
 
   it('after the window, or with the page closed before it ends, the delete stands', async () => {

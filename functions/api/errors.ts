@@ -110,6 +110,12 @@ export function onError(log: Logger): ErrorHandler {
       log.error(details, 'the task id sequence is exhausted');
       return fail(c, 507, 'ids_exhausted', 'No new task ids are left on this server; nothing was changed');
     }
+    if ((err as { code?: unknown; constraint?: unknown }).code === '23514' && (err as { constraint?: unknown }).constraint === 'main_table_position_valid') {
+      // check_violation of migration 014: the database refused a position key. The API checks the
+      // keys it is sent first, so this is a create after a task at the very end of the key space.
+      log.warn(details, 'the database refused a position key');
+      return fail(c, 400, 'validation_error', 'No valid position is left after the last task: move it up, then try again; nothing was changed');
+    }
     if (isSchemaMissing(err)) {
       log.error(details, 'the database has no schema');
       return fail(c, 503, 'schema_not_ready', 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)', { 'Retry-After': '10' });

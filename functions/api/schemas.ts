@@ -148,7 +148,7 @@ export function parseCursor(order: 'id' | 'position', cursor: string): number | 
   return order === 'id' ? id : { position: m[1]!, id };
 }
 
-/** A position as a client sends it (PATCH, restore): task-position.ts's rule. */
+/** A position as a client sends it (PATCH): task-position.ts's rule. */
 const position = z
   .string({ error: 'position must be a string' })
   .superRefine((p, ctx) => {
@@ -193,31 +193,28 @@ export const SetDoneBody = z
 
 const ID_MESSAGE = `id must be a task id (an integer from 1 to ${MAX_ID})`;
 
-/** One deleted task as Undo sends it back: as the page last had it. */
-const RestoredTaskSchema = z.object({
-  id: z.number({ error: ID_MESSAGE }).int({ error: ID_MESSAGE }).min(1, { error: ID_MESSAGE }).max(MAX_ID, { error: ID_MESSAGE }),
-  task: taskText,
-  done: z.boolean({ error: (i) => (i.input === undefined ? 'done is required' : 'done must be true or false') }),
-  position: z.string({ error: (i) => (i.input === undefined ? 'position is required' : 'position must be a string') }).pipe(position),
-  version: z
-    .number({ error: 'version must be an integer from 1' })
-    .int({ error: 'version must be an integer from 1' })
-    .min(1, { error: 'version must be an integer from 1' })
-    .max(2 ** 31 - 2, { error: 'version must be an integer from 1' })
-    .openapi({ description: 'The version it had when deleted; the restored task has the next one' }),
-});
+/** The most tasks one Undo may put back (POST /api/tasks/restore): as many as toggle all names. */
+export const MAX_RESTORE_IDS = MAX_BULK_IDS;
+
+/** One deleted task as Undo names it: its id only (the database recorded the rest, migration 013). */
+const RestoredTaskSchema = z.object(
+  { id: z.number({ error: ID_MESSAGE }).int({ error: ID_MESSAGE }).min(1, { error: ID_MESSAGE }).max(MAX_ID, { error: ID_MESSAGE }) },
+  { error: 'tasks must be objects with an id' },
+);
 export type RestoredTask = z.infer<typeof RestoredTaskSchema>;
 
 /**
- * Undo (POST /api/tasks/restore): deleted tasks, at least one, each id once. The body limit
- * (16 KiB, routes/api.ts) bounds how many: about 280 at the shortest, fewer with longer text.
+ * Undo (POST /api/tasks/restore): the ids of deleted tasks, 1 to MAX_RESTORE_IDS, each once. Other
+ * fields of a task are ignored: what comes back is what the database recorded at the delete.
  */
 export const RestoreBody = z
   .object({
     tasks: z
       .array(RestoredTaskSchema, { error: (i) => (i.input === undefined ? 'tasks is required' : 'tasks must be an array of tasks') })
       .min(1, { error: 'tasks must hold at least one task' })
-      .refine((tasks) => new Set(tasks.map((t) => t.id)).size === tasks.length, { message: 'tasks must name each id once' }),
+      .max(MAX_RESTORE_IDS, { error: `tasks must hold at most ${MAX_RESTORE_IDS} tasks` })
+      .refine((tasks) => new Set(tasks.map((t) => t.id)).size === tasks.length, { message: 'tasks must name each id once' })
+      .openapi({ example: [{ id: 1 }, { id: 2 }], description: `1 to ${MAX_RESTORE_IDS} deleted tasks by id, each once` }),
   })
   .openapi('TasksRestore');
 
@@ -240,7 +237,9 @@ export const TasksRestored = z
     success: z.literal(true),
     message: z.string(),
     tasks: z.array(Task).openapi({
-      description: 'The tasks put back, ascending id; an id that a task has now, or that was never handed out, is left out',
+      description:
+        'The tasks put back as the database recorded them at the delete, ascending id, each at its recorded version + 1 (so an old If-Match fails with 412); ' +
+        'an id with no delete recorded in the last 24 h (never deleted, deleted longer ago, already restored) is left out',
     }),
   })
   .openapi('TasksRestored');

@@ -30,6 +30,27 @@ describe('positionBetween', () => {
     );
   });
 
+  it('gives valid keys at the ends of the key space too: past the largest integer part, below the smallest', () => {
+    const largest = `z${'z'.repeat(26)}`;
+    const smallest = `A${'0'.repeat(26)}`;
+    const edges = [`${smallest}001`, `${smallest}V`, `A${'0'.repeat(25)}1`, 'Zz', 'a0', `z${'z'.repeat(25)}y`, largest, `${largest}V`, `${largest}zzz`];
+    fc.assert(
+      fc.property(fc.subarray(edges, { minLength: 1 }), insertions, (seed, places) => {
+        const keys = [...seed];
+        for (const place of places) {
+          const at = place % (keys.length + 1);
+          keys.splice(at, 0, positionBetween(keys[at - 1] ?? null, keys[at] ?? null));
+        }
+        for (let i = 0; i < keys.length; i++) {
+          expect(positionProblem(keys[i])).toBeNull();
+          if (i > 0) expect(below(keys[i - 1]!, keys[i]!)).toBe(true);
+        }
+      }),
+    );
+    expect(positionBetween(largest, null)).toBe(`${largest}V`);
+    expect(positionBetween(null, `A${'0'.repeat(25)}1`)).toBe(`${smallest}V`);
+  });
+
   it('between any two distinct keys there is another', () => {
     fc.assert(
       fc.property(insertions, fc.nat(), fc.nat(), (places, i, j) => {
@@ -109,6 +130,8 @@ describe('positionProblem', () => {
     ['a0 ', 'position is not a valid position key'],
     ['a0é', 'position is not a valid position key'],
     [`A${'0'.repeat(26)}`, 'position is not a valid position key'],
+    [`A${'0'.repeat(26)}V`, null],
+    [`{${'0'.repeat(27)}`, 'position is not a valid position key'],
     [`a0${'V'.repeat(MAX_POSITION_LENGTH)}`, `position must be at most ${MAX_POSITION_LENGTH} characters`],
     [3, 'position must be a string'],
     [null, 'position must be a string'],

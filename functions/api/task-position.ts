@@ -20,7 +20,10 @@ export const MAX_POSITION_LENGTH = 255;
 
 const ZERO = POSITION_DIGITS[0]!;
 const LAST = POSITION_DIGITS[POSITION_DIGITS.length - 1]!;
-/** The smallest integer part: it has no key before it. */
+/**
+ * The smallest integer part: not a key by itself (nothing could go before it), only with a
+ * fraction; a key before the smallest such key takes a smaller fraction.
+ */
 const SMALLEST_INTEGER = `A${ZERO.repeat(26)}`;
 
 /** The length of the integer part that starts with `head`, or 0 when `head` starts none. */
@@ -38,7 +41,7 @@ export function positionProblem(key: unknown): string | null {
   const length = integerLength(key[0]);
   if (length === 0 || key.length < length) return 'position is not a valid position key';
   for (const ch of key) if (!POSITION_DIGITS.includes(ch)) return 'position is not a valid position key';
-  if (key.startsWith(SMALLEST_INTEGER) || key.endsWith(ZERO) && key.length > length) return 'position is not a valid position key';
+  if (key === SMALLEST_INTEGER || key.endsWith(ZERO) && key.length > length) return 'position is not a valid position key';
   return null;
 }
 
@@ -122,7 +125,9 @@ export function positionBetween(before: string | null, after: string | null): st
     const [integer, fraction] = splitKey(after!);
     if (integer === SMALLEST_INTEGER) return integer + midpoint('', fraction);
     if (fraction) return integer;
-    return decrement(integer)!;
+    const lower = decrement(integer)!;
+    // The smallest integer part is no key by itself: below `after` it goes with a fraction.
+    return lower === SMALLEST_INTEGER ? lower + midpoint('', null) : lower;
   }
   const [integer, fraction] = splitKey(before);
   if (after === null) return increment(integer) ?? integer + midpoint(fraction, null);

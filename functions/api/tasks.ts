@@ -2,7 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Db, Queryable } from './db';
 import { retryingReads } from './db/read-retry';
 import type { QueryOptions } from './db/types';
-import type { RestoredTask, Task } from './schemas';
+import type { Task } from './schemas';
 
 // Timestamps are formatted by Postgres: no Date objects to build and serialise on list calls.
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
@@ -41,7 +41,7 @@ export class Params {
  * A write as one statement's common table expressions: they end with one named `answer (status,
  * body)` that has exactly one row when the write ran. The write runs only where `gate`, an SQL
  * condition, holds: `true` for a plain write, a keyed write's claim on its key (idempotency.ts).
- * It calls the write functions of migrations 007–012, so main_table is locked only when the write
+ * It calls the write functions of migrations 007–013, so main_table is locked only when the write
  * runs, not when the statement is parsed. The body is built by `row_to_json`, whose output is
  * JSON.stringify's for the same object (no spaces, keys in column order, the same string escapes),
  * so it is exactly what c.json would send.
@@ -101,12 +101,13 @@ export const taskWrites = {
                   COALESCE((SELECT array_to_json(array_agg(w ORDER BY w.id)) FROM w), '[]'::json) AS tasks) a WHERE ${gate})`,
 
   /**
-   * Undo of a delete: the tasks put back with their ids, text, done and position, one statement
-   * (migration 012's `task_restore`). Only ids handed out before and free now are restored; the
-   * answer is `{"success":true,"message":…,"tasks":[Task…]}` with the restored ones, ascending id.
+   * Undo of a delete: the tasks with these ids put back as the database recorded them when they
+   * were deleted, at the recorded version + 1, one statement (migration 013's `task_restore`). Ids
+   * without a record of the last 24 h are left out; the answer is
+   * `{"success":true,"message":…,"tasks":[Task…]}` with the restored ones, ascending id.
    */
-  restore: (tasks: readonly RestoredTask[], message: string): TaskWrite => (p, gate) =>
-    `wr AS MATERIALIZED (SELECT task_restore(${p.add(JSON.stringify(tasks))}::jsonb) AS r WHERE ${gate}),
+  restore: (ids: readonly number[], message: string): TaskWrite => (p, gate) =>
+    `wr AS MATERIALIZED (SELECT task_restore(${p.add(ids)}::bigint[]) AS r WHERE ${gate}),
      w AS (SELECT ${written('r')} FROM wr),
      answer AS (SELECT 200 AS status, row_to_json(a)::text AS body FROM (SELECT true AS success, ${p.add(message)}::text AS message,
                   COALESCE((SELECT array_to_json(array_agg(w ORDER BY w.id)) FROM w), '[]'::json) AS tasks) a WHERE ${gate})`,

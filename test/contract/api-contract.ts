@@ -540,6 +540,31 @@ export function describeApiContract(
         expect((await call('GET', `/api/tasks/${t.id}`)).json.task).toEqual(t);
       });
 
+      it('at the ends of the key space every key stays valid: creates after the largest, cursors, moves; no room left → 400', async () => {
+        const largest = `z${'z'.repeat(26)}`;
+        const [a, b] = [await add('first'), await add('second')];
+        expect((await call('PATCH', `/api/tasks/${a.id}`, { position: largest })).status).toBe(200);
+        // A new task after the largest integer part: the key after it, not "{000…".
+        const c = await add('after the largest');
+        expect(c.position).toBe(`${largest}V`);
+        const p1 = await byPosition('&limit=2');
+        expect([texts(p1.tasks), p1.nextCursor]).toEqual([['second', 'first'], `${largest}.${a.id}`]);
+        const p2 = await byPosition(`&limit=2&cursor=${p1.nextCursor}`);
+        expect([texts(p2.tasks), p2.nextCursor]).toEqual([['after the largest'], null]);
+        // Below the smallest keys a move still has a key: just above A000…0 with a fraction.
+        const lowest = `A${'0'.repeat(25)}1`;
+        expect((await call('PATCH', `/api/tasks/${b.id}`, { position: lowest })).status).toBe(200);
+        expect((await call('PATCH', `/api/tasks/${c.id}`, { position: `A${'0'.repeat(26)}V` })).status).toBe(200);
+        expect(texts((await byPosition()).tasks)).toEqual(['after the largest', 'second', 'first']);
+        // The largest key there is: nothing goes after it, so a create is refused and writes nothing.
+        expect((await call('PATCH', `/api/tasks/${a.id}`, { position: 'z'.repeat(255) })).status).toBe(200);
+        for (const headers of [{}, { 'idempotency-key': `"${randomUUID()}"` }] as HeaderLines[]) {
+          const refused = await call('POST', '/api/tasks', { task: 'no room' }, headers);
+          expect([refused.status, refused.json.code]).toEqual([400, 'validation_error']);
+        }
+        expect(texts((await byPosition()).tasks)).toEqual(['after the largest', 'second', 'first']);
+      });
+
       it('a keyed move replays its answer and writes once', async () => {
         const t = await add('move once');
         const key = { 'idempotency-key': `"${randomUUID()}"`, 'if-match': '"1"' };
@@ -552,36 +577,29 @@ export function describeApiContract(
     });
 
     describe('POST /api/tasks/restore (Undo of a delete)', () => {
-      const back = (t: { id: number; task: string; done: boolean; position: string; version: number }) => ({
-        id: t.id,
-        task: t.task,
-        done: t.done,
-        position: t.position,
-        version: t.version,
-      });
+      const restore = (ids: number[], headers: HeaderLines = {}) => call('POST', '/api/tasks/restore', { tasks: ids.map((id) => ({ id })) }, headers);
 
-      it('puts deleted tasks back with their ids, text, done and position; one key restores once', async () => {
+      it('puts deleted tasks back by id with their text, done and position; one key restores once', async () => {
         const [a, b, c] = [await add('one'), await add('two'), await add('three')];
         const doneB = (await call('PATCH', `/api/tasks/${b.id}`, { done: true, position: 'Zz' })).json.task;
         for (const t of [a, doneB]) expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
         const key = { 'idempotency-key': `"${randomUUID()}"` };
-        const body = { tasks: [back(doneB), back(a)] };
-        const r = await call('POST', '/api/tasks/restore', body, key);
+        const r = await restore([doneB.id, a.id], key);
         expect(r.status).toBe(200);
         expect(r.json).toEqual({
           success: true,
           message: 'Tasks restored successfully',
           tasks: [
-            { ...a, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), version: 2 },
-            { ...doneB, createdAt: expect.stringMatching(ISO), updatedAt: expect.stringMatching(ISO), version: 3 },
+            { ...a, updatedAt: expect.stringMatching(ISO), version: 2 },
+            { ...doneB, updatedAt: expect.stringMatching(ISO), version: 3 },
           ],
         });
         expect((await call('GET', '/api/tasks?order=position')).json.tasks.map((t: { task: string }) => t.task)).toEqual(['two', 'one', 'three']);
         // The same key again: the same answer, nothing written twice.
-        const again = await call('POST', '/api/tasks/restore', body, key);
+        const again = await restore([doneB.id, a.id], key);
         expect([again.status, again.text, again.headers.get('idempotent-replayed')]).toEqual([200, r.text, 'true']);
-        // Without a key, a task that exists is left out (never overwritten), as is an id never handed out.
-        const other = await call('POST', '/api/tasks/restore', { tasks: [{ ...back(c), task: 'overwritten?' }, { ...back(c), id: c.id + 1000 }] });
+        // Without a key: an id already restored, one never deleted, one never handed out are left out.
+        const other = await restore([a.id, c.id, c.id + 1000]);
         expect([other.status, other.json.tasks]).toEqual([200, []]);
         expect((await call('GET', `/api/tasks/${c.id}`)).json.task).toEqual(c);
         expect(await count()).toBe(3);
@@ -589,41 +607,63 @@ export function describeApiContract(
         expect((await add('four')).id).toBe(c.id + 1);
       });
 
-      it('bad input or too many tasks → 400/413, nothing written', async () => {
+      it("restores the database's task, not the client's copy: fields sent besides the id are ignored", async () => {
+        const t = await add('as first written');
+        const edited = (await call('PATCH', `/api/tasks/${t.id}`, { task: 'edited in another tab', done: true }, { 'if-match': '"1"' })).json.task;
+        expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
+        // A tab that still holds version 1 sends its stale copy back.
+        const r = await call('POST', '/api/tasks/restore', { tasks: [{ ...t, task: 'stale copy', version: 1 }] });
+        expect([r.status, r.json.tasks]).toEqual([200, [{ ...edited, updatedAt: expect.stringMatching(ISO), version: 3 }]]);
+        expect((await call('GET', `/api/tasks/${t.id}`)).json.task.task).toBe('edited in another tab');
+      });
+
+      it('the restored task is at a version it never had: an old If-Match fails with 412', async () => {
+        const t = await add('versions');
+        const v2 = (await call('PUT', `/api/tasks/${t.id}`, { task: 'versions 2' })).json.task;
+        expect((await call('DELETE', `/api/tasks/${t.id}`, undefined, { 'if-match': '"2"' })).status).toBe(200);
+        const back = (await restore([t.id])).json.tasks[0];
+        expect([back.task, back.version]).toEqual([v2.task, 3]);
+        for (const old of ['"1"', '"2"']) {
+          const stale = await call('PATCH', `/api/tasks/${t.id}`, { done: true }, { 'if-match': old });
+          expect([stale.status, stale.json.code, stale.headers.get('etag')]).toEqual([412, 'precondition_failed', '"3"']);
+          expect((await call('DELETE', `/api/tasks/${t.id}`, undefined, { 'if-match': old })).status).toBe(412);
+        }
+        expect((await call('PATCH', `/api/tasks/${t.id}`, { done: true }, { 'if-match': '"3"' })).json.task.version).toBe(4);
+        // Deleted and restored again: one more than the last version, again.
+        expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
+        expect((await restore([t.id])).json.tasks.map((x: { version: number }) => x.version)).toEqual([5]);
+      });
+
+      it('bad input or too many ids → 400/413, nothing written', async () => {
         const t = await add('gone');
         expect((await call('DELETE', `/api/tasks/${t.id}`)).status).toBe(200);
-        const ok = back(t);
+        const ok = { id: t.id };
         const ID = `id must be a task id (an integer from 1 to ${2 ** 53 - 1})`;
-        const tooMany = Array.from({ length: 1001 }, (_, i) => ({ ...ok, id: i + 1, task: 'x' }));
         for (const [body, message] of [
           [{}, 'tasks is required'],
           [{ tasks: ok }, 'tasks must be an array of tasks'],
           [{ tasks: [] }, 'tasks must hold at least one task'],
           [{ tasks: [ok, ok] }, 'tasks must name each id once'],
-          [{ tasks: [{ ...ok, id: 0 }] }, ID],
-          [{ tasks: [{ ...ok, id: 2 ** 53 }] }, ID],
-          [{ tasks: [{ ...ok, id: String(t.id) }] }, ID],
-          [{ tasks: [{ ...ok, task: ' ' }] }, 'task must not be empty'],
-          [{ tasks: [{ ...ok, task: undefined }] }, 'task is required'],
-          [{ tasks: [{ ...ok, done: undefined }] }, 'done is required'],
-          [{ tasks: [{ ...ok, done: 'no' }] }, 'done must be true or false'],
-          [{ tasks: [{ ...ok, position: undefined }] }, 'position is required'],
-          [{ tasks: [{ ...ok, position: 'a00' }] }, 'position is not a valid position key'],
-          [{ tasks: [{ ...ok, version: 0 }] }, 'version must be an integer from 1'],
-          [{ tasks: [{ ...ok, version: 2 ** 31 }] }, 'version must be an integer from 1'],
+          [{ tasks: [ok, { id: 0 }] }, ID],
+          [{ tasks: [{ id: 2 ** 53 }] }, ID],
+          [{ tasks: [{ id: 1.5 }] }, ID],
+          [{ tasks: [{ id: String(t.id) }] }, ID],
+          [{ tasks: [{}] }, ID],
+          [{ tasks: [t.id] }, 'tasks must be objects with an id'],
+          [{ tasks: [ok, ...Array.from({ length: 1000 }, (_, i) => ({ id: t.id + 1 + i }))] }, 'tasks must hold at most 1000 tasks'],
           [[ok], 'request body must be a JSON object'],
         ] as const) {
           const r = await call('POST', '/api/tasks/restore', body);
           expect([r.status, r.json], JSON.stringify(body).slice(0, 80)).toEqual([400, { success: false, message, code: 'validation_error' }]);
         }
-        // Too many: the body limit comes first (1001 of the shortest tasks, or 200 longer ones).
-        for (const tasks of [tooMany, Array.from({ length: 200 }, (_, i) => ({ ...ok, id: i + 1, task: 'x'.repeat(100) }))]) {
-          const huge = await call('POST', '/api/tasks/restore', { tasks });
-          expect([huge.status, huge.json?.code]).toEqual([413, 'payload_too_large']);
-        }
+        // Too many by size: 1000 ids of 16 digits pass the body limit.
+        const huge = await restore(Array.from({ length: 1000 }, (_, i) => 2 ** 52 + i));
+        expect([huge.status, huge.json?.code]).toEqual([413, 'payload_too_large']);
         expect((await call('POST', '/api/tasks/restore', 'not json')).status).toBe(400);
         expect((await call('POST', '/api/tasks/restore', { tasks: [ok] }, { 'content-type': 'text/plain' })).status).toBe(415);
         expect(await count()).toBe(0);
+        // The record was left alone: the task can still be restored.
+        expect((await restore([t.id])).json.tasks.map((x: { task: string }) => x.task)).toEqual(['gone']);
       });
     });
 

@@ -271,12 +271,12 @@ export function apiRoutes({ config, idempotent, tasks }: ApiDeps) {
     createRoute({
       method: 'post',
       path: '/tasks/restore',
-      summary: 'Undo a delete: put deleted tasks back with their ids, text, done and position (as many as fit in the body limit)',
+      summary: `Undo a delete: put up to ${s.MAX_RESTORE_IDS} tasks deleted in the last 24 h back by id, as the database recorded them`,
       middleware: [...jsonWrite] as const,
       request: { headers: s.IdempotencyHeaders, body: bodyOf(s.RestoreBody) },
-      responses: { 200: written(s.TasksRestored, 'The tasks put back'), ...errors(400, 409, 413, 415, 422, 503) },
+      responses: { 200: written(s.TasksRestored, 'The tasks put back (ids without a recorded delete are left out)'), ...errors(400, 409, 413, 415, 422, 503) },
     }),
-    (c) => write(c, taskWrites.restore(c.req.valid('json').tasks, TASKS_RESTORED)),
+    (c) => write(c, taskWrites.restore(c.req.valid('json').tasks.map((t) => t.id), TASKS_RESTORED)),
   );
 
   api.openapi(

@@ -66,7 +66,7 @@ describe('task list', () => {
   it('shows a load error with a retry that works', async () => {
     const api = fakeApi(['Back again']);
     api.intercept((method, path) =>
-      method === 'GET' && path === '/api/tasks'
+      method === 'GET' && path === '/api/tasks?order=position'
         ? { status: 500, body: { success: false, message: 'Database unavailable', code: 'internal' } }
         : undefined,
     );
@@ -114,8 +114,8 @@ describe('long lists', () => {
     const api = fakeApi(['One', 'Two']);
     api.intercept((method, path) => {
       if (method !== 'GET') return undefined;
-      if (path === '/api/tasks') return { status: 200, body: { success: true, tasks: [api.tasks[0]], nextCursor: '1' } };
-      if (path === '/api/tasks?cursor=1') return { status: 200, body: { success: true, tasks: [api.tasks[1]], nextCursor: null } };
+      if (path === '/api/tasks?order=position') return { status: 200, body: { success: true, tasks: [api.tasks[0]], nextCursor: 'a0.1' } };
+      if (path === '/api/tasks?order=position&cursor=a0.1') return { status: 200, body: { success: true, tasks: [api.tasks[1]], nextCursor: null } };
       return undefined;
     });
     const { wrapper } = await mountApp(api);
@@ -124,5 +124,36 @@ describe('long lists', () => {
     await flushPromises();
     expect(texts(wrapper)).toEqual(['One', 'Two']);
     expect(wrapper.findAll('button').some((b) => b.text() === 'Load more')).toBe(false);
+  });
+
+  it("pages in the person's order: a task missing from a page's range is asked about, so a move elsewhere keeps it and a delete drops it", async () => {
+    const api = fakeApi(['One', 'Two', 'Three', 'Four']);
+    const page = (tasks: unknown[], nextCursor: string | null) => ({ status: 200, body: { success: true, tasks, nextCursor } });
+    const byPosition = () => [...api.tasks].sort((a, b) => (a.position! < b.position! ? -1 : 1));
+    api.intercept((method, path) => {
+      if (method !== 'GET') return undefined;
+      const all = byPosition();
+      if (path === '/api/tasks?order=position') return page(all.slice(0, 2), `${all[1]!.position}.${all[1]!.id}`);
+      const cursor = /&cursor=(.+)\.(\d+)$/.exec(path);
+      if (cursor) return page(all.filter((t) => t.position! > cursor[1]! || (t.position === cursor[1] && t.id > Number(cursor[2]))), null);
+      return undefined;
+    });
+    const { wrapper, store } = await mountApp(api);
+    await wrapper.findAll('button').find((b) => b.text() === 'Load more')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One', 'Two', 'Three', 'Four']);
+    // Elsewhere: "Two" moves to the end, "One" is deleted. The first page is now Three, Four.
+    Object.assign(api.tasks[1]!, { position: 'a4', version: 2 });
+    api.tasks.splice(0, 1);
+    await store.load();
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Three', 'Four', 'Two']);
+    expect(api.calls.filter((c) => /^GET \/api\/tasks\/\d+$/.test(c)).sort()).toEqual(['GET /api/tasks/1', 'GET /api/tasks/2']);
+    expect(wrapper.find('.notice').exists()).toBe(false);
+    // The last page reaches to the end: a task past its last one that is missing is asked about too.
+    api.tasks.splice(api.tasks.findIndex((t) => t.task === 'Two'), 1);
+    await wrapper.findAll('button').find((b) => b.text() === 'Load more')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Three', 'Four']);
   });
 });

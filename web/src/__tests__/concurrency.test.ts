@@ -137,7 +137,7 @@ describe('a task deleted elsewhere', () => {
     expect(texts(wrapper)).toEqual(['Stays']);
     expect(wrapper.get('[role="alert"]').text()).toContain('“Gone” was deleted elsewhere');
     // A list read before the delete (a slow replica, a late answer) still names it: it stays gone.
-    api.intercept((method, path) => (method === 'GET' && path === '/api/tasks' ? { status: 200, body: { success: true, tasks: stale, nextCursor: null } } : undefined));
+    api.intercept((method, path) => (method === 'GET' && path === '/api/tasks?order=position' ? { status: 200, body: { success: true, tasks: stale, nextCursor: null } } : undefined));
     await store.load();
     await flushPromises();
     expect(texts(wrapper)).toEqual(['Stays']);
@@ -330,7 +330,7 @@ describe('tabs', () => {
     const channel = `tasks test ${Math.random()}`;
     const stops = [syncTabs(one.store, { channel }), syncTabs(two.store, { channel })];
     try {
-      const lists = () => api.calls.filter((c) => c === 'GET /api/tasks').length;
+      const lists = () => api.calls.filter((c) => c === 'GET /api/tasks?order=position').length;
       await one.store.add('From tab one');
       // BroadcastChannel delivers on a later task.
       await expect.poll(() => two.store.state.tasks.map((t) => t.task)).toEqual(['Shared', 'From tab one']);

@@ -19,6 +19,8 @@ export function fakeApi(initial: string[] = []) {
   // Like migration 012: a new task goes after every other (a test that moves tasks sets positions below these).
   let nextPosition = initial.length;
   const calls: string[] = [];
+  /** What each delete recorded, as migration 013's deleted_tasks. */
+  const deleted = new Map<number, Task>();
   /** The Idempotency-Key header of each request, in order (undefined when none was sent). */
   const keys: (string | undefined)[] = [];
   // Like the real API: a repeated key is answered from the record and changes nothing.
@@ -29,7 +31,16 @@ export function fakeApi(initial: string[] = []) {
   function handle(method: string, path: string, body: any, headers: Headers): { status: number; body: unknown } {
     const o = override?.(method, path, body, headers);
     if (o) return o;
+    const m0 = /^\/api\/tasks\/(\d+)$/.exec(path);
     if (method === 'GET' && path === '/api/tasks') return { status: 200, body: { success: true, tasks, nextCursor: null } };
+    if (method === 'GET' && path === '/api/tasks?order=position') {
+      const ordered = [...tasks].sort((a, b) => (a.position! < b.position! ? -1 : a.position! > b.position! ? 1 : a.id - b.id));
+      return { status: 200, body: { success: true, tasks: ordered, nextCursor: null } };
+    }
+    if (method === 'GET' && m0) {
+      const t = tasks.find((x) => x.id === Number(m0[1]));
+      return t ? { status: 200, body: { success: true, task: t } } : { status: 404, body: { success: false, message: 'Task not found', code: 'not_found' } };
+    }
     if (method === 'GET' && path === '/api/info') return { status: 200, body: { version: '1.0.0', revision: 'tasks-api-00007', driver: 'pglite' } };
     if (method === 'POST' && path === '/api/tasks') {
       const task = { id: nextId++, task: body.task, done: false, createdAt: now, updatedAt: now, position: integerPosition(nextPosition++), version: 1 };
@@ -43,10 +54,11 @@ export function fakeApi(initial: string[] = []) {
       return { status: 200, body: { success: true, message: 'Tasks updated successfully', tasks: named } };
     }
     if (method === 'POST' && path === '/api/tasks/restore') {
-      // Ids handed out and free now, version + 1, as migration 012's task_restore.
-      const back = (body.tasks as Required<Task>[])
-        .filter((t) => t.id < nextId && !tasks.some((x) => x.id === t.id))
-        .map((t) => ({ ...t, createdAt: now, updatedAt: now, version: t.version + 1 }));
+      // As migration 013's task_restore: the recorded task, by id only, version + 1, once.
+      const back = (body.tasks as { id: number }[])
+        .flatMap(({ id }) => (deleted.has(id) && !tasks.some((x) => x.id === id) ? [deleted.get(id)!] : []))
+        .map((t) => ({ ...t, updatedAt: now, version: t.version! + 1 }));
+      for (const t of back) deleted.delete(t.id);
       tasks.push(...back);
       return { status: 200, body: { success: true, message: 'Tasks restored successfully', tasks: back.sort((a, b) => a.id - b.id) } };
     }
@@ -62,6 +74,7 @@ export function fakeApi(initial: string[] = []) {
       return { status: 200, body: { success: true, task: tasks[i] } };
     }
     if (method === 'DELETE') {
+      deleted.set(tasks[i]!.id, { ...tasks[i]! });
       tasks.splice(i, 1);
       return { status: 200, body: { success: true, message: 'deleted', id: Number(m![1]) } };
     }

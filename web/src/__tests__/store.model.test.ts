@@ -90,8 +90,8 @@ class Server {
     if (recorded) return recorded.answer;
     let answer: Answer;
     const m = /^\/api\/tasks\/(\d+)$/.exec(r.path);
-    if (r.method === 'GET' && r.path === '/api/tasks') {
-      const tasks = [...this.tasks.values()].sort((a, b) => a.id - b.id);
+    if (r.method === 'GET' && r.path === '/api/tasks?order=position') {
+      const tasks = [...this.tasks.values()].sort((a, b) => (a.position! < b.position! ? -1 : a.position! > b.position! ? 1 : a.id - b.id));
       answer = json(200, { success: true, tasks, nextCursor: null });
     } else if (r.method === 'POST' && r.path === '/api/tasks') {
       answer = json(201, { success: true, message: 'Task added successfully', task: this.create(r.body.task) });

@@ -2,13 +2,16 @@ import { ref } from 'vue';
 import { positionBetween } from '../../../functions/api/task-position';
 import type { Task, TaskStore } from './useTaskStore';
 
+/** What a task's place in the order is made of (a list cursor stands for one too). */
+export type Place = Pick<Task, 'id' | 'position'>;
+
 /**
  * The person's order: by `position` (a fractional-index key, functions/api/task-position.ts,
  * compared as the API compares it: code unit by code unit, which for its ASCII digits is byte
  * order), then id. A task without a position (not saved yet, or from an API that predates
  * positions) goes after those that have one, in the order given (Array.prototype.sort is stable).
  */
-export function byPlace(a: Task, b: Task): number {
+export function byPlace(a: Place, b: Place): number {
   if (a.position === undefined || b.position === undefined) {
     return a.position === b.position ? 0 : a.position === undefined ? 1 : -1;
   }

@@ -6,10 +6,11 @@ import type { Task, TaskStore } from './useTaskStore';
 export const UNDO_WINDOW_MS = 8000;
 
 /**
- * The most bytes of tasks one restore request carries: under the API's 16 KiB body limit
- * (functions/api/routes/api.ts BODY_LIMIT_BYTES) with room for the envelope. More go in several.
+ * The most ids one restore request names: under the API's MAX_RESTORE_IDS (1000, schemas.ts), and
+ * at 24 bytes for the longest `{"id":N},` 12 KB, under its 16 KiB body limit
+ * (functions/api/routes/api.ts BODY_LIMIT_BYTES). More go in several.
  */
-export const RESTORE_BATCH_BYTES = 15 * 1024;
+export const IDS_PER_RESTORE = 500;
 
 interface Offer {
   text: string;
@@ -20,9 +21,12 @@ interface Offer {
 
 /**
  * Undo of the person's deletes. The delete is made at once, as before (DELETE, one per task); for
- * UNDO_WINDOW_MS after it ends the page offers Undo, which puts the same tasks back with their ids,
- * text, done and position (`store.restore`, POST /api/tasks/restore). Closing the page meanwhile
- * leaves the delete made. A newer delete replaces the offer. Nothing runs once the offer is gone.
+ * UNDO_WINDOW_MS after it ends the page offers Undo, which asks the API to put the same ids back
+ * (`store.restore`, POST /api/tasks/restore): the API restores what its database recorded at the
+ * delete, text, done and position, and the page shows that. Closing the page meanwhile leaves the
+ * delete made. The offer is for the last delete pressed (one task, or one Clear done): an earlier
+ * delete whose answer comes later neither replaces it nor joins it, and stays made. Nothing runs
+ * once the offer is gone.
  */
 export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
   const state = reactive({ offer: null as Offer | null });
@@ -38,10 +42,15 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
     if (state.offer && !paused) timer = setTimeout(() => (state.offer = null), windowMs);
   };
 
-  /** Runs `remove` on `tasks`, then offers Undo for those the server no longer has. */
+  // Counts the deletes pressed: the offer is for the last one, whichever answer comes last.
+  let pressed = 0;
+
+  /** Runs `remove` on `tasks`, then offers Undo for those the server no longer has, unless a later delete was pressed meanwhile. */
   async function deleting(tasks: readonly Task[], remove: () => Promise<unknown>) {
+    const turn = ++pressed;
     const snapshot = tasks.filter((t) => t.id > 0).map((t) => ({ ...t }));
     await remove();
+    if (turn !== pressed) return;
     const deleted = snapshot.filter((t) => !store.state.tasks.some((x) => x.id === t.id));
     if (!deleted.length) return;
     state.offer = {
@@ -53,9 +62,13 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
   }
 
   async function send(offer: Offer) {
-    const batches = split(offer.tasks);
+    const batches = split(offer.tasks.map((t) => t.id));
     try {
-      for (const [i, batch] of batches.entries()) await store.restore(batch, batches.length === 1 ? offer.key : `${offer.key}-${i}`);
+      let back = 0;
+      for (const [i, batch] of batches.entries()) back += (await store.restore(batch, batches.length === 1 ? offer.key : `${offer.key}-${i}`)).length;
+      const missing = offer.tasks.length - back;
+      // The API keeps a delete 24 h, and restores it once: the rest was put back elsewhere, or is too old.
+      if (missing > 0) store.state.notice = { text: `${missing} not restored: undone elsewhere, or too old.` };
     } catch (err) {
       // Retry sends the same keys: the batches that did land are answered from the API's record.
       store.state.notice = { text: `Couldn’t undo: ${err instanceof Error ? err.message : String(err)}`, retry: () => void send(offer) };
@@ -93,22 +106,10 @@ export function createUndo(store: TaskStore, windowMs = UNDO_WINDOW_MS) {
 
 export type Undo = ReturnType<typeof createUndo>;
 
-/** The restore bodies for `tasks`: each under RESTORE_BATCH_BYTES as JSON. */
-export function split(tasks: readonly Task[]): Task[][] {
-  const batches: Task[][] = [];
-  let batch: Task[] = [];
-  let size = 0;
-  for (const t of tasks) {
-    const bytes = new TextEncoder().encode(JSON.stringify(t)).length + 1;
-    if (batch.length && size + bytes > RESTORE_BATCH_BYTES) {
-      batches.push(batch);
-      batch = [];
-      size = 0;
-    }
-    batch.push(t);
-    size += bytes;
-  }
-  if (batch.length) batches.push(batch);
+/** The ids of each restore body: IDS_PER_RESTORE at most. */
+export function split(ids: readonly number[]): number[][] {
+  const batches: number[][] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_RESTORE) batches.push(ids.slice(i, i + IDS_PER_RESTORE));
   return batches;
 }
 

@@ -3,7 +3,7 @@ import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client';
 import type { RuntimeConfig } from '../config';
 import type { Task as ApiTask, TaskChangedBody, TaskListBody, TasksChangedBody } from '../../../functions/api/schemas';
 import { MAX_TASK_LENGTH, taskTextProblem, type TaskTextProblem } from '../../../functions/api/task-text';
-import { byPlace } from './taskOrder';
+import { byPlace, type Place } from './taskOrder';
 
 /**
  * A task as the API sends it. `version` (an integer from 1, one more per change; the task's ETag) is
@@ -49,6 +49,20 @@ type TasksReply = Omit<TasksChangedBody, 'tasks'> & { tasks: Task[] };
 
 /** The most ids one toggle-all request names: the API's MAX_BULK_IDS (schemas.ts); more go in several. */
 export const MAX_IDS_PER_TOGGLE = 1000;
+
+/**
+ * The list the page asks for: in the person's order (`?order=position`, whose cursor is
+ * `<position>.<id>`), a page at a time; the API's default stays id order for other clients.
+ */
+const LIST = '/tasks?order=position';
+/** A list cursor (`<position>.<id>`) as the place it stands for, compared as byPlace compares tasks. */
+const place = (cursor: string): Place => {
+  const dot = cursor.lastIndexOf('.');
+  return { position: cursor.slice(0, dot), id: +cursor.slice(dot + 1) };
+};
+const later = (a: Place, b: Place) => byPlace(a, b) > 0;
+/** At most this many tasks missing from one page are asked about; the rest wait for the next load. */
+const MAX_VERIFIED = 100;
 
 /**
  * One change the person made: its identity is its Idempotency-Key (kept by Retry), its place in the
@@ -237,10 +251,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   }
 
   /**
-   * Merges a page of the list, asked for when `clock` was `since`, covering ids in (from, to]: the
-   * answer wins over what was learned before the question, an id missing from it is gone.
+   * Merges a page of the list, asked for when `clock` was `since`: the answer wins over what was
+   * learned before the question. `whole`: the page is the whole list, so an id missing from it is
+   * gone. A page of a longer list is in position order, where a task can move from one page to
+   * another: one missing from its range (after `after`, up to its last task or, for the `end`, on)
+   * is asked about (`verify`) rather than taken for deleted.
    */
-  function merge(tasks: readonly Task[], since: number, from: number, to: number) {
+  function merge(tasks: readonly Task[], since: number, whole: boolean, after?: Place, end = false) {
     const seen = new Set<number>();
     let unsure = false;
     for (const task of tasks) {
@@ -253,19 +270,43 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       // Without versions an answer learned after the question may be older or newer than the list.
       else if (!versioned && (e.task.task !== task.task || e.task.done !== task.done)) unsure = true;
     }
-    // Ids are handed out in increasing order: a list that holds a later id was read after this one
-    // was made, so an id below it that is missing was deleted.
-    const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
-    listed.set(from, { to, highest, ids: seen });
-    for (const [id, e] of known) {
-      if (id <= from || id > to || seen.has(id)) continue;
-      if (e.stamp <= since || (id < highest && !((restoredAt.get(id) ?? 0) > since))) forget(id, false);
-      // Learned after the question: the task may have been made after the list was read.
-      else unsure = true;
+    if (whole) {
+      // Ids are handed out in increasing order: a list that holds a later id was read after this one
+      // was made, so an id below it that is missing was deleted.
+      const highest = tasks.reduce((max, t) => Math.max(max, t.id), 0);
+      listed.set(0, { to: Infinity, highest, ids: seen });
+      for (const [id, e] of known) {
+        if (seen.has(id)) continue;
+        if (e.stamp <= since || (id < highest && !((restoredAt.get(id) ?? 0) > since))) forget(id, false);
+        // Learned after the question: the task may have been made after the list was read.
+        else unsure = true;
+      }
+    } else {
+      const last = tasks[tasks.length - 1];
+      const missing = [...known]
+        .filter(([id, e]) => !seen.has(id) && e.stamp <= since && (end || (last && !later(e.task, last))) && !(after && !later(e.task, after)))
+        .map(([id]) => id);
+      void verify(missing.slice(0, MAX_VERIFIED));
     }
     // A list asked for now is later than every answer learned so far, so one more settles it.
     if (unsure && loading) loadAgain = true;
     else if (unsure) void load();
+  }
+
+  /** Asks for each task a page left out of its range: learned as it is now, or gone (404). */
+  async function verify(ids: readonly number[]) {
+    await Promise.all(
+      ids.map(async (id) => {
+        const since = clock;
+        try {
+          const reply = await api.request<{ task: Task }>('GET', `/tasks/${id}`);
+          if ((known.get(id)?.stamp ?? Infinity) <= since) learn(reply.task);
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 404 && (known.get(id)?.stamp ?? Infinity) <= since) forget(id, false);
+        }
+      }),
+    );
+    render();
   }
 
   function fail(what: string, err: unknown, retry?: () => void, feature?: 'edit' | 'delete') {
@@ -304,9 +345,6 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   /** Resolves when the adds in flight now have answered: a list may already hold their tasks. */
   const addsAnswered = () => Promise.all(writes.filter((w) => w.kind === 'add').map((w) => w.settled));
 
-  const lastId = (tasks: readonly Task[], nextCursor: unknown) =>
-    nextCursor == null ? Infinity : tasks.reduce((max, t) => Math.max(max, t.id), 0);
-
   async function fetchList() {
     const refreshing = state.status === 'ready';
     if (!refreshing) {
@@ -315,12 +353,12 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     }
     const since = clock;
     try {
-      const reply = await api.request<ListReply>('GET', '/tasks');
+      const reply = await api.request<ListReply>('GET', LIST);
       await addsAnswered();
-      merge(reply.tasks, since, 0, lastId(reply.tasks, reply.nextCursor));
+      merge(reply.tasks, since, reply.nextCursor == null);
       const next = reply.nextCursor == null ? null : String(reply.nextCursor);
       // A refresh keeps a cursor further on that Load more already reached.
-      if (!(refreshing && next !== null && state.nextCursor !== null && Number(state.nextCursor) > Number(next))) state.nextCursor = next;
+      if (!(refreshing && next !== null && state.nextCursor !== null && later(place(state.nextCursor), place(next)))) state.nextCursor = next;
       state.status = 'ready';
       render();
     } catch (err) {
@@ -336,9 +374,9 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     state.loadingMore = true;
     const since = clock;
     try {
-      const reply = await api.request<ListReply>('GET', `/tasks?cursor=${encodeURIComponent(cursor)}`);
+      const reply = await api.request<ListReply>('GET', `${LIST}&cursor=${encodeURIComponent(cursor)}`);
       await addsAnswered();
-      merge(reply.tasks, since, Number(cursor), lastId(reply.tasks, reply.nextCursor));
+      merge(reply.tasks, since, false, place(cursor), reply.nextCursor == null);
       state.nextCursor = reply.nextCursor == null ? null : String(reply.nextCursor);
       render();
     } catch (err) {
@@ -617,13 +655,14 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   }
 
   /**
-   * Undo of a delete (POST /api/tasks/restore, undo.ts): `tasks` as they were when deleted, under one
-   * Idempotency-Key, so a repeat restores once. Answers the tasks put back (their version one more
-   * than when deleted, so this and every other tab shows them again); throws an ApiError when refused.
+   * Undo of a delete (POST /api/tasks/restore, undo.ts): the tasks with these `ids` (at most
+   * undo.ts's IDS_PER_RESTORE), under one Idempotency-Key, so a repeat restores once. The API puts back
+   * what the database recorded at the delete (a change made elsewhere before it included), one
+   * version past it; that answer is what the store learns, never the page's own copy. Answers the
+   * tasks put back (an id the API no longer had a record of is left out); throws an ApiError when refused.
    */
-  async function restore(tasks: readonly Task[], key: string): Promise<Task[]> {
-    const body = { tasks: tasks.map(({ id, task, done, position, version }) => ({ id, task, done, position, version })) };
-    const reply = await api.request<TasksReply>('POST', '/tasks/restore', body, { idempotencyKey: key });
+  async function restore(ids: readonly number[], key: string): Promise<Task[]> {
+    const reply = await api.request<TasksReply>('POST', '/tasks/restore', { tasks: ids.map((id) => ({ id })) }, { idempotencyKey: key });
     for (const task of reply.tasks) {
       revive(task.id);
       learn(task);
