@@ -1,4 +1,4 @@
-import { parseDatabaseUrl } from './config';
+import { parseDatabaseUrl } from './config.ts';
 
 /**
  * The passwords the environment holds (DATABASE_URL's, in its user part or its `?password=`

@@ -50,7 +50,7 @@ describe('waking-up notice', () => {
     const loading = store.load();
     await vi.advanceTimersByTimeAsync(800);
     const status = wrapper.get('[role="status"]').text();
-    expect(status).toContain('Connecting to the database… the first request after a start can take a few seconds.');
+    expect(status).toContain('Connecting to the database… this can take a few seconds.');
     expect(status).not.toMatch(/Waking up|sleeps|local database/);
     api.release();
     await loading;
