@@ -1,7 +1,7 @@
 import autocannon, { type Result } from 'autocannon';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
@@ -121,6 +121,42 @@ const stop = (child: ChildProcess) =>
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+
+/** Whether `node` has Node's compile cache (`NODE_COMPILE_CACHE`, Node ≥ 22.1). */
+function hasCompileCache(node: string): boolean {
+  return execFileSync(node, ['-p', "typeof require('node:module').enableCompileCache"], { encoding: 'utf8' }).trim() === 'function';
+}
+
+/**
+ * Spawn → first 200 of each server with Node's compile cache (V8's code cache of every module),
+ * made as the API image makes its own (functions/api/Dockerfile): one start with `PORT=none`
+ * loads and evaluates every module and fails before listening, and Node writes the cache at exit;
+ * the measured starts read it. Every server gets the same treatment, each its own directory.
+ * Returns ms per server per run (servers alternating), or undefined when `node` has no compile cache.
+ */
+async function cachedColdStarts(node: string, scripts: string[], env: Record<string, string>): Promise<number[][] | undefined> {
+  if (!hasCompileCache(node)) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-compile-cache-'));
+  try {
+    const caches = scripts.map((script, k) => {
+      const cache = join(dir, String(k));
+      spawnSync(node, [script], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env, PORT: 'none', NODE_COMPILE_CACHE: cache }, stdio: 'ignore' });
+      if (!existsSync(cache) || readdirSync(cache).length === 0) throw new Error(`no compile cache written for ${script}`);
+      return cache;
+    });
+    const runs = scripts.map(() => [] as number[]);
+    for (let i = 0; i < COLD_RUNS; i++) {
+      for (const [k, script] of scripts.entries()) {
+        const { child, port, startedAt } = await spawnServer(node, script, { ...env, NODE_COMPILE_CACHE: caches[k]! });
+        runs[k]!.push(await firstOk(port, startedAt));
+        await stop(child);
+      }
+    }
+    return runs;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -251,8 +287,8 @@ async function keyedLoads(pid: number, port: number, into: Record<Keyed, Run[]>)
 
 /**
  * `BENCH_ONLY=cold-start`: spawn → first 200 of bare Hono and the API, alternating, COLD_RUNS
- * times per runtime; prints each runtime's medians, the ratio (target ≤ 1.10× on Node 24) and the
- * load average, and every run's figures.
+ * times per runtime, without and then with a compile cache ({@link cachedColdStarts}); prints each
+ * runtime's medians, the ratios (target ≤ 1.10× on Node 24), the load average and every run's figures.
  */
 async function coldStartOnly(runtimes: Array<{ label: string; path: string }>, env: Record<string, string>) {
   const servers = [
@@ -269,11 +305,20 @@ async function coldStartOnly(runtimes: Array<{ label: string; path: string }>, e
         await stop(child);
       }
     }
-    const [hono, api] = runs.map(median) as [number, number];
+    const cached = await cachedColdStarts(runtime.path, servers.map((s) => s.script), env);
+    const line = (what: string, xs: number[][]) => {
+      const [hono, api] = xs.map(median) as [number, number];
+      return (
+        `  ${what}: bare Hono ${hono.toFixed(1)} ms, tasks API ${api.toFixed(1)} ms, ${(api / hono).toFixed(2)}× (target ≤ 1.10×)\n` +
+        servers.map((s, k) => `    ${s.name}: ${xs[k]!.map((x) => x.toFixed(0)).join(' ')}`).join('\n')
+      );
+    };
     console.log(
-      `${runtime.label}, load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${COLD_RUNS} runs each: ` +
-        `bare Hono ${hono.toFixed(1)} ms, tasks API ${api.toFixed(1)} ms, ${(api / hono).toFixed(2)}× (target ≤ 1.10×)\n` +
-        servers.map((s, k) => `  ${s.name}: ${runs[k]!.map((x) => x.toFixed(0)).join(' ')}`).join('\n'),
+      [
+        `${runtime.label}, load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${COLD_RUNS} runs each:`,
+        line('no compile cache', runs),
+        cached ? line('compile cache, as in the image', cached) : '  compile cache: not in this Node',
+      ].join('\n'),
     );
   }
 }
@@ -325,7 +370,7 @@ async function main() {
     const loads: number[] = [loadavg()[0]!];
     for (const runtime of runtimes) {
       const start = (script: string) => spawnServer(runtime.path, script, env);
-      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], keyed: Object.fromEntries(KEYED.map((k) => [k, [] as Run[]])) as Record<Keyed, Run[]>, cold: [] as number[], rss: [] as number[] }));
+      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], keyed: Object.fromEntries(KEYED.map((k) => [k, [] as Run[]])) as Record<Keyed, Run[]>, cold: [] as number[], coldCached: [] as number[], rss: [] as number[] }));
       const loadAtStart = loadavg()[0]!;
 
       // Cold start: spawn → first 200 on GET /api/tasks (connect included), alternating servers.
@@ -339,6 +384,8 @@ async function main() {
           await stop(child);
         }
       }
+      const cached = await cachedColdStarts(runtime.path, servers.map((s) => s.script), env);
+      cached?.forEach((xs, k) => (results[k]!.coldCached = xs));
       console.log(`${runtime.label}: cold start done (${COLD_RUNS} runs each)`);
 
       // Throughput, latency and CPU per request at 64 connections, rounds alternating between the servers.
@@ -368,6 +415,7 @@ async function main() {
         postP50: median(r.post.map((x) => x.p50)),
         postP99: median(r.post.map((x) => x.p99)),
         cold: median(r.cold),
+        coldCached: r.coldCached.length ? median(r.coldCached) : NaN,
         rss: median(r.rss) / 1024,
       })) as unknown as [Record<string, number>, Record<string, number>, Record<string, number>];
 
@@ -391,6 +439,8 @@ async function main() {
           return [`${KEYED_LABEL[kind]} (req/s; CPU µs per request)`, `${base.postRps!.toFixed(0)} (plain POST)`, '', `${rps.toFixed(0)}; ${cpu.toFixed(0)} µs`, ratio(rps, base.postRps!), '', verdict(rps / base.postRps!, '≥', 0.8, 'baseline POST')];
         }),
         row('cold start: spawn → first 200 (ms)', 'cold', 0, verdict(api.cold! / hono.cold!, '≤', 1.1, 'Hono')),
+        // Only where the runtime has one (Node ≥ 22.1): every server warmed the way the image is.
+        ...(Number.isNaN(api.coldCached!) ? [] : [row('cold start with a compile cache, as in the image (ms)', 'coldCached', 0, verdict(api.coldCached! / hono.coldCached!, '≤', 1.1, 'Hono'))]),
         row('idle RSS after one request (MiB)', 'rss', 1),
       ];
       sections.push(
@@ -418,7 +468,7 @@ async function main() {
 
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL on 127.0.0.1 with 100 tasks, load average ${loads.map((l) => l.toFixed(1)).join(' → ')} over the run. ` +
-      `${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds × ${DURATION} s per figure after a warm-up, cold start over ${COLD_RUNS} runs, the three servers alternating; every figure is the median. ` +
+      `${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds × ${DURATION} s per figure after a warm-up, cold start over ${COLD_RUNS} runs, the three servers alternating (then as many with Node's compile cache where the runtime has one, each server's made by one start with PORT=none, as the API image makes its own); every figure is the median. ` +
       `CPU per request is the server process's utime + stime over the run divided by the requests answered.` +
       (node24Missing ? ` Node 24 not measured (${node24Missing}).` : '');
     const summary = `${header}\n\n${sections.join('\n\n')}\n\n${imageLine}`;
