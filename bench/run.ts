@@ -35,8 +35,8 @@ const SAVE = flagsOrExit(
 Measures the API against its baselines on this machine's PostgreSQL (bench/README.md) and prints
 the tables; --save also writes bench/results.md and the README's "Measured" table. Takes minutes.
 Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_COLD_RUNS, BENCH_NODE24=0, BENCH_EXPIRED_KEYS;
-BENCH_ONLY=cold-start measures the cold start alone (bare Hono and the API alternating, ratio per
-runtime) and cannot be saved.
+BENCH_ONLY=cold-start measures the cold start alone (bare Hono and the API alternating, without
+and with a compile cache, ratios per runtime) and cannot be saved.
 
 Exit codes: 0 done, 1 failed, 2 usage.
 `,
