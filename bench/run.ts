@@ -1,7 +1,7 @@
 import autocannon, { type Result } from 'autocannon';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
@@ -34,7 +34,9 @@ const SAVE = flagsOrExit(
 
 Measures the API against its baselines on this machine's PostgreSQL (bench/README.md) and prints
 the tables; --save also writes bench/results.md and the README's "Measured" table. Takes minutes.
-Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_COLD_RUNS, BENCH_NODE24=0, BENCH_EXPIRED_KEYS.
+Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_COLD_RUNS, BENCH_NODE24=0, BENCH_EXPIRED_KEYS;
+BENCH_ONLY=cold-start measures the cold start alone (bare Hono and the API alternating, without
+and with a compile cache, ratios per runtime) and cannot be saved.
 
 Exit codes: 0 done, 1 failed, 2 usage.
 `,
@@ -45,6 +47,16 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 /** `BENCH_NODE24=0` measures on the host's Node only (when the npm registry cannot be reached). */
 const WITH_NODE24 = process.env.BENCH_NODE24 !== '0';
+/** `BENCH_ONLY=cold-start`: only the cold-start rows of bare Hono and the API, printed, never saved. */
+const ONLY = process.env.BENCH_ONLY;
+if (ONLY !== undefined && ONLY !== 'cold-start') {
+  process.stderr.write(`bench: BENCH_ONLY must be cold-start (got ${JSON.stringify(ONLY)})\n`);
+  process.exit(2);
+}
+if (ONLY && SAVE) {
+  process.stderr.write('bench: --save needs the full run; unset BENCH_ONLY\n');
+  process.exit(2);
+}
 const CONNECTIONS = 64;
 /** Expired Idempotency-Key records waiting when the keyed writes start (the clean-up's backlog). */
 const EXPIRED_KEYS = Number(process.env.BENCH_EXPIRED_KEYS ?? 200_000);
@@ -109,6 +121,42 @@ const stop = (child: ChildProcess) =>
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+
+/** Whether `node` has Node's compile cache (`NODE_COMPILE_CACHE`, Node ≥ 22.1). */
+function hasCompileCache(node: string): boolean {
+  return execFileSync(node, ['-p', "typeof require('node:module').enableCompileCache"], { encoding: 'utf8' }).trim() === 'function';
+}
+
+/**
+ * Spawn → first 200 of each server with Node's compile cache (V8's code cache of every module),
+ * made as the API image makes its own (functions/api/Dockerfile): one start with `PORT=none`
+ * loads and evaluates every module and fails before listening, and Node writes the cache at exit;
+ * the measured starts read it. Every server gets the same treatment, each its own directory.
+ * Returns ms per server per run (servers alternating), or undefined when `node` has no compile cache.
+ */
+async function cachedColdStarts(node: string, scripts: string[], env: Record<string, string>): Promise<number[][] | undefined> {
+  if (!hasCompileCache(node)) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-compile-cache-'));
+  try {
+    const caches = scripts.map((script, k) => {
+      const cache = join(dir, String(k));
+      spawnSync(node, [script], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env, PORT: 'none', NODE_COMPILE_CACHE: cache }, stdio: 'ignore' });
+      if (!existsSync(cache) || readdirSync(cache).length === 0) throw new Error(`no compile cache written for ${script}`);
+      return cache;
+    });
+    const runs = scripts.map(() => [] as number[]);
+    for (let i = 0; i < COLD_RUNS; i++) {
+      for (const [k, script] of scripts.entries()) {
+        const { child, port, startedAt } = await spawnServer(node, script, { ...env, NODE_COMPILE_CACHE: caches[k]! });
+        runs[k]!.push(await firstOk(port, startedAt));
+        await stop(child);
+      }
+    }
+    return runs;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -237,6 +285,44 @@ async function keyedLoads(pid: number, port: number, into: Record<Keyed, Run[]>)
   }
 }
 
+/**
+ * `BENCH_ONLY=cold-start`: spawn → first 200 of bare Hono and the API, alternating, COLD_RUNS
+ * times per runtime, without and then with a compile cache ({@link cachedColdStarts}); prints each
+ * runtime's medians, the ratios (target ≤ 1.10× on Node 24), the load average and every run's figures.
+ */
+async function coldStartOnly(runtimes: Array<{ label: string; path: string }>, env: Record<string, string>) {
+  const servers = [
+    { name: 'bare Hono', script: honoScript },
+    { name: 'tasks API', script: serverBundle },
+  ];
+  for (const runtime of runtimes) {
+    const loadAtStart = loadavg()[0]!;
+    const runs = servers.map(() => [] as number[]);
+    for (let i = 0; i < COLD_RUNS; i++) {
+      for (const [k, s] of servers.entries()) {
+        const { child, port, startedAt } = await spawnServer(runtime.path, s.script, env);
+        runs[k]!.push(await firstOk(port, startedAt));
+        await stop(child);
+      }
+    }
+    const cached = await cachedColdStarts(runtime.path, servers.map((s) => s.script), env);
+    const line = (what: string, xs: number[][]) => {
+      const [hono, api] = xs.map(median) as [number, number];
+      return (
+        `  ${what}: bare Hono ${hono.toFixed(1)} ms, tasks API ${api.toFixed(1)} ms, ${(api / hono).toFixed(2)}× (target ≤ 1.10×)\n` +
+        servers.map((s, k) => `    ${s.name}: ${xs[k]!.map((x) => x.toFixed(0)).join(' ')}`).join('\n')
+      );
+    };
+    console.log(
+      [
+        `${runtime.label}, load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${COLD_RUNS} runs each:`,
+        line('no compile cache', runs),
+        cached ? line('compile cache, as in the image', cached) : '  compile cache: not in this Node',
+      ].join('\n'),
+    );
+  }
+}
+
 let benchDatabaseUrl = '';
 
 async function main() {
@@ -269,6 +355,12 @@ async function main() {
       }
     }
 
+    if (ONLY === 'cold-start') {
+      await seed();
+      await coldStartOnly(runtimes, env);
+      return;
+    }
+
     const servers = [
       { name: 'baseline', script: baselineScript },
       { name: 'bare Hono', script: honoScript },
@@ -278,7 +370,7 @@ async function main() {
     const loads: number[] = [loadavg()[0]!];
     for (const runtime of runtimes) {
       const start = (script: string) => spawnServer(runtime.path, script, env);
-      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], keyed: Object.fromEntries(KEYED.map((k) => [k, [] as Run[]])) as Record<Keyed, Run[]>, cold: [] as number[], rss: [] as number[] }));
+      const results = servers.map(() => ({ get: [] as Run[], post: [] as Run[], keyed: Object.fromEntries(KEYED.map((k) => [k, [] as Run[]])) as Record<Keyed, Run[]>, cold: [] as number[], coldCached: [] as number[], rss: [] as number[] }));
       const loadAtStart = loadavg()[0]!;
 
       // Cold start: spawn → first 200 on GET /api/tasks (connect included), alternating servers.
@@ -292,6 +384,8 @@ async function main() {
           await stop(child);
         }
       }
+      const cached = await cachedColdStarts(runtime.path, servers.map((s) => s.script), env);
+      cached?.forEach((xs, k) => (results[k]!.coldCached = xs));
       console.log(`${runtime.label}: cold start done (${COLD_RUNS} runs each)`);
 
       // Throughput, latency and CPU per request at 64 connections, rounds alternating between the servers.
@@ -321,6 +415,7 @@ async function main() {
         postP50: median(r.post.map((x) => x.p50)),
         postP99: median(r.post.map((x) => x.p99)),
         cold: median(r.cold),
+        coldCached: r.coldCached.length ? median(r.coldCached) : NaN,
         rss: median(r.rss) / 1024,
       })) as unknown as [Record<string, number>, Record<string, number>, Record<string, number>];
 
@@ -344,6 +439,8 @@ async function main() {
           return [`${KEYED_LABEL[kind]} (req/s; CPU µs per request)`, `${base.postRps!.toFixed(0)} (plain POST)`, '', `${rps.toFixed(0)}; ${cpu.toFixed(0)} µs`, ratio(rps, base.postRps!), '', verdict(rps / base.postRps!, '≥', 0.8, 'baseline POST')];
         }),
         row('cold start: spawn → first 200 (ms)', 'cold', 0, verdict(api.cold! / hono.cold!, '≤', 1.1, 'Hono')),
+        // Only where the runtime has one (Node ≥ 22.1): every server warmed the way the image is.
+        ...(Number.isNaN(api.coldCached!) ? [] : [row('cold start with a compile cache, as in the image (ms)', 'coldCached', 0, verdict(api.coldCached! / hono.coldCached!, '≤', 1.1, 'Hono'))]),
         row('idle RSS after one request (MiB)', 'rss', 1),
       ];
       sections.push(
@@ -371,7 +468,7 @@ async function main() {
 
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const header = `Measured ${new Date().toISOString().slice(0, 10)} on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, PostgreSQL on 127.0.0.1 with 100 tasks, load average ${loads.map((l) => l.toFixed(1)).join(' → ')} over the run. ` +
-      `${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds × ${DURATION} s per figure after a warm-up, cold start over ${COLD_RUNS} runs, the three servers alternating; every figure is the median. ` +
+      `${CONNECTIONS} connections (autocannon), ${ROUNDS} rounds × ${DURATION} s per figure after a warm-up, cold start over ${COLD_RUNS} runs, the three servers alternating (then as many with Node's compile cache where the runtime has one, each server's made by one start with PORT=none, as the API image makes its own); every figure is the median. ` +
       `CPU per request is the server process's utime + stime over the run divided by the requests answered.` +
       (node24Missing ? ` Node 24 not measured (${node24Missing}).` : '');
     const summary = `${header}\n\n${sections.join('\n\n')}\n\n${imageLine}`;

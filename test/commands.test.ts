@@ -49,6 +49,30 @@ describe('usage errors', () => {
   });
 });
 
+describe('npm run bench with BENCH_ONLY=cold-start', () => {
+  it('refuses another value and --save (exit 2, a message on stderr)', async () => {
+    const [other, save] = await Promise.all([
+      run('bench/run.ts', [], { BENCH_ONLY: 'get' }),
+      run('bench/run.ts', ['--save'], { BENCH_ONLY: 'cold-start' }),
+    ]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('BENCH_ONLY must be cold-start');
+    expect(save.code).toBe(2);
+    expect(save.stderr).toContain('--save needs the full run');
+  });
+
+  it('measures only the cold start of bare Hono and the API, without and with a compile cache, and prints their ratios', async () => {
+    const r = await run('bench/run.ts', [], { BENCH_ONLY: 'cold-start', BENCH_COLD_RUNS: '1', BENCH_NODE24: '0' });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Node v\S+ \(host\), load average [\d.]+ → [\d.]+, 1 runs each:$/m);
+    expect(r.stdout).toMatch(/^ {2}no compile cache: bare Hono [\d.]+ ms, tasks API [\d.]+ ms, [\d.]+× \(target ≤ 1\.10×\)$/m);
+    // Node 20 has no compile cache; from Node 22.1 on, both servers are measured with one too.
+    expect(r.stdout).toMatch(/^ {2}compile cache(: not in this Node|, as in the image: bare Hono [\d.]+ ms, tasks API [\d.]+ ms, [\d.]+× \(target ≤ 1\.10×\))$/m);
+    expect(r.stdout).not.toContain('GET /api/tasks');
+  });
+});
+
 describe('--help', () => {
   const commands = [
     'scripts/deploy.ts',
