@@ -29,6 +29,9 @@ describe('first-load size', () => {
     const total = files.reduce((sum, f) => sum + f.gzip, 0);
     mkdirSync('test-results', { recursive: true });
     writeFileSync('test-results/web-size.json', JSON.stringify({ budget: BUDGET, total, files }, null, 2) + '\n');
+    // One entry chunk and no lazy ones: Vite's modulepreload polyfill would have nothing to preload.
+    expect(html).not.toContain('modulepreload');
+    for (const file of all.filter((f) => f.endsWith('.js'))) expect(readFileSync(join(dist, file), 'utf8')).not.toContain('modulepreload');
     expect(total, `first load is ${(total / 1024).toFixed(1)} KB gzip`).toBeLessThanOrEqual(BUDGET);
   });
 });

@@ -86,6 +86,8 @@ export default defineConfig(async ({ command, mode }) => {
       outDir: 'dist',
       emptyOutDir: true,
       target: 'es2022',
+      // There are no lazy chunks, so the modulepreload polyfill would have nothing to preload.
+      modulePreload: { polyfill: false },
     },
   };
 });
