@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildWeb, tempDir } from './support/nginx';
@@ -33,5 +33,16 @@ describe('first-load size', () => {
     expect(html).not.toContain('modulepreload');
     for (const file of all.filter((f) => f.endsWith('.js'))) expect(readFileSync(join(dist, file), 'utf8')).not.toContain('modulepreload');
     expect(total, `first load is ${(total / 1024).toFixed(1)} KB gzip`).toBeLessThanOrEqual(BUDGET);
+  });
+
+  it('uses no event modifiers in templates: their helpers (withModifiers, withKeys and its key table) would join the first load', () => {
+    const vueFiles = (readdirSync('web/src', { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.vue'))
+      .map((f) => join('web/src', f));
+    expect(vueFiles.length).toBeGreaterThan(0);
+    const uses = vueFiles.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/(?<=\s)(?:@|v-on:)[\w-]+\.[\w.-]+/g)].map((m) => `${relative('.', file)}: ${m[0]}`),
+    );
+    expect(uses).toEqual([]);
   });
 });
