@@ -163,6 +163,23 @@ describe('undo', () => {
     expect(texts(wrapper)).toEqual(['Two']);
     expect(wrapper.get('.notice').text()).toContain('1 not restored: undone elsewhere, or too old.');
   });
+  it('shows a task that was put back elsewhere before Undo, as the database holds it', async () => {
+    const api = fakeApi(['One', 'Two']);
+    const { wrapper } = await mountApp(api);
+    const [first] = api.tasks;
+    await wrapper.findAll('li')[0]!.findAll('button').find((b) => b.text() === 'Delete')!.trigger('click');
+    await flushPromises();
+    // Another client restores it first: this restore finds nothing recorded.
+    api.intercept((method, path) => {
+      if (method !== 'POST' || path !== '/api/tasks/restore') return undefined;
+      api.tasks.unshift({ ...first!, version: first!.version + 1 });
+      return { status: 200, body: { success: true, message: 'Tasks restored successfully', tasks: [] } };
+    });
+    await button(wrapper, 'Undo')!.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One', 'Two']);
+    expect(wrapper.get('.notice').text()).toContain('1 not restored: undone elsewhere, or too old.');
+  });
 });
 
 describe('a restored task in another tab', () => {

@@ -667,6 +667,23 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       revive(task.id);
       learn(task);
     }
+    // Not restored by this request: maybe put back elsewhere (another tab, another client), so the
+    // page asks and shows it as the database holds it; a 404 means it stays deleted.
+    const back = new Set(reply.tasks.map((t) => t.id));
+    await Promise.all(
+      ids
+        .filter((id) => !back.has(id))
+        .slice(0, MAX_VERIFIED)
+        .map(async (id) => {
+          try {
+            const found = await api.request<{ task: Task }>('GET', `/tasks/${id}`);
+            revive(id);
+            learn(found.task);
+          } catch {
+            // Gone (404), or unreadable now: the next load tells.
+          }
+        }),
+    );
     render();
     listeners.forEach((listener) => listener());
     return reply.tasks;
