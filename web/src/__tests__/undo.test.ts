@@ -172,7 +172,7 @@ describe('undo', () => {
     // Another client restores it first: this restore finds nothing recorded.
     api.intercept((method, path) => {
       if (method !== 'POST' || path !== '/api/tasks/restore') return undefined;
-      api.tasks.unshift({ ...first!, version: first!.version + 1 });
+      api.tasks.unshift({ ...first!, version: (first!.version ?? 1) + 1 });
       return { status: 200, body: { success: true, message: 'Tasks restored successfully', tasks: [] } };
     });
     await button(wrapper, 'Undo')!.trigger('click');
