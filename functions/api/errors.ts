@@ -13,6 +13,13 @@ export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'DB_BACKOFF']);
 
 /**
+ * Codes that mean "unavailable" only when a connect() raised them: on a unix socket
+ * (`host=/var/run/postgresql`) a stopped server leaves no socket file (ENOENT), and a full
+ * listen backlog answers EAGAIN. Any other ENOENT (a file read) is not the database's state.
+ */
+const SOCKET_CONNECT_CODES = new Set(['ENOENT', 'EAGAIN']);
+
+/**
  * Errors that mean "the database cannot serve right now" (down, restarting, out of
  * connections, credentials being rotated) rather than a bug: they get a 503, not a 500.
  */
@@ -21,6 +28,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   const message = String((err as { message?: unknown } | null)?.message ?? '');
   if (typeof code === 'string') {
     if (CONNECTION_CODES.has(code)) return true;
+    if (SOCKET_CONNECT_CODES.has(code) && (err as { syscall?: unknown }).syscall === 'connect') return true;
     if (/^(08|28|53|57P)/.test(code)) return true;
   }
   // "not queryable": node-postgres, for a checked-out client whose connection failed (a transaction's).
