@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { webDist } from '../scripts/web-dist';
 import { startApi } from './support/api';
-import { launchChromium, seriousAxeViolations } from './support/browser';
+import { axeViolations, launchChromium, seriousAxeViolations } from './support/browser';
 import { npmStartWithUrl } from './support/hosts';
 import { startNginx } from './support/nginx';
 
@@ -143,6 +143,72 @@ describe.each(hosts)('order and undo, %s', (_name, start) => {
     expect(new URL((await list).url()).search).toBe('?order=position');
     await expect.poll(() => items(), { timeout: 30_000 }).toEqual(['Three', 'Two', 'One']);
     expect(await seriousAxeViolations(page)).toEqual([]);
+  }, 120_000);
+
+  it('on a phone (touch, 390×844) Move up / Move down move a task: one write, announced, focus stays; same order after reload and in another tab', async () => {
+    await fresh(['Milk', 'Eggs', 'Bread']);
+    // On the desktop page (fine pointer, 800 px) the buttons are not shown: dragging and Alt+arrows are.
+    expect(await page.getByRole('button', { name: 'Move “Bread” up' }).isVisible()).toBe(false);
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+    try {
+      const p = await phone.newPage();
+      // In the same profile as `p`: tabs of one browser, which hear each other on a BroadcastChannel.
+      const other = await phone.newPage();
+      await other.goto(`${host.url}/#/`);
+      await p.goto(`${host.url}/#/`);
+      await expect.poll(() => items(p), { timeout: 30_000 }).toEqual(['Milk', 'Eggs', 'Bread']);
+      await expect.poll(() => items(other), { timeout: 30_000 }).toEqual(['Milk', 'Eggs', 'Bread']);
+      expect(await p.locator('#move-hint').innerText()).toBe('Press ↑ or ↓ on a task to move it.');
+      const up = p.getByRole('button', { name: 'Move “Bread” up' });
+      expect(await up.isVisible()).toBe(true);
+      // At the ends: disabled for assistive technology, still focusable so focus is never lost.
+      expect(await p.getByRole('button', { name: 'Move “Milk” up' }).getAttribute('aria-disabled')).toBe('true');
+      expect(await p.getByRole('button', { name: 'Move “Bread” down' }).getAttribute('aria-disabled')).toBe('true');
+      expect(await p.getByRole('button', { name: 'Move “Eggs” up' }).getAttribute('aria-disabled')).toBeNull();
+
+      const writes = recordWrites(p);
+      const before = await ordered();
+      const bread = before[2]!;
+      await up.tap();
+      await expect.poll(() => items(p)).toEqual(['Milk', 'Bread', 'Eggs']);
+      await expect.poll(() => p.locator('.status[role="status"]').innerText()).toBe('Moved “Bread” to 2 of 3.');
+      await expect.poll(orderedTexts).toEqual(['Milk', 'Bread', 'Eggs']);
+      expect(writes).toEqual([`PATCH /api/tasks/${bread.id}`]);
+      // Only the moved task changed.
+      const after = await ordered();
+      expect(after.find((t) => t.id === before[0]!.id)).toEqual(before[0]);
+      expect(after.find((t) => t.id === before[1]!.id)).toEqual(before[1]);
+      // Focus stays on the button pressed, though its row moved.
+      await expect.poll(() => up.evaluate((el) => el === document.activeElement)).toBe(true);
+
+      await up.tap();
+      await expect.poll(() => items(p)).toEqual(['Bread', 'Milk', 'Eggs']);
+      await expect.poll(orderedTexts).toEqual(['Bread', 'Milk', 'Eggs']);
+      await expect.poll(() => up.getAttribute('aria-disabled')).toBe('true');
+      await expect.poll(() => up.evaluate((el) => el === document.activeElement)).toBe(true);
+      // At the top: said so, nothing written (aria-disabled: a tap still reaches it, so `force`).
+      await up.tap({ force: true });
+      await expect.poll(() => p.locator('.status[role="status"]').innerText()).toBe('“Bread” is already first.');
+      expect(writes).toEqual([`PATCH /api/tasks/${bread.id}`, `PATCH /api/tasks/${bread.id}`]);
+      const down = p.getByRole('button', { name: 'Move “Milk” down' });
+      await down.tap();
+      await expect.poll(orderedTexts).toEqual(['Bread', 'Eggs', 'Milk']);
+      expect(writes).toHaveLength(3);
+
+      await expect.poll(() => items(other), { timeout: 30_000 }).toEqual(['Bread', 'Eggs', 'Milk']);
+      await p.reload();
+      await expect.poll(() => items(p), { timeout: 30_000 }).toEqual(['Bread', 'Eggs', 'Milk']);
+      expect(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      for (const colorScheme of ['light', 'dark'] as const) {
+        await p.emulateMedia({ colorScheme });
+        expect(await axeViolations(p)).toEqual([]);
+      }
+      // A touch screen wider than a phone (a tablet) has no fine pointer either: the buttons are there.
+      await p.setViewportSize({ width: 1024, height: 768 });
+      expect(await p.getByRole('button', { name: 'Move “Eggs” up' }).isVisible()).toBe(true);
+    } finally {
+      await phone.close();
+    }
   }, 120_000);
 
   it('Undo within the window brings back the deleted tasks (same ids, text, done, place) once, in every tab', async () => {
