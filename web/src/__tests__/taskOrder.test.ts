@@ -87,9 +87,72 @@ describe('moving a task', () => {
     expect(row(wrapper, 'One').attributes('draggable')).toBeUndefined();
   });
 
+  it('Move up / Move down (for touch and phone width) take the keyboard move\'s path: one PATCH, announced, focus kept; aria-disabled at the ends', async () => {
+    const api = fakeApi(['One', 'Two', 'Three']);
+    const { wrapper } = await mountApp(api);
+    const button = (name: string) => wrapper.findAll('button').find((b) => b.attributes('aria-label') === name)!;
+    expect(wrapper.findAll('li[data-id]').map((li) => li.findAll('button.move').map((b) => [b.attributes('aria-label'), b.attributes('aria-disabled')]))).toEqual([
+      [['Move “One” up', 'true'], ['Move “One” down', undefined]],
+      [['Move “Two” up', undefined], ['Move “Two” down', undefined]],
+      [['Move “Three” up', undefined], ['Move “Three” down', 'true']],
+    ]);
+    // Not `disabled`: a disabled button would drop the focus of the person who just moved the task there.
+    expect(wrapper.findAll('button.move').every((b) => b.attributes('disabled') === undefined)).toBe(true);
+    const up = button('Move “Three” up');
+    (up.element as HTMLElement).focus();
+    await up.trigger('click');
+    expect(texts(wrapper)).toEqual(['One', 'Three', 'Two']);
+    expect(moveAnnouncement.value).toBe('Moved “Three” to 2 of 3.');
+    await flushPromises();
+    expect(patches(api)).toEqual(['PATCH /api/tasks/3']);
+    expect(api.tasks.map((t) => [t.task, t.version])).toEqual([['One', 1], ['Two', 1], ['Three', 2]]);
+    expect(document.activeElement).toBe(up.element);
+    expect(button('Move “Two” down').attributes('aria-disabled')).toBe('true');
+    expect(button('Move “Three” down').attributes('aria-disabled')).toBeUndefined();
+    await up.trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Three', 'One', 'Two']);
+    expect(up.attributes('aria-disabled')).toBe('true');
+    expect(document.activeElement).toBe(up.element);
+    // At the top: said so, nothing sent.
+    await up.trigger('click');
+    await flushPromises();
+    expect(moveAnnouncement.value).toBe('“Three” is already first.');
+    expect(patches(api)).toHaveLength(2);
+    await button('Move “One” down').trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Three', 'Two', 'One']);
+    expect(api.tasks.map((t) => [t.task, t.version])).toEqual([['One', 2], ['Two', 1], ['Three', 3]]);
+    // Each move its own key.
+    const keys = api.keys.filter((_, i) => /^PATCH /.test(api.calls[i]!));
+    expect(new Set(keys).size).toBe(3);
+    expect(keys.every(Boolean)).toBe(true);
+  });
+
+  it('Move up / Move down count the list shown: under a filter, the ends are the first and last task shown', async () => {
+    const api = fakeApi(['One', 'Two', 'Three']);
+    api.tasks[0]!.done = true;
+    const { wrapper, store } = await mountApp(api);
+    store.state.filter = 'active';
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Two', 'Three']);
+    const button = (name: string) => wrapper.findAll('button').find((b) => b.attributes('aria-label') === name)!;
+    expect(button('Move “Two” up').attributes('aria-disabled')).toBe('true');
+    await button('Move “Three” up').trigger('click');
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Three', 'Two']);
+    expect(moveAnnouncement.value).toBe('Moved “Three” to 1 of 2.');
+    // As the keyboard move: just before the task it passed, so after the hidden one above that.
+    store.state.filter = 'all';
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['One', 'Three', 'Two']);
+    expect(patches(api)).toEqual(['PATCH /api/tasks/3']);
+  });
+
   it('is offered only when editing is on', async () => {
     const { wrapper } = await mountApp(fakeApi(['One', 'Two']), { featureEditTask: false });
     expect(row(wrapper, 'One').attributes('draggable')).toBeUndefined();
+    expect(wrapper.find('button.move').exists()).toBe(false);
     expect(wrapper.find('#move-hint').exists()).toBe(false);
   });
 });
