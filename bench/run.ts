@@ -36,7 +36,9 @@ Measures the API against its baselines on this machine's PostgreSQL (bench/READM
 the tables; --save also writes bench/results.md and the README's "Measured" table. Takes minutes.
 Environment: BENCH_ROUNDS, BENCH_SECONDS, BENCH_COLD_RUNS, BENCH_NODE24=0, BENCH_EXPIRED_KEYS;
 BENCH_ONLY=cold-start measures the cold start alone (bare Hono and the API alternating, without
-and with a compile cache, ratios per runtime) and cannot be saved.
+and with a compile cache, ratios per runtime); BENCH_ONLY=keyed measures the keyed writes alone
+(the baseline's plain POST and the API alternating, with PostgreSQL's CPU per request). Neither
+can be saved.
 
 Exit codes: 0 done, 1 failed, 2 usage.
 `,
@@ -47,10 +49,13 @@ const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const COLD_RUNS = Number(process.env.BENCH_COLD_RUNS ?? 7);
 /** `BENCH_NODE24=0` measures on the host's Node only (when the npm registry cannot be reached). */
 const WITH_NODE24 = process.env.BENCH_NODE24 !== '0';
-/** `BENCH_ONLY=cold-start`: only the cold-start rows of bare Hono and the API, printed, never saved. */
+/**
+ * `BENCH_ONLY=cold-start`: only the cold-start rows of bare Hono and the API; `BENCH_ONLY=keyed`:
+ * only the keyed writes against the baseline's plain POST. Printed, never saved.
+ */
 const ONLY = process.env.BENCH_ONLY;
-if (ONLY !== undefined && ONLY !== 'cold-start') {
-  process.stderr.write(`bench: BENCH_ONLY must be cold-start (got ${JSON.stringify(ONLY)})\n`);
+if (ONLY !== undefined && ONLY !== 'cold-start' && ONLY !== 'keyed') {
+  process.stderr.write(`bench: BENCH_ONLY must be cold-start or keyed (got ${JSON.stringify(ONLY)})\n`);
   process.exit(2);
 }
 if (ONLY && SAVE) {
@@ -170,7 +175,33 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime: fields 14, 15 counted from pid
 }
 
-interface Run { rps: number; p50: number; p99: number; cpuUs: number }
+interface Run { rps: number; p50: number; p99: number; cpuUs: number; pgCpuUs: number }
+
+/**
+ * CPU seconds used so far by each PostgreSQL backend serving the bench database (its client
+ * backends, this query's own left out), by pid, from /proc/<pid>/stat like {@link cpuSeconds}.
+ * Readable when PostgreSQL runs on this machine; an empty map otherwise.
+ */
+async function backendCpu(): Promise<Map<number, number>> {
+  const client = new pg.Client({ connectionString: benchDatabaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    const out = new Map<number, number>();
+    for (const { pid } of rows) {
+      try {
+        out.set(pid, cpuSeconds(pid));
+      } catch {
+        // gone meanwhile, or PostgreSQL on another host
+      }
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
 
 /**
  * One load at 64 connections: `keyed` sends a new Idempotency-Key with every request; `path` picks
@@ -192,6 +223,7 @@ async function load(
     ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     ...(ifMatch === undefined ? {} : { 'if-match': ifMatch }),
   };
+  const pgBefore = await backendCpu();
   const cpuBefore = cpuSeconds(pid);
   const r = await new Promise<Result>((resolve, reject) =>
     autocannon(
@@ -215,9 +247,12 @@ async function load(
     ),
   );
   const cpuUs = ((cpuSeconds(pid) - cpuBefore) * 1e6) / r.requests.total;
+  let pgSeconds = 0;
+  for (const [backend, seconds] of await backendCpu()) pgSeconds += seconds - (pgBefore.get(backend) ?? 0);
+  const pgCpuUs = (pgSeconds * 1e6) / r.requests.total;
   const bad = r.non2xx + r.errors + r.timeouts;
   if (bad > 0) throw new Error(`${keyed ? 'keyed ' : ''}${method} on :${port}: ${bad} failed requests (${JSON.stringify(r.statusCodeStats)})`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs };
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpuUs, pgCpuUs };
 }
 
 const README_MARKERS = { start: '<!-- bench:measured: written by npm run bench -- --save from bench/results.md -->', end: '<!-- /bench:measured -->' } as const;
@@ -323,6 +358,49 @@ async function coldStartOnly(runtimes: Array<{ label: string; path: string }>, e
   }
 }
 
+/**
+ * `BENCH_ONLY=keyed`: per round, the baseline's plain POST, then the API's unkeyed POST and its
+ * keyed writes ({@link keyedLoads}), ROUNDS rounds on each runtime; prints each figure's median
+ * req/s, its ratio to the baseline's POST (target ≥ 0.80×), the server's and PostgreSQL's CPU per
+ * request, and the load average.
+ */
+async function keyedOnly(runtimes: Array<{ label: string; path: string }>, env: Record<string, string>, seed: () => Promise<void>) {
+  for (const runtime of runtimes) {
+    const loadAtStart = loadavg()[0]!;
+    const base: Run[] = [];
+    const plain: Run[] = [];
+    const keyed = Object.fromEntries(KEYED.map((k) => [k, [] as Run[]])) as Record<Keyed, Run[]>;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const script of [baselineScript, serverBundle]) {
+        const { child, port, startedAt } = await spawnServer(runtime.path, script, env);
+        await firstOk(port, startedAt);
+        await seed();
+        await load(child.pid!, port, 'POST'); // warm-up, not counted
+        if (script === baselineScript) base.push(await load(child.pid!, port, 'POST'));
+        else {
+          plain.push(await load(child.pid!, port, 'POST'));
+          await keyedLoads(child.pid!, port, keyed);
+        }
+        await stop(child);
+      }
+      console.log(`${runtime.label}: round ${round + 1}/${ROUNDS} done`);
+    }
+    const baseRps = median(base.map((x) => x.rps));
+    const line = (what: string, xs: Run[]) => {
+      const rps = median(xs.map((x) => x.rps));
+      return `  ${what}: ${rps.toFixed(0)} req/s, ${(rps / baseRps).toFixed(2)}× the baseline's POST; CPU per request: server ${median(xs.map((x) => x.cpuUs)).toFixed(0)} µs, PostgreSQL ${median(xs.map((x) => x.pgCpuUs)).toFixed(0)} µs (req/s per round: ${xs.map((x) => x.rps.toFixed(0)).join(' ')})`;
+    };
+    console.log(
+      [
+        `${runtime.label}, load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}, ${ROUNDS} rounds × ${DURATION} s, medians:`,
+        line('baseline plain POST', base),
+        line('API POST without a key', plain),
+        ...KEYED.map((kind) => line(`API ${KEYED_LABEL[kind]}`, keyed[kind])),
+      ].join('\n'),
+    );
+  }
+}
+
 let benchDatabaseUrl = '';
 
 async function main() {
@@ -358,6 +436,10 @@ async function main() {
     if (ONLY === 'cold-start') {
       await seed();
       await coldStartOnly(runtimes, env);
+      return;
+    }
+    if (ONLY === 'keyed') {
+      await keyedOnly(runtimes, env, seed);
       return;
     }
 

@@ -73,6 +73,27 @@ describe('npm run bench with BENCH_ONLY=cold-start', () => {
   });
 });
 
+describe('npm run bench with BENCH_ONLY=keyed', () => {
+  it('refuses --save (exit 2, a message on stderr)', async () => {
+    const save = await run('bench/run.ts', ['--save'], { BENCH_ONLY: 'keyed' });
+    expect(save.code).toBe(2);
+    expect(save.stderr).toContain('--save needs the full run');
+  });
+
+  it("measures only the baseline's plain POST and the API's writes, with the server's and PostgreSQL's CPU per request", async () => {
+    // Seven loads of a second and 300,000 rows made for the writes that need a task each: more than run()'s 50 s on a busy machine.
+    const r = await runCommand('bench/run.ts', [], { env: { ...quiet, BENCH_ONLY: 'keyed', BENCH_ROUNDS: '1', BENCH_SECONDS: '1', BENCH_EXPIRED_KEYS: '100', BENCH_NODE24: '0' }, timeoutMs: 170_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Node v\S+ \(host\), load average [\d.]+ → [\d.]+, 1 rounds × 1 s, medians:$/m);
+    const figures = '\\d+ req/s, [\\d.]+× the baseline\'s POST; CPU per request: server \\d+ µs, PostgreSQL \\d+ µs \\(req/s per round: \\d+\\)';
+    for (const what of ['baseline plain POST', 'API POST without a key', 'API POST with a new Idempotency-Key', 'API DELETE with a new Idempotency-Key and If-Match']) {
+      expect(r.stdout).toMatch(new RegExp(`^ {2}${what}: ${figures}$`, 'm'));
+    }
+    expect(r.stdout).not.toContain('cold start');
+  }, 180_000);
+});
+
 describe('--help', () => {
   const commands = [
     'scripts/deploy.ts',
