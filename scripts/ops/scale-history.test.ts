@@ -16,8 +16,8 @@ describe('diffSnapshots', () => {
       'scale: autoscaler wants 1 → 2 pods',
       'pods: ready pods 0 → 2',
       'mode: Proxy → Serve (pods serve directly)',
-      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-q7w4z ready 5.0s after creation (scheduled 0.0s, container 4.0s, ready 1.0s)',
-      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-x2k9p ready 2.0s after creation (scheduled 0.0s, container 1.0s, ready 1.0s)',
+      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-q7w4z ready 5.0s after creation (scheduled 0.0s, initialized 0.0s, containers ready 5.0s, ready 0.0s)',
+      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-x2k9p ready 2.0s after creation (scheduled 0.0s, initialized 0.0s, containers ready 2.0s, ready 0.0s)',
     ]);
   });
 
