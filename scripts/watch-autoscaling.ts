@@ -88,7 +88,7 @@ runCommandLine(
       if (json) {
         process.stdout.write(`${JSON.stringify(error ? { error: { message: error } } : { snapshot: last, events: fresh })}\n`);
       } else {
-        const view = formatScaleView(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events, ...(error ? { error } : {}) });
+        const view = formatScaleView(last, { env: t.env, color, width: terminalWidth(), windowMs, intervalMs, samples: history.samples, events: history.events, earlierStarts: [...history.starts.values()], ...(error ? { error } : {}) });
         process.stdout.write(`\x1b[H\x1b[2J${view}\n`);
       }
       if (frame >= frames || stop) return exitCode.ok;

@@ -2,7 +2,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScaleSnapshot } from '../scripts/ops/snapshot';
-import { loadScenario } from './fixtures/k8s/index';
+import { fixtureLogs, loadScenario } from './fixtures/k8s/index';
 import { type FakeKubeApi, runCommand, startFakeKubeApi, writeKubeconfig } from './support/fake-kube-api';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ let api: FakeKubeApi;
 const scratch = mkdtempSync(join(tmpdir(), 'ops-watch-'));
 
 beforeAll(async () => {
-  api = await startFakeKubeApi({ objects: loadScenario('healthy') });
+  api = await startFakeKubeApi({ objects: loadScenario('healthy'), logs: fixtureLogs() });
 });
 afterAll(async () => {
   await api?.close();
@@ -24,6 +24,18 @@ const watch = (args: string[], options: Parameters<typeof runCommand>[2] = {}) =
   runCommand(WATCH, ['--env', 'prod', ...args], { ...options, env: { KUBECONFIG: api.kubeconfig, ...options.env } });
 
 describe('watch:scale --once --json', () => {
+  it("splits each pod start into its phases, the first request answered from the pod's log", async () => {
+    api.setObjects(loadScenario('slow-start'));
+    const { code, stdout, stderr } = await watch(['--once', '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const snap = JSON.parse(stdout) as ScaleSnapshot;
+    const slow = snap.podStarts.find((p) => p.pod.endsWith('-m3n8r'))!;
+    expect(slow).toMatchObject({ scheduledAfter: 0, initializedAfter: 0, containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, total: 2 });
+    expect(snap.unreadable).toEqual([]);
+    expect(api.requests).toContain('GET /api/v1/namespaces/backend/pods/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r/log?container=api&limitBytes=65536');
+  });
+
   it('prints one snapshot of the serving revisions and exits 0', async () => {
     api.setObjects(loadScenario('healthy'));
     const { code, stdout, stderr } = await watch(['--once', '--json']);
@@ -159,7 +171,7 @@ describe('watch:scale live', () => {
     const texts = frames[2]!.events.map((e) => e.text);
     expect(texts).toContain('ready pods 0 → 2');
     expect(texts).toContain('Proxy → Serve (pods serve directly)');
-    expect(texts).toContain('pod tasks-api-00002-deployment-6d9f8b7c5d-q7w4z ready 5.0s after creation (scheduled 0.0s, container 4.0s, ready 1.0s)');
+    expect(texts).toContain('pod tasks-api-00002-deployment-6d9f8b7c5d-q7w4z ready 5.0s after creation (scheduled 0.0s, initialized 0.0s, containers ready 5.0s, ready 0.0s)');
   });
 });
 

@@ -84,6 +84,11 @@ export interface Kube {
   get(kind: Kind, namespace: string, name: string): Promise<KubeObject | undefined>;
   /** Objects of a kind in a namespace; `labelSelector` is `key=value[,key=value]`. */
   list(kind: Kind, namespace: string, labelSelector?: string): Promise<KubeObject[]>;
+  /**
+   * The first `limitBytes` of a container's log (its current instance), as `kubectl logs
+   * --limit-bytes` reads it. Needs `get pods/log`; optional, so a `Kube` without it reads no logs.
+   */
+  podLog?(namespace: string, pod: string, container: string, limitBytes: number): Promise<string>;
 }
 
 export interface KubeOptions {
@@ -251,6 +256,10 @@ export function connect(options: KubeOptions = {}): Kube {
     async list(kind, namespace, labelSelector) {
       const result = await call(describe('list', kind, namespace), () => listRaw(kind, namespace, labelSelector));
       return (result.items ?? []) as KubeObject[];
+    },
+    async podLog(namespace, pod, container, limitBytes) {
+      const what = { text: `read the log of pod ${pod} (container ${container}) in namespace ${namespace}`, canI: `kubectl auth can-i get pods/log -n ${namespace}` };
+      return call(what, () => core.readNamespacedPodLog({ name: pod, namespace, container, limitBytes }));
     },
   };
 }

@@ -16,8 +16,8 @@ describe('diffSnapshots', () => {
       'scale: autoscaler wants 1 → 2 pods',
       'pods: ready pods 0 → 2',
       'mode: Proxy → Serve (pods serve directly)',
-      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-q7w4z ready 5.0s after creation (scheduled 0.0s, container 4.0s, ready 1.0s)',
-      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-x2k9p ready 2.0s after creation (scheduled 0.0s, container 1.0s, ready 1.0s)',
+      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-q7w4z ready 5.0s after creation (scheduled 0.0s, initialized 0.0s, containers ready 5.0s, ready 0.0s)',
+      'cold-start: pod tasks-api-00002-deployment-6d9f8b7c5d-x2k9p ready 2.0s after creation (scheduled 0.0s, initialized 0.0s, containers ready 2.0s, ready 0.0s)',
     ]);
   });
 
@@ -47,5 +47,17 @@ describe('ScaleHistory', () => {
     ]);
     expect(fresh.length).toBe(5);
     expect(history.events.length).toBe(6);
+  });
+
+  it('remembers finished pod starts of the window, also of pods gone since, for the view to compare with', async () => {
+    const history = new ScaleHistory(5 * 60_000);
+    history.add(await snap('healthy', recordedAt));
+    history.add(await snap('scaled-to-zero', recordedAt + 60_000)); // the pods are gone
+    expect([...history.starts.keys()]).toEqual(['tasks-api-00002-deployment-6d9f8b7c5d-q7w4z', 'tasks-api-00002-deployment-6d9f8b7c5d-x2k9p']);
+    // Ready at 09:59:35 and 09:58:02: at 10:04:00 only the first is within the 5-minute window, at 10:05:00 neither.
+    history.add(await snap('scaled-to-zero', recordedAt + 4 * 60_000));
+    expect([...history.starts.keys()]).toEqual(['tasks-api-00002-deployment-6d9f8b7c5d-q7w4z']);
+    history.add(await snap('scaled-to-zero', recordedAt + 5 * 60_000));
+    expect([...history.starts.keys()]).toEqual([]);
   });
 });

@@ -54,7 +54,8 @@ function scaleHint(p: RevisionView, r: RevisionView): string {
 export function coldStartText(s: PodStart): string {
   const parts = [
     s.scheduledAfter !== undefined ? `scheduled ${formatSeconds(s.scheduledAfter * 1000)}` : undefined,
-    s.startedAfter !== undefined ? `container ${formatSeconds(s.startedAfter * 1000)}` : undefined,
+    s.initializedAfter !== undefined ? `initialized ${formatSeconds(s.initializedAfter * 1000)}` : undefined,
+    s.containersReadyAfter !== undefined ? `containers ready ${formatSeconds(s.containersReadyAfter * 1000)}` : undefined,
     s.readyAfter !== undefined ? `ready ${formatSeconds(s.readyAfter * 1000)}` : undefined,
   ].filter(Boolean);
   return `pod ${s.pod} ready ${formatSeconds((s.total ?? 0) * 1000)} after creation${parts.length ? ` (${parts.join(', ')})` : ''}`;
@@ -64,6 +65,8 @@ export function coldStartText(s: PodStart): string {
 export class ScaleHistory {
   readonly samples: PodSample[] = [];
   readonly events: ScaleEvent[] = [];
+  /** Every finished pod start seen in the window, by pod, also of pods gone since: what a new start's phases are compared with. */
+  readonly starts = new Map<string, PodStart>();
   private last: ScaleSnapshot | undefined;
 
   constructor(
@@ -78,6 +81,8 @@ export class ScaleHistory {
     const fresh = this.last ? diffSnapshots(this.last, snapshot) : [];
     this.events.push(...fresh);
     if (this.events.length > this.keepEvents) this.events.splice(0, this.events.length - this.keepEvents);
+    for (const st of snapshot.podStarts) if (st.total !== undefined) this.starts.set(st.pod, st);
+    for (const [pod, st] of this.starts) if (Date.parse(st.readyAt!) < at - this.keepMs) this.starts.delete(pod);
     this.last = snapshot;
     return fresh;
   }

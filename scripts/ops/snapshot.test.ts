@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadScenario, memoryKube, recordedAt, type Scenario } from '../../test/fixtures/k8s/index';
+import { fixtureLogs, loadScenario, memoryKube, recordedAt, type Scenario } from '../../test/fixtures/k8s/index';
 import { KubeError } from './kube-error';
-import { phaseOf, podStart, takeSnapshot } from './snapshot';
+import { firstRequestTime, grownPhases, phaseOf, podStart, takeSnapshot } from './snapshot';
 
 const snapshotOf = (scenario: Scenario) => takeSnapshot(memoryKube(loadScenario(scenario)), 'backend', 'tasks-api', recordedAt);
 
@@ -27,9 +27,42 @@ describe('scale snapshot from recorded Knative objects', () => {
   it('measures each pod start from its conditions, newest first', async () => {
     const snap = await snapshotOf('healthy');
     expect(snap.podStarts).toEqual([
-      expect.objectContaining({ pod: 'tasks-api-00002-deployment-6d9f8b7c5d-q7w4z', scheduledAfter: 0, startedAfter: 4, readyAfter: 1, total: 5 }),
-      expect.objectContaining({ pod: 'tasks-api-00002-deployment-6d9f8b7c5d-x2k9p', scheduledAfter: 0, startedAfter: 1, readyAfter: 1, total: 2 }),
+      expect.objectContaining({ pod: 'tasks-api-00002-deployment-6d9f8b7c5d-q7w4z', scheduledAfter: 0, initializedAfter: 0, containersReadyAfter: 5, readyAfter: 0, total: 5 }),
+      expect.objectContaining({ pod: 'tasks-api-00002-deployment-6d9f8b7c5d-x2k9p', scheduledAfter: 0, initializedAfter: 0, containersReadyAfter: 2, readyAfter: 0, total: 2 }),
     ]);
+    // Without a way to read logs there is no first-request phase, and nothing is missing from the view.
+    expect(snap.podStarts.map((s) => s.firstRequestAfter)).toEqual([undefined, undefined]);
+    expect(snap.unreadable).toEqual([]);
+  });
+
+  it("adds the first request answered from each ready pod's log, and which phase grew", async () => {
+    const kube = memoryKube(loadScenario('slow-start'), { logs: fixtureLogs() });
+    const snap = await takeSnapshot(kube, 'backend', 'tasks-api', recordedAt);
+    const byPod = Object.fromEntries(snap.podStarts.map((s) => [s.pod.slice(-5), s]));
+    expect(byPod.m3n8r).toMatchObject({ containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, firstRequestAt: '2026-11-26T09:59:59.104Z', total: 2 });
+    expect(byPod.q7w4z).toMatchObject({ firstRequestAfter: 0.488 });
+    expect(byPod.x2k9p).toMatchObject({ firstRequestAfter: 0.214 });
+    expect(grownPhases(snap.podStarts)).toEqual([
+      { pod: 'tasks-api-00002-deployment-6d9f8b7c5d-m3n8r', phase: 'firstRequestAfter', seconds: 7.104, medianSeconds: 0.351, of: 2 },
+      // The healthy install's second pod took 5 s to its containers against 2 s for the other two.
+      { pod: 'tasks-api-00002-deployment-6d9f8b7c5d-q7w4z', phase: 'containersReadyAfter', seconds: 5, medianSeconds: 2, of: 2 },
+    ]);
+  });
+
+  it('reads a pod log once it has the first request, and notes a 403 on pods/log as a partial view', async () => {
+    const logs = fixtureLogs();
+    let reads = 0;
+    const kube = memoryKube(loadScenario('healthy'), { logs });
+    const podLog = kube.podLog!;
+    kube.podLog = (...args) => (reads++, podLog(...args));
+    await takeSnapshot(kube, 'backend', 'tasks-api', recordedAt);
+    const again = await takeSnapshot(kube, 'backend', 'tasks-api', recordedAt);
+    expect(reads).toBe(2); // one per pod, the second snapshot from memory
+    expect(again.podStarts.map((s) => s.firstRequestAfter)).toEqual([0.488, 0.214]);
+
+    const denied = await takeSnapshot(memoryKube(loadScenario('healthy'), { logsForbidden: true }), 'backend', 'tasks-api', recordedAt);
+    expect(denied.unreadable).toEqual(['pods/log']);
+    expect(denied.podStarts.map((s) => [s.total, s.firstRequestAfter])).toEqual([[5, undefined], [2, undefined]]);
   });
 
   it('reports a service at zero in Proxy mode', async () => {
@@ -118,14 +151,44 @@ describe('podStart', () => {
       revision: 'r',
       createdAt: '2026-01-01T00:00:00.000Z',
       scheduledAfter: 1,
-      startedAfter: 2,
-      readyAfter: 1,
       total: 4,
       readyAt: '2026-01-01T00:00:04.000Z',
     });
+    pod.status.conditions.push(
+      { type: 'Initialized', status: 'True', lastTransitionTime: new Date('2026-01-01T00:00:01Z') },
+      { type: 'ContainersReady', status: 'True', lastTransitionTime: new Date('2026-01-01T00:00:03Z') },
+    );
+    expect(podStart(pod, '2026-01-01T00:00:04.250Z')).toMatchObject({ initializedAfter: 0, containersReadyAfter: 2, readyAfter: 1, firstRequestAfter: 0.25 });
+    // Ready is recorded to the second: an answer within that second counts as 0, one before it is not this start's.
+    expect(podStart(pod, '2026-01-01T00:00:03.600Z')).toMatchObject({ firstRequestAfter: 0 });
+    expect(podStart(pod, '2026-01-01T00:00:02.900Z')!.firstRequestAfter).toBeUndefined();
   });
 
   it('skips pods that do not belong to a revision', () => {
     expect(podStart({ metadata: { name: 'x', creationTimestamp: '2026-01-01T00:00:00Z' } })).toBeUndefined();
+  });
+});
+
+describe('firstRequestTime', () => {
+  it("finds the cold-start request line's time and skips probes, other lines and a line cut short", () => {
+    const log = [
+      '{"level":"info","time":"2026-01-01T00:00:01.000Z","msg":"listening"}',
+      '{"level":"info","time":"2026-01-01T00:00:01.500Z","method":"GET","path":"/healthz","status":200,"msg":"request"}',
+      '{"level":"info","time":"2026-01-01T00:00:02.000Z","coldStart":true,"sinceStartMs',
+    ].join('\n');
+    expect(firstRequestTime(log)).toBeUndefined();
+    expect(firstRequestTime(`${log}\n{"level":"info","time":"2026-01-01T00:00:02.125Z","coldStart":true,"msg":"request"}\n`)).toBe('2026-01-01T00:00:02.125Z');
+  });
+});
+
+describe('grownPhases', () => {
+  const start = (pod: string, containersReadyAfter: number) => ({ pod, revision: 'r', createdAt: '2026-01-01T00:00:00Z', scheduledAfter: 0, containersReadyAfter, total: containersReadyAfter });
+
+  it('marks a phase at twice the median of the other starts and 2 s more, never against itself or one other', () => {
+    expect(grownPhases([start('a', 9), start('b', 2)])).toEqual([]); // one other start is no median
+    expect(grownPhases([start('a', 9), start('b', 2), start('c', 3)])).toEqual([{ pod: 'a', phase: 'containersReadyAfter', seconds: 9, medianSeconds: 2.5, of: 2 }]);
+    expect(grownPhases([start('a', 2), start('b', 1), start('c', 1)])).toEqual([]); // twice, but within 2 s: the conditions' resolution
+    // Starts seen earlier in the window count too, a pod shown again only once.
+    expect(grownPhases([start('a', 9)], [start('a', 9), start('old1', 2), start('old2', 2)])).toEqual([{ pod: 'a', phase: 'containersReadyAfter', seconds: 9, medianSeconds: 2, of: 2 }]);
   });
 });

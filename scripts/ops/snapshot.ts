@@ -69,23 +69,47 @@ export interface RevisionView {
   };
 }
 
-/** One pod's way from created to ready: where a cold start's time went. */
+/**
+ * One pod's way from created to its first answered request: where a cold start's time went.
+ * Each phase is the time since the one before it, from the pod's conditions (lastTransitionTime,
+ * 1 s resolution) and, for the last one, the API's own log line for its first request.
+ */
 export interface PodStart {
   pod: string;
   revision: string;
   createdAt: string;
-  /** Seconds from creation until the pod was scheduled onto a node. */
+  /** Seconds from creation until the pod was scheduled onto a node (PodScheduled). */
   scheduledAfter?: number;
-  /** Seconds from scheduling until the app container ran (image pull + container start). */
-  startedAfter?: number;
-  /** Seconds from the container running until the pod was Ready (app start + readiness probe). */
+  /** Seconds from scheduling until the init containers were done and the volumes set up (Initialized). */
+  initializedAfter?: number;
+  /** Seconds from that until every container was running and passing its readiness probe (ContainersReady): image pull, container start, the app's start. */
+  containersReadyAfter?: number;
+  /** Seconds from ContainersReady until the pod was Ready (readiness gates; usually 0). */
   readyAfter?: number;
+  /**
+   * Seconds from Ready until the API answered its first request that is not a probe (the
+   * `"coldStart":true` line of its log: the request the activator held during the cold start).
+   * Absent until that line is in the log, or when the log cannot be read.
+   */
+  firstRequestAfter?: number;
+  /** When that first request was answered (the log line's time). */
+  firstRequestAt?: string;
   /** Seconds from creation to Ready; absent while the pod is not ready yet. */
   total?: number;
   readyAt?: string;
   /** Still on its way: waiting reason of the app container (ContainerCreating, ImagePullBackOff, ...). */
   waiting?: string;
 }
+
+/** The phases of a pod start, in order, with the names the view and the events use. */
+export const START_PHASES = [
+  ['scheduledAfter', 'scheduled'],
+  ['initializedAfter', 'initialized'],
+  ['containersReadyAfter', 'containers ready'],
+  ['readyAfter', 'ready'],
+  ['firstRequestAfter', 'first request'],
+] as const;
+export type StartPhase = (typeof START_PHASES)[number][0];
 
 export interface ScaleSnapshot {
   takenAt: string;
@@ -116,6 +140,8 @@ export interface ScaleObjects {
   serverlessServices: KubeObject[];
   deployments: KubeObject[];
   pods: KubeObject[];
+  /** Per pod, when the API answered its first request (from the app container's log); see PodStart. */
+  firstRequests?: Record<string, string>;
   /** Kinds the caller may not list (403); the snapshot says what it is missing. */
   unreadable?: string[];
 }
@@ -153,7 +179,69 @@ export async function readScaleObjects(kube: Kube, namespace: string, name: stri
     optional('Deployment'),
     optional('Pod'),
   ]);
-  return { service, revisions, autoscalers, serverlessServices, deployments, pods, unreadable: unreadable.sort() };
+  const firstRequests = await readFirstRequests(kube, namespace, pods, unreadable);
+  return { service, revisions, autoscalers, serverlessServices, deployments, pods, firstRequests, unreadable: unreadable.sort() };
+}
+
+/** The start of the log holds the first request's line: the listening line and a few probes come before it. */
+const LOG_BYTES = 64 * 1024;
+/** A pod without the line yet is asked again after this long (a pod nobody has sent a request to yet). */
+const LOG_RETRY_MS = 30_000;
+/** Per cluster connection: found times, by pod uid (a pod's first request never changes), and when a pod was last asked in vain. */
+const logMemory = new WeakMap<Kube, { seen: Map<string, string>; asked: Map<string, number> }>();
+
+/**
+ * When each ready pod's API answered its first request: the `"coldStart":true` line near the
+ * start of the app container's log (request-log.ts), read once per pod. The start-up metric
+ * (`tasks_api_startup_seconds`) says the same but is only on the pod's /metrics, behind the
+ * internal token, which the cluster's objects do not carry. A 403 (no `get pods/log`) is noted
+ * as unreadable; any other failure (the container restarting) just leaves the phase out.
+ */
+async function readFirstRequests(kube: Kube, namespace: string, pods: KubeObject[], unreadable: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  if (!kube.podLog) return out;
+  const now = Date.now();
+  let memory = logMemory.get(kube);
+  if (!memory) logMemory.set(kube, (memory = { seen: new Map(), asked: new Map() }));
+  const { seen: firstRequestSeen, asked: firstRequestAsked } = memory;
+  await Promise.all(
+    pods.map(async (pod) => {
+      const key = String(pod.metadata.uid ?? `${namespace}/${pod.metadata.name}`);
+      const seen = firstRequestSeen.get(key);
+      if (seen) return void (out[pod.metadata.name] = seen);
+      if (conditionStatus(pod, 'Ready') !== 'True' || pod.metadata.deletionTimestamp) return;
+      if (now - (firstRequestAsked.get(key) ?? -Infinity) < LOG_RETRY_MS) return;
+      const container = (pod.spec?.containers ?? []).map((c: { name?: string }) => c?.name).find((n: unknown) => typeof n === 'string' && n !== QUEUE_PROXY);
+      if (!container) return;
+      let log: string;
+      try {
+        log = await kube.podLog!(namespace, pod.metadata.name, container, LOG_BYTES);
+      } catch (err) {
+        if (err instanceof KubeError && err.reason === 'forbidden' && !unreadable.includes('pods/log')) unreadable.push('pods/log');
+        return;
+      }
+      const at = firstRequestTime(log);
+      if (at) {
+        firstRequestSeen.set(key, at);
+        out[pod.metadata.name] = at;
+      } else firstRequestAsked.set(key, now);
+    }),
+  );
+  return out;
+}
+
+/** The time of the API's cold-start request line in a log (JSON lines), or undefined. */
+export function firstRequestTime(log: string): string | undefined {
+  for (const line of log.split('\n')) {
+    if (!line.includes('"coldStart":true')) continue;
+    try {
+      const time = toIso((JSON.parse(line) as { time?: string }).time);
+      if (time) return time;
+    } catch {
+      // a line cut by the byte limit, or not JSON
+    }
+  }
+  return undefined;
 }
 
 export async function takeSnapshot(kube: Kube, namespace: string, name: string, now = Date.now()): Promise<ScaleSnapshot> {
@@ -190,7 +278,7 @@ export function buildSnapshot(objects: ScaleObjects, opts: { context: string; no
     });
 
   const podStarts = objects.pods
-    .map(podStart)
+    .map((pod) => podStart(pod, objects.firstRequests?.[pod.metadata.name]))
     .filter((p): p is PodStart => p !== undefined)
     .sort((a, b) => (toMillis(b.createdAt) ?? 0) - (toMillis(a.createdAt) ?? 0));
 
@@ -297,29 +385,38 @@ function podCounts(pods: KubeObject[], fromAutoscaler: Pick<PodCounts, 'desired'
   return counts;
 }
 
-/** Timing of one pod from created to ready, from its conditions and the app container's start. */
-export function podStart(pod: KubeObject): PodStart | undefined {
+/** Timing of one pod from created to its first answered request, from its conditions and (when known) the API's log. */
+export function podStart(pod: KubeObject, firstRequestAt?: string): PodStart | undefined {
   const revision = pod.metadata.labels?.[REVISION_LABEL];
   const created = toMillis(pod.metadata.creationTimestamp);
   if (!revision || created === undefined) return undefined;
-  const scheduledCond = condition(pod, 'PodScheduled');
-  const readyCond = condition(pod, 'Ready');
-  const scheduled = scheduledCond?.status === 'True' ? toMillis(scheduledCond.lastTransitionTime) : undefined;
-  const ready = readyCond?.status === 'True' ? toMillis(readyCond.lastTransitionTime) : undefined;
+  const at = (type: string) => {
+    const c = condition(pod, type);
+    return c?.status === 'True' ? toMillis(c.lastTransitionTime) : undefined;
+  };
+  const scheduled = at('PodScheduled');
+  const initialized = at('Initialized');
+  const containersReady = at('ContainersReady');
+  const ready = at('Ready');
+  const answered = toMillis(firstRequestAt);
   const statuses: any[] = pod.status?.containerStatuses ?? [];
   const app = statuses.find((c) => c?.name !== QUEUE_PROXY);
-  const started = toMillis(app?.state?.running?.startedAt);
-  const waiting: string | undefined = app?.state?.waiting?.reason ?? (scheduled === undefined ? scheduledCond?.reason ?? 'Pending' : undefined);
+  const waiting: string | undefined = app?.state?.waiting?.reason ?? (scheduled === undefined ? condition(pod, 'PodScheduled')?.reason ?? 'Pending' : undefined);
   const seconds = (from?: number, to?: number) =>
     from !== undefined && to !== undefined && to >= from ? (to - from) / 1000 : undefined;
   const out: PodStart = { pod: pod.metadata.name, revision, createdAt: new Date(created).toISOString() };
-  const scheduledAfter = seconds(created, scheduled);
-  const startedAfter = seconds(scheduled, started);
-  const readyAfter = seconds(started, ready);
+  const phases: Record<StartPhase, number | undefined> = {
+    scheduledAfter: seconds(created, scheduled),
+    initializedAfter: seconds(scheduled, initialized),
+    containersReadyAfter: seconds(initialized, containersReady),
+    readyAfter: seconds(containersReady, ready),
+    // Ready has 1 s resolution and the log line milliseconds: a request answered within the
+    // second Ready was recorded in counts as 0, not as a negative time.
+    firstRequestAfter: ready !== undefined && answered !== undefined && answered >= ready - 1000 ? Math.max(0, answered - ready) / 1000 : undefined,
+  };
+  for (const [key] of START_PHASES) if (phases[key] !== undefined) out[key] = phases[key];
+  if (phases.firstRequestAfter !== undefined) out.firstRequestAt = new Date(answered!).toISOString();
   const total = seconds(created, ready);
-  if (scheduledAfter !== undefined) out.scheduledAfter = scheduledAfter;
-  if (startedAfter !== undefined) out.startedAfter = startedAfter;
-  if (readyAfter !== undefined) out.readyAfter = readyAfter;
   if (total !== undefined) {
     out.total = total;
     out.readyAt = new Date(ready!).toISOString();
@@ -327,6 +424,46 @@ export function podStart(pod: KubeObject): PodStart | undefined {
     out.waiting = waiting;
   }
   return out;
+}
+
+/** A phase that took clearly longer than in the other starts it is compared with. */
+export interface PhaseGrowth {
+  pod: string;
+  phase: StartPhase;
+  seconds: number;
+  /** The median of the same phase over the other starts. */
+  medianSeconds: number;
+  /** How many other starts that median is of. */
+  of: number;
+}
+
+/**
+ * Which phase of each start grew: at least twice the median of the same phase over the other
+ * starts (`others`: the other pods shown and the starts seen earlier in the window) and at least
+ * 2 s more, since the conditions have 1 s resolution. A start is compared only with starts
+ * other than itself, and only with two or more of them (one other start is no median).
+ */
+export function grownPhases(starts: PodStart[], others: PodStart[] = []): PhaseGrowth[] {
+  const pool = new Map<string, PodStart>();
+  for (const s of [...others, ...starts]) pool.set(s.pod, s);
+  const out: PhaseGrowth[] = [];
+  for (const s of starts) {
+    for (const [phase] of START_PHASES) {
+      const v = s[phase];
+      if (v === undefined) continue;
+      const rest = [...pool.values()].filter((o) => o.pod !== s.pod && o[phase] !== undefined).map((o) => o[phase]!);
+      if (rest.length < 2) continue;
+      const m = median(rest);
+      if (v >= 2 * m && v >= m + 2) out.push({ pod: s.pod, phase, seconds: v, medianSeconds: m, of: rest.length });
+    }
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Traffic percent and tags per revision; `latestRevision: true` targets resolve to the latest ready one. */

@@ -3,7 +3,7 @@ import { type Paint, paint, table, truncate } from './ansi';
 import { podChart } from './chart';
 import { formatAge, formatSeconds } from './conditions';
 import type { ScaleEvent } from './scale-history';
-import type { PodStart, RevisionPhase, RevisionView, ScaleSnapshot } from './snapshot';
+import { grownPhases, START_PHASES, type PodStart, type RevisionPhase, type RevisionView, type ScaleSnapshot, type StartPhase } from './snapshot';
 import type { PodSample } from './chart';
 
 export interface ScaleViewOptions {
@@ -15,6 +15,8 @@ export interface ScaleViewOptions {
   intervalMs?: number;
   samples: PodSample[];
   events: ScaleEvent[];
+  /** Finished starts seen earlier in the window (ScaleHistory.starts), also of pods gone since: what each start's phases are compared with, beside the other pods shown. */
+  earlierStarts?: PodStart[];
   /** A transient error from the last refresh, shown above the (older) picture. */
   error?: string;
 }
@@ -80,14 +82,24 @@ export function formatScaleView(snap: ScaleSnapshot, o: ScaleViewOptions): strin
   lines.push(...podChart(samples, { now, windowMs: o.windowMs, width: chartWidth, height: 6 }).map((l) => colorChart(p, l)));
   lines.push('');
 
-  // Cold starts: where each current pod's start time went.
-  lines.push(`${p.bold('Pod starts')}  ${p.dim('created → scheduled → container running → ready (from pod conditions, 1 s resolution)')}`);
+  // Cold starts: where each current pod's start time went, phase by phase, and which phase grew.
+  lines.push(
+    `${p.bold('Pod starts')}  ${p.dim('scheduled → initialized → containers ready → ready (pod conditions, 1 s) → first request answered (API log)')}`,
+  );
   if (snap.podStarts.length === 0) {
     lines.push(p.dim('  no pods'));
   } else {
-    const startHeader = ['POD', 'SCHEDULED', 'CONTAINER', 'READY', 'TOTAL', 'AGE'].map((h) => p.dim(h));
-    const startRows = snap.podStarts.slice(0, 6).map((s) => podStartRow(p, s, now));
-    lines.push(...table([startHeader, ...startRows], ['l', 'r', 'r', 'r', 'r', 'r']).map((l) => `  ${l}`));
+    const shown = snap.podStarts.slice(0, 6);
+    const grown = grownPhases(shown, [...(o.earlierStarts ?? []), ...snap.podStarts]);
+    const startHeader = ['POD', 'SCHEDULED', 'INIT', 'CONTAINERS', 'READY', '1ST REQUEST', 'TOTAL', 'AGE'].map((h) => p.dim(h));
+    const startRows = shown.map((s) => podStartRow(p, s, now, new Set(grown.filter((g) => g.pod === s.pod).map((g) => g.phase))));
+    lines.push(...table([startHeader, ...startRows], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']).map((l) => `  ${l}`));
+    for (const g of grown) {
+      const name = START_PHASES.find(([k]) => k === g.phase)![1];
+      lines.push(
+        p.yellow(`  ▲ ${g.pod}: ${name} took ${formatSeconds(g.seconds * 1000)} against ${formatSeconds(g.medianSeconds * 1000)} (median of ${g.of} other start${g.of === 1 ? '' : 's'})`),
+      );
+    }
   }
   lines.push('');
 
@@ -120,14 +132,24 @@ function revisionRow(p: Paint, r: RevisionView): string[] {
   ];
 }
 
-function podStartRow(p: Paint, s: PodStart, now: number): string[] {
+function podStartRow(p: Paint, s: PodStart, now: number, grown: Set<StartPhase>): string[] {
   const sec = (v: number | undefined) => (v === undefined ? '-' : formatSeconds(v * 1000));
+  const phase = (k: StartPhase) => (grown.has(k) ? p.yellow(`▲ ${sec(s[k])}`) : sec(s[k]));
   const age = formatAge(now - Date.parse(s.createdAt));
   if (s.total === undefined) {
-    return [s.pod, sec(s.scheduledAfter), p.yellow(s.waiting ?? 'waiting'), '-', '-', age];
+    return [s.pod, phase('scheduledAfter'), phase('initializedAfter'), p.yellow(s.waiting ?? 'waiting'), '-', '-', '-', age];
   }
   const total = sec(s.total);
-  return [s.pod, sec(s.scheduledAfter), sec(s.startedAfter), sec(s.readyAfter), s.total > 5 ? p.yellow(total) : total, age];
+  return [
+    s.pod,
+    phase('scheduledAfter'),
+    phase('initializedAfter'),
+    phase('containersReadyAfter'),
+    phase('readyAfter'),
+    phase('firstRequestAfter'),
+    s.total > 5 ? p.yellow(total) : total,
+    age,
+  ];
 }
 
 function colorChart(p: Paint, line: string): string {

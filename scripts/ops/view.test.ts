@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fixtureEnv, loadScenario, memoryKube, recordedAt } from '../../test/fixtures/k8s/index';
+import { fixtureEnv, fixtureLogs, loadScenario, memoryKube, recordedAt } from '../../test/fixtures/k8s/index';
 import { ansiToHtml, stripAnsi, table, truncate, visibleWidth, wrap } from './ansi';
 import { runDoctor } from './doctor/run';
 import { formatDoctorReport } from './view-doctor';
@@ -16,8 +16,26 @@ describe('formatScaleView', () => {
     expect(text).toMatch(/tasks-api-00002 +100% +bursting +5 +3 +5 +3 +2 +Proxy +32/);
     expect(text).toContain('activator back in the path while pods serve');
     expect(text).toMatch(/5 ┤ +░$/m);
-    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-h4j6d +0.0s +ContainerCreating/);
+    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-h4j6d +0.0s +0.0s +ContainerCreating/);
     expect(lines.every((l) => visibleWidth(l) <= 120)).toBe(true);
+  });
+
+  it('splits each pod start into its phases, the first request from the API log, and marks the phase that grew', async () => {
+    const snap = await takeSnapshot(memoryKube(loadScenario('slow-start'), { logs: fixtureLogs() }), 'backend', 'tasks-api', recordedAt);
+    const text = formatScaleView(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [] });
+    expect(text).toContain('Pod starts  scheduled → initialized → containers ready → ready (pod conditions, 1 s) → first request answered (API log)');
+    expect(text).toMatch(/POD +SCHEDULED +INIT +CONTAINERS +READY +1ST REQUEST +TOTAL +AGE/);
+    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r +0\.0s +0\.0s +2\.0s +0\.0s +▲ 7\.1s +2\.0s +10s/);
+    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-x2k9p +0\.0s +0\.0s +2\.0s +0\.0s +0\.2s +2\.0s/);
+    expect(text).toContain('  ▲ tasks-api-00002-deployment-6d9f8b7c5d-m3n8r: first request took 7.1s against 0.4s (median of 2 other starts)');
+    expect(text).toContain('  ▲ tasks-api-00002-deployment-6d9f8b7c5d-q7w4z: containers ready took 5.0s against 2.0s (median of 2 other starts)');
+    expect(text.split('\n').every((l) => visibleWidth(l) <= 120)).toBe(true);
+
+    // A start is also compared with the starts seen earlier in the watch's window: against three
+    // earlier first requests of about 0.2 s, the x2k9p pod's 0.2 s has not grown.
+    const earlier = ['a', 'b', 'c'].map((k) => ({ pod: `gone-${k}`, revision: 'tasks-api-00002', createdAt: '2026-11-26T09:50:00Z', firstRequestAfter: 0.2, total: 2 }));
+    const withHistory = formatScaleView(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [], earlierStarts: earlier });
+    expect(withHistory).toContain('first request took 7.1s against 0.2s (median of 5 other starts)');
   });
 
   it('colours when asked, and the colour codes do not change the layout', async () => {

@@ -20,6 +20,8 @@ export interface FakeKubeApiOptions {
   /** Move the fixtures' times so that `recordedAt` becomes the moment the server starts (default true). */
   shiftToNow?: boolean;
   token?: string;
+  /** Container logs by pod name (fixtureLogs()), served at `.../pods/<name>/log` as text, their times shifted like the objects'. */
+  logs?: Record<string, string>;
 }
 
 export interface FakeKubeApi {
@@ -78,7 +80,9 @@ function route(path: string): { kind: Kind; namespace: string; name?: string } |
 
 export async function startFakeKubeApi(options: FakeKubeApiOptions): Promise<FakeKubeApi> {
   const token = options.token ?? 'fake-token';
-  const shift = (objs: KubeObject[]) => (options.shiftToNow === false ? objs : shiftTimes(objs, Date.now() - recordedAt));
+  // The logs' times move with the objects last served, so a pod's conditions and its log agree.
+  let shiftMs = 0;
+  const shift = (objs: KubeObject[]) => (options.shiftToNow === false ? objs : shiftTimes(objs, (shiftMs = Date.now() - recordedAt)));
   let objects = shift(options.objects);
   const requests: string[] = [];
 
@@ -90,6 +94,14 @@ export async function startFakeKubeApi(options: FakeKubeApiOptions): Promise<Fak
     if (url.pathname === '/version' || url.pathname === '/version/') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end(JSON.stringify({ major: '1', minor: '33', gitVersion: 'v1.33.2', platform: 'linux/amd64' }));
+    }
+    const log = /^\/api\/v1\/namespaces\/[^/]+\/pods\/([^/]+)\/log$/.exec(url.pathname);
+    if (log) {
+      const text = options.logs?.[log[1]!];
+      if (text === undefined) return status(res, 400, 'BadRequest', `container "${url.searchParams.get('container')}" in pod "${log[1]}" is waiting to start: ContainerCreating`);
+      const shifted = options.shiftToNow === false ? text : text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, (t) => new Date(Date.parse(t) + shiftMs).toISOString());
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      return res.end(Buffer.from(shifted).subarray(0, Number(url.searchParams.get('limitBytes') ?? Infinity)));
     }
     const r = route(url.pathname);
     if (!r) return status(res, 404, 'NotFound', 'the server could not find the requested resource');
