@@ -82,6 +82,8 @@ export const ERROR_CODES = {
   uri_too_long: 414,
   expectation_failed: 417,
   header_too_large: 431,
+  not_implemented: 501,
+  http_version_not_supported: 505,
 } as const;
 
 export const ErrorCode = z
