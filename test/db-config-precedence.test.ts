@@ -121,6 +121,15 @@ describe.each(HOSTS)('a contradiction stops %s with exit 78 naming both sources'
     expect(r.out).not.toMatch(/\n\s+at /);
   });
 
+  // libpq's failover list: the drivers here connect to one host, so it is refused by name.
+  it('a multi-host DATABASE_URL (one host is supported)', async () => {
+    const r = await runToExit(args, { PORT: String(await freePort()), DB_DRIVER: 'pg', DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:55532,127.0.0.1:5432/postgres' });
+    expect(r.code, r.out).toBe(78);
+    expect(r.out).toContain('DATABASE_URL names several hosts (127.0.0.1:55532,127.0.0.1:5432); one host is supported');
+    expect(r.out).not.toContain('hunter2');
+    expect(r.out).not.toMatch(/\n\s+at /);
+  });
+
   // pg took the query parameter in place of the URL's own part: another server, silently.
   it("DATABASE_URL's ?port= parameter against its own port", async () => {
     const r = await runToExit(args, { PORT: String(await freePort()), DB_DRIVER: 'pg', DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:55532/postgres?port=5432&sslmode=disable' });

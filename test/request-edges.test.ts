@@ -317,7 +317,9 @@ describe('request edges: nginx in front of the bundle', () => {
     // answered, and the first it refuses is nginx's own 414.
     const buffer = Number(/large_client_header_buffers \d+ (\d+)k;/.exec(readFileSync(join(root, 'web/nginx/nginx.conf.template'), 'utf8'))![1]) * 1024;
     const refused = await expectUriSweep(Number(new URL(host.url!).port), [buffer - 2]);
-    // nginx takes a line that fits its buffer with the CRLF.
-    expect(refused).toBe(buffer - 1);
+    // nginx takes a line that fits its one large buffer with its CRLF and the small headers after it
+    // (Host, Connection: under 64 bytes); past that the head is the 414, its request line the larger part.
+    expect(refused).toBeLessThanOrEqual(buffer - 1);
+    expect(refused).toBeGreaterThan(buffer - 64);
   });
 });

@@ -319,6 +319,15 @@ describe('entrypoint input checks', () => {
     [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)'],
     [{ PORT: '80; include /etc/passwd' }, 'PORT must be a number'],
     [{ API_TIMEOUT: '5s' }, 'API_TIMEOUT must be a whole number of seconds'],
+    // Too many digits for sh's arithmetic: refused before it, never exit 2 or an overflowed number.
+    [{ API_TIMEOUT: '12345678901234567890' }, "API_TIMEOUT must be a whole number of seconds from 1 to 999999, got '12345678901234567890'"],
+    [{ API_TIMEOUT: '1234567890123456' }, "API_TIMEOUT must be a whole number of seconds from 1 to 999999, got '1234567890123456'"],
+    [{ API_TIMEOUT: '1000000' }, 'API_TIMEOUT must be a whole number of seconds from 1 to 999999'],
+    [{ CLIENT_TIMEOUT: '12345678901234567890' }, 'CLIENT_TIMEOUT must be a whole number of seconds from 1 to 999999'],
+    [{ CLIENT_TIMEOUT: '1234567890123456' }, 'CLIENT_TIMEOUT must be a whole number of seconds from 1 to 999999'],
+    [{ REQUEST_TIMEOUT_MS: '12345678901234567890' }, 'REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1 to 999999999'],
+    [{ WORKER_CONNECTIONS: '12345678901234567890' }, 'WORKER_CONNECTIONS must be a whole number from 1 to 9999999'],
+    [{ PORT: '12345678901234567890' }, 'PORT must be a number'],
     [{ HTML_DIR: '/nonexistent' }, 'has no index.html'],
     [{ INTERNAL_TOKEN_FILE: '/nonexistent/token' }, 'INTERNAL_TOKEN_FILE (/nonexistent/token) cannot be read'],
     // nginx's timeout must stay above the API's own budget, or an unkeyed write commits behind its 504.

@@ -19,10 +19,33 @@ const STATUS_TEXT: Record<number, string> = {
   414: 'URI Too Long',
   417: 'Expectation Failed',
   431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
+  505: 'HTTP Version Not Supported',
 };
 
 /** The message of a 400 `bad_request`: Node's parser and nginx refuse the request as not HTTP they read. */
 export const NOT_HTTP = 'The request is not valid HTTP/1.1';
+
+/** The messages nginx's own 501 and 505 carry on API paths (web/nginx/nginx.conf.template), the same here. */
+export const TRANSFER_CODING_NOT_SUPPORTED = 'This transfer coding is not supported';
+export const VERSION_NOT_SUPPORTED = 'Only HTTP/1.x is supported';
+
+/** The major HTTP version a request packet's first line names (`GET / HTTP/3.1` → 3), if it names one. */
+function requestMajorVersion(packet: Buffer | undefined): number | undefined {
+  const line = packet?.subarray(0, Math.min(packet.length, maxHeaderSize)).toString('latin1').split('\r\n', 1)[0];
+  const match = line && / HTTP\/(\d+)\.\d+$/.exec(line);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** True when a packet's `Transfer-Encoding` names a coding other than chunked. */
+function otherTransferCoding(packet: Buffer | undefined): boolean {
+  const text = packet?.toString('latin1') ?? '';
+  const head = text.slice(0, text.indexOf('\r\n\r\n') >>> 0);
+  for (const match of head.matchAll(/\r\ntransfer-encoding:[ \t]*([^\r\n]*)/gi)) {
+    if (match[1]!.split(',').some((coding) => coding.trim().toLowerCase() !== 'chunked')) return true;
+  }
+  return false;
+}
 
 /** A request line's start: a method token and a space (RFC 9112 §3). A header line has a colon first. */
 const REQUEST_LINE = /(?:^|\r\n)([!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\r\n]*)/g;
@@ -65,6 +88,17 @@ function answerFor(code: string | undefined, packet?: Buffer): { status: number;
       return { status: 431, code: 'header_too_large', message: 'The request headers are too large' };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { status: 413, code: 'payload_too_large', message: 'The chunk extensions are too large' };
+    case 'HPE_INVALID_VERSION': {
+      // Node's parser reads HTTP/1.x and 2.0; another major version is 505 (RFC 9110 §15.6.6), as nginx answers it.
+      const major = requestMajorVersion(packet);
+      if (major !== undefined && major !== 1) return { status: 505, code: 'http_version_not_supported', message: VERSION_NOT_SUPPORTED };
+      return { status: 400, code: 'bad_request', message: NOT_HTTP };
+    }
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      // A transfer coding the parser does not read (`Transfer-Encoding: gzip`): 501 (RFC 9112 §6.1), as
+      // nginx answers it; chunked with a Content-Length too is a bad request (§6.3), as in nginx.
+      if (otherTransferCoding(packet)) return { status: 501, code: 'not_implemented', message: TRANSFER_CODING_NOT_SUPPORTED };
+      return { status: 400, code: 'bad_request', message: NOT_HTTP };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, code: 'request_timeout', message: 'The request was not received in time' };
     default:
@@ -147,6 +181,36 @@ function answerJson(res: ServerResponse, status: number, code: ErrorCode, messag
     Connection: 'close',
   });
   res.end(body);
+}
+
+/** The message of a 400 for an HTTP/1.1 request without `Host`. */
+export const HOST_REQUIRED = 'An HTTP/1.1 request must carry a Host header';
+
+/**
+ * What Node's parser lets through and nginx refuses, answered before the app as nginx answers it:
+ * - a major version other than 1 (Node reads `HTTP/2.0` as a request): 505 `http_version_not_supported`;
+ * - HTTP/1.1 without `Host`: 400 `bad_request` (RFC 9112 §3.2). Node's own check (`requireHostHeader`)
+ *   answers a bare 400 with no body, so the server turns it off and this answers instead; HTTP/1.0
+ *   without `Host` is served, as nginx serves it;
+ * - a `Transfer-Encoding` other than `chunked` alone (`gzip, chunked`): 501 `not_implemented` (RFC 9112
+ *   §6.1). The parser removes only the chunked coding; what is left would reach the app still coded.
+ * Returns true when it answered; the request must then go no further.
+ */
+export function refuseBeforeTheApp(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.httpVersionMajor !== 1) {
+    answerJson(res, 505, 'http_version_not_supported', VERSION_NOT_SUPPORTED);
+    return true;
+  }
+  if (req.httpVersionMinor >= 1 && req.headers.host === undefined) {
+    answerJson(res, 400, 'bad_request', HOST_REQUIRED);
+    return true;
+  }
+  const coding = req.headers['transfer-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+    answerJson(res, 501, 'not_implemented', TRANSFER_CODING_NOT_SUPPORTED);
+    return true;
+  }
+  return false;
 }
 
 /** The message of a 417 `expectation_failed`, the same from nginx (which cannot quote the header safely). */

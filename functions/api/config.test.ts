@@ -195,6 +195,29 @@ describe('a socket-form DATABASE_URL (empty host)', () => {
     expect(() => loadConfig({ DB_DRIVER: 'neon', DATABASE_URL: 'postgres://u:p@/tasks?host=ep-x.eu-central-1.aws.neon.tech' })).not.toThrow();
   });
 
+  it("refuses libpq's multi-host form: one host is supported, the password never in the message", () => {
+    for (const url of [
+      'postgres://h1:5432,h2:5432/db',
+      'postgres://u:hunter2@h1:5432,h2:5432/db',
+      'postgresql://u:hunter2@h1,h2/db',
+      'postgres://h1,h2:5432/db',
+      'postgres://u:hunter2@/db?host=h1,h2',
+      'postgres://u:hunter2@/db?sslmode=disable&hostaddr=10.0.0.1,10.0.0.2',
+    ]) {
+      let err: unknown;
+      try {
+        loadConfig({ DATABASE_URL: url });
+      } catch (e) {
+        err = e;
+      }
+      expect(err, url).toBeInstanceOf(ConfigError);
+      expect(String((err as Error).message), url).toMatch(/^DATABASE_URL names several hosts \(.+,.+\); one host is supported/);
+      expect(String((err as Error).message), url).not.toContain('hunter2');
+    }
+    // One host, also with a comma elsewhere (an option list), is still one host.
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@h1:5432/db?options=-c%20a%3D1,b' })).not.toThrow();
+  });
+
   it('still refuses what is no URL at all, without quoting it', () => {
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:hunter2@[bad/x' })).toThrow(/^DATABASE_URL is not a valid URL/);
     expect(() => loadConfig({ DATABASE_URL: 'not a url hunter2' })).toThrow(/^DATABASE_URL is not a valid URL/);

@@ -431,6 +431,17 @@ const NO_HOST = '___DUMMY___';
  */
 export function parseDatabaseUrl(connectionString: string): DatabaseUrl {
   const invalid = () => new ConfigError('DATABASE_URL is not a valid URL (postgres://user:password@host:port/db)');
+  // libpq's multi-host form (postgres://h1:5432,h2:5432/db, ?host=h1,h2) lists servers to try in
+  // turn; the drivers here connect to one. Refused by name, without the user info (a password).
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(connectionString)?.[1] ?? '';
+  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
+  const hostParameter = /[?&]((?:host|hostaddr)=[^&#]*,[^&#]*)/i.exec(connectionString)?.[1];
+  if (hosts.includes(',') || hostParameter !== undefined) {
+    throw new ConfigError(
+      `DATABASE_URL names several hosts (${hostParameter !== undefined ? `?${hostParameter}` : hosts}); one host is supported: ` +
+        'give the one server to connect to (a failover list is not followed)',
+    );
+  }
   try {
     const url = new URL(connectionString);
     return { url, hostname: url.hostname, href: () => url.href };

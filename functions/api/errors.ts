@@ -10,6 +10,28 @@ export function fail<S extends ContentfulStatusCode>(c: Context, status: S, code
   return c.json({ success: false as const, message, code }, status, headers);
 }
 
+/**
+ * Reading the request body failed: the client closed or reset its connection mid-body (Node's
+ * "aborted", ECONNRESET). Thrown where the body is read (routes/api.ts), so the error handler
+ * answers it as the client's and never asks whether it is the database's: the same ECONNRESET
+ * from the database driver is a 503.
+ */
+export class ClientClosedRequest extends Error {
+  readonly code = 'CLIENT_CLOSED_REQUEST';
+  constructor(cause: unknown) {
+    super('the client closed the connection before its request body arrived', { cause });
+  }
+}
+
+/** Reads a request body; any failure of the read is the client's connection, not the server's. */
+export async function readRequestBody<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    throw new ClientClosedRequest(err);
+  }
+}
+
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'DB_BACKOFF']);
 
 /**
@@ -104,6 +126,12 @@ export function onError(log: Logger): ErrorHandler {
       if (err.status === 413) return fail(c, 413, 'payload_too_large', 'The request body is too large');
     }
     const reqId = c.get('requestId');
+    if (err instanceof ClientClosedRequest) {
+      const cause = err.cause as { code?: unknown; message?: unknown } | undefined;
+      log.info({ reqId, cause: { code: cause?.code, message: cause?.message } }, 'client closed the request before its body arrived');
+      // 499 as nginx logs it; the status is not in Hono's list of contentful ones.
+      return fail(c, 499 as ContentfulStatusCode, 'client_closed_request', 'The connection closed before the request body arrived');
+    }
     const details = { reqId, err };
     const failure = databaseFailure(err);
     if (failure) {

@@ -1,6 +1,6 @@
-import { createAdaptorServer } from '@hono/node-server';
-import { answerBelowTheApp } from './client-errors';
-import type { Server } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { answerBelowTheApp, refuseBeforeTheApp } from './client-errors';
+import { createServer, type Server } from 'node:http';
 import { constants as osConstants } from 'node:os';
 import { databaseLabel, type Config } from './config';
 import { answerHalfClosedClients } from './half-close';
@@ -93,7 +93,12 @@ export function runHost(opts: HostOptions = {}): Host {
       }
     : api;
 
-  const server = createAdaptorServer({ fetch }) as Server;
+  // Node's own Host check answers a bare 400: refuseBeforeTheApp answers it as JSON instead, and
+  // lets HTTP/1.0 without Host through, to the name nginx would give it.
+  const listener = getRequestListener(fetch, { hostname: 'localhost' });
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    if (!refuseBeforeTheApp(req, res)) void listener(req, res);
+  });
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000; // must exceed keepAliveTimeout (Node docs)
   answerBelowTheApp(server, { bodyLimitBytes: BODY_LIMIT_BYTES });

@@ -64,6 +64,9 @@ export const ERROR_CODES = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   idempotency_key_reused: 422,
+  // nginx's 499 "client closed request": the client went away while its body was being read. Nobody
+  // reads the answer; the status is for the log and the metrics, and is no database error.
+  client_closed_request: 499,
   internal_error: 500,
   database_unavailable: 503,
   database_busy: 503,
@@ -79,6 +82,8 @@ export const ERROR_CODES = {
   uri_too_long: 414,
   expectation_failed: 417,
   header_too_large: 431,
+  not_implemented: 501,
+  http_version_not_supported: 505,
 } as const;
 
 export const ErrorCode = z

@@ -63,7 +63,7 @@ safe_path CONF_DIR "$CONF_DIR"
 [ -f "$HTML_DIR/index.html" ] || fail "HTML_DIR ($HTML_DIR) has no index.html; build the SPA first (npm run build:web)"
 
 case "$PORT" in
-  '' | *[!0-9]*) fail "PORT must be a number, got '$PORT'" ;;
+  '' | *[!0-9]* | ??????*) fail "PORT must be a number, got '$PORT'" ;;
 esac
 [ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || fail "PORT must be between 1 and 65535, got '$PORT'"
 case "$LISTEN_HOST" in
@@ -81,11 +81,13 @@ case "$API_HOST" in
   '' | *[!A-Za-z0-9.:-]* | :* | *:*:*) fail "API_UPSTREAM must be http://host[:port], got '$API_UPSTREAM'" ;;
 esac
 
+# Digits are capped before any arithmetic: sh's integers are 64-bit, and a longer number would
+# overflow in $((...)) or make [ ] fail with exit 2 instead of this refusal.
 case "$API_TIMEOUT" in
-  '' | *[!0-9]* | 0*) fail "API_TIMEOUT must be a whole number of seconds above 0, got '$API_TIMEOUT'" ;;
+  '' | *[!0-9]* | 0* | ???????*) fail "API_TIMEOUT must be a whole number of seconds from 1 to 999999, got '$API_TIMEOUT'" ;;
 esac
 case "$REQUEST_TIMEOUT_MS" in
-  '' | *[!0-9]* | 0*) fail "REQUEST_TIMEOUT_MS must be a whole number of milliseconds above 0, got '$REQUEST_TIMEOUT_MS'" ;;
+  '' | *[!0-9]* | 0* | ??????????*) fail "REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1 to 999999999, got '$REQUEST_TIMEOUT_MS'" ;;
 esac
 # The order platform/values.yaml enforces: statement < the API's request budget < nginx < Knative.
 # With nginx's timeout at or below the API's budget, nginx answers 504 while the API still runs the
@@ -96,7 +98,7 @@ esac
 # after up to resolver_timeout + proxy_connect_timeout first) always arrives before it.
 OUTER_TIMEOUT=$((API_TIMEOUT + 15))
 case "$CLIENT_TIMEOUT" in
-  '' | *[!0-9]* | 0*) fail "CLIENT_TIMEOUT must be a whole number of seconds above 0, got '$CLIENT_TIMEOUT'" ;;
+  '' | *[!0-9]* | 0* | ???????*) fail "CLIENT_TIMEOUT must be a whole number of seconds from 1 to 999999, got '$CLIENT_TIMEOUT'" ;;
 esac
 # The same order for a client's body (timeouts.nginxClientSeconds in platform/values.yaml): a write
 # without an Idempotency-Key streams its body to the API, which answers a stalled one with JSON 408
@@ -110,7 +112,7 @@ KEYED_CLIENT_TIMEOUT=$((CLIENT_TIMEOUT + 5))
 KEYED_TIMEOUT=$((OUTER_TIMEOUT + 30))
 
 case "$WORKER_CONNECTIONS" in
-  '' | *[!0-9]* | 0*) fail "WORKER_CONNECTIONS must be a whole number above 0, got '$WORKER_CONNECTIONS'" ;;
+  '' | *[!0-9]* | 0* | ????????*) fail "WORKER_CONNECTIONS must be a whole number from 1 to 9999999, got '$WORKER_CONNECTIONS'" ;;
 esac
 [ "$WORKER_CONNECTIONS" -ge 512 ] || fail "WORKER_CONNECTIONS must be at least 512, got '$WORKER_CONNECTIONS'"
 # One descriptor per connection, plus files nginx opens (static files, temp files, logs): twice the

@@ -2,7 +2,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Config } from '../config';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { fail } from '../errors';
+import { fail, readRequestBody } from '../errors';
 import { entityTag } from '../entity-tag';
 import { keyedWriter } from '../idempotency';
 import { answerETag, ifMatch, versionCondition } from '../preconditions';
@@ -127,7 +127,7 @@ const limitBody: MiddlewareHandler = async (c, next) => {
   let size = 0;
   const reader = c.req.raw.body?.getReader();
   for (;;) {
-    const chunk = reader ? await reader.read() : { done: true as const, value: undefined };
+    const chunk = reader ? await readRequestBody(() => reader.read()) : { done: true as const, value: undefined };
     if (chunk.done) break;
     size += chunk.value.byteLength;
     if (size > BODY_LIMIT_BYTES) {
@@ -156,7 +156,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * rule). The validator's `c.req.json()` parses this text; nothing decodes the body a second time.
  */
 const strictUtf8: MiddlewareHandler = async (c, next) => {
-  const bytes = await c.req.arrayBuffer();
+  const bytes = await readRequestBody(() => c.req.arrayBuffer());
   let text: string;
   try {
     text = utf8.decode(bytes);
