@@ -66,8 +66,8 @@ export function createService(config: Config, log: Logger) {
         } catch (err) {
           if (!isDatabaseUnavailable(err) || state.shuttingDown) throw err;
           const outage = d?.outage?.();
-          log.warn({ attempt, ...(outage ? { waitingFor: 'connection probe' } : { retryInMs: wait }), err }, 'start-up migrations: database not reachable; retrying');
           if (attempt === 1) onWaiting?.(err);
+          log.warn({ attempt, ...(outage ? { waitingFor: 'connection probe' } : { retryInMs: wait }), err }, 'start-up migrations: database not reachable; retrying');
           await (outage ?? new Promise((r) => setTimeout(r, wait).unref()));
         }
       }
