@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freePort, serverBundle } from './support/api';
+import { ensureBundle, freePort, serverBundle } from './support/api';
 import { waitFor200 } from './support/hosts';
 import { createTestDatabase } from './support/postgres';
 
@@ -362,6 +362,36 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
   } finally {
     expect(await app.stop()).toBe(0);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// One version however the product runs: before, `node --import tsx scripts/start.ts` (no npm, so no
+// npm_package_version) put "dev" in config.json while /api/info said 1.0.0; a version npm set for
+// another package (an npm script elsewhere starting this one) was reported as this one's.
+it('started without npm, by another package\'s npm script, and as the bundle: package.json\'s version in /api/info and config.json', async () => {
+  const reported = async (url: string) => ({
+    api: ((await (await fetch(`${url}/api/info`)).json()) as { version: string }).version,
+    page: ((await (await fetch(`${url}/config.json`)).json()) as { appVersion?: string }).appVersion,
+  });
+  for (const env of [{}, { npm_package_version: '0.0.1-another-package' }] as Record<string, string>[]) {
+    const port = await freePort();
+    const app = npmStart({ PORT: String(port), PGLITE_DIR: 'memory://', ...env });
+    try {
+      await waitFor200(`http://127.0.0.1:${port}/readyz`, app.child, app.output);
+      expect(await reported(`http://127.0.0.1:${port}`)).toEqual({ api: version, page: version });
+    } finally {
+      expect(await app.stop()).toBe(0);
+    }
+  }
+  await ensureBundle();
+  const port = await freePort();
+  const bundle = spawn(process.execPath, [serverBundle], { env: { PATH: process.env.PATH ?? '', PORT: String(port), PGLITE_DIR: 'memory://', LOG_LEVEL: 'fatal', npm_package_version: '0.0.1-another-package' }, stdio: 'ignore' });
+  try {
+    await waitFor200(`http://127.0.0.1:${port}/readyz`, bundle, () => '');
+    expect(await (await fetch(`http://127.0.0.1:${port}/api/info`)).json()).toMatchObject({ version });
+  } finally {
+    bundle.kill('SIGTERM');
+    await new Promise((r) => bundle.once('exit', r));
   }
 });
 
