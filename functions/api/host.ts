@@ -165,7 +165,7 @@ export function runHost(opts: HostOptions = {}): Host {
       server.closeIdleConnections();
       await closed;
       clearTimeout(deadline);
-      await service.close().catch((err) => log.warn({ err }, 'closing the database failed'));
+      await service.close({ abandonOpen: true }).catch((err) => log.warn({ err }, 'closing the database failed'));
       log.info('stopped');
     })());
 

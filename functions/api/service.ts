@@ -77,10 +77,22 @@ export function createService(config: Config, log: Logger) {
     return run;
   }
 
-  async function close() {
+  /**
+   * Closes the database. `abandonOpen` (a process that exits next: host.ts's shutdown) does not
+   * wait for an open still under way (PGlite reading an existing data directory takes a second or
+   * more on a busy machine): the process exits without it, which leaves the directory as a kill
+   * would (PostgreSQL recovers it on the next open) and its lock to be released at exit. An open
+   * that finishes first is closed. Without it (the dev server, tests) the open is waited for.
+   */
+  async function close({ abandonOpen = false }: { abandonOpen?: boolean } = {}) {
     state.shuttingDown = true;
     stop.abort();
-    if (opening) await (await opening.catch(() => undefined))?.close();
+    if (!opening) return;
+    if (opened || !abandonOpen) return void (await (await opening.catch(() => undefined))?.close());
+    void opening.then(
+      (d) => d.close(),
+      () => undefined,
+    );
   }
 
   return { config, log, app, db, state, metrics, migrateOnStart, close };
