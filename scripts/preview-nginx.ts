@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packageVersion } from '../functions/api/version';
 import { exitCode, runCommandLine } from './ops/cli';
 
 const help = 'usage: npm run preview:nginx   (PORT, API_UPSTREAM and the image\'s variables from the environment)\n';
@@ -32,8 +33,8 @@ runCommandLine({ name: 'preview:nginx', help, flags: {} }, () => {
       API_UPSTREAM: upstream,
       HTML_DIR: html,
       RUNTIME_DIR: runtime,
-      // As in runtime-config.ts: `npm run` provides the package version.
-      APP_VERSION: process.env.APP_VERSION || process.env.npm_package_version || 'dev',
+      // As in runtime-config.ts: the package version unless APP_VERSION says otherwise.
+      APP_VERSION: process.env.APP_VERSION || packageVersion(),
     },
   });
   console.log(`preview:nginx: http://localhost:${port}/ (web/dist, /api/ → ${upstream})`);

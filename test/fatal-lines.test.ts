@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,9 @@ import { ensureBundle, freePort, serverBundle } from './support/api';
 // Each mistake a first start can meet gets one line with the next step: plain text when a person
 // reads stderr at a terminal, one JSON log line (the API's log shape) when a program reads it.
 // Before, every one of them was the plain line, piped or not. The terminal is a pseudo-terminal
-// from util-linux `script`, as a person's shell gives one.
+// from util-linux `script`, as a person's shell gives one. Nothing before that line claims the app
+// is up: before, the "listening" log line (and on a terminal its readable form) came first for a
+// missing database and a damaged data directory, which are found once the port is bound.
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const PASSWORD = 'hunter2-fatal';
@@ -26,7 +28,14 @@ interface Run {
   stderr: string;
 }
 
-const userEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env });
+// LOG_LEVEL=info: the level at which the "listening" line would be printed.
+const userEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', ...env });
+
+/** `npm start`'s progress lines, the only lines allowed before a fatal line (the bundle prints none). */
+const PROGRESS = /^(Building the web app \(web\/dist is missing or stale\)…|Starting \(.+\)…|Creating the local database in .+ \(first start only\)…)$/;
+
+/** What says the app is up: the API's log line (JSON or readable) and `npm start`'s banner. */
+const UP = /"msg":"listening"|\blistening\b|Task app running at/i;
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
@@ -64,6 +73,7 @@ let takenPort: number;
 let closedPort: number;
 const scratch = mkdtempSync(join(tmpdir(), 'tasks-fatal-lines-'));
 const lockedDir = join(scratch, 'pglite');
+const damagedDir = join(scratch, 'damaged');
 
 beforeAll(async () => {
   await ensureBundle();
@@ -73,6 +83,10 @@ beforeAll(async () => {
   closedPort = await freePort();
   // Held by a live process on this host: this test's own.
   writeFileSync(`${lockedDir}.lock`, JSON.stringify({ pid: process.pid, host: hostname() }));
+  // Says it is a data directory, holds nothing PGlite can open.
+  mkdirSync(damagedDir);
+  writeFileSync(join(damagedDir, 'PG_VERSION'), '17\n');
+  writeFileSync(join(damagedDir, 'postgresql.conf'), 'not a configuration\n');
 }, 120_000);
 
 afterAll(() => {
@@ -100,6 +114,13 @@ const fatal = () =>
       exitCode: 1,
     },
     {
+      name: 'damaged data directory',
+      env: { PORT: '0', PGLITE_DIR: damagedDir },
+      text: `PGlite directory ${damagedDir} cannot be opened (PGlite failed to initialize properly): it is damaged or was made by another PGlite version. \`npm run reset\` deletes the local data (or set PGLITE_DIR to another directory).`,
+      code: 'PGLITE_DAMAGED',
+      exitCode: 1,
+    },
+    {
       name: 'missing database',
       // The bundle migrates only when asked; without migrations it would not touch the database at start.
       env: { PORT: '0', DATABASE_URL: missingDb, MIGRATE_ON_START: 'true' },
@@ -118,7 +139,7 @@ const fatal = () =>
   ] as const;
 
 describe.each(HOSTS)('%s', (_host, argv) => {
-  describe.each(['port in use', 'locked data directory', 'missing database', 'bad configuration value'])('on a %s', (name) => {
+  describe.each(['port in use', 'locked data directory', 'damaged data directory', 'missing database', 'bad configuration value'])('on a %s', (name) => {
     const mistake = () => fatal().find((m) => m.name === name)!;
 
     it('piped: exactly one JSON line on stderr, level fatal, with the message, code and exit code', async () => {
@@ -132,6 +153,8 @@ describe.each(HOSTS)('%s', (_host, argv) => {
       // Nothing else says it: no plain copy of the line, no second fatal line on stdout.
       expect(r.stdout).not.toContain(m.text);
       expect(r.stdout).not.toContain('"level":"fatal"');
+      // Before it, on stdout, at most the progress line: nothing says the app is up.
+      for (const l of r.stdout.split('\n').filter(Boolean)) expect(l, r.stdout).toMatch(PROGRESS);
       expect(r.stdout + r.stderr).not.toContain(PASSWORD);
     });
 
@@ -140,6 +163,11 @@ describe.each(HOSTS)('%s', (_host, argv) => {
       const r = await run(argv, m.env, { tty: true });
       expect(r.code, r.stdout).toBe(m.exitCode);
       expect(r.stdout).toContain(`${m.text}\n`);
+      // The fatal line is the last thing said; before it at most the progress line, never "listening" or the banner.
+      const [before, after] = r.stdout.split(`${m.text}\n`) as [string, string];
+      for (const l of before.split('\n').filter(Boolean)) expect(l, r.stdout).toMatch(PROGRESS);
+      expect(after.trim(), r.stdout).toBe('');
+      expect(r.stdout).not.toMatch(UP);
       expect(r.stdout).not.toContain('{"level"');
       expect(r.stdout).not.toMatch(/\n\s+at /);
       expect(r.stdout).not.toContain(PASSWORD);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freePort, serverBundle } from './support/api';
+import { ensureBundle, freePort, serverBundle } from './support/api';
 import { waitFor200 } from './support/hosts';
 import { createTestDatabase } from './support/postgres';
 
@@ -191,6 +191,39 @@ describe('Ctrl+C during the first start', () => {
   });
 });
 
+// Ctrl+C while an existing data directory opens: before, the stop waited for PGlite to finish
+// opening it (0.7-1.9 s on a busy machine). Now the open is abandoned, as a kill would leave it:
+// the next start takes the directory over and serves what it held.
+it('Ctrl+C while an existing data directory opens: it exits, and the next start serves its tasks', async () => {
+  const parent = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-open-'));
+  const env = { PGLITE_DIR: join(parent, 'pglite') };
+  try {
+    let port = await freePort();
+    const first = npmStart({ PORT: String(port), ...env });
+    await first.waitForOutput(BANNER);
+    expect((await fetch(`http://127.0.0.1:${port}/api/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"task":"kept"}' })).status).toBe(201);
+    expect(await first.stop()).toBe(0);
+
+    for (let i = 0; i < 2; i++) {
+      const stopped = npmStart({ PORT: String(await freePort()), ...env });
+      await stopped.waitForOutput(/Starting \(PGlite in .+\)…\n/);
+      stopped.child.kill('SIGINT');
+      expect(await stopped.exited, stopped.output()).toBe(0);
+      expect(stopped.output()).toMatch(/Stopping/);
+    }
+
+    port = await freePort();
+    const next = npmStart({ PORT: String(port), ...env });
+    await next.waitForOutput(BANNER);
+    const list = (await (await fetch(`http://127.0.0.1:${port}/api/tasks`)).json()) as { tasks: { task: string }[] };
+    expect(list.tasks.map((t) => t.task)).toEqual(['kept']);
+    expect(await next.stop()).toBe(0);
+    expect(readdirSync(parent).sort()).toEqual(['pglite']);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
 // A damaged data directory: before, "PGlite failed to initialize properly" or "Aborted(). Build
 // with -sASSERTIONS…" as a JSON fatal line, naming neither the directory nor the way out.
 it.each([
@@ -362,6 +395,36 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
   } finally {
     expect(await app.stop()).toBe(0);
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// One version however the product runs: before, `node --import tsx scripts/start.ts` (no npm, so no
+// npm_package_version) put "dev" in config.json while /api/info said 1.0.0; a version npm set for
+// another package (an npm script elsewhere starting this one) was reported as this one's.
+it('started without npm, by another package\'s npm script, and as the bundle: package.json\'s version in /api/info and config.json', async () => {
+  const reported = async (url: string) => ({
+    api: ((await (await fetch(`${url}/api/info`)).json()) as { version: string }).version,
+    page: ((await (await fetch(`${url}/config.json`)).json()) as { appVersion?: string }).appVersion,
+  });
+  for (const env of [{}, { npm_package_version: '0.0.1-another-package' }] as Record<string, string>[]) {
+    const port = await freePort();
+    const app = npmStart({ PORT: String(port), PGLITE_DIR: 'memory://', ...env });
+    try {
+      await waitFor200(`http://127.0.0.1:${port}/readyz`, app.child, app.output);
+      expect(await reported(`http://127.0.0.1:${port}`)).toEqual({ api: version, page: version });
+    } finally {
+      expect(await app.stop()).toBe(0);
+    }
+  }
+  await ensureBundle();
+  const port = await freePort();
+  const bundle = spawn(process.execPath, [serverBundle], { env: { PATH: process.env.PATH ?? '', PORT: String(port), PGLITE_DIR: 'memory://', LOG_LEVEL: 'fatal', npm_package_version: '0.0.1-another-package' }, stdio: 'ignore' });
+  try {
+    await waitFor200(`http://127.0.0.1:${port}/readyz`, bundle, () => '');
+    expect(await (await fetch(`http://127.0.0.1:${port}/api/info`)).json()).toMatchObject({ version });
+  } finally {
+    bundle.kill('SIGTERM');
+    await new Promise((r) => bundle.once('exit', r));
   }
 });
 

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { MountedCredentials, type DbCredentials } from './db/credentials.ts';
 import { ConfigError, parseFlag } from './env.ts';
+import { packageVersion } from './version.ts';
 
 export { ConfigError } from './env.ts';
 
@@ -84,9 +85,6 @@ const schema = z.object({
   REQUEST_TIMEOUT_MS: int('REQUEST_TIMEOUT_MS', 15000, 200, 600000),
 });
 
-/** Set by the production build to the package version. */
-declare const __APP_VERSION__: string | undefined;
-
 export type Driver = 'pg' | 'neon' | 'pglite';
 
 /**
@@ -132,16 +130,6 @@ export interface Config {
  * value is refused rather than ignored (the API would otherwise read another table than asked).
  */
 const FIXED_SCHEMA_NAMES = { DB_TABLE: 'main_table', DB_COLUMN_ID: 'id', DB_COLUMN_TASK: 'task' } as const;
-
-/** The package version for hosts that run the sources (`npm start`, `npm run dev`, tests). */
-function packageVersion(env: Record<string, string | undefined>): string {
-  if (env.npm_package_version) return env.npm_package_version;
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Parsed once per process: compiling zod's fast path would cost more than it saves.
@@ -222,7 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : [],
     internalTokenFile: e.INTERNAL_TOKEN_FILE,
     logLevel: e.LOG_LEVEL ?? 'info',
-    version: e.APP_VERSION ?? (typeof __APP_VERSION__ === 'string' ? __APP_VERSION__ : packageVersion(env)),
+    version: e.APP_VERSION ?? packageVersion(),
     revision: e.K_REVISION ?? null,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,

@@ -27,7 +27,7 @@ export interface HostOptions {
   config?: Config;
   /** Serves what is not an API path (the page under `npm start`); without it, such paths reach the API's 404. */
   site?: (req: Request) => Response | Promise<Response>;
-  /** Called once the port is bound (after the API's own "listening" log line). */
+  /** Called once the port is bound (before the API's own "listening" log line when start-up migrations run). */
   onListening?: (port: number, config: Config) => void;
   /**
    * Called once the app can serve tasks: the port is bound and the schema is current (or, with
@@ -106,9 +106,20 @@ export function runHost(opts: HostOptions = {}): Host {
   server.on('error', (err: NodeJS.ErrnoException & { port?: number }) => exitOnFatal(Object.assign(err, { port: err.port ?? config.port }), log, env));
   let listening: number | undefined;
   let migrated = !config.migrateOnStart;
+  let waiting = false; // start-up migrations found the database unreachable and retry
   let ready = false;
+  // The "listening" log line claims the process is up. With start-up migrations it waits for
+  // their outcome: logged once they are done or once they wait for the database (the process stays
+  // up, unready), never when they fail, so a start that stops prints only its fatal line.
+  let announce: (() => void) | undefined;
+  const announceOnce = () => {
+    const a = announce;
+    announce = undefined;
+    a?.();
+  };
   const readyOnce = () => {
     if (ready || listening === undefined || !migrated || service.state.shuttingDown) return;
+    announceOnce();
     ready = true;
     opts.onReady?.(listening, config);
   };
@@ -117,7 +128,9 @@ export function runHost(opts: HostOptions = {}): Host {
     service.metrics.startupPhase('listening', since());
     // Process metrics should not wait for traffic: load the library once start-up is quiet.
     setTimeout(() => void service.metrics.load(), 10_000).unref();
-    log.info({ port, driver: config.driver, version: config.version, revision: config.revision, startupMs: Math.round(since() * 1000) }, 'listening');
+    const fields = { port, driver: config.driver, version: config.version, revision: config.revision, startupMs: Math.round(since() * 1000) };
+    announce = () => log.info(fields, 'listening');
+    if (migrated || waiting) announceOnce();
     opts.onListening?.(port, config);
     listening = port;
     readyOnce();
@@ -126,6 +139,8 @@ export function runHost(opts: HostOptions = {}): Host {
   // Start-up migrations retry while the database is unreachable: a person at a terminal reads it
   // once, in plain words; a program reads the JSON warn line logged for every attempt (service.ts).
   const onWaiting = (err: unknown) => {
+    waiting = true;
+    announceOnce();
     if (!readByPerson(process.stdout, env)) return;
     const reason = (err as { code?: string }).code ?? (err as Error).message;
     console.log(`Waiting for the database at ${databaseLabel(config)} (${reason}); retrying until it answers. Press Ctrl+C to stop.`);
@@ -155,7 +170,7 @@ export function runHost(opts: HostOptions = {}): Host {
       server.closeIdleConnections();
       await closed;
       clearTimeout(deadline);
-      await service.close().catch((err) => log.warn({ err }, 'closing the database failed'));
+      await service.close({ abandonOpen: true }).catch((err) => log.warn({ err }, 'closing the database failed'));
       log.info('stopped');
     })());
 

@@ -66,8 +66,8 @@ export function createService(config: Config, log: Logger) {
         } catch (err) {
           if (!isDatabaseUnavailable(err) || state.shuttingDown) throw err;
           const outage = d?.outage?.();
-          log.warn({ attempt, ...(outage ? { waitingFor: 'connection probe' } : { retryInMs: wait }), err }, 'start-up migrations: database not reachable; retrying');
           if (attempt === 1) onWaiting?.(err);
+          log.warn({ attempt, ...(outage ? { waitingFor: 'connection probe' } : { retryInMs: wait }), err }, 'start-up migrations: database not reachable; retrying');
           await (outage ?? new Promise((r) => setTimeout(r, wait).unref()));
         }
       }
@@ -77,10 +77,22 @@ export function createService(config: Config, log: Logger) {
     return run;
   }
 
-  async function close() {
+  /**
+   * Closes the database. `abandonOpen` (a process that exits next: host.ts's shutdown) does not
+   * wait for an open still under way (PGlite reading an existing data directory takes a second or
+   * more on a busy machine): the process exits without it, which leaves the directory as a kill
+   * would (PostgreSQL recovers it on the next open) and its lock to be released at exit. An open
+   * that finishes first is closed. Without it (the dev server, tests) the open is waited for.
+   */
+  async function close({ abandonOpen = false }: { abandonOpen?: boolean } = {}) {
     state.shuttingDown = true;
     stop.abort();
-    if (opening) await (await opening.catch(() => undefined))?.close();
+    if (!opening) return;
+    if (opened || !abandonOpen) return void (await (await opening.catch(() => undefined))?.close());
+    void opening.then(
+      (d) => d.close(),
+      () => undefined,
+    );
   }
 
   return { config, log, app, db, state, metrics, migrateOnStart, close };

@@ -1,6 +1,9 @@
 // @vitest-environment node
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { runtimeConfig } from './runtime-config';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 describe('runtimeConfig', () => {
   it('defaults to the same-origin API with both features on', () => {
@@ -8,7 +11,7 @@ describe('runtimeConfig', () => {
       apiUrl: '/api',
       featureEditTask: true,
       featureDeleteTask: true,
-      appVersion: 'dev',
+      appVersion: version,
       apiSleeps: false,
       embeddedDatabase: false,
     });
@@ -40,8 +43,9 @@ describe('runtimeConfig', () => {
     expect(runtimeConfig({}, { embeddedDatabase: true }).embeddedDatabase).toBe(true);
   });
 
-  it('falls back to the npm package version', () => {
-    expect(runtimeConfig({ npm_package_version: '1.4.0' }).appVersion).toBe('1.4.0');
+  it("falls back to package.json's version, whatever npm says", () => {
+    expect(runtimeConfig({}).appVersion).toBe(version);
+    expect(runtimeConfig({ npm_package_version: '1.4.0' }).appVersion).toBe(version);
   });
 
   it('rejects a flag outside the accepted spellings, naming the variable', () => {

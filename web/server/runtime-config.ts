@@ -1,4 +1,5 @@
 import { parseFlag } from '../../functions/api/env.ts';
+import { packageVersion } from '../../functions/api/version.ts';
 
 /**
  * The SPA's runtime configuration, served as `GET /config.json`.
@@ -41,8 +42,8 @@ export function runtimeConfig(env: Env, host: { apiSleeps?: boolean; embeddedDat
     apiUrl: env.API_URL?.trim() || '/api',
     featureEditTask: parseFlag('FEATURE_EDIT_TASK', env.FEATURE_EDIT_TASK, true),
     featureDeleteTask: parseFlag('FEATURE_DELETE_TASK', env.FEATURE_DELETE_TASK, true),
-    // npm sets npm_package_version for `npm run …`, so `npm start` and `npm run dev` report the package's.
-    appVersion: env.APP_VERSION?.trim() || env.npm_package_version || 'dev',
+    // The same version the API reports (functions/api/version.ts), however the host was started.
+    appVersion: env.APP_VERSION?.trim() || packageVersion(),
     apiSleeps: host.apiSleeps ?? false,
     embeddedDatabase: host.embeddedDatabase ?? false,
   };

@@ -80,6 +80,51 @@ describe('waking-up notice', () => {
     expect(texts(wrapper)).toEqual(['A']);
   });
 
+  // Before, locally any request that got no answer (npm start stopped, the port gone) showed
+  // "Starting the local database…" for 20 s. The starting message is for a start under way: a
+  // request the local API holds until its database is open.
+  it.each([
+    [{ apiSleeps: false, embeddedDatabase: true }, 'Starting the local database'],
+    [{ apiSleeps: false, embeddedDatabase: false }, 'Connecting to the database'],
+  ])('locally (%o) says the API cannot be reached when no answer comes at all, not %s; an answer clears it', async (config, starting) => {
+    const api = fakeApi(['A']);
+    const { wrapper, store } = await mountApp(api, config, 20_000);
+    let refused = 0;
+    api.intercept((method) => {
+      if (method === 'GET' && ++refused <= 4) throw new TypeError('Failed to fetch');
+      return undefined;
+    });
+    vi.useFakeTimers();
+    const loading = store.load();
+    await vi.advanceTimersByTimeAsync(900);
+    const status = wrapper.get('[role="status"]').text();
+    expect(status).toContain('The API cannot be reached: check that it is still running.');
+    expect(status).not.toContain(starting);
+    expect(status).not.toContain('Waking up');
+    await vi.advanceTimersByTimeAsync(10_000);
+    await loading;
+    await flushPromises();
+    expect(refused).toBeGreaterThan(4);
+    expect(wrapper.get('[role="status"]').text()).not.toContain('cannot be reached');
+    expect(texts(wrapper)).toEqual(['A']);
+  });
+
+  it('where the API sleeps, no answer at all is still waking up', async () => {
+    const api = fakeApi(['A']);
+    const { wrapper, store } = await mountApp(api, { apiSleeps: true }, 20_000);
+    let refused = 0;
+    api.intercept((method) => {
+      if (method === 'GET' && ++refused <= 4) throw new TypeError('Failed to fetch');
+      return undefined;
+    });
+    vi.useFakeTimers();
+    const loading = store.load();
+    await vi.advanceTimersByTimeAsync(900);
+    expect(wrapper.get('[role="status"]').text()).toContain('Waking up the API…');
+    await vi.advanceTimersByTimeAsync(10_000);
+    await loading;
+  });
+
   it('never shows for a quick answer', async () => {
     const api = fakeApi(['A']);
     const { wrapper, store } = await mountApp(api);

@@ -53,6 +53,12 @@ export interface ApiClient {
    * API is awake then, so the page shows this instead of "waking up" or "starting".
    */
   outage: Readonly<Ref<string | null>>;
+  /**
+   * True from a try that got no answer at all (the server is not there, or the network is down)
+   * to the next answer. Locally nothing sleeps, so the page says the API cannot be reached rather
+   * than that it is starting.
+   */
+  unreachable: Readonly<Ref<boolean>>;
 }
 
 const unavailable = new Set([502, 503, 504]);
@@ -80,6 +86,7 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const waking = ref(false);
   const outage = ref<string | null>(null);
+  const unreachable = ref(false);
   let slowCount = 0;
 
   async function once<T>(method: string, path: string, body: unknown, key: string | undefined, ifMatch: number | undefined): Promise<T> {
@@ -95,8 +102,10 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
+      unreachable.value = true;
       throw new ApiError('The API cannot be reached. Check your connection.', 0, 'network_error');
     }
+    unreachable.value = false;
     const data = (await res.json().catch(() => null)) as { message?: unknown; code?: unknown } | null;
     outage.value = data?.code === 'database_unavailable' ? (typeof data.message === 'string' ? data.message : 'The database is not reachable right now') : null;
     if (!res.ok) {
@@ -143,5 +152,5 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     }
   }
 
-  return { request, waking, outage };
+  return { request, waking, outage, unreachable };
 }

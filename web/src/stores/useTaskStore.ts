@@ -699,6 +699,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     visible,
     waking: api.waking,
     outage: api.outage,
+    unreachable: api.unreachable,
     load,
     loadMore,
     loadInfo,
