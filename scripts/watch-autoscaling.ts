@@ -8,7 +8,8 @@ import { ScaleHistory } from './ops/scale-history';
 import { takeSnapshot } from './ops/snapshot';
 import { environments } from './ops/targets';
 
-const terminalWidth = () => process.stdout.columns || Number(process.env.COLUMNS) || 110;
+// Lines are cut to a terminal's width; piped or redirected output has no width, so nothing is cut.
+const terminalWidth = () => (process.stdout.isTTY ? process.stdout.columns || Number(process.env.COLUMNS) || 110 : Infinity);
 
 const help = `Watch the task API (Knative Service) scale, live, from the Kubernetes API.
 

@@ -79,6 +79,18 @@ describe('watch:scale --once --json', () => {
     expect(stdout).toMatch(/tasks-api-00002 +100% +at zero +0 +0 +0 +0 +0 +Proxy +32/);
     expect(stdout).toContain('no pods');
   });
+
+  it('prints every line in full when its output is piped, whatever COLUMNS says', async () => {
+    api.setObjects(loadScenario('burst'));
+    const burst = await watch(['--once'], { env: { COLUMNS: '60' } });
+    expect(burst.code).toBe(0);
+    expect(burst.stdout).toContain('  tasks-api-00002: activator back in the path while pods serve: load outgrew the spare capacity (autoscaler panic likely)\n');
+    api.setObjects(loadScenario('slow-start'));
+    const slow = await watch(['--once']);
+    expect(slow.code).toBe(0);
+    expect(slow.stdout).toContain('  ▲ tasks-api-00002-deployment-6d9f8b7c5d-m3n8r: first request took 7.1s against 0.4s (median of 2 other starts)\n');
+    expect(burst.stdout + slow.stdout).not.toContain('…');
+  });
 });
 
 describe('watch:scale errors', () => {

@@ -9,7 +9,7 @@ import type { PodSample } from './chart';
 export interface ScaleViewOptions {
   env: string;
   color: boolean;
-  /** Terminal columns. */
+  /** Terminal columns: every line is cut to this width (Infinity: nothing is cut, as for piped output). */
   width: number;
   windowMs: number;
   intervalMs?: number;
