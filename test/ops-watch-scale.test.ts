@@ -31,7 +31,7 @@ describe('watch:scale --once --json', () => {
     expect(code).toBe(0);
     const snap = JSON.parse(stdout) as ScaleSnapshot;
     const slow = snap.podStarts.find((p) => p.pod.endsWith('-m3n8r'))!;
-    expect(slow).toMatchObject({ scheduledAfter: 0, initializedAfter: 0, containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, total: 2 });
+    expect(slow).toMatchObject({ scheduledAfter: 0, initializedAfter: 0, containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, total: 2, answeredAfter: 9.104 });
     expect(snap.unreadable).toEqual([]);
     expect(api.requests).toContain('GET /api/v1/namespaces/backend/pods/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r/log?container=api&limitBytes=65536');
   });
@@ -89,6 +89,7 @@ describe('watch:scale --once --json', () => {
     const slow = await watch(['--once']);
     expect(slow.code).toBe(0);
     expect(slow.stdout).toContain('  ▲ tasks-api-00002-deployment-6d9f8b7c5d-m3n8r: first request took 7.1s against 0.4s (median of 2 other starts)\n');
+    expect(slow.stdout).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r +0\.0s +0\.0s +2\.0s +0\.0s +▲ 7\.1s +9\.1s +\d+/);
     expect(burst.stdout + slow.stdout).not.toContain('…');
   });
 });
