@@ -11,6 +11,7 @@ import { api } from './templates/api';
 import { web } from './templates/web';
 import { networkPolicies } from './templates/network-policies';
 import { secretSync } from './templates/secret-sync';
+import { opsViewer } from './templates/ops';
 import { checkRotationTiming } from './rotation-timing';
 import { applications } from './argocd';
 import { argocdDir, observabilityDir, renderedDir, tiers, type Tier } from './layout';
@@ -40,6 +41,8 @@ function tierFiles(
     workload[tier],
     // Backups ship with the database (wave 0): the migration's pre-migration backup needs nothing more.
     ...(tier === 'database' ? [['40-backups.yaml', backups(values, reasons)] as [string, Rendered[]]] : []),
+    // What the ops tools may read of the API: granted where it runs, nothing cluster-wide.
+    ...(tier === 'backend' ? [['50-ops-viewer.yaml', opsViewer(values)] as [string, Rendered[]]] : []),
   ];
 }
 

@@ -174,6 +174,7 @@ export const valuesSchema = z.strictObject({
     repoURL: z.string().min(1),
     targetRevision: z.string().min(1),
   }),
+  ops: z.strictObject({ viewerGroup: z.string().min(1) }),
   quotas: z.strictObject({
     frontend: quota,
     backend: quota,

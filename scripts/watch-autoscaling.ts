@@ -8,7 +8,8 @@ import { ScaleHistory } from './ops/scale-history';
 import { takeSnapshot } from './ops/snapshot';
 import { environments } from './ops/targets';
 
-const terminalWidth = () => process.stdout.columns || Number(process.env.COLUMNS) || 110;
+// Lines are cut to a terminal's width; piped or redirected output has no width, so nothing is cut.
+const terminalWidth = () => (process.stdout.isTTY ? process.stdout.columns || Number(process.env.COLUMNS) || 110 : Infinity);
 
 const help = `Watch the task API (Knative Service) scale, live, from the Kubernetes API.
 
@@ -16,8 +17,9 @@ Usage: npm run watch:scale -- --env <env> [options]
 
 Per revision: traffic split, desired/actual/requested pods (PodAutoscaler and Deployment),
 ready and pending pods, Proxy/Serve mode (ServerlessService: Proxy = the activator answers),
-a chart of pod count, each pod's start time broken down (scheduled, container running, ready)
-and scale events as they happen. Uses the kubeconfig in use (KUBECONFIG or ~/.kube/config).
+a chart of pod count, each pod's start time broken down (scheduled, initialized, containers
+ready, ready, first request answered; TOTAL is creation → first request answered, shown as
+"≥ creation → ready" until that request is known) and scale events as they happen. Uses the kubeconfig in use (KUBECONFIG or ~/.kube/config).
 
 Options:
   --env <env>          environment: ${environments.join(' | ')} (names come from platform/values-<env>.yaml)

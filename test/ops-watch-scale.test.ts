@@ -31,7 +31,7 @@ describe('watch:scale --once --json', () => {
     expect(code).toBe(0);
     const snap = JSON.parse(stdout) as ScaleSnapshot;
     const slow = snap.podStarts.find((p) => p.pod.endsWith('-m3n8r'))!;
-    expect(slow).toMatchObject({ scheduledAfter: 0, initializedAfter: 0, containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, total: 2 });
+    expect(slow).toMatchObject({ scheduledAfter: 0, initializedAfter: 0, containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, total: 2, answeredAfter: 9.104 });
     expect(snap.unreadable).toEqual([]);
     expect(api.requests).toContain('GET /api/v1/namespaces/backend/pods/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r/log?container=api&limitBytes=65536');
   });
@@ -78,6 +78,19 @@ describe('watch:scale --once --json', () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/tasks-api-00002 +100% +at zero +0 +0 +0 +0 +0 +Proxy +32/);
     expect(stdout).toContain('no pods');
+  });
+
+  it('prints every line in full when its output is piped, whatever COLUMNS says', async () => {
+    api.setObjects(loadScenario('burst'));
+    const burst = await watch(['--once'], { env: { COLUMNS: '60' } });
+    expect(burst.code).toBe(0);
+    expect(burst.stdout).toContain('  tasks-api-00002: activator back in the path while pods serve: load outgrew the spare capacity (autoscaler panic likely)\n');
+    api.setObjects(loadScenario('slow-start'));
+    const slow = await watch(['--once']);
+    expect(slow.code).toBe(0);
+    expect(slow.stdout).toContain('  ▲ tasks-api-00002-deployment-6d9f8b7c5d-m3n8r: first request took 7.1s against 0.4s (median of 2 other starts)\n');
+    expect(slow.stdout).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r +0\.0s +0\.0s +2\.0s +0\.0s +▲ 7\.1s +9\.1s +\d+/);
+    expect(burst.stdout + slow.stdout).not.toContain('…');
   });
 });
 

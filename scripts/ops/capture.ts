@@ -36,7 +36,8 @@ async function captureWatch(): Promise<string> {
       'scripts/watch-autoscaling.ts',
       ['--env', 'prod', '--color', '--interval', '0.7', '--window', '15s', '--frames', String(total)],
       {
-        env: { KUBECONFIG: api.kubeconfig, NO_COLOR: undefined, COLUMNS: '132' },
+        // Piped, so watch:scale cuts no line: the screenshot shows each line in full.
+        env: { KUBECONFIG: api.kubeconfig, NO_COLOR: undefined },
         timeoutMs: 60_000,
         onLine: (line) => {
           // A frame ends with the "refreshing every" footer line.

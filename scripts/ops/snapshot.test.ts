@@ -39,7 +39,7 @@ describe('scale snapshot from recorded Knative objects', () => {
     const kube = memoryKube(loadScenario('slow-start'), { logs: fixtureLogs() });
     const snap = await takeSnapshot(kube, 'backend', 'tasks-api', recordedAt);
     const byPod = Object.fromEntries(snap.podStarts.map((s) => [s.pod.slice(-5), s]));
-    expect(byPod.m3n8r).toMatchObject({ containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, firstRequestAt: '2026-11-26T09:59:59.104Z', total: 2 });
+    expect(byPod.m3n8r).toMatchObject({ containersReadyAfter: 2, readyAfter: 0, firstRequestAfter: 7.104, firstRequestAt: '2026-11-26T09:59:59.104Z', total: 2, answeredAfter: 9.104 });
     expect(byPod.q7w4z).toMatchObject({ firstRequestAfter: 0.488 });
     expect(byPod.x2k9p).toMatchObject({ firstRequestAfter: 0.214 });
     expect(grownPhases(snap.podStarts)).toEqual([
@@ -62,7 +62,7 @@ describe('scale snapshot from recorded Knative objects', () => {
 
     const denied = await takeSnapshot(memoryKube(loadScenario('healthy'), { logsForbidden: true }), 'backend', 'tasks-api', recordedAt);
     expect(denied.unreadable).toEqual(['pods/log']);
-    expect(denied.podStarts.map((s) => [s.total, s.firstRequestAfter])).toEqual([[5, undefined], [2, undefined]]);
+    expect(denied.podStarts.map((s) => [s.total, s.firstRequestAfter, s.answeredAfter])).toEqual([[5, undefined, undefined], [2, undefined, undefined]]);
   });
 
   it('reports a service at zero in Proxy mode', async () => {

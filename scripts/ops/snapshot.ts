@@ -94,8 +94,10 @@ export interface PodStart {
   firstRequestAfter?: number;
   /** When that first request was answered (the log line's time). */
   firstRequestAt?: string;
-  /** Seconds from creation to Ready; absent while the pod is not ready yet. */
+  /** Seconds from creation to Ready; absent while the pod is not ready yet. Leaves out the first request: see `answeredAfter`. */
   total?: number;
+  /** Seconds from creation until the first request was answered (`total` + `firstRequestAfter`): the whole start as a caller waits it. Absent while that phase is not known. */
+  answeredAfter?: number;
   readyAt?: string;
   /** Still on its way: waiting reason of the app container (ContainerCreating, ImagePullBackOff, ...). */
   waiting?: string;
@@ -420,6 +422,7 @@ export function podStart(pod: KubeObject, firstRequestAt?: string): PodStart | u
   if (total !== undefined) {
     out.total = total;
     out.readyAt = new Date(ready!).toISOString();
+    if (phases.firstRequestAfter !== undefined) out.answeredAfter = Math.round((total + phases.firstRequestAfter) * 1000) / 1000;
   } else if (waiting) {
     out.waiting = waiting;
   }

@@ -9,7 +9,7 @@ import type { PodSample } from './chart';
 export interface ScaleViewOptions {
   env: string;
   color: boolean;
-  /** Terminal columns. */
+  /** Terminal columns: every line is cut to this width (Infinity: nothing is cut, as for piped output). */
   width: number;
   windowMs: number;
   intervalMs?: number;
@@ -94,6 +94,7 @@ export function formatScaleView(snap: ScaleSnapshot, o: ScaleViewOptions): strin
     const startHeader = ['POD', 'SCHEDULED', 'INIT', 'CONTAINERS', 'READY', '1ST REQUEST', 'TOTAL', 'AGE'].map((h) => p.dim(h));
     const startRows = shown.map((s) => podStartRow(p, s, now, new Set(grown.filter((g) => g.pod === s.pod).map((g) => g.phase))));
     lines.push(...table([startHeader, ...startRows], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r']).map((l) => `  ${l}`));
+    lines.push(p.dim(`  TOTAL: creation → first request answered; ≥ marks creation → ready where the first request is not known yet${snap.unreadable.includes('pods/log') ? ' (pods/log not readable)' : ''}`));
     for (const g of grown) {
       const name = START_PHASES.find(([k]) => k === g.phase)![1];
       lines.push(
@@ -139,7 +140,10 @@ function podStartRow(p: Paint, s: PodStart, now: number, grown: Set<StartPhase>)
   if (s.total === undefined) {
     return [s.pod, phase('scheduledAfter'), phase('initializedAfter'), p.yellow(s.waiting ?? 'waiting'), '-', '-', '-', age];
   }
-  const total = sec(s.total);
+  // TOTAL is the whole start, up to the first request answered; until that is known, the time to
+  // Ready is a lower bound of it and is shown as one.
+  const whole = s.answeredAfter ?? s.total;
+  const total = s.answeredAfter !== undefined ? sec(s.answeredAfter) : `≥ ${sec(s.total)}`;
   return [
     s.pod,
     phase('scheduledAfter'),
@@ -147,7 +151,7 @@ function podStartRow(p: Paint, s: PodStart, now: number, grown: Set<StartPhase>)
     phase('containersReadyAfter'),
     phase('readyAfter'),
     phase('firstRequestAfter'),
-    s.total > 5 ? p.yellow(total) : total,
+    whole > 5 ? p.yellow(total) : total,
     age,
   ];
 }

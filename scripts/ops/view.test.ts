@@ -25,8 +25,10 @@ describe('formatScaleView', () => {
     const text = formatScaleView(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [] });
     expect(text).toContain('Pod starts  scheduled → initialized → containers ready → ready (pod conditions, 1 s) → first request answered (API log)');
     expect(text).toMatch(/POD +SCHEDULED +INIT +CONTAINERS +READY +1ST REQUEST +TOTAL +AGE/);
-    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r +0\.0s +0\.0s +2\.0s +0\.0s +▲ 7\.1s +2\.0s +10s/);
-    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-x2k9p +0\.0s +0\.0s +2\.0s +0\.0s +0\.2s +2\.0s/);
+    // TOTAL runs from creation to the first request answered: 2.0 s to Ready plus 7.1 s.
+    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r +0\.0s +0\.0s +2\.0s +0\.0s +▲ 7\.1s +9\.1s +10s/);
+    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-x2k9p +0\.0s +0\.0s +2\.0s +0\.0s +0\.2s +2\.2s/);
+    expect(text).toContain('  TOTAL: creation → first request answered; ≥ marks creation → ready where the first request is not known yet');
     expect(text).toContain('  ▲ tasks-api-00002-deployment-6d9f8b7c5d-m3n8r: first request took 7.1s against 0.4s (median of 2 other starts)');
     expect(text).toContain('  ▲ tasks-api-00002-deployment-6d9f8b7c5d-q7w4z: containers ready took 5.0s against 2.0s (median of 2 other starts)');
     expect(text.split('\n').every((l) => visibleWidth(l) <= 120)).toBe(true);
@@ -36,6 +38,13 @@ describe('formatScaleView', () => {
     const earlier = ['a', 'b', 'c'].map((k) => ({ pod: `gone-${k}`, revision: 'tasks-api-00002', createdAt: '2026-11-26T09:50:00Z', firstRequestAfter: 0.2, total: 2 }));
     const withHistory = formatScaleView(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [], earlierStarts: earlier });
     expect(withHistory).toContain('first request took 7.1s against 0.2s (median of 5 other starts)');
+  });
+
+  it('marks TOTAL as creation → ready, a lower bound, while the first request is not known', async () => {
+    const snap = await takeSnapshot(memoryKube(loadScenario('slow-start'), { logs: {} }), 'backend', 'tasks-api', recordedAt);
+    const text = formatScaleView(snap, { env: 'prod', color: false, width: 120, windowMs: 300_000, samples: [], events: [] });
+    expect(text).toMatch(/tasks-api-00002-deployment-6d9f8b7c5d-m3n8r +0\.0s +0\.0s +2\.0s +0\.0s +- +≥ 2\.0s +10s/);
+    expect(text).not.toMatch(/m3n8r .* 9\.1s/);
   });
 
   it('colours when asked, and the colour codes do not change the layout', async () => {
