@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { MountedCredentials, type DbCredentials } from './db/credentials.ts';
-import { ConfigError, parseFlag } from './env.ts';
+import { ConfigError, parseFlag, parseWholeNumber } from './env.ts';
 import { packageVersion } from './version.ts';
 
 export { ConfigError } from './env.ts';
@@ -31,9 +31,9 @@ const int = <F extends number | undefined>(name: string, fallback: F, min: numbe
     .optional()
     .transform((v, ctx): number | F => {
       if (v === undefined || v.trim() === '') return fallback;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}` });
+      const n = parseWholeNumber(v);
+      if (n === undefined || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}, in digits without a leading zero` });
         return z.NEVER;
       }
       return n;
@@ -306,7 +306,7 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
     }
   }
   if (files?.port !== undefined && !(Number.isInteger(files.port) && files.port >= 1 && files.port <= 65535)) {
-    throw new ConfigError(`${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535`);
+    throw new ConfigError(`${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535, in digits without a leading zero`);
   }
   const fromFiles: Partial<Record<DbSetting, string | number>> = {
     host: files?.host,
@@ -461,8 +461,8 @@ function connectionHost(connection: DbConnection): string | undefined {
 
 /** A `?port=` value: an integer from 1 to 65535, else a ConfigError naming `source`. */
 function portNumber(value: string, source: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new ConfigError(`${source} must be an integer from 1 to 65535`);
+  const n = parseWholeNumber(value);
+  if (n === undefined || n < 1 || n > 65535) throw new ConfigError(`${source} must be an integer from 1 to 65535, in digits without a leading zero`);
   return n;
 }
 
