@@ -151,10 +151,18 @@ describe('nginx serving the SPA', () => {
     });
   });
 
-  it('answers /healthz for probes', async () => {
-    const res = await get('/healthz');
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('ok\n');
+  it("answers /healthz and /readyz for its own probes as the API's bodies do, JSON, whatever the API's state", async () => {
+    // The API behind this nginx is down here: the probes report nginx only.
+    await api.down();
+    try {
+      for (const [path, body] of [['/healthz', { status: 'ok' }], ['/readyz', { status: 'ready' }]] as const) {
+        const res = await get(path);
+        expect([path, res.status, res.headers.get('content-type'), await res.json()]).toEqual([path, 200, 'application/json; charset=utf-8', body]);
+      }
+      expect((await get('/api/tasks')).status).toBe(502);
+    } finally {
+      await api.up();
+    }
   });
 });
 
