@@ -31,11 +31,11 @@ describe('loadConfig', () => {
     expect(c.migrateOnStart).toBe(false);
   });
 
-  it.each([
+  it.each<[Record<string, string>, string]>([
     [{ PORT: 'eighty' }, 'PORT must be an integer from 0 to 65535'],
     [{ PORT: '70000' }, 'PORT must be an integer from 0 to 65535'],
     // One form for every number, as the nginx entrypoint reads its own: digits, no leading zero.
-    ...['080', '00', ' 80', '80 ', '+80', '8e1', '0x50', '80.0', '-1'].map((v) => [{ PORT: v }, 'PORT must be an integer from 0 to 65535, in digits without a leading zero'] as const),
+    ...['080', '00', ' 80', '80 ', '+80', '8e1', '0x50', '80.0', '-1'].map((v): [Record<string, string>, string] => [{ PORT: v }, 'PORT must be an integer from 0 to 65535, in digits without a leading zero']),
     [{ DB_HOST: 'db', DB_PORT: '05432' }, 'DB_PORT must be an integer from 1 to 65535, in digits without a leading zero'],
     [{ REQUEST_TIMEOUT_MS: '015000' }, 'REQUEST_TIMEOUT_MS must be an integer from 200 to 600000, in digits without a leading zero'],
     [{ DB_STATEMENT_TIMEOUT_MS: '05000' }, 'DB_STATEMENT_TIMEOUT_MS must be an integer from 100 to 600000'],
