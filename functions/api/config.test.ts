@@ -42,6 +42,9 @@ describe('loadConfig', () => {
     [{ DB_CONNECT_TIMEOUT_MS: '1e4' }, 'DB_CONNECT_TIMEOUT_MS must be an integer from 100 to 120000'],
     [{ DB_POOL_MAX: '010' }, 'DB_POOL_MAX must be an integer from 1 to 1000'],
     [{ SHUTDOWN_TIMEOUT_MS: '010000' }, 'SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000'],
+    // Read by `migrate` from the same table (before, Number() took 'soon' as NaN and '060' as 60).
+    [{ MIGRATE_WAIT_SECONDS: 'soon' }, 'MIGRATE_WAIT_SECONDS must be an integer from 0 to 86400'],
+    [{ MIGRATE_WAIT_SECONDS: '060' }, 'MIGRATE_WAIT_SECONDS must be an integer from 0 to 86400, in digits without a leading zero'],
     [{ DATABASE_URL: 'postgres://a/x?port=05432' }, "DATABASE_URL's ?port= parameter must be an integer from 1 to 65535, in digits without a leading zero"],
     [{ DB_DRIVER: 'mysql' }, 'DB_DRIVER must be one of pg, neon, pglite'],
     [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)'],

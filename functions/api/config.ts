@@ -78,6 +78,8 @@ const schema = z.object({
   APP_VERSION: optional,
   K_REVISION: optional,
   SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
+  // `migrate` only: how long it waits for the database to accept connections.
+  MIGRATE_WAIT_SECONDS: int('MIGRATE_WAIT_SECONDS', 60, 0, 86400),
   NODE_ENV: optional,
   // Time budgets, shortest first (platform/values.yaml gives the reasons): a database stall
   // ends in the database, then in the API, before nginx or Knative give up.
@@ -120,6 +122,8 @@ export interface Config {
   version: string;
   revision: string | null;
   shutdownTimeoutMs: number;
+  /** `migrate` only: seconds it waits for the database to accept connections (MIGRATE_WAIT_SECONDS). */
+  migrateWaitSeconds: number;
   /** The API's own budget per /api request: after it, a 503 request_budget_exceeded. */
   requestTimeoutMs: number;
 }
@@ -213,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     version: e.APP_VERSION ?? packageVersion(),
     revision: e.K_REVISION ?? null,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    migrateWaitSeconds: e.MIGRATE_WAIT_SECONDS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   };
 }
