@@ -7,6 +7,7 @@ import { databaseLabel, type Config } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
 import { localLogDestination } from '../functions/api/local-log';
 import { exitOnFatal, preflight } from '../functions/api/preflight';
+import { warnOnUnsupportedNode } from '../web/server/node-engines';
 import { runtimeConfig } from '../web/server/runtime-config';
 import { noFlags } from './ops/cli';
 import { ensureWebDist, webDist as dist } from './web-dist';
@@ -33,6 +34,9 @@ by environment variables only (README.md, Configuration). Ctrl+C stops it; a sec
 Exit codes: 0 stopped, 1 cannot start, 2 usage, 78 invalid configuration, 130 stopped by a second Ctrl+C.
 `,
 );
+
+// A Node.js outside package.json's engines: one line on stderr, then the start goes on.
+warnOnUnsupportedNode();
 
 const defaults = { MIGRATE_ON_START: 'true' };
 const { config, page: ui } = preflight(process.env, { defaults, page: (env, c) => runtimeConfig(env, { apiSleeps: false, embeddedDatabase: c.driver === 'pglite' }) });

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineWarning } from '../web/server/node-engines';
 import { ensureBundle, freePort, serverBundle } from './support/api';
 
 // Each mistake a first start can meet gets one line with the next step: plain text when a person
@@ -33,6 +34,13 @@ const userEnv = (env: Record<string, string>) => ({ PATH: process.env.PATH ?? ''
 
 /** `npm start`'s progress lines, the only lines allowed before a fatal line (the bundle prints none). */
 const PROGRESS = /^(Building the web app \(web\/dist is missing or stale\)…|Starting \(.+\)…|Creating the local database in .+ \(first start only\)…)$/;
+
+/**
+ * The line `npm start` says first on a Node.js outside package.json's engines (this one's when it
+ * is: web/server/node-engines.ts), on stderr, before anything else; the bundle never says it.
+ */
+const ENGINE_LINE = engineWarning(process.version, (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { engines: { node: string } }).engines.node);
+const engineLines = (host: string) => (host === 'npm start' && ENGINE_LINE ? [ENGINE_LINE] : []);
 
 /** What says the app is up: the API's log line (JSON or readable) and `npm start`'s banner. */
 const UP = /"msg":"listening"|\blistening\b|Task app running at/i;
@@ -138,7 +146,7 @@ const fatal = () =>
     },
   ] as const;
 
-describe.each(HOSTS)('%s', (_host, argv) => {
+describe.each(HOSTS)('%s', (host, argv) => {
   describe.each(['port in use', 'locked data directory', 'damaged data directory', 'missing database', 'bad configuration value'])('on a %s', (name) => {
     const mistake = () => fatal().find((m) => m.name === name)!;
 
@@ -146,7 +154,10 @@ describe.each(HOSTS)('%s', (_host, argv) => {
       const m = mistake();
       const r = await run(argv, m.env, { tty: false });
       expect(r.code, r.stdout + r.stderr).toBe(m.exitCode);
-      const lines = r.stderr.split('\n').filter(Boolean);
+      const all = r.stderr.split('\n').filter(Boolean);
+      const first = engineLines(host);
+      expect(all.slice(0, first.length), r.stderr).toEqual(first);
+      const lines = all.slice(first.length);
       expect(lines, r.stderr).toHaveLength(1);
       const line = JSON.parse(lines[0]!) as Record<string, unknown>;
       expect(line).toEqual({ level: 'fatal', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), code: m.code, exitCode: m.exitCode, msg: 'msg' in m ? m.msg : m.text });
@@ -165,7 +176,10 @@ describe.each(HOSTS)('%s', (_host, argv) => {
       expect(r.stdout).toContain(`${m.text}\n`);
       // The fatal line is the last thing said; before it at most the progress line, never "listening" or the banner.
       const [before, after] = r.stdout.split(`${m.text}\n`) as [string, string];
-      for (const l of before.split('\n').filter(Boolean)) expect(l, r.stdout).toMatch(PROGRESS);
+      const said = before.replace(/\r/g, '').split('\n').filter(Boolean);
+      const first = engineLines(host);
+      expect(said.slice(0, first.length), r.stdout).toEqual(first);
+      for (const l of said.slice(first.length)) expect(l, r.stdout).toMatch(PROGRESS);
       expect(after.trim(), r.stdout).toBe('');
       expect(r.stdout).not.toMatch(UP);
       expect(r.stdout).not.toContain('{"level"');

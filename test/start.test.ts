@@ -457,7 +457,7 @@ it('the bundle without start-up migrations on a database without the schema answ
     const r = await fetch(`${url}/api/tasks`);
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).not.toBeNull();
-    expect(await r.json()).toEqual({ success: false, code: 'schema_not_ready', message: 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)' });
+    expect(await r.json()).toEqual({ success: false, code: 'schema_not_ready', message: 'The database schema is missing or not up to date: run `npm run migrate` (or start with MIGRATE_ON_START=true)' });
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiDevServer } from '../web/server/api-dev-server';
+import { engineWarning } from '../web/server/node-engines';
 import { freePort } from './support/api';
 import { tempDir } from './support/nginx';
 
@@ -13,6 +14,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 let vite: ChildProcess;
 let url: string;
 let output = '';
+let stderr = '';
 
 beforeAll(async () => {
   const port = await freePort();
@@ -24,7 +26,7 @@ beforeAll(async () => {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   vite.stdout!.on('data', (d) => (output += d));
-  vite.stderr!.on('data', (d) => (output += d));
+  vite.stderr!.on('data', (d) => ((output += d), (stderr += d)));
   const deadline = Date.now() + 30_000;
   while (!(await fetch(`${url}/`).then((r) => r.ok, () => false))) {
     if (vite.exitCode !== null || Date.now() > deadline) throw new Error(`vite dev server did not start:\n${output}`);
@@ -41,6 +43,13 @@ afterAll(async () => {
 });
 
 describe('npm run dev', () => {
+  it("on a Node.js outside package.json's engines says so once, first on stderr, and serves anyway (this Node.js: silent when inside)", () => {
+    const line = engineWarning(process.version, (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node);
+    const said = stderr.split('\n').filter((l) => l.includes('package.json "engines"'));
+    expect(said).toEqual(line ? [line] : []);
+    if (line) expect(stderr.startsWith(`${line}\n`), stderr).toBe(true);
+  });
+
   it('serves the page and compiles the app through Vite', async () => {
     const html = await (await fetch(`${url}/`)).text();
     expect(html).toContain('<div id="app">');

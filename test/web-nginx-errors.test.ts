@@ -134,7 +134,7 @@ describe("nginx's own answers on API paths", () => {
         expect(res.headers.allow, `${method} ${path}`).toBe('GET, HEAD');
       }
       const get = await send(req(`GET ${path} HTTP/1.1`));
-      expect([get.status, get.body.toString()]).toEqual([200, 'ok\n']);
+      expect([get.status, get.headers['content-type'], JSON.parse(get.body.toString())]).toEqual([200, 'application/json; charset=utf-8', path.startsWith('/healthz') ? { status: 'ok' } : { status: 'ready' }]);
       expect(get.headers.allow).toBeUndefined();
       expect((await send(req(`HEAD ${path} HTTP/1.1`))).status).toBe(200);
     }

@@ -151,10 +151,18 @@ describe('nginx serving the SPA', () => {
     });
   });
 
-  it('answers /healthz for probes', async () => {
-    const res = await get('/healthz');
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('ok\n');
+  it("answers /healthz and /readyz for its own probes as the API's bodies do, JSON, whatever the API's state", async () => {
+    // The API behind this nginx is down here: the probes report nginx only.
+    await api.down();
+    try {
+      for (const [path, body] of [['/healthz', { status: 'ok' }], ['/readyz', { status: 'ready' }]] as const) {
+        const res = await get(path);
+        expect([path, res.status, res.headers.get('content-type'), await res.json()]).toEqual([path, 200, 'application/json; charset=utf-8', body]);
+      }
+      expect((await get('/api/tasks')).status).toBe(502);
+    } finally {
+      await api.up();
+    }
   });
 });
 
@@ -317,17 +325,26 @@ describe('entrypoint input checks', () => {
     [{ API_UPSTREAM: 'http://api;evil' }, 'API_UPSTREAM must be http://host[:port]'],
     [{ API_UPSTREAM: 'https://api.example.com' }, 'API_UPSTREAM must start with http://'],
     [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)'],
-    [{ PORT: '80; include /etc/passwd' }, 'PORT must be a number'],
+    [{ PORT: '80; include /etc/passwd' }, 'PORT must be a whole number from 1 to 65535'],
     [{ API_TIMEOUT: '5s' }, 'API_TIMEOUT must be a whole number of seconds'],
     // Too many digits for sh's arithmetic: refused before it, never exit 2 or an overflowed number.
-    [{ API_TIMEOUT: '12345678901234567890' }, "API_TIMEOUT must be a whole number of seconds from 1 to 999999, got '12345678901234567890'"],
-    [{ API_TIMEOUT: '1234567890123456' }, "API_TIMEOUT must be a whole number of seconds from 1 to 999999, got '1234567890123456'"],
+    [{ API_TIMEOUT: '12345678901234567890' }, "API_TIMEOUT must be a whole number of seconds from 1 to 999999, in digits without a leading zero, got '12345678901234567890'"],
+    [{ API_TIMEOUT: '1234567890123456' }, "API_TIMEOUT must be a whole number of seconds from 1 to 999999, in digits without a leading zero, got '1234567890123456'"],
     [{ API_TIMEOUT: '1000000' }, 'API_TIMEOUT must be a whole number of seconds from 1 to 999999'],
     [{ CLIENT_TIMEOUT: '12345678901234567890' }, 'CLIENT_TIMEOUT must be a whole number of seconds from 1 to 999999'],
     [{ CLIENT_TIMEOUT: '1234567890123456' }, 'CLIENT_TIMEOUT must be a whole number of seconds from 1 to 999999'],
     [{ REQUEST_TIMEOUT_MS: '12345678901234567890' }, 'REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1 to 999999999'],
-    [{ WORKER_CONNECTIONS: '12345678901234567890' }, 'WORKER_CONNECTIONS must be a whole number from 1 to 9999999'],
-    [{ PORT: '12345678901234567890' }, 'PORT must be a number'],
+    [{ WORKER_CONNECTIONS: '12345678901234567890' }, 'WORKER_CONNECTIONS must be a whole number from 512 to 9999999'],
+    [{ PORT: '12345678901234567890' }, "PORT must be a whole number from 1 to 65535, in digits without a leading zero, got '12345678901234567890'"],
+    // One form for every number (the API's too: WHOLE_NUMBER in functions/api/env.ts): a leading zero is refused everywhere.
+    [{ PORT: '080' }, "PORT must be a whole number from 1 to 65535, in digits without a leading zero, got '080'"],
+    [{ PORT: '0' }, "PORT must be a whole number from 1 to 65535"],
+    [{ PORT: '65536' }, "PORT must be a whole number from 1 to 65535"],
+    [{ API_TIMEOUT: '08' }, "API_TIMEOUT must be a whole number of seconds from 1 to 999999, in digits without a leading zero, got '08'"],
+    [{ REQUEST_TIMEOUT_MS: '015000' }, "REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1 to 999999999, in digits without a leading zero, got '015000'"],
+    [{ CLIENT_TIMEOUT: '060' }, "CLIENT_TIMEOUT must be a whole number of seconds from 1 to 999999, in digits without a leading zero, got '060'"],
+    [{ WORKER_CONNECTIONS: '08192' }, "WORKER_CONNECTIONS must be a whole number from 512 to 9999999, in digits without a leading zero, got '08192'"],
+    [{ INTERNAL_TOKEN_FILE: join(scratch, 'token'), INTERNAL_TOKEN_WATCH_SECONDS: '05' }, "INTERNAL_TOKEN_WATCH_SECONDS must be a whole number of seconds from 1 to 86400, in digits without a leading zero, got '05'"],
     [{ HTML_DIR: '/nonexistent' }, 'has no index.html'],
     [{ INTERNAL_TOKEN_FILE: '/nonexistent/token' }, 'INTERNAL_TOKEN_FILE (/nonexistent/token) cannot be read'],
     // nginx's timeout must stay above the API's own budget, or an unkeyed write commits behind its 504.
@@ -339,7 +356,7 @@ describe('entrypoint input checks', () => {
     [{ CLIENT_TIMEOUT: '10' }, "CLIENT_TIMEOUT (10 s) must be above the API's REQUEST_TIMEOUT_MS (15000 ms)"],
     [{ CLIENT_TIMEOUT: '15', REQUEST_TIMEOUT_MS: '15000' }, "CLIENT_TIMEOUT (15 s) must be above the API's REQUEST_TIMEOUT_MS (15000 ms)"],
     [{ API_TIMEOUT: '50', CLIENT_TIMEOUT: '30', REQUEST_TIMEOUT_MS: '40000' }, "CLIENT_TIMEOUT (30 s) must be above the API's REQUEST_TIMEOUT_MS (40000 ms)"],
-    [{ WORKER_CONNECTIONS: '100' }, 'WORKER_CONNECTIONS must be at least 512'],
+    [{ WORKER_CONNECTIONS: '100' }, "WORKER_CONNECTIONS must be a whole number from 512 to 9999999, in digits without a leading zero, got '100'"],
     [{ API_UPSTREAM: 'http://tasks-api.backend.svc.cluster.local', RESOLV_CONF: '/nonexistent/resolv.conf' }, 'API_UPSTREAM names a host (tasks-api.backend.svc.cluster.local) but no resolver was found'],
     [{ RESOLVER: '10.0.0.10; include /etc/passwd' }, 'RESOLVER must be addresses'],
   ])('rejects %j with a message naming the variable', (env, message) => {

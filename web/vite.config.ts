@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
 import { apiDevServer } from './server/api-dev-server.ts';
+import { warnOnUnsupportedNode } from './server/node-engines.ts';
 import { runtimeConfig, type RuntimeConfig } from './server/runtime-config.ts';
 import type { Config } from '../functions/api/config.ts';
 import { preflight } from '../functions/api/preflight.ts';
@@ -58,6 +59,8 @@ async function typeErrors(): Promise<Plugin | false> {
 
 export default defineConfig(async ({ command, mode }) => {
   const dev = command === 'serve' && mode !== 'test';
+  // `npm run dev` on a Node.js outside package.json's engines: one line on stderr, then it goes on.
+  if (dev) warnOnUnsupportedNode();
   const { config, page } = dev ? devConfig() : { config: undefined, page: undefined };
   return {
     root: here('.'),

@@ -26,13 +26,26 @@ describe('loadConfig', () => {
     expect(c.features).toEqual({ editTask: false, deleteTask: false });
     expect(c.revision).toBe('tasks-api-00001');
     expect(c.port).toBe(8080);
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
     expect(c.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
     expect(c.migrateOnStart).toBe(false);
   });
 
-  it.each([
+  it.each<[Record<string, string>, string]>([
     [{ PORT: 'eighty' }, 'PORT must be an integer from 0 to 65535'],
     [{ PORT: '70000' }, 'PORT must be an integer from 0 to 65535'],
+    // One form for every number, as the nginx entrypoint reads its own: digits, no leading zero.
+    ...['080', '00', ' 80', '80 ', '+80', '8e1', '0x50', '80.0', '-1'].map((v): [Record<string, string>, string] => [{ PORT: v }, 'PORT must be an integer from 0 to 65535, in digits without a leading zero']),
+    [{ DB_HOST: 'db', DB_PORT: '05432' }, 'DB_PORT must be an integer from 1 to 65535, in digits without a leading zero'],
+    [{ REQUEST_TIMEOUT_MS: '015000' }, 'REQUEST_TIMEOUT_MS must be an integer from 200 to 600000, in digits without a leading zero'],
+    [{ DB_STATEMENT_TIMEOUT_MS: '05000' }, 'DB_STATEMENT_TIMEOUT_MS must be an integer from 100 to 600000'],
+    [{ DB_CONNECT_TIMEOUT_MS: '1e4' }, 'DB_CONNECT_TIMEOUT_MS must be an integer from 100 to 120000'],
+    [{ DB_POOL_MAX: '010' }, 'DB_POOL_MAX must be an integer from 1 to 1000'],
+    [{ SHUTDOWN_TIMEOUT_MS: '010000' }, 'SHUTDOWN_TIMEOUT_MS must be an integer from 0 to 600000'],
+    // Read by `migrate` from the same table (before, Number() took 'soon' as NaN and '060' as 60).
+    [{ MIGRATE_WAIT_SECONDS: 'soon' }, 'MIGRATE_WAIT_SECONDS must be an integer from 0 to 86400'],
+    [{ MIGRATE_WAIT_SECONDS: '060' }, 'MIGRATE_WAIT_SECONDS must be an integer from 0 to 86400, in digits without a leading zero'],
+    [{ DATABASE_URL: 'postgres://a/x?port=05432' }, "DATABASE_URL's ?port= parameter must be an integer from 1 to 65535, in digits without a leading zero"],
     [{ DB_DRIVER: 'mysql' }, 'DB_DRIVER must be one of pg, neon, pglite'],
     [{ FEATURE_EDIT_TASK: 'maybe' }, 'FEATURE_EDIT_TASK must be one of true, false, 1, 0, yes, no, on, off (any case)'],
     [{ DB_TABLE: 'tasks' }, 'DB_TABLE is not supported: migrations own the schema'],
@@ -122,6 +135,7 @@ describe('database settings from DATABASE_URL, DB_* and DB_CREDENTIALS_DIR (dbCo
     [{ DATABASE_URL: 'postgres://owner:hunter2@db/x' }, {}, 'the database user is given by the "username" file in DB_CREDENTIALS_DIR and by DATABASE_URL'],
     [{ DB_HOST: 'db', DB_PORT: '5432' }, { port: '6543' }, 'the database port is given by the "port" file in DB_CREDENTIALS_DIR and by DB_PORT'],
     [{ DB_HOST: 'db' }, { port: 'five' }, 'the "port" file in DB_CREDENTIALS_DIR must hold an integer from 1 to 65535'],
+    [{ DB_HOST: 'db' }, { port: '05432' }, 'the "port" file in DB_CREDENTIALS_DIR must hold an integer from 1 to 65535, in digits without a leading zero'],
     // Query parameters pg reads in place of the URL's own parts (pg-connection-string), or that
     // neither driver reads (dbname, database): a second source like any other.
     [{ DATABASE_URL: 'postgres://u:hunter2@127.0.0.1:55532/postgres?port=5432' }, undefined, "the database port is given by DATABASE_URL and by DATABASE_URL's ?port= parameter with different values"],

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { MountedCredentials, type DbCredentials } from './db/credentials.ts';
-import { ConfigError, parseFlag } from './env.ts';
+import { ConfigError, parseFlag, parseWholeNumber } from './env.ts';
 import { packageVersion } from './version.ts';
 
 export { ConfigError } from './env.ts';
@@ -31,9 +31,9 @@ const int = <F extends number | undefined>(name: string, fallback: F, min: numbe
     .optional()
     .transform((v, ctx): number | F => {
       if (v === undefined || v.trim() === '') return fallback;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}` });
+      const n = parseWholeNumber(v);
+      if (n === undefined || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an integer from ${min} to ${max}, in digits without a leading zero` });
         return z.NEVER;
       }
       return n;
@@ -78,6 +78,8 @@ const schema = z.object({
   APP_VERSION: optional,
   K_REVISION: optional,
   SHUTDOWN_TIMEOUT_MS: int('SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
+  // `migrate` only: how long it waits for the database to accept connections.
+  MIGRATE_WAIT_SECONDS: int('MIGRATE_WAIT_SECONDS', 60, 0, 86400),
   NODE_ENV: optional,
   // Time budgets, shortest first (platform/values.yaml gives the reasons): a database stall
   // ends in the database, then in the API, before nginx or Knative give up.
@@ -120,6 +122,8 @@ export interface Config {
   version: string;
   revision: string | null;
   shutdownTimeoutMs: number;
+  /** `migrate` only: seconds it waits for the database to accept connections (MIGRATE_WAIT_SECONDS). */
+  migrateWaitSeconds: number;
   /** The API's own budget per /api request: after it, a 503 request_budget_exceeded. */
   requestTimeoutMs: number;
 }
@@ -213,6 +217,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     version: e.APP_VERSION ?? packageVersion(),
     revision: e.K_REVISION ?? null,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    migrateWaitSeconds: e.MIGRATE_WAIT_SECONDS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
   };
 }
@@ -306,7 +311,7 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
     }
   }
   if (files?.port !== undefined && !(Number.isInteger(files.port) && files.port >= 1 && files.port <= 65535)) {
-    throw new ConfigError(`${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535`);
+    throw new ConfigError(`${SOURCE_NAMES.port[0]} must hold an integer from 1 to 65535, in digits without a leading zero`);
   }
   const fromFiles: Partial<Record<DbSetting, string | number>> = {
     host: files?.host,
@@ -461,8 +466,8 @@ function connectionHost(connection: DbConnection): string | undefined {
 
 /** A `?port=` value: an integer from 1 to 65535, else a ConfigError naming `source`. */
 function portNumber(value: string, source: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new ConfigError(`${source} must be an integer from 1 to 65535`);
+  const n = parseWholeNumber(value);
+  if (n === undefined || n < 1 || n > 65535) throw new ConfigError(`${source} must be an integer from 1 to 65535, in digits without a leading zero`);
   return n;
 }
 

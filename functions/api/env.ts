@@ -37,3 +37,15 @@ export function parseFlag(name: string, value: string | undefined, fallback: boo
   if ((FLAG_SPELLINGS.false as readonly string[]).includes(v)) return false;
   throw new ConfigError(flagMessage(name));
 }
+
+/**
+ * The one form a number in a setting takes, the same as the nginx image's entrypoint accepts
+ * (`whole_number` in web/nginx/entrypoint.sh): ASCII digits, no sign, no leading zero (`080` is
+ * refused, not read as 80 or as octal), no spaces, exponent, fraction or hex.
+ */
+export const WHOLE_NUMBER = /^(0|[1-9][0-9]*)$/;
+
+/** A setting's number, or undefined when `text` is not in the form WHOLE_NUMBER describes. */
+export function parseWholeNumber(text: string): number | undefined {
+  return WHOLE_NUMBER.test(text) ? Number(text) : undefined;
+}

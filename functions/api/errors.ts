@@ -82,12 +82,27 @@ export const DATABASE_FAILURE_ANSWERS: Record<DatabaseFailure, { code: ErrorCode
 };
 
 /**
- * The database is reachable but has no schema: the task table (SQLSTATE 42P01 undefined_table)
- * or the migrations table is missing because migrations never ran against it.
+ * SQLSTATEs that mean "the schema is not there, or not up to date": the code asks for a table
+ * (42P01 undefined_table), a function such as task_create (42883 undefined_function), a column
+ * (42703 undefined_column) or a type, index or other object (42704 undefined_object) that the
+ * migrations create. On a reachable database they come from migrations that never ran, or ran
+ * only in part (an image newer than its database), never from a request's input: the API's SQL is
+ * fixed and parameterised, so no client can name a missing object.
  */
+export const SCHEMA_NOT_READY_CODES: ReadonlySet<string> = new Set(['42P01', '42883', '42703', '42704']);
+
+/** The database is reachable but its schema is missing or behind the code (any driver: pg, neon, PGlite). */
 export function isSchemaMissing(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === '42P01';
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && SCHEMA_NOT_READY_CODES.has(code);
 }
+
+/** The 503 a request gets when isSchemaMissing: the same on every route and every driver. */
+export const SCHEMA_NOT_READY_ANSWER = {
+  code: 'schema_not_ready' as const,
+  message: 'The database schema is missing or not up to date: run `npm run migrate` (or start with MIGRATE_ON_START=true)',
+  retryAfter: 10,
+};
 
 /**
  * The 404 answer for a request no route matched (the `unmatched` mark labels its log line and
@@ -153,8 +168,8 @@ export function onError(log: Logger): ErrorHandler {
       return fail(c, 400, 'validation_error', 'No valid position is left after the last task: move it up, then try again; nothing was changed');
     }
     if (isSchemaMissing(err)) {
-      log.error(details, 'the database has no schema');
-      return fail(c, 503, 'schema_not_ready', 'The database has no tables yet: run `npm run migrate` (or start with MIGRATE_ON_START=true)', { 'Retry-After': '10' });
+      log.error(details, 'the database schema is missing or not up to date');
+      return fail(c, 503, SCHEMA_NOT_READY_ANSWER.code, SCHEMA_NOT_READY_ANSWER.message, { 'Retry-After': String(SCHEMA_NOT_READY_ANSWER.retryAfter) });
     }
     log.error(details, 'unhandled error');
     return fail(c, 500, 'internal_error', `Something went wrong on our side (request ${reqId})`);

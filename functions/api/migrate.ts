@@ -34,7 +34,7 @@ try {
 async function main() {
   const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' });
   const log = createLogger(config.logLevel);
-  const waitSeconds = Number(process.env.MIGRATE_WAIT_SECONDS ?? 60);
+  const waitSeconds = config.migrateWaitSeconds;
   const appDir = process.env.APP_CREDENTIALS_DIR?.trim();
   const db = await openDb(config, log);
   const deadline = Date.now() + waitSeconds * 1000;

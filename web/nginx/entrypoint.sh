@@ -44,6 +44,19 @@ RUNTIME_DIR=${RUNTIME_DIR:-/tmp/nginx}
 ERROR_LOG=${ERROR_LOG:-/dev/stderr}
 ACCESS_LOG=${ACCESS_LOG:-/dev/stdout}
 
+# The one form of every number setting (the API reads its own the same way: WHOLE_NUMBER in
+# functions/api/env.ts): ASCII digits without a leading zero (080 is refused, not read as 80 or as
+# octal), from MIN to MAX. The digits are counted before any arithmetic: sh's integers are 64-bit,
+# and a longer number would overflow in $((...)) or make [ ] fail with exit 2 instead of this refusal.
+#   whole_number NAME VALUE MIN MAX [UNIT]
+whole_number() {
+  wn_message="$1 must be a whole number${5:+ of $5} from $3 to $4, in digits without a leading zero, got '$2'"
+  case "$2" in
+    '' | *[!0-9]* | 0?*) fail "$wn_message" ;;
+  esac
+  [ "${#2}" -le "${#4}" ] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || fail "$wn_message"
+}
+
 # Every value that goes into nginx.conf is checked against a strict pattern first, so it can neither
 # break the configuration nor add directives to it.
 safe_path() {
@@ -62,10 +75,7 @@ safe_path ACCESS_LOG "$ACCESS_LOG"
 safe_path CONF_DIR "$CONF_DIR"
 [ -f "$HTML_DIR/index.html" ] || fail "HTML_DIR ($HTML_DIR) has no index.html; build the SPA first (npm run build:web)"
 
-case "$PORT" in
-  '' | *[!0-9]* | ??????*) fail "PORT must be a number, got '$PORT'" ;;
-esac
-[ "$PORT" -ge 1 ] && [ "$PORT" -le 65535 ] || fail "PORT must be between 1 and 65535, got '$PORT'"
+whole_number PORT "$PORT" 1 65535
 case "$LISTEN_HOST" in
   *[!0-9A-Za-z.:\[\]-]*) fail "LISTEN_HOST must be an address, got '$LISTEN_HOST'" ;;
 esac
@@ -81,14 +91,8 @@ case "$API_HOST" in
   '' | *[!A-Za-z0-9.:-]* | :* | *:*:*) fail "API_UPSTREAM must be http://host[:port], got '$API_UPSTREAM'" ;;
 esac
 
-# Digits are capped before any arithmetic: sh's integers are 64-bit, and a longer number would
-# overflow in $((...)) or make [ ] fail with exit 2 instead of this refusal.
-case "$API_TIMEOUT" in
-  '' | *[!0-9]* | 0* | ???????*) fail "API_TIMEOUT must be a whole number of seconds from 1 to 999999, got '$API_TIMEOUT'" ;;
-esac
-case "$REQUEST_TIMEOUT_MS" in
-  '' | *[!0-9]* | 0* | ??????????*) fail "REQUEST_TIMEOUT_MS must be a whole number of milliseconds from 1 to 999999999, got '$REQUEST_TIMEOUT_MS'" ;;
-esac
+whole_number API_TIMEOUT "$API_TIMEOUT" 1 999999 seconds
+whole_number REQUEST_TIMEOUT_MS "$REQUEST_TIMEOUT_MS" 1 999999999 milliseconds
 # The order platform/values.yaml enforces: statement < the API's request budget < nginx < Knative.
 # With nginx's timeout at or below the API's budget, nginx answers 504 while the API still runs the
 # request, and a write without an Idempotency-Key commits behind that 504.
@@ -97,9 +101,7 @@ esac
 # nginx's own limit on the proxied hop: the inner server's answer (a JSON 504 after API_TIMEOUT,
 # after up to resolver_timeout + proxy_connect_timeout first) always arrives before it.
 OUTER_TIMEOUT=$((API_TIMEOUT + 15))
-case "$CLIENT_TIMEOUT" in
-  '' | *[!0-9]* | 0* | ???????*) fail "CLIENT_TIMEOUT must be a whole number of seconds from 1 to 999999, got '$CLIENT_TIMEOUT'" ;;
-esac
+whole_number CLIENT_TIMEOUT "$CLIENT_TIMEOUT" 1 999999 seconds
 # The same order for a client's body (timeouts.nginxClientSeconds in platform/values.yaml): a write
 # without an Idempotency-Key streams its body to the API, which answers a stalled one with JSON 408
 # within REQUEST_TIMEOUT_MS; at or below it, nginx's client_body_timeout closes the connection
@@ -111,10 +113,7 @@ esac
 KEYED_CLIENT_TIMEOUT=$((CLIENT_TIMEOUT + 5))
 KEYED_TIMEOUT=$((OUTER_TIMEOUT + 30))
 
-case "$WORKER_CONNECTIONS" in
-  '' | *[!0-9]* | 0* | ????????*) fail "WORKER_CONNECTIONS must be a whole number from 1 to 9999999, got '$WORKER_CONNECTIONS'" ;;
-esac
-[ "$WORKER_CONNECTIONS" -ge 512 ] || fail "WORKER_CONNECTIONS must be at least 512, got '$WORKER_CONNECTIONS'"
+whole_number WORKER_CONNECTIONS "$WORKER_CONNECTIONS" 512 9999999
 # One descriptor per connection, plus files nginx opens (static files, temp files, logs): twice the
 # connections. nginx raises its soft limit itself (worker_rlimit_nofile), but never above the hard one.
 WORKER_NOFILE=$((WORKER_CONNECTIONS * 2))
@@ -159,6 +158,8 @@ umask 077
 # X-Internal-Token from INTERNAL_TOKEN_FILE (and `previous` beside it), checked and written by
 # token-watch.sh, which also follows the token when the Secret changes.
 RUNTIME_DIR=$RUNTIME_DIR sh "$CONF_DIR/token-watch.sh" render || exit 78
+# Its interval is checked here, with the other numbers, so a bad one stops the start instead of the watcher.
+[ -z "${INTERNAL_TOKEN_FILE:-}" ] || whole_number INTERNAL_TOKEN_WATCH_SECONDS "${INTERNAL_TOKEN_WATCH_SECONDS:-5}" 1 86400 seconds
 
 # config.json: awk escapes each string for JSON (backslash, quote, control characters), so no value
 # can end its string early or add a key.

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
+import { parseWholeNumber } from '../env.ts';
 import { volumeVersion, watchVolume } from '../secret-volume.ts';
 
 export interface DbCredentials {
@@ -30,7 +31,8 @@ export class MountedCredentials {
       username,
       password,
       host: this.file('host', false),
-      port: port ? Number(port) : undefined,
+      // NaN when not a whole number as every setting is written (env.ts): config.ts refuses it.
+      port: port ? (parseWholeNumber(port) ?? Number.NaN) : undefined,
       dbname: this.file('dbname', false),
     };
   }
