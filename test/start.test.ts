@@ -484,3 +484,47 @@ it.each([
     taken.close();
   }
 });
+
+// Before, a Ctrl+C that reached the process just before the app was ready still printed the
+// "listening" line and the banner, then "Stopping…". The fixture raises SIGINT as the port is bound
+// (MIGRATE_ON_START=false: ready at that moment), so the race is the same on every run.
+describe('Ctrl+C just before the app is ready: no ready line and no banner', () => {
+  const preload = join(root, 'test/fixtures/sigint-at-listen.mjs');
+  const run = (args: string[], env: Record<string, string>) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', preload, ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', MIGRATE_ON_START: 'false', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    return new Promise<{ code: number | null; out: string }>((resolve) => child.on('close', (code) => resolve({ code, out })));
+  };
+
+  it('npm start: the stop is said, neither "listening" nor the banner, exit 0', async () => {
+    const db = await createTestDatabase();
+    try {
+      const { code, out } = await run(['scripts/start.ts'], { PORT: String(await freePort()), DATABASE_URL: db.url });
+      expect(code, out).toBe(0);
+      expect(out).toMatch(/Stopping before the start finished/);
+      expect(out).not.toMatch(BANNER);
+      expect(out).not.toContain('"msg":"listening"');
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('the bundle run locally: no "listening" line, exit 0', async () => {
+    await ensureBundle();
+    const db = await createTestDatabase();
+    try {
+      const { code, out } = await run([serverBundle], { PORT: String(await freePort()), DATABASE_URL: db.url });
+      expect(code, out).toBe(0);
+      expect(out).toContain('"msg":"shutting down"');
+      expect(out).not.toContain('"msg":"listening"');
+    } finally {
+      await db.drop();
+    }
+  });
+});
