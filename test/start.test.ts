@@ -173,6 +173,36 @@ describe('Ctrl+C during the first start', () => {
     }
   });
 
+  // Before, the process exited without waiting for the stopped worker, and `.pglite.creating` stayed
+  // behind while the line said "nothing half-made is kept".
+  it('one Ctrl+C while the directory is being unpacked: exit 0, the half-made directory deleted, the next start works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-unpacking-'));
+    const final = join(dir, 'pglite');
+    const app = npmStart({ PORT: String(await freePort()), PGLITE_DIR: final });
+    try {
+      await app.waitForOutput(/Creating the local database/);
+      while (!existsSync(join(dir, '.pglite.creating', 'PG_VERSION'))) {
+        expect(existsSync(final), 'the creation ended before it was seen under way').toBe(false);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      app.child.kill('SIGINT');
+      expect(await app.exited, app.output()).toBe(0);
+      expect(app.output()).toMatch(/Stopping before the start finished: nothing half-made is kept/);
+      expect(app.output()).not.toMatch(BANNER);
+      expect(leftovers(dir)).toEqual([]);
+      expect(existsSync(final)).toBe(false);
+
+      const port = await freePort();
+      const next = npmStart({ PORT: String(port), PGLITE_DIR: final });
+      await next.waitForOutput(BANNER);
+      expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+      expect(await next.stop()).toBe(0);
+    } finally {
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a start takes over what a stopped one left half-made beside the directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tasks-leftover-'));
     mkdirSync(join(dir, '.pglite.creating', 'base'), { recursive: true });
