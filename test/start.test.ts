@@ -308,13 +308,38 @@ it('npm start on a terminal prints readable log lines (JSON when piped); the bun
     expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
     await expect.poll(() => out, { timeout: 30_000 }).toMatch(/INFO: request/);
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening \{"port":/m);
+    // The progress line and the banner as plain lines of their own.
+    expect(out).toMatch(/^Starting \(PGlite in memory:\/\/\)…\r?$/m);
+    expect(out).toMatch(/^Task app running at http:\/\/localhost:\d+ \(PGlite in memory:\/\/\)\. Press Ctrl\+C to stop\.\r?$/m);
     expect(out).not.toContain('{"level"');
   } finally {
-    process.kill(-child.pid!, 'SIGINT');
+    // Ctrl+C as a person types it: the terminal sends SIGINT to the process and `script` relays what it prints.
+    child.stdin.write('\x03');
+    const stuck = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
     await exited;
+    clearTimeout(stuck);
   }
+  expect(out).toMatch(/^(\^C)?Stopping: finishing the requests in flight, then closing the database \(Ctrl\+C again quits at once\)…\r?$/m);
+  expect(out).not.toContain('{"level"');
   // pino-pretty's own factory, not pino's mention of the package name in its transport code.
   expect(readFileSync(serverBundle, 'utf8').includes('prettyFactory')).toBe(false);
+});
+
+// Before, the progress line, the banner and "Stopping" were plain text on a pipe too, among JSON log lines.
+it('npm start piped: the progress line, the banner and the stop are JSON info lines, like every other line', async () => {
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), PGLITE_DIR: 'memory://' });
+  await app.waitForOutput(BANNER);
+  app.child.kill('SIGINT');
+  expect(await app.exited, app.output()).toBe(0);
+  const lines = app.output().split('\n').filter(Boolean);
+  for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+  const said = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => !/^(request|shutting down|stopped)$/.test(l.msg));
+  expect(said).toEqual([
+    { level: 'info', time: expect.any(String), msg: 'Starting (PGlite in memory://)…' },
+    { level: 'info', time: expect.any(String), msg: `Task app running at http://localhost:${port} (PGlite in memory://). Press Ctrl+C to stop.` },
+    { level: 'info', time: expect.any(String), msg: 'Stopping: finishing the requests in flight, then closing the database (Ctrl+C again quits at once)…' },
+  ]);
 });
 
 // Before, npm start sent the page's assets uncompressed (72 KB of JS where nginx sends 28 KB).
