@@ -31,7 +31,9 @@ Serves the page and the API on one port (PORT, default 3000), on PGlite in PGLIT
 .data/pglite) unless DATABASE_URL or DB_* name a database; applies migrations at start. Configured
 by environment variables only (README.md, Configuration). Ctrl+C stops it; a second Ctrl+C at once.
 
-Exit codes: 0 stopped, 1 cannot start, 2 usage, 78 invalid configuration, 130 stopped by a second Ctrl+C.
+Exit codes: 0 stopped, 2 usage, 65 damaged or foreign data directory, 66 database does not exist,
+69 port in use, 75 data directory in use, 77 port not allowed, 78 invalid configuration,
+1 any other reason it cannot start, 130 stopped by a second Ctrl+C.
 `,
 );
 

@@ -236,7 +236,7 @@ it('Ctrl+C while an existing data directory opens: it exits, and the next start 
 
     for (let i = 0; i < 2; i++) {
       const stopped = npmStart({ PORT: String(await freePort()), ...env });
-      await stopped.waitForOutput(/Starting \(PGlite in .+\)…\n/);
+      await stopped.waitForOutput(/Starting \(PGlite in [^)]+\)…/);
       stopped.child.kill('SIGINT');
       expect(await stopped.exited, stopped.output()).toBe(0);
       expect(stopped.output()).toMatch(/Stopping/);
@@ -259,7 +259,7 @@ it('Ctrl+C while an existing data directory opens: it exits, and the next start 
 it.each([
   ['a damaged pg_control', (dir: string) => writeFileSync(join(dir, 'global', 'pg_control'), Buffer.alloc(8192, 7))],
   ['an emptied pg_wal', (dir: string) => readdirSync(join(dir, 'pg_wal')).forEach((f) => rmSync(join(dir, 'pg_wal', f), { recursive: true }))],
-])('npm start on a PGlite directory with %s: one line naming it and npm run reset, exit 1; reset, then it starts', async (_what, damage) => {
+])('npm start on a PGlite directory with %s: one line naming it and npm run reset, exit 65; reset, then it starts', async (_what, damage) => {
   const parent = mkdtempSync(join(tmpdir(), 'tasks-damaged-'));
   const dir = join(parent, 'pglite');
   try {
@@ -269,11 +269,11 @@ it.each([
     damage(dir);
 
     const broken = npmStart({ PORT: String(await freePort()), PGLITE_DIR: dir });
-    expect(await broken.exited).toBe(1);
+    expect(await broken.exited).toBe(65);
     // Piped, the one line is a JSON log line (plain on a terminal: test/fatal-lines.test.ts).
     const fatal = fatalLines(broken.output());
     expect(fatal, broken.output()).toHaveLength(1);
-    expect(fatal[0]).toMatchObject({ code: 'PGLITE_DAMAGED', exitCode: 1 });
+    expect(fatal[0]).toMatchObject({ code: 'PGLITE_DAMAGED', exitCode: 65 });
     expect(fatal[0]!.msg).toMatch(new RegExp(`^PGlite directory ${dir} cannot be opened \\(.+\\): it is damaged or was made by another PGlite version\\. \`npm run reset\` deletes the local data \\(or set PGLITE_DIR to another directory\\)\\.$`));
     expect(broken.output()).not.toMatch(BANNER);
 
@@ -381,14 +381,14 @@ it('npm start compresses the page as nginx does (gzip, the same types), with the
   }
 });
 
-it('npm start on a database that does not exist: one line saying so and what to do, exit 1, no banner', async () => {
+it('npm start on a database that does not exist: one line saying so and what to do, exit 66, no banner', async () => {
   const port = await freePort();
   const app = npmStart({ PORT: String(port), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tasks_no_such_database' });
-  expect(await app.exited).toBe(1);
+  expect(await app.exited).toBe(66);
   const out = app.output();
   expect(out).not.toMatch(BANNER);
   // Piped: one JSON fatal line saying so (plain on a terminal: test/fatal-lines.test.ts), no stack.
-  expect(fatalLines(out)).toEqual([expect.objectContaining({ code: '3D000', exitCode: 1, msg: 'database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists' })]);
+  expect(fatalLines(out)).toEqual([expect.objectContaining({ code: '3D000', exitCode: 66, msg: 'database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists' })]);
   expect(out).not.toContain('"stack"');
   expect(out).not.toMatch(/\n\s+at /);
 });
@@ -423,7 +423,8 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor200(`${url}/readyz`, app.child, app.output);
-    expect(app.output()).toContain(`Task app running at http://localhost:${port}`);
+    // The banner follows readiness (a stop pending at that moment is read first): waited for, not assumed.
+    await app.waitForOutput(new RegExp(`Task app running at http://localhost:${port}\\b`));
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<div id="app"');
@@ -523,17 +524,17 @@ it('the bundle without start-up migrations on a database without the schema answ
 it.each([
   ['the bundle', [serverBundle]],
   ['npm start', ['--import', 'tsx', 'scripts/start.ts']],
-])('%s on a port in use: one line naming the port, exit 1', async (_name, args) => {
+])('%s on a port in use: one line naming the port, exit 69', async (_name, args) => {
   const taken = createServer().listen(0, '127.0.0.1');
   await new Promise((r) => taken.once('listening', r));
   const port = (taken.address() as { port: number }).port;
   try {
     const r = spawnSync(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), PGLITE_DIR: 'memory://', LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(69);
     const lines = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.includes(String(port)));
     expect(lines).toHaveLength(1);
     // Piped: the same JSON log line as bad configuration (plain on a terminal: test/fatal-lines.test.ts).
-    expect(fatalLines(r.stderr)).toEqual([expect.objectContaining({ code: 'EADDRINUSE', exitCode: 1, msg: `port ${port} is already in use: stop the other process or set PORT` })]);
+    expect(fatalLines(r.stderr)).toEqual([expect.objectContaining({ code: 'EADDRINUSE', exitCode: 69, msg: `port ${port} is already in use: stop the other process or set PORT` })]);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at /); // no stack trace
   } finally {
     taken.close();

@@ -57,8 +57,8 @@ export interface Host {
  * (server.ts → dist/api/server.mjs, the image) and `npm start` (scripts/start.ts).
  *
  * Start-up: the pre-flight (preflight.ts: configuration, exit 78 naming the variable; a PGlite
- * directory in use, exit 1), JSON logger, listen at once, lazy database, start-up migrations that
- * retry while the database is down (fatal, exit 1, only for errors a retry cannot fix). Every fatal
+ * directory in use, exit 75), JSON logger, listen at once, lazy database, start-up migrations that
+ * retry while the database is down (fatal, only for errors a retry cannot fix). Every fatal
  * error (a port in use too) is one line on stderr through exitOnFatal: plain text on a terminal,
  * a JSON log line otherwise.
  *
