@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { databaseLabel, type Config } from '../functions/api/config';
 import { runHost } from '../functions/api/host';
 import { localLogDestination } from '../functions/api/local-log';
+import { createLogger, readByPerson, stdoutLog } from '../functions/api/logger';
 import { exitOnFatal, preflight } from '../functions/api/preflight';
 import { warnOnUnsupportedNode } from '../web/server/node-engines';
 import { runtimeConfig } from '../web/server/runtime-config';
@@ -31,7 +32,9 @@ Serves the page and the API on one port (PORT, default 3000), on PGlite in PGLIT
 .data/pglite) unless DATABASE_URL or DB_* name a database; applies migrations at start. Configured
 by environment variables only (README.md, Configuration). Ctrl+C stops it; a second Ctrl+C at once.
 
-Exit codes: 0 stopped, 1 cannot start, 2 usage, 78 invalid configuration, 130 stopped by a second Ctrl+C.
+Exit codes: 0 stopped, 2 usage, 65 damaged or foreign data directory, 66 database does not exist,
+69 port in use, 75 data directory in use, 77 port not allowed, 78 invalid configuration,
+1 any other reason it cannot start, 130 stopped by a second Ctrl+C.
 `,
 );
 
@@ -41,8 +44,15 @@ warnOnUnsupportedNode();
 const defaults = { MIGRATE_ON_START: 'true' };
 const { config, page: ui } = preflight(process.env, { defaults, page: (env, c) => runtimeConfig(env, { apiSleeps: false, embeddedDatabase: c.driver === 'pglite' }) });
 
+// The lines a person reads follow the logs' one rule (logger.ts's readByPerson): plain text on a
+// terminal, JSON log lines (`level`, `msg`) on a pipe or in a file, whatever LOG_LEVEL says, in
+// order with the log lines (the same stdout queue). Fatal lines follow it on stderr (preflight.ts).
+const forPerson = readByPerson(process.stdout);
+const lines = forPerson ? undefined : createLogger('info', stdoutLog());
+const say = (msg: string) => (lines ? lines.info(msg) : console.log(msg));
+
 try {
-  ensureWebDist();
+  ensureWebDist(say);
 } catch (err) {
   exitOnFatal(err);
 }
@@ -72,10 +82,10 @@ runHost({
   site: page.fetch,
   logDestination: localLogDestination(),
   onReady(port) {
-    console.log(`Task app running at http://localhost:${port} (${databaseLabel(config)}). Press Ctrl+C to stop.`);
+    say(`Task app running at http://localhost:${port} (${databaseLabel(config)}). Press Ctrl+C to stop.`);
   },
   onStopping(_signal, ready) {
-    console.log(
+    say(
       ready
         ? 'Stopping: finishing the requests in flight, then closing the database (Ctrl+C again quits at once)…'
         : 'Stopping before the start finished: nothing half-made is kept, the next start begins again (Ctrl+C again quits at once)…',
@@ -83,7 +93,7 @@ runHost({
   },
 });
 // Printed once runHost has its signal handlers: from here on, Ctrl+C is answered by the lines above.
-console.log(progress);
+say(progress);
 
 /**
  * gzip for what nginx compresses, read from the image's own configuration (web/nginx/nginx.conf.template:

@@ -112,21 +112,21 @@ const fatal = () =>
       env: { PORT: String(takenPort), PGLITE_DIR: 'memory://' },
       text: `port ${takenPort} is already in use: stop the other process or set PORT`,
       code: 'EADDRINUSE',
-      exitCode: 1,
+      exitCode: 69,
     },
     {
       name: 'locked data directory',
       env: { PORT: '0', PGLITE_DIR: lockedDir },
       text: `PGlite directory ${lockedDir} is in use by process ${process.pid} (lock file ${lockedDir}.lock). Stop that process, or set PGLITE_DIR to another directory.`,
       code: 'PGLITE_LOCKED',
-      exitCode: 1,
+      exitCode: 75,
     },
     {
       name: 'damaged data directory',
       env: { PORT: '0', PGLITE_DIR: damagedDir },
       text: `PGlite directory ${damagedDir} cannot be opened (PGlite failed to initialize properly): it is damaged or was made by another PGlite version. \`npm run reset\` deletes the local data (or set PGLITE_DIR to another directory).`,
       code: 'PGLITE_DAMAGED',
-      exitCode: 1,
+      exitCode: 65,
     },
     {
       name: 'missing database',
@@ -134,7 +134,7 @@ const fatal = () =>
       env: { PORT: '0', DATABASE_URL: missingDb, MIGRATE_ON_START: 'true' },
       text: 'database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists',
       code: '3D000',
-      exitCode: 1,
+      exitCode: 66,
     },
     {
       name: 'bad configuration value',
@@ -164,8 +164,11 @@ describe.each(HOSTS)('%s', (host, argv) => {
       // Nothing else says it: no plain copy of the line, no second fatal line on stdout.
       expect(r.stdout).not.toContain(m.text);
       expect(r.stdout).not.toContain('"level":"fatal"');
-      // Before it, on stdout, at most the progress line: nothing says the app is up.
-      for (const l of r.stdout.split('\n').filter(Boolean)) expect(l, r.stdout).toMatch(PROGRESS);
+      // Before it, on stdout, at most the progress line (piped: as a JSON info line): nothing says the app is up.
+      for (const l of r.stdout.split('\n').filter(Boolean)) {
+        const progress = JSON.parse(l) as Record<string, unknown>;
+        expect(progress, r.stdout).toMatchObject({ level: 'info', msg: expect.stringMatching(PROGRESS) });
+      }
       expect(r.stdout + r.stderr).not.toContain(PASSWORD);
     });
 

@@ -173,6 +173,36 @@ describe('Ctrl+C during the first start', () => {
     }
   });
 
+  // Before, the process exited without waiting for the stopped worker, and `.pglite.creating` stayed
+  // behind while the line said "nothing half-made is kept".
+  it('one Ctrl+C while the directory is being unpacked: exit 0, the half-made directory deleted, the next start works', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-ctrl-c-unpacking-'));
+    const final = join(dir, 'pglite');
+    const app = npmStart({ PORT: String(await freePort()), PGLITE_DIR: final });
+    try {
+      await app.waitForOutput(/Creating the local database/);
+      while (!existsSync(join(dir, '.pglite.creating', 'PG_VERSION'))) {
+        expect(existsSync(final), 'the creation ended before it was seen under way').toBe(false);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      app.child.kill('SIGINT');
+      expect(await app.exited, app.output()).toBe(0);
+      expect(app.output()).toMatch(/Stopping before the start finished: nothing half-made is kept/);
+      expect(app.output()).not.toMatch(BANNER);
+      expect(leftovers(dir)).toEqual([]);
+      expect(existsSync(final)).toBe(false);
+
+      const port = await freePort();
+      const next = npmStart({ PORT: String(port), PGLITE_DIR: final });
+      await next.waitForOutput(BANNER);
+      expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
+      expect(await next.stop()).toBe(0);
+    } finally {
+      if (app.child.exitCode === null) app.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a start takes over what a stopped one left half-made beside the directory', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tasks-leftover-'));
     mkdirSync(join(dir, '.pglite.creating', 'base'), { recursive: true });
@@ -206,7 +236,7 @@ it('Ctrl+C while an existing data directory opens: it exits, and the next start 
 
     for (let i = 0; i < 2; i++) {
       const stopped = npmStart({ PORT: String(await freePort()), ...env });
-      await stopped.waitForOutput(/Starting \(PGlite in .+\)…\n/);
+      await stopped.waitForOutput(/Starting \(PGlite in [^)]+\)…/);
       stopped.child.kill('SIGINT');
       expect(await stopped.exited, stopped.output()).toBe(0);
       expect(stopped.output()).toMatch(/Stopping/);
@@ -229,7 +259,7 @@ it('Ctrl+C while an existing data directory opens: it exits, and the next start 
 it.each([
   ['a damaged pg_control', (dir: string) => writeFileSync(join(dir, 'global', 'pg_control'), Buffer.alloc(8192, 7))],
   ['an emptied pg_wal', (dir: string) => readdirSync(join(dir, 'pg_wal')).forEach((f) => rmSync(join(dir, 'pg_wal', f), { recursive: true }))],
-])('npm start on a PGlite directory with %s: one line naming it and npm run reset, exit 1; reset, then it starts', async (_what, damage) => {
+])('npm start on a PGlite directory with %s: one line naming it and npm run reset, exit 65; reset, then it starts', async (_what, damage) => {
   const parent = mkdtempSync(join(tmpdir(), 'tasks-damaged-'));
   const dir = join(parent, 'pglite');
   try {
@@ -239,11 +269,11 @@ it.each([
     damage(dir);
 
     const broken = npmStart({ PORT: String(await freePort()), PGLITE_DIR: dir });
-    expect(await broken.exited).toBe(1);
+    expect(await broken.exited).toBe(65);
     // Piped, the one line is a JSON log line (plain on a terminal: test/fatal-lines.test.ts).
     const fatal = fatalLines(broken.output());
     expect(fatal, broken.output()).toHaveLength(1);
-    expect(fatal[0]).toMatchObject({ code: 'PGLITE_DAMAGED', exitCode: 1 });
+    expect(fatal[0]).toMatchObject({ code: 'PGLITE_DAMAGED', exitCode: 65 });
     expect(fatal[0]!.msg).toMatch(new RegExp(`^PGlite directory ${dir} cannot be opened \\(.+\\): it is damaged or was made by another PGlite version\\. \`npm run reset\` deletes the local data \\(or set PGLITE_DIR to another directory\\)\\.$`));
     expect(broken.output()).not.toMatch(BANNER);
 
@@ -278,13 +308,38 @@ it('npm start on a terminal prints readable log lines (JSON when piped); the bun
     expect((await fetch(`http://127.0.0.1:${port}/api/tasks`)).status).toBe(200);
     await expect.poll(() => out, { timeout: 30_000 }).toMatch(/INFO: request/);
     expect(out).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: listening \{"port":/m);
+    // The progress line and the banner as plain lines of their own.
+    expect(out).toMatch(/^Starting \(PGlite in memory:\/\/\)…\r?$/m);
+    expect(out).toMatch(/^Task app running at http:\/\/localhost:\d+ \(PGlite in memory:\/\/\)\. Press Ctrl\+C to stop\.\r?$/m);
     expect(out).not.toContain('{"level"');
   } finally {
-    process.kill(-child.pid!, 'SIGINT');
+    // Ctrl+C as a person types it: the terminal sends SIGINT to the process and `script` relays what it prints.
+    child.stdin.write('\x03');
+    const stuck = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 60_000);
     await exited;
+    clearTimeout(stuck);
   }
+  expect(out).toMatch(/^(\^C)?Stopping: finishing the requests in flight, then closing the database \(Ctrl\+C again quits at once\)…\r?$/m);
+  expect(out).not.toContain('{"level"');
   // pino-pretty's own factory, not pino's mention of the package name in its transport code.
   expect(readFileSync(serverBundle, 'utf8').includes('prettyFactory')).toBe(false);
+});
+
+// Before, the progress line, the banner and "Stopping" were plain text on a pipe too, among JSON log lines.
+it('npm start piped: the progress line, the banner and the stop are JSON info lines, like every other line', async () => {
+  const port = await freePort();
+  const app = npmStart({ PORT: String(port), PGLITE_DIR: 'memory://' });
+  await app.waitForOutput(BANNER);
+  app.child.kill('SIGINT');
+  expect(await app.exited, app.output()).toBe(0);
+  const lines = app.output().split('\n').filter(Boolean);
+  for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+  const said = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => !/^(request|shutting down|stopped)$/.test(l.msg));
+  expect(said).toEqual([
+    { level: 'info', time: expect.any(String), msg: 'Starting (PGlite in memory://)…' },
+    { level: 'info', time: expect.any(String), msg: `Task app running at http://localhost:${port} (PGlite in memory://). Press Ctrl+C to stop.` },
+    { level: 'info', time: expect.any(String), msg: 'Stopping: finishing the requests in flight, then closing the database (Ctrl+C again quits at once)…' },
+  ]);
 });
 
 // Before, npm start sent the page's assets uncompressed (72 KB of JS where nginx sends 28 KB).
@@ -326,14 +381,14 @@ it('npm start compresses the page as nginx does (gzip, the same types), with the
   }
 });
 
-it('npm start on a database that does not exist: one line saying so and what to do, exit 1, no banner', async () => {
+it('npm start on a database that does not exist: one line saying so and what to do, exit 66, no banner', async () => {
   const port = await freePort();
   const app = npmStart({ PORT: String(port), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/tasks_no_such_database' });
-  expect(await app.exited).toBe(1);
+  expect(await app.exited).toBe(66);
   const out = app.output();
   expect(out).not.toMatch(BANNER);
   // Piped: one JSON fatal line saying so (plain on a terminal: test/fatal-lines.test.ts), no stack.
-  expect(fatalLines(out)).toEqual([expect.objectContaining({ code: '3D000', exitCode: 1, msg: 'database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists' })]);
+  expect(fatalLines(out)).toEqual([expect.objectContaining({ code: '3D000', exitCode: 66, msg: 'database "tasks_no_such_database" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists' })]);
   expect(out).not.toContain('"stack"');
   expect(out).not.toMatch(/\n\s+at /);
 });
@@ -368,7 +423,8 @@ it('npm start serves the page, config.json and the API on one port, on PGlite', 
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitFor200(`${url}/readyz`, app.child, app.output);
-    expect(app.output()).toContain(`Task app running at http://localhost:${port}`);
+    // The banner follows readiness (a stop pending at that moment is read first): waited for, not assumed.
+    await app.waitForOutput(new RegExp(`Task app running at http://localhost:${port}\\b`));
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<div id="app"');
@@ -468,19 +524,63 @@ it('the bundle without start-up migrations on a database without the schema answ
 it.each([
   ['the bundle', [serverBundle]],
   ['npm start', ['--import', 'tsx', 'scripts/start.ts']],
-])('%s on a port in use: one line naming the port, exit 1', async (_name, args) => {
+])('%s on a port in use: one line naming the port, exit 69', async (_name, args) => {
   const taken = createServer().listen(0, '127.0.0.1');
   await new Promise((r) => taken.once('listening', r));
   const port = (taken.address() as { port: number }).port;
   try {
     const r = spawnSync(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), PGLITE_DIR: 'memory://', LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 60_000 });
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(69);
     const lines = `${r.stdout}${r.stderr}`.trim().split('\n').filter((l) => l.includes(String(port)));
     expect(lines).toHaveLength(1);
     // Piped: the same JSON log line as bad configuration (plain on a terminal: test/fatal-lines.test.ts).
-    expect(fatalLines(r.stderr)).toEqual([expect.objectContaining({ code: 'EADDRINUSE', exitCode: 1, msg: `port ${port} is already in use: stop the other process or set PORT` })]);
+    expect(fatalLines(r.stderr)).toEqual([expect.objectContaining({ code: 'EADDRINUSE', exitCode: 69, msg: `port ${port} is already in use: stop the other process or set PORT` })]);
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/\n\s+at /); // no stack trace
   } finally {
     taken.close();
   }
+});
+
+// Before, a Ctrl+C that reached the process just before the app was ready still printed the
+// "listening" line and the banner, then "Stopping…". The fixture raises SIGINT as the port is bound
+// (MIGRATE_ON_START=false: ready at that moment), so the race is the same on every run.
+describe('Ctrl+C just before the app is ready: no ready line and no banner', () => {
+  const preload = join(root, 'test/fixtures/sigint-at-listen.mjs');
+  const run = (args: string[], env: Record<string, string>) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--import', preload, ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', MIGRATE_ON_START: 'false', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    return new Promise<{ code: number | null; out: string }>((resolve) => child.on('close', (code) => resolve({ code, out })));
+  };
+
+  it('npm start: the stop is said, neither "listening" nor the banner, exit 0', async () => {
+    const db = await createTestDatabase();
+    try {
+      const { code, out } = await run(['scripts/start.ts'], { PORT: String(await freePort()), DATABASE_URL: db.url });
+      expect(code, out).toBe(0);
+      expect(out).toMatch(/Stopping before the start finished/);
+      expect(out).not.toMatch(BANNER);
+      expect(out).not.toContain('"msg":"listening"');
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('the bundle run locally: no "listening" line, exit 0', async () => {
+    await ensureBundle();
+    const db = await createTestDatabase();
+    try {
+      const { code, out } = await run([serverBundle], { PORT: String(await freePort()), DATABASE_URL: db.url });
+      expect(code, out).toBe(0);
+      expect(out).toContain('"msg":"shutting down"');
+      expect(out).not.toContain('"msg":"listening"');
+    } finally {
+      await db.drop();
+    }
+  });
 });

@@ -11,7 +11,7 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 /**
  * `npm run dev` starts as the other hosts do (functions/api/host.ts): a bad variable stops it with
- * exit 78 and a message naming the variable, a PGlite directory another process holds with exit 1,
+ * exit 78 and a message naming the variable, a PGlite directory another process holds with exit 75,
  * both before Vite listens.
  */
 function devConfig(): { config: Config; page: RuntimeConfig } {

@@ -57,8 +57,8 @@ export interface Host {
  * (server.ts → dist/api/server.mjs, the image) and `npm start` (scripts/start.ts).
  *
  * Start-up: the pre-flight (preflight.ts: configuration, exit 78 naming the variable; a PGlite
- * directory in use, exit 1), JSON logger, listen at once, lazy database, start-up migrations that
- * retry while the database is down (fatal, exit 1, only for errors a retry cannot fix). Every fatal
+ * directory in use, exit 75), JSON logger, listen at once, lazy database, start-up migrations that
+ * retry while the database is down (fatal, only for errors a retry cannot fix). Every fatal
  * error (a port in use too) is one line on stderr through exitOnFatal: plain text on a terminal,
  * a JSON log line otherwise.
  *
@@ -112,16 +112,28 @@ export function runHost(opts: HostOptions = {}): Host {
   // their outcome: logged once they are done or once they wait for the database (the process stays
   // up, unready), never when they fail, so a start that stops prints only its fatal line.
   let announce: (() => void) | undefined;
+  // Once a stop was asked for, nothing claims the process is up: neither line is printed.
   const announceOnce = () => {
     const a = announce;
     announce = undefined;
-    a?.();
+    if (!service.state.shuttingDown) a?.();
   };
+  // A Ctrl+C that reached the process while the start was finishing (the signal is pending, its
+  // handler not run yet) is read before announcing: libuv reads pending signals in the loop's poll
+  // phase, which runs between two setImmediate turns. Then a stop asked for is always seen.
+  let readying = false;
   const readyOnce = () => {
-    if (ready || listening === undefined || !migrated || service.state.shuttingDown) return;
-    announceOnce();
-    ready = true;
-    opts.onReady?.(listening, config);
+    if (ready || readying || listening === undefined || !migrated || service.state.shuttingDown) return;
+    readying = true;
+    const port = listening;
+    setImmediate(() =>
+      setImmediate(() => {
+        if (service.state.shuttingDown) return;
+        announceOnce();
+        ready = true;
+        opts.onReady?.(port, config);
+      }),
+    );
   };
   server.listen(config.port, () => {
     const port = (server.address() as { port: number }).port;
@@ -130,7 +142,7 @@ export function runHost(opts: HostOptions = {}): Host {
     setTimeout(() => void service.metrics.load(), 10_000).unref();
     const fields = { port, driver: config.driver, version: config.version, revision: config.revision, startupMs: Math.round(since() * 1000) };
     announce = () => log.info(fields, 'listening');
-    if (migrated || waiting) announceOnce();
+    if (waiting) announceOnce();
     opts.onListening?.(port, config);
     listening = port;
     readyOnce();
@@ -141,7 +153,7 @@ export function runHost(opts: HostOptions = {}): Host {
   const onWaiting = (err: unknown) => {
     waiting = true;
     announceOnce();
-    if (!readByPerson(process.stdout, env)) return;
+    if (service.state.shuttingDown || !readByPerson(process.stdout, env)) return;
     const reason = (err as { code?: string }).code ?? (err as Error).message;
     console.log(`Waiting for the database at ${databaseLabel(config)} (${reason}); retrying until it answers. Press Ctrl+C to stop.`);
   };

@@ -10,12 +10,17 @@ describe('fatalMessage', () => {
     expect(fatalMessage(new ConfigError('FEATURE_EDIT_TASK must be one of …'))).toEqual({ text: 'Invalid configuration:\n  FEATURE_EDIT_TASK must be one of …', exitCode: 78, explained: true, code: 'CONFIG_INVALID' });
   });
 
-  it('what stops a start without being configuration: one line with the next step, exit 1', () => {
+  it('what stops a start without being configuration: one line with the next step, an exit code per mistake', () => {
     const inUse = Object.assign(new Error('listen EADDRINUSE: address already in use :::3000'), { code: 'EADDRINUSE', port: 3000 });
-    expect(fatalMessage(inUse)).toEqual({ text: 'port 3000 is already in use: stop the other process or set PORT', exitCode: 1, explained: true, code: 'EADDRINUSE' });
+    expect(fatalMessage(inUse)).toEqual({ text: 'port 3000 is already in use: stop the other process or set PORT', exitCode: 69, explained: true, code: 'EADDRINUSE' });
     const locked = new DirectoryLockedError('/x/pglite', 42, 'elsewhere');
-    expect(fatalMessage(locked)).toEqual({ text: locked.message, exitCode: 1, explained: true, code: 'PGLITE_LOCKED' });
+    expect(fatalMessage(locked)).toEqual({ text: locked.message, exitCode: 75, explained: true, code: 'PGLITE_LOCKED' });
     const missing = Object.assign(new Error('database "tasks" does not exist'), { code: '3D000' });
+    expect(fatalMessage(missing).exitCode).toBe(66);
+    expect(fatalMessage(Object.assign(new Error('x'), { code: 'PGLITE_DAMAGED' })).exitCode).toBe(65);
+    expect(fatalMessage(Object.assign(new Error('x'), { code: 'PGLITE_FOREIGN' })).exitCode).toBe(65);
+    expect(fatalMessage(Object.assign(new Error('x'), { code: 'EACCES', port: 80 })).exitCode).toBe(77);
+    expect(fatalMessage(new MigrationChangedError('001_create_main_table.sql')).exitCode).toBe(1);
     expect(fatalMessage(missing).text).toBe('database "tasks" does not exist on the configured server: create it (`createdb <name>`) or point DATABASE_URL at one that exists');
     expect(fatalMessage(new MigrationChangedError('001_create_main_table.sql')).text).toMatch(/^start-up migrations failed: migration 001_create_main_table\.sql was changed after it was applied/);
   });

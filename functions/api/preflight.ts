@@ -6,12 +6,36 @@ import { ConfigError } from './env.ts';
 import { createLogger, errorFields, readByPerson, type ErrorFields, type Logger } from './logger.ts';
 import { redact, secretsIn } from './redact.ts';
 
-/** sysexits.h EX_CONFIG: the configuration is wrong; everything else that stops a start is 1. */
-export const EXIT_CONFIG = 78;
-export const EXIT_FAILURE = 1;
+/**
+ * What stopped a start, one exit code per mistake (sysexits.h where one fits), so a script can tell
+ * them apart without reading the line. Anything else (a failing migration, an error nobody
+ * anticipated) is 1. A database that cannot be reached is not among them: it is waited for.
+ */
+export const EXIT_CODES = {
+  /** Something else: a failing migration, an error nobody anticipated. */
+  failure: 1,
+  /** EX_DATAERR: the PGlite data directory is damaged, or is not a PGlite data directory. */
+  dataDirectoryUnusable: 65,
+  /** EX_NOINPUT: the configured database does not exist on its server (SQLSTATE 3D000). */
+  databaseMissing: 66,
+  /** EX_UNAVAILABLE: the port is already in use. */
+  portInUse: 69,
+  /** EX_TEMPFAIL: another live process holds the PGlite data directory (it works once that one stops). */
+  dataDirectoryLocked: 75,
+  /** EX_NOPERM: not allowed to listen on the port. */
+  portNotAllowed: 77,
+  /** EX_CONFIG: the configuration is wrong. */
+  config: 78,
+} as const;
+export const EXIT_CONFIG = EXIT_CODES.config;
+export const EXIT_FAILURE = EXIT_CODES.failure;
 
-/** Error codes whose own message is the whole story for a person: printed as they are, no stack. */
-const SELF_EXPLAINING = new Set(['PGLITE_LOCKED', 'PGLITE_DAMAGED', 'PGLITE_FOREIGN']);
+/** Error codes whose own message is the whole story for a person: printed as they are, no stack, with their exit code. */
+const SELF_EXPLAINING: Record<string, number> = {
+  PGLITE_LOCKED: EXIT_CODES.dataDirectoryLocked,
+  PGLITE_DAMAGED: EXIT_CODES.dataDirectoryUnusable,
+  PGLITE_FOREIGN: EXIT_CODES.dataDirectoryUnusable,
+};
 
 /** The `code` of a fatal line for bad configuration, which has no code of its own. */
 export const CONFIG_INVALID = 'CONFIG_INVALID';
@@ -38,18 +62,18 @@ export function fatalMessage(err: unknown): Fatal {
   if (err instanceof ConfigError) return { text: `Invalid configuration:\n  ${message}`, exitCode: EXIT_CONFIG, explained: true, code: CONFIG_INVALID };
   switch (code) {
     case 'EADDRINUSE':
-      return { text: `port ${e.port} is already in use: stop the other process or set PORT`, exitCode: EXIT_FAILURE, explained: true, code };
+      return { text: `port ${e.port} is already in use: stop the other process or set PORT`, exitCode: EXIT_CODES.portInUse, explained: true, code };
     case 'EACCES':
-      return { text: `not allowed to listen on port ${e.port}: set PORT to 1024 or above`, exitCode: EXIT_FAILURE, explained: true, code };
+      return { text: `not allowed to listen on port ${e.port}: set PORT to 1024 or above`, exitCode: EXIT_CODES.portNotAllowed, explained: true, code };
     case '3D000': // invalid_catalog_name (PostgreSQL appendix A): the server is there, the database is not
       return {
         text: `${message} on the configured server: create it (\`createdb <name>\`) or point DATABASE_URL at one that exists`,
-        exitCode: EXIT_FAILURE,
+        exitCode: EXIT_CODES.databaseMissing,
         explained: true,
         code,
       };
   }
-  if (code && SELF_EXPLAINING.has(code)) return { text: message, exitCode: EXIT_FAILURE, explained: true, code };
+  if (code && Object.hasOwn(SELF_EXPLAINING, code)) return { text: message, exitCode: SELF_EXPLAINING[code]!, explained: true, code };
   // By name: importing migrations.ts here would pull the SQL files into every host's pre-flight.
   if ((err as Error)?.name === 'MigrationChangedError') return { text: `start-up migrations failed: ${message}`, exitCode: EXIT_FAILURE, explained: true, code };
   return { text: `cannot start: ${message}`, exitCode: EXIT_FAILURE, explained: false, ...(code ? { code } : {}) };
@@ -80,7 +104,7 @@ function redactedError(err: unknown, secrets: string[]): ErrorFields {
 
 /**
  * The one fatal path of every host (the bundle and the image, `npm start`, `npm run dev`): what is
- * wrong and what to do on stderr, then exit 78 (configuration) or 1. On a terminal (logger.ts's
+ * wrong and what to do on stderr, then exit with the mistake's code ({@link EXIT_CODES}). On a terminal (logger.ts's
  * readByPerson, the rule that picks readable log lines) that is the plain line of
  * {@link fatalMessage}, and an error nobody anticipated is also logged at fatal with its stack
  * when a logger is given; otherwise it is the one JSON line of {@link fatalLogLine}. Passwords

@@ -89,6 +89,9 @@ export function createService(config: Config, log: Logger) {
     stop.abort();
     if (!opening) return;
     if (opened || !abandonOpen) return void (await (await opening.catch(() => undefined))?.close());
+    // A directory still being assembled stops at once (its worker is terminated) and deletes what it
+    // wrote: waited for, so a stopped first start keeps nothing half-made.
+    if (config.driver === 'pglite') await (await import('./db/pglite')).creationsSettled();
     void opening.then(
       (d) => d.close(),
       () => undefined,

@@ -68,7 +68,7 @@ describe('one process per PGlite directory', () => {
     // Piped: one JSON fatal line, the same printer as bad configuration (plain on a terminal: test/fatal-lines.test.ts).
     const fatal = second.logs().split('\n').filter((l) => l.includes('"level":"fatal"'));
     expect(fatal).toHaveLength(1);
-    expect(JSON.parse(fatal[0]!)).toMatchObject({ code: 'PGLITE_LOCKED', exitCode: 1, msg: `PGlite directory ${dir} is in use by process ${first.pid} (lock file ${dir}.lock). Stop that process, or set PGLITE_DIR to another directory.` });
+    expect(JSON.parse(fatal[0]!)).toMatchObject({ code: 'PGLITE_LOCKED', exitCode: 75, msg: `PGlite directory ${dir} is in use by process ${first.pid} (lock file ${dir}.lock). Stop that process, or set PGLITE_DIR to another directory.` });
 
     // The first process kept serving and writing.
     const id = await addTask(first.url, 'after the refusal');

@@ -49,7 +49,30 @@ const creatingPath = (dir: string) => join(dirname(dir), `.${basename(dir)}.crea
  * kill -9) leaves no half-made directory: the next start, holding the lock, discards the leftover
  * and begins again. Nothing to do for a directory that already holds a cluster.
  */
-async function createFromSeed(dir: string, signal?: AbortSignal): Promise<void> {
+function createFromSeed(dir: string, signal?: AbortSignal): Promise<void> {
+  const made = assemble(dir, signal);
+  const settled = made.then(
+    () => undefined,
+    () => undefined,
+  );
+  creations.add(settled);
+  void settled.then(() => creations.delete(settled));
+  return made;
+}
+
+/** Directories being assembled from the seed in this process (each settles once its worker stopped). */
+const creations = new Set<Promise<void>>();
+
+/**
+ * Resolves once no directory is being assembled any more. A stopped creation (its signal fired)
+ * settles as soon as its worker thread has stopped, after deleting what it wrote: a process that
+ * exits on Ctrl+C awaits this so that no `.<name>.creating` folder is left behind.
+ */
+export async function creationsSettled(): Promise<void> {
+  while (creations.size) await Promise.all(creations);
+}
+
+async function assemble(dir: string, signal?: AbortSignal): Promise<void> {
   const notPglite = notPgliteReason(dir);
   if (notPglite) throw new PgliteDirectoryError('PGLITE_FOREIGN', dir, notPglite);
   if (existsSync(join(dir, 'PG_VERSION'))) return;
