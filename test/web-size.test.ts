@@ -6,7 +6,7 @@ import { startApi } from './support/api';
 import { launchChromium } from './support/browser';
 import { buildWeb, startNginx, tempDir } from './support/nginx';
 
-/** The budget for the whole first load, as sent (gzip): 35 KB. */
+/** The budget for the whole first load, as sent (gzip): 35 KB. Measured: 35,275 B (web/README.md). */
 const BUDGET = 35 * 1024;
 
 /** Body bytes as they come off the wire (no decoding), with the Content-Encoding nginx chose. */
