@@ -28,7 +28,9 @@ describe('first-load size', () => {
     const scratch = tempDir('tasks-size-test-');
     onTestFinished(() => rmSync(scratch, { recursive: true, force: true }));
     const [dist, api, browser] = await Promise.all([buildWeb(join(scratch, 'dist')), startApi(), launchChromium()]);
-    onTestFinished(() => api.stop());
+    onTestFinished(async () => {
+      await api.stop();
+    });
     onTestFinished(() => browser.close());
     const nginx = await startNginx({ htmlDir: dist, apiUpstream: api.url });
     onTestFinished(() => nginx.stop());
