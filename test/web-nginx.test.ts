@@ -135,6 +135,10 @@ describe('nginx serving the SPA', () => {
       expect(res.headers.vary, path).toContain('Accept-Encoding');
       expect(res.body.length, path).toBeLessThan(plain.length);
       expect(gunzipSync(res.body).equals(plain), path).toBe(true);
+      // The build's Zopfli file, sent as it is (gzip_static), and it unzips to the built file.
+      const file = join(dist, path === '/' ? 'index.html' : path);
+      expect(res.body.equals(readFileSync(`${file}.gz`)), path).toBe(true);
+      expect(plain.equals(readFileSync(file)), path).toBe(true);
     }
   });
 

@@ -1,6 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig, type Plugin } from 'vite';
 import vue from '@vitejs/plugin-vue';
+import { gzipAsync } from '@gfx/zopfli';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { apiDevServer } from './server/api-dev-server.ts';
 import { warnOnUnsupportedNode } from './server/node-engines.ts';
 import { runtimeConfig, type RuntimeConfig } from './server/runtime-config.ts';
@@ -41,6 +44,25 @@ function runtimeConfigJson(page?: RuntimeConfig): Plugin {
 }
 
 /**
+ * A `.gz` beside every built page file (HTML, JS, CSS), compressed with Zopfli: nginx sends it as it
+ * is (`gzip_static on`), about 3 % smaller than its own gzip at level 6, at no cost per request.
+ * Same bytes once unzipped, so a browser without gzip still gets the file itself.
+ */
+function precompressed(): Plugin {
+  return {
+    name: 'tasks:precompressed',
+    apply: 'build',
+    async writeBundle(options, bundle) {
+      const dir = options.dir!;
+      const files = Object.keys(bundle).filter((name) => /\.(?:html|js|css)$/.test(name));
+      await Promise.all(
+        files.map(async (name) => writeFile(join(dir, `${name}.gz`), await gzipAsync(await readFile(join(dir, name)), { numiterations: 15 }))),
+      );
+    },
+  };
+}
+
+/**
  * Type errors in `npm run dev`, in the browser's overlay and the terminal (vite-plugin-checker: tsc
  * over the root project, which holds the API's routes, and vue-tsc over the page), checked in a
  * worker thread so hot reload does not wait for them. Only for a person at a terminal: piped
@@ -75,6 +97,7 @@ export default defineConfig(async ({ command, mode }) => {
     plugins: [
       vue(),
       runtimeConfigJson(page),
+      precompressed(),
       // The API functions at /api in development (not in component tests).
       dev && apiDevServer(here('../functions/api/dev.ts')),
       dev && (await typeErrors()),
