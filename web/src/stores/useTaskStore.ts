@@ -231,6 +231,11 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
 
   const deletedElsewhere = (text: string) => (state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` });
 
+  /** Text typed for a task deleted elsewhere goes to the new-task field (unless it holds other text): nothing typed is lost. */
+  const keepTyped = (typed: string) => {
+    if (!state.draft.trim()) state.draft = typed;
+  };
+
   /** The task is gone from the server: drop it and every change to it; `say` tells the person. */
   function forget(id: number, say: boolean) {
     const text = state.tasks.find((t) => t.id === id)?.task ?? known.get(id)?.task.task;
@@ -395,7 +400,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     }
   }
 
-  function write(kind: Write['kind'], id: number, change: Change, what: string, key: string, ids?: number[]): Write {
+  /**
+   * `seen`: the version the person saw when they made the change (an editor keeps the one it opened
+   * on), sent as If-Match even when the store has learned a newer one since, so a change made
+   * elsewhere meanwhile is asked about (412), never overwritten. Versions the person's own writes made
+   * from it (`own`) count as seen. Without it, the version known now (what the row shows).
+   */
+  function write(kind: Write['kind'], id: number, change: Change, what: string, key: string, ids?: number[], seen?: number): Write {
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
     // A toggle all sends no If-Match: it waits in pump() for the writes before it, not on a version.
@@ -408,7 +419,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       change,
       what,
       chained: before,
-      ifMatch: before ? undefined : known.get(id)?.task.version,
+      ifMatch: before ? undefined : seen === undefined ? known.get(id)?.task.version : ownSince(id, seen),
       phase: 'queued',
       createdAt: new Date().toISOString(),
       settled,
@@ -443,8 +454,19 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     void send(head);
   }
 
+  /** The versions the person's own writes made, per task: [the version the first built on, the last made]. */
+  const own = new Map<number, [number, number]>();
+  const ownSince = (id: number, seen: number) => {
+    const o = own.get(id);
+    return o && seen >= o[0] ? Math.max(seen, o[1]) : seen;
+  };
+
   /** Takes an answered write out of the sequence; the next write to the task builds on `version`. */
   function finish(w: Write, version: number | undefined) {
+    if (!w.ids && version !== undefined && w.ifMatch !== undefined && version > w.ifMatch) {
+      const o = own.get(w.id);
+      own.set(w.id, [o && o[1] === w.ifMatch ? o[0] : w.ifMatch, version]);
+    }
     const i = writes.indexOf(w);
     if (i >= 0) writes.splice(i, 1);
     // After a toggle all, each task's next write builds on the version now known for it.
@@ -496,7 +518,10 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       finish(w, undefined);
       return fail(w.what, err, () => retrySetDone(w), 'edit');
     }
-    if (w.kind !== 'add' && err instanceof ApiError && err.status === 404) return forget(w.id, true);
+    if (w.kind !== 'add' && err instanceof ApiError && err.status === 404) {
+      forget(w.id, true);
+      return w.change.task && keepTyped(w.change.task);
+    }
     if (w.kind !== 'add' && err instanceof ApiError && err.status === 412) {
       const theirs = (err.body as { task?: Task } | null)?.task;
       if (theirs && theirs.id === w.id) {
@@ -531,12 +556,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   /**
    * Retry of a failed change: the same request (key and If-Match) while nothing newer is known, so a
    * first try that did land is answered from the API's record; the same key with another If-Match
-   * would be refused (422). Once the task has moved on, a new key on the version now known.
+   * would be refused (422). Once the task has moved on, a new key, still on the version the person
+   * saw: a change made elsewhere meanwhile is asked about (412), not overwritten.
    */
   function retry(failed: Write) {
     if (!state.tasks.some((t) => t.id === failed.id)) return;
     const same = !writes.some((w) => touches(w, failed.id)) && known.get(failed.id)?.task.version === failed.ifMatch;
-    write(failed.kind, failed.id, failed.change, failed.what, same ? failed.key : newIdempotencyKey());
+    write(failed.kind, failed.id, failed.change, failed.what, same ? failed.key : newIdempotencyKey(), undefined, failed.ifMatch);
   }
 
   /**
@@ -601,18 +627,22 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return write('add', --tempId, { task: value }, `Couldn’t add “${value}”`, key).settled;
   }
 
-  function patch(id: number, change: Change, what: string, key = newIdempotencyKey()): Promise<void> {
+  function patch(id: number, change: Change, what: string, seen?: number): Promise<void> {
     if (id < 0 || !state.tasks.some((t) => t.id === id)) return Promise.resolve();
-    return write('patch', id, change, what, key).settled;
+    return write('patch', id, change, what, newIdempotencyKey(), undefined, seen).settled;
   }
 
-  /** Renames a task. Returns a problem with the text, or null when it was sent. */
-  function rename(id: number, text: string): string | null {
+  /**
+   * Renames a task from an editor opened on version `seen` with the text `from`: sent with If-Match of
+   * `seen`, so a change made elsewhere while it was open is asked about. Returns a problem with the
+   * text, or null when it was sent (or nothing changed).
+   */
+  function rename(id: number, text: string, seen?: number, from?: string): string | null {
     const value = text.trim();
     const problem = validate(value);
     if (problem) return problem;
     const current = state.tasks.find((t) => t.id === id);
-    if (current && current.task !== value) void patch(id, { task: value }, `Couldn’t rename “${current.task}”`);
+    if (current && value !== (from ?? current.task)) void patch(id, { task: value }, `Couldn’t rename “${from ?? current.task}”`, seen);
     return null;
   }
 
@@ -719,6 +749,11 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     subscribe(listener: () => void) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
+    },
+    /** An open editor's task was deleted elsewhere: say so and keep what was typed (`keepTyped`). */
+    editorLost(text: string, typed: string) {
+      deletedElsewhere(text);
+      keepTyped(typed);
     },
     dismissNotice: () => (state.notice = null),
     retryNotice() {
