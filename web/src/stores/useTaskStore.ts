@@ -231,11 +231,6 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
 
   const deletedElsewhere = (text: string) => (state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` });
 
-  /** Text typed for a task deleted elsewhere goes to the new-task field (unless it holds other text): nothing typed is lost. */
-  const keepTyped = (typed: string) => {
-    if (!state.draft.trim()) state.draft = typed;
-  };
-
   /** The task is gone from the server: drop it and every change to it; `say` tells the person. */
   function forget(id: number, say: boolean) {
     const text = state.tasks.find((t) => t.id === id)?.task ?? known.get(id)?.task.task;
@@ -401,10 +396,10 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   }
 
   /**
-   * `seen`: the version the person saw when they made the change (an editor keeps the one it opened
-   * on), sent as If-Match even when the store has learned a newer one since, so a change made
-   * elsewhere meanwhile is asked about (412), never overwritten. Versions the person's own writes made
-   * from it (`own`) count as seen. Without it, the version known now (what the row shows).
+   * `seen`: the version the person saw when they made the change (an editor whose task's text changed
+   * under it keeps the one it opened on; Retry the one the failed change was based on), sent as
+   * If-Match even when the store has learned a newer one since, so a change made elsewhere meanwhile
+   * is asked about (412), never overwritten. Without it, the version known now (what the row shows).
    */
   function write(kind: Write['kind'], id: number, change: Change, what: string, key: string, ids?: number[], seen?: number): Write {
     let settle!: () => void;
@@ -419,7 +414,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       change,
       what,
       chained: before,
-      ifMatch: before ? undefined : seen === undefined ? known.get(id)?.task.version : ownSince(id, seen),
+      ifMatch: before ? undefined : seen ?? known.get(id)?.task.version,
       phase: 'queued',
       createdAt: new Date().toISOString(),
       settled,
@@ -454,19 +449,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     void send(head);
   }
 
-  /** The versions the person's own writes made, per task: [the version the first built on, the last made]. */
-  const own = new Map<number, [number, number]>();
-  const ownSince = (id: number, seen: number) => {
-    const o = own.get(id);
-    return o && seen >= o[0] ? Math.max(seen, o[1]) : seen;
-  };
-
   /** Takes an answered write out of the sequence; the next write to the task builds on `version`. */
   function finish(w: Write, version: number | undefined) {
-    if (!w.ids && version !== undefined && w.ifMatch !== undefined && version > w.ifMatch) {
-      const o = own.get(w.id);
-      own.set(w.id, [o && o[1] === w.ifMatch ? o[0] : w.ifMatch, version]);
-    }
     const i = writes.indexOf(w);
     if (i >= 0) writes.splice(i, 1);
     // After a toggle all, each task's next write builds on the version now known for it.
@@ -518,10 +502,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       finish(w, undefined);
       return fail(w.what, err, () => retrySetDone(w), 'edit');
     }
-    if (w.kind !== 'add' && err instanceof ApiError && err.status === 404) {
-      forget(w.id, true);
-      return w.change.task && keepTyped(w.change.task);
-    }
+    if (w.kind !== 'add' && err instanceof ApiError && err.status === 404) return forget(w.id, true);
     if (w.kind !== 'add' && err instanceof ApiError && err.status === 412) {
       const theirs = (err.body as { task?: Task } | null)?.task;
       if (theirs && theirs.id === w.id) {
@@ -627,22 +608,26 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return write('add', --tempId, { task: value }, `Couldn’t add “${value}”`, key).settled;
   }
 
+  /** A change to a task shown (its callers have found it in `state.tasks`). */
   function patch(id: number, change: Change, what: string, seen?: number): Promise<void> {
-    if (id < 0 || !state.tasks.some((t) => t.id === id)) return Promise.resolve();
+    if (id < 0) return Promise.resolve();
     return write('patch', id, change, what, newIdempotencyKey(), undefined, seen).settled;
   }
 
   /**
-   * Renames a task from an editor opened on version `seen` with the text `from`: sent with If-Match of
-   * `seen`, so a change made elsewhere while it was open is asked about. Returns a problem with the
-   * text, or null when it was sent (or nothing changed).
+   * Renames a task; from an editor, `opened` is the task as it opened on. Nothing is sent when the text
+   * is the one it opened with. When the text shown now is another (a reload under the open editor
+   * brought a rename made elsewhere), If-Match is the version it opened on, so that change is asked
+   * about (412), never overwritten; a change to done or place only (the person's own tick included)
+   * meets no rename, so the version known now is sent. Returns a problem with the text, or null.
    */
-  function rename(id: number, text: string, seen?: number, from?: string): string | null {
+  function rename(id: number, text: string, opened?: Task): string | null {
     const value = text.trim();
     const problem = validate(value);
     if (problem) return problem;
     const current = state.tasks.find((t) => t.id === id);
-    if (current && value !== (from ?? current.task)) void patch(id, { task: value }, `Couldn’t rename “${from ?? current.task}”`, seen);
+    const was = opened ?? current;
+    if (current && value !== was!.task) void patch(id, { task: value }, `Couldn’t rename “${current.task}”`, current.task === was!.task ? undefined : was!.version);
     return null;
   }
 
@@ -750,10 +735,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
-    /** An open editor's task was deleted elsewhere: say so and keep what was typed (`keepTyped`). */
-    editorLost(text: string, typed: string) {
+    /**
+     * A reload took an open editor's task away (deleted elsewhere): say so, and put what was typed in
+     * the new-task field to add again, unless it holds other text.
+     */
+    lost(text: string, typed: string) {
       deletedElsewhere(text);
-      keepTyped(typed);
+      if (!state.draft.trim()) state.draft = typed;
     },
     dismissNotice: () => (state.notice = null),
     retryNotice() {
