@@ -202,6 +202,57 @@ describe.each(hosts)('the page and the database agree, %s', (_name, start) => {
     expect(await pageState(one)).toEqual(await dbState());
   });
 
+  it('two tabs of one browser: an editor open while the other tab renames is asked (412), never overwrites', async () => {
+    await clearDb();
+    await api('POST', '/tasks', { task: 'Book the hotel' });
+    const ctx = await browser.newContext();
+    contexts.push(ctx);
+    const a = await tab(ctx);
+    const b = await tab(ctx);
+    await b.locator('li.task .text').dblclick();
+    const editor = b.getByRole('textbox', { name: 'Edit task' });
+    await editor.fill('Book the hotel in Oslo');
+    await a.locator('li.task .text').dblclick();
+    await a.getByRole('textbox', { name: 'Edit task' }).fill('Book the hotel in Rome');
+    await a.getByRole('textbox', { name: 'Edit task' }).press('Enter');
+    await expect.poll(async () => (await dbTasks())[0]?.task).toBe('Book the hotel in Rome');
+    // B hears of it (BroadcastChannel) and reloads its list under the open editor.
+    await b.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await expect.poll(() => b.locator('li.task').getAttribute('class')).toContain('editing');
+    await editor.press('Enter');
+    const dialog = b.getByRole('alertdialog', { name: 'Changed elsewhere' });
+    await dialog.waitFor({ timeout: 10_000 });
+    expect(await dialog.innerText()).toContain('It is now “Book the hotel in Rome”');
+    expect(await dialog.innerText()).toContain('yours: “Book the hotel in Oslo”');
+    expect((await dbTasks())[0]?.task).toBe('Book the hotel in Rome'); // nothing overwritten
+    await dialog.getByRole('button', { name: 'Take theirs' }).click();
+    await expect.poll(() => shown(b)).toEqual(['Book the hotel in Rome']);
+    expect((await dbTasks()).map((t) => t.task)).toEqual(['Book the hotel in Rome']);
+    for (const page of [a, b]) await expect.poll(() => pageState(page)).toEqual(await dbState());
+  });
+
+  it('two tabs of one browser: a task deleted in one under the other’s open editor says so and keeps the typed text', async () => {
+    await clearDb();
+    await api('POST', '/tasks', { task: 'Call the bank' });
+    await api('POST', '/tasks', { task: 'Water the plants' });
+    const ctx = await browser.newContext();
+    contexts.push(ctx);
+    const a = await tab(ctx);
+    const b = await tab(ctx);
+    await b.locator('li.task .text', { hasText: 'Call the bank' }).dblclick();
+    await b.getByRole('textbox', { name: 'Edit task' }).fill('Call the bank about the card');
+    await a.locator('li.task', { hasText: 'Call the bank' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(async () => (await dbTasks()).map((t) => t.task)).toEqual(['Water the plants']);
+    // The other tab's message reloads B's list: the row goes, the typed text stays, and it says why.
+    await b.getByText('“Call the bank” was deleted elsewhere').waitFor({ timeout: 10_000 });
+    expect(await shown(b)).toEqual(['Water the plants']);
+    const field = b.getByLabel('New task');
+    expect(await field.inputValue()).toBe('Call the bank about the card');
+    expect(await b.evaluate(() => document.activeElement?.id)).toBe('new-task');
+    await field.press('Enter');
+    await expect.poll(async () => (await dbTasks()).map((t) => t.task)).toEqual(['Water the plants', 'Call the bank about the card']);
+  });
+
   /** Holds the first request `match` picks before it reaches the API, until `release()`. */
   async function holdFirst(page: Page, match: (method: string, url: string) => boolean) {
     let release!: () => void;

@@ -395,7 +395,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     }
   }
 
-  function write(kind: Write['kind'], id: number, change: Change, what: string, key: string, ids?: number[]): Write {
+  /**
+   * `seen`: the version the person saw when they made the change (an editor whose task's text changed
+   * under it keeps the one it opened on; Retry the one the failed change was based on), sent as
+   * If-Match even when the store has learned a newer one since, so a change made elsewhere meanwhile
+   * is asked about (412), never overwritten. Without it, the version known now (what the row shows).
+   */
+  function write(kind: Write['kind'], id: number, change: Change, what: string, key: string, ids?: number[], seen?: number): Write {
     let settle!: () => void;
     const settled = new Promise<void>((resolve) => (settle = resolve));
     // A toggle all sends no If-Match: it waits in pump() for the writes before it, not on a version.
@@ -408,7 +414,7 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       change,
       what,
       chained: before,
-      ifMatch: before ? undefined : known.get(id)?.task.version,
+      ifMatch: before ? undefined : seen ?? known.get(id)?.task.version,
       phase: 'queued',
       createdAt: new Date().toISOString(),
       settled,
@@ -531,12 +537,13 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
   /**
    * Retry of a failed change: the same request (key and If-Match) while nothing newer is known, so a
    * first try that did land is answered from the API's record; the same key with another If-Match
-   * would be refused (422). Once the task has moved on, a new key on the version now known.
+   * would be refused (422). Once the task has moved on, a new key, still on the version the person
+   * saw: a change made elsewhere meanwhile is asked about (412), not overwritten.
    */
   function retry(failed: Write) {
     if (!state.tasks.some((t) => t.id === failed.id)) return;
     const same = !writes.some((w) => touches(w, failed.id)) && known.get(failed.id)?.task.version === failed.ifMatch;
-    write(failed.kind, failed.id, failed.change, failed.what, same ? failed.key : newIdempotencyKey());
+    write(failed.kind, failed.id, failed.change, failed.what, same ? failed.key : newIdempotencyKey(), undefined, failed.ifMatch);
   }
 
   /**
@@ -601,18 +608,26 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return write('add', --tempId, { task: value }, `Couldn’t add “${value}”`, key).settled;
   }
 
-  function patch(id: number, change: Change, what: string, key = newIdempotencyKey()): Promise<void> {
-    if (id < 0 || !state.tasks.some((t) => t.id === id)) return Promise.resolve();
-    return write('patch', id, change, what, key).settled;
+  /** A change to a task shown (its callers have found it in `state.tasks`). */
+  function patch(id: number, change: Change, what: string, seen?: number): Promise<void> {
+    if (id < 0) return Promise.resolve();
+    return write('patch', id, change, what, newIdempotencyKey(), undefined, seen).settled;
   }
 
-  /** Renames a task. Returns a problem with the text, or null when it was sent. */
-  function rename(id: number, text: string): string | null {
+  /**
+   * Renames a task; from an editor, `opened` is the task as it opened on. Nothing is sent when the text
+   * is the one it opened with. When the text shown now is another (a reload under the open editor
+   * brought a rename made elsewhere), If-Match is the version it opened on, so that change is asked
+   * about (412), never overwritten; a change to done or place only (the person's own tick included)
+   * meets no rename, so the version known now is sent. Returns a problem with the text, or null.
+   */
+  function rename(id: number, text: string, opened?: Task): string | null {
     const value = text.trim();
     const problem = validate(value);
     if (problem) return problem;
     const current = state.tasks.find((t) => t.id === id);
-    if (current && current.task !== value) void patch(id, { task: value }, `Couldn’t rename “${current.task}”`);
+    const was = opened ?? current;
+    if (current && value !== was!.task) void patch(id, { task: value }, `Couldn’t rename “${current.task}”`, current.task === was!.task ? undefined : was!.version);
     return null;
   }
 
@@ -719,6 +734,14 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     subscribe(listener: () => void) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
+    },
+    /**
+     * A reload took an open editor's task away (deleted elsewhere): say so, and put what was typed in
+     * the new-task field to add again, unless it holds other text.
+     */
+    lost(text: string, typed: string) {
+      deletedElsewhere(text);
+      if (!state.draft.trim()) state.draft = typed;
     },
     dismissNotice: () => (state.notice = null),
     retryNotice() {
