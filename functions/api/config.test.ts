@@ -230,6 +230,14 @@ describe('a socket-form DATABASE_URL (empty host)', () => {
       expect(String((err as Error).message), url).toMatch(/^DATABASE_URL names several hosts \(.+,.+\); one host is supported/);
       expect(String((err as Error).message), url).not.toContain('hunter2');
     }
+    // The same list in DB_HOST or the credentials directory's host file is refused alike.
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-config-hosts-'));
+    for (const [k, v] of Object.entries({ host: 'h1,h2', username: 'u', password: 'hunter2' })) writeFileSync(join(dir, k), v);
+    expect(() => dbConnection(loadConfig({ DB_HOST: 'h1,h2' }).db)).toThrow(/^DB_HOST names several hosts; one host is supported/);
+    expect(() => dbConnection(loadConfig({ DB_CREDENTIALS_DIR: dir }).db, { host: 'h1,h2', username: 'u', password: 'hunter2' })).toThrow(
+      /^the "host" file in DB_CREDENTIALS_DIR names several hosts/,
+    );
+    rmSync(dir, { recursive: true, force: true });
     // One host, also with a comma elsewhere (an option list), is still one host.
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@h1:5432/db?options=-c%20a%3D1,b' })).not.toThrow();
   });

@@ -336,6 +336,9 @@ export function dbConnection(target: DbTarget, files?: DbCredentials): DbConnect
       ['DATABASE_URL', fromUrl[setting]],
       ...fromParameters[setting],
     ].filter((g): g is Given => g[1] !== undefined);
+    // As for DATABASE_URL (parseDatabaseUrl): a list of hosts is a failover list, not followed here.
+    const list = setting === 'host' ? given.find(([, value]) => String(value).includes(',')) : undefined;
+    if (list) throw new ConfigError(`${list[0]} names several hosts; one host is supported: give the one server to connect to (a failover list is not followed)`);
     for (const [source, value] of given.slice(1)) {
       if (!sameValue(setting, value, given[0]![1])) {
         throw new ConfigError(
