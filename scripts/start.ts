@@ -38,8 +38,9 @@ Exit codes: 0 stopped, 2 usage, 65 damaged or foreign data directory, 66 databas
 `,
 );
 
-// A Node.js outside package.json's engines: one line on stderr, then the start goes on.
-warnOnUnsupportedNode();
+// A Node.js outside package.json's engines: one line on stderr (plain on a terminal, else a JSON
+// warn line, the rule below), then the start goes on.
+warnOnUnsupportedNode(process.version, !readByPerson(process.stdout));
 
 const defaults = { MIGRATE_ON_START: 'true' };
 const { config, page: ui } = preflight(process.env, { defaults, page: (env, c) => runtimeConfig(env, { apiSleeps: false, embeddedDatabase: c.driver === 'pglite' }) });

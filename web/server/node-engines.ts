@@ -15,13 +15,17 @@ export function engineWarning(running: string, required: string): string | undef
 
 const packageJson = new URL('../../package.json', import.meta.url);
 
-/** Writes engineWarning's line for this process to stderr, once per process; returns it. */
-export function warnOnUnsupportedNode(running = process.version): string | undefined {
+/**
+ * Writes engineWarning's line for this process to stderr, once per process; returns it. As plain
+ * text, or with `json` as a JSON log line (`level` "warn", `time`, `msg`), the form every line
+ * takes when output is piped (logger.ts's readByPerson).
+ */
+export function warnOnUnsupportedNode(running = process.version, json = false): string | undefined {
   if (warned) return undefined;
   warned = true;
   const required = (JSON.parse(readFileSync(packageJson, 'utf8')) as { engines?: { node?: string } }).engines?.node;
   const line = required ? engineWarning(running, required) : undefined;
-  if (line) process.stderr.write(`${line}\n`);
+  if (line) process.stderr.write(`${json ? JSON.stringify({ level: 'warn', time: new Date().toISOString(), msg: line }) : line}\n`);
   return line;
 }
 let warned = false;
