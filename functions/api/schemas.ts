@@ -180,7 +180,10 @@ export const PatchBody = z
 export const MAX_BULK_IDS = 1000;
 const BULK_ID_MESSAGE = `ids must be task ids (integers from 1 to ${MAX_ID})`;
 
-/** Toggle all: `ids` (1 to MAX_BULK_IDS task ids; a repeated id counts once) become `done`. */
+/** True when no id is named twice: one rule for every request that names tasks by id (toggle all, Undo). */
+const eachOnce = (ids: readonly number[]) => new Set(ids).size === ids.length;
+
+/** Toggle all: `ids` (1 to MAX_BULK_IDS task ids, each once) become `done`. */
 export const SetDoneBody = z
   .object({
     ids: z
@@ -191,7 +194,8 @@ export const SetDoneBody = z
       )
       .min(1, { error: 'ids must name at least one task' })
       .max(MAX_BULK_IDS, { error: `ids must name at most ${MAX_BULK_IDS} tasks` })
-      .openapi({ example: [1, 2, 3], description: `1 to ${MAX_BULK_IDS} task ids; ids that do not exist are left out of the answer` }),
+      .refine(eachOnce, { message: 'ids must name each id once' })
+      .openapi({ example: [1, 2, 3], description: `1 to ${MAX_BULK_IDS} task ids, each once; ids that do not exist are left out of the answer` }),
     done: z.boolean({ error: (i) => (i.input === undefined ? 'done is required' : 'done must be true or false') }),
   })
   .openapi('TasksDone');
@@ -218,7 +222,7 @@ export const RestoreBody = z
       .array(RestoredTaskSchema, { error: (i) => (i.input === undefined ? 'tasks is required' : 'tasks must be an array of tasks') })
       .min(1, { error: 'tasks must hold at least one task' })
       .max(MAX_RESTORE_IDS, { error: `tasks must hold at most ${MAX_RESTORE_IDS} tasks` })
-      .refine((tasks) => new Set(tasks.map((t) => t.id)).size === tasks.length, { message: 'tasks must name each id once' })
+      .refine((tasks) => eachOnce(tasks.map((t) => t.id)), { message: 'tasks must name each id once' })
       .openapi({ example: [{ id: 1 }, { id: 2 }], description: `1 to ${MAX_RESTORE_IDS} deleted tasks by id, each once` }),
   })
   .openapi('TasksRestore');

@@ -450,6 +450,7 @@ export function describeApiContract(
         [{ ids: [String(t.id)], done: true }, `ids must be task ids (integers from 1 to ${2 ** 53 - 1})`],
         [{ ids: [t.id, 2 ** 53], done: true }, `ids must be task ids (integers from 1 to ${2 ** 53 - 1})`],
         [{ ids: tooMany, done: true }, 'ids must name at most 1000 tasks'],
+        [{ ids: [t.id, t.id], done: true }, 'ids must name each id once'],
         [[t.id], 'request body must be a JSON object'],
       ] as const) {
         const r = await call('PATCH', '/api/tasks', body);
