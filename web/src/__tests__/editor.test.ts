@@ -60,17 +60,10 @@ describe('an open editor and a change made in another tab', () => {
   it('the person’s own tick answered while the editor is open is not asked about', async () => {
     const api = fakeApi(['Draft report']);
     const { wrapper } = await mountApp(api);
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const real = api.fetch;
-    api.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-      const res = await real(input, init);
-      if (init?.method === 'PATCH' && !String(init.body).includes('"task"')) await held;
-      return res;
-    }) as typeof fetch;
+    api.hold((method, _path, body) => method === 'PATCH' && !body.includes('"task"'));
     await wrapper.get('#task-1-done').setValue(true);
     const editor = await openEditor(wrapper); // opened on version 1 while the tick (to version 2) is on its way
-    release();
+    api.release();
     await flushPromises();
     await editor.setValue('My report');
     await editor.trigger('keydown', { key: 'Enter' });
@@ -130,5 +123,78 @@ describe('an open editor whose task is deleted in another tab', () => {
     await flushPromises();
     expect(wrapper.get('[role="alert"]').text()).toContain('“Milk” was deleted elsewhere');
     expect(wrapper.get<HTMLInputElement>('#new-task').element.value).toBe('Eggs');
+  });
+});
+
+describe('an open editor whose task is deleted in another browser (no reload tells this page)', () => {
+  it('Enter meets 404: says so, keeps the typed text in the new-task field and focuses it', async () => {
+    const api = fakeApi(['Milk', 'Bread']);
+    const { wrapper } = await mountApp(api);
+    const editor = await openEditor(wrapper);
+    await editor.setValue('Oat milk');
+    api.tasks.splice(0, 1); // deleted on the server; this page is not told
+    await editor.trigger('keydown', { key: 'Enter' });
+    await flushPromises();
+    expect(api.calls.filter((c) => c.startsWith('PATCH'))).toEqual(['PATCH /api/tasks/1']);
+    expect(texts(wrapper)).toEqual(['Bread']);
+    expect(wrapper.get('[role="alert"]').text()).toContain('“Milk” was deleted elsewhere');
+    const field = wrapper.get<HTMLInputElement>('#new-task');
+    expect(field.element.value).toBe('Oat milk');
+    expect(document.activeElement).toBe(field.element);
+    expect(api.tasks.map((t) => t.task)).toEqual(['Bread']); // nothing added until the person adds it
+  });
+
+  it('after the 404 too, typed text never replaces text already in the new-task field', async () => {
+    const api = fakeApi(['Milk']);
+    const { wrapper } = await mountApp(api);
+    await wrapper.get('#new-task').setValue('Eggs');
+    const editor = await openEditor(wrapper);
+    await editor.setValue('Oat milk');
+    api.tasks.splice(0, 1);
+    await editor.trigger('keydown', { key: 'Enter' });
+    await flushPromises();
+    expect(wrapper.get('[role="alert"]').text()).toContain('“Milk” was deleted elsewhere');
+    expect(wrapper.get<HTMLInputElement>('#new-task').element.value).toBe('Eggs');
+  });
+
+  it('a rename in flight when a reload shows the task deleted: its text is kept the same way', async () => {
+    const api = fakeApi(['Milk', 'Bread']);
+    const { wrapper, store } = await mountApp(api);
+    api.hold((method) => method === 'PATCH');
+    const editor = await openEditor(wrapper);
+    await editor.setValue('Oat milk');
+    await editor.trigger('keydown', { key: 'Enter' });
+    await flushPromises();
+    api.tasks.splice(0, 1);
+    await store.load(); // the rename has not been answered yet
+    await flushPromises();
+    expect(texts(wrapper)).toEqual(['Bread']);
+    expect(wrapper.get('[role="alert"]').text()).toContain('“Milk” was deleted elsewhere');
+    expect(wrapper.get<HTMLInputElement>('#new-task').element.value).toBe('Oat milk');
+    api.release();
+    await flushPromises();
+    expect(wrapper.get<HTMLInputElement>('#new-task').element.value).toBe('Oat milk');
+    expect(api.tasks.map((t) => t.task)).toEqual(['Bread']);
+  });
+});
+
+describe('an open editor under a filter', () => {
+  it('another tab marking the task done keeps the editor open under Active; the save lands and the task then leaves the list', async () => {
+    const api = fakeApi(['Milk', 'Bread']);
+    const { wrapper, store } = await mountApp(api);
+    store.setFilter('active');
+    await flushPromises();
+    const editor = await openEditor(wrapper);
+    await editor.setValue('Oat milk');
+    Object.assign(api.tasks[0]!, { done: true, version: 2 });
+    await store.load();
+    await flushPromises();
+    expect(wrapper.find('input[aria-label="Edit task"]').exists()).toBe(true);
+    expect(wrapper.get<HTMLInputElement>('input[aria-label="Edit task"]').element.value).toBe('Oat milk');
+    await wrapper.get('input[aria-label="Edit task"]').trigger('keydown', { key: 'Enter' });
+    await flushPromises();
+    expect(wrapper.find('[role="alertdialog"]').exists()).toBe(false); // done and text meet no conflict
+    expect(api.tasks[0]).toMatchObject({ task: 'Oat milk', done: true, version: 3 });
+    expect(texts(wrapper)).toEqual(['Bread']);
   });
 });

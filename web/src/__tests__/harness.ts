@@ -10,7 +10,7 @@ type Handler = (method: string, path: string, body: any, headers: Headers) => { 
 /**
  * An in-memory task API behind a fake `fetch`, with the real API's routes, error shape and conditional
  * writes (each task's `version`, +1 per change; `If-Match: "<version>"` or `*`, else 412 with the task).
- * `fail` lets a test refuse the next matching request; `hold` makes requests wait until released.
+ * `intercept` lets a test answer matching requests; `hold` makes requests (all, or some) wait until released.
  */
 export function fakeApi(initial: string[] = []) {
   let nextId = 1;
@@ -27,6 +27,7 @@ export function fakeApi(initial: string[] = []) {
   const answered = new Map<string, { status: number; body: string }>();
   let override: Handler | undefined;
   let held: (() => void)[] | undefined;
+  let holding: ((method: string, path: string, body: string) => boolean) | undefined;
 
   function handle(method: string, path: string, body: any, headers: Headers): { status: number; body: unknown } {
     const o = override?.(method, path, body, headers);
@@ -88,7 +89,7 @@ export function fakeApi(initial: string[] = []) {
     const headers = new Headers(init?.headers);
     const key = headers.get('idempotency-key') ?? undefined;
     keys.push(key);
-    if (held) await new Promise<void>((resolve) => held!.push(resolve));
+    if (held && (!holding || holding(method, path, String(init?.body ?? '')))) await new Promise<void>((resolve) => held!.push(resolve));
     let answer = key !== undefined ? answered.get(key) : undefined;
     if (!answer) {
       const fresh = handle(method, path, init?.body ? JSON.parse(String(init.body)) : undefined, headers);
@@ -108,8 +109,10 @@ export function fakeApi(initial: string[] = []) {
     intercept(handler: Handler | undefined) {
       override = handler;
     },
-    hold() {
+    /** Requests wait until `release` (only those `which` picks, when given); a request waits before it is handled. */
+    hold(which?: (method: string, path: string, body: string) => boolean) {
       held = [];
+      holding = which;
     },
     release() {
       const waiting = held ?? [];

@@ -114,6 +114,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     nextCursor: null as string | null,
     loadingMore: false,
     filter: 'all' as Filter,
+    /** The task whose editor is open (0: none): shown under any filter until the editor closes. */
+    editing: 0,
     /** The new-task text; kept here so a failed add can give it back. */
     draft: '',
     notice: null as Notice | null,
@@ -168,8 +170,9 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
 
   const active = computed(() => state.tasks.filter((t) => !t.done));
   const done = computed(() => state.tasks.filter((t) => t.done));
+  // A change made elsewhere (done in another tab) never takes an open editor out of the list shown.
   const visible = computed(() =>
-    state.filter === 'all' ? state.tasks : state.filter === 'active' ? active.value : done.value,
+    state.filter === 'all' ? state.tasks : state.tasks.filter((t) => t.done === (state.filter === 'done') || t.id === state.editing),
   );
 
   /** Whether `w` changes task `id`: a toggle all changes each of its ids, one in its place in the sequence. */
@@ -229,25 +232,35 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
     return true;
   }
 
-  const deletedElsewhere = (text: string) => (state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` });
+  /**
+   * Says the task was deleted elsewhere; what the person `typed` for it (an editor's text, a rename the
+   * delete refused) goes to the new-task field to add again, unless that field holds other text.
+   */
+  function deletedElsewhere(text: string, typed?: string) {
+    state.notice = { text: `“${text}” was deleted elsewhere (in another tab or by someone else).` };
+    if (typed !== undefined && !state.draft.trim()) state.draft = typed;
+  }
 
   /** The task is gone from the server: drop it and every change to it; `say` tells the person. */
   function forget(id: number, say: boolean) {
-    const text = state.tasks.find((t) => t.id === id)?.task ?? known.get(id)?.task.task;
+    const text = known.get(id)?.task.task ?? state.tasks.find((t) => t.id === id)?.task;
     const wasGone = gone.has(id);
     if (!wasGone) gone.set(id, { at: ++clock, version: known.get(id)?.task.version });
     known.delete(id);
     let dropped = false;
+    // The newest rename dropped: the person's typing, kept (deletedElsewhere).
+    let typed: string | undefined;
     const released = new Set<number>();
     for (let i = writes.length - 1; i >= 0; i--) {
       const w = writes[i]!;
       if (!touches(w, id) || w.kind === 'add') continue;
+      typed ??= w.change.task;
       letGo(w, id, w.settle).forEach((other) => released.add(other));
       dropped = true;
     }
     state.conflicts = state.conflicts.filter((c) => c.id !== id);
     released.forEach(pump);
-    if ((say || dropped) && !wasGone && text !== undefined) deletedElsewhere(text);
+    if ((say || dropped) && !wasGone && text !== undefined) deletedElsewhere(text, typed);
   }
 
   /**
@@ -735,14 +748,8 @@ export function createTaskStore(api: ApiClient, config: RuntimeConfig) {
       listeners.add(listener);
       return () => void listeners.delete(listener);
     },
-    /**
-     * A reload took an open editor's task away (deleted elsewhere): say so, and put what was typed in
-     * the new-task field to add again, unless it holds other text.
-     */
-    lost(text: string, typed: string) {
-      deletedElsewhere(text);
-      if (!state.draft.trim()) state.draft = typed;
-    },
+    /** A reload took an open editor's task away: said, and `typed` kept, as for a rename the delete refused (deletedElsewhere). */
+    lost: deletedElsewhere,
     dismissNotice: () => (state.notice = null),
     retryNotice() {
       const retry = state.notice?.retry;
