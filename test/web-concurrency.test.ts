@@ -253,6 +253,56 @@ describe.each(hosts)('the page and the database agree, %s', (_name, start) => {
     await expect.poll(async () => (await dbTasks()).map((t) => t.task)).toEqual(['Water the plants', 'Call the bank about the card']);
   });
 
+  it('two browser profiles: saving an edit to a task the other deleted says so and keeps the typed text', async () => {
+    await clearDb();
+    await api('POST', '/tasks', { task: 'Renew the passport' });
+    await api('POST', '/tasks', { task: 'Pay the rent' });
+    const here = await tab();
+    const there = await tab();
+    await here.locator('li.task .text', { hasText: 'Renew the passport' }).dblclick();
+    const editor = here.getByRole('textbox', { name: 'Edit task' });
+    await editor.fill('Renew the passport before May');
+    await there.locator('li.task', { hasText: 'Renew the passport' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(async () => (await dbTasks()).map((t) => t.task)).toEqual(['Pay the rent']);
+    // No message reaches another profile: the save itself learns it (404).
+    await editor.press('Enter');
+    await here.getByText('“Renew the passport” was deleted elsewhere').waitFor({ timeout: 10_000 });
+    await expect.poll(() => shown(here)).toEqual(['Pay the rent']);
+    const field = here.getByLabel('New task');
+    expect(await field.inputValue()).toBe('Renew the passport before May');
+    expect(await here.evaluate(() => document.activeElement?.id)).toBe('new-task');
+    await field.press('Enter');
+    await expect.poll(async () => (await dbTasks()).map((t) => t.task)).toEqual(['Pay the rent', 'Renew the passport before May']);
+    await expect.poll(() => pageState(here)).toEqual(await dbState());
+  });
+
+  it('two tabs of one browser: the other marking the edited task done under Active keeps the editor open; the save lands', async () => {
+    await clearDb();
+    await api('POST', '/tasks', { task: 'Send the invoice' });
+    await api('POST', '/tasks', { task: 'Book the dentist' });
+    const ctx = await browser.newContext();
+    contexts.push(ctx);
+    const a = await tab(ctx);
+    const b = await tab(ctx);
+    await b.getByRole('button', { name: /^Active/ }).click();
+    await b.locator('li.task .text', { hasText: 'Send the invoice' }).dblclick();
+    const editor = b.getByRole('textbox', { name: 'Edit task' });
+    await editor.fill('Send the invoice to Ana');
+    await a.getByRole('checkbox', { name: 'Send the invoice' }).check();
+    await expect.poll(async () => (await dbTasks()).find((t) => t.task === 'Send the invoice')?.done).toBe(true);
+    // B hears of it and reloads its list: the editor stays, with the typed text.
+    await b.evaluate(() => window.dispatchEvent(new Event('focus')));
+    await expect.poll(() => b.getByRole('button', { name: /^Done/ }).innerText()).toContain('1');
+    expect(await editor.inputValue()).toBe('Send the invoice to Ana');
+    await editor.press('Enter');
+    await expect.poll(async () => (await dbTasks()).map(({ task, done }) => ({ task, done }))).toEqual([
+      { task: 'Send the invoice to Ana', done: true },
+      { task: 'Book the dentist', done: false },
+    ]);
+    await expect.poll(() => shown(b)).toEqual(['Book the dentist']);
+    expect(await b.getByRole('alertdialog').count()).toBe(0);
+  });
+
   /** Holds the first request `match` picks before it reaches the API, until `release()`. */
   async function holdFirst(page: Page, match: (method: string, url: string) => boolean) {
     let release!: () => void;
