@@ -155,6 +155,8 @@ describe.each(hosts)('filters in the address and toggle all, %s', (_name, start)
       await all.click();
       await expect.poll(async () => (await dbTasks()).map((t) => t.done)).toEqual([true, true, true]);
       await expect.poll(items).toEqual([]);
+      // The focused control went with the list: focus goes to the new-task field, never <body>.
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('new-task');
       expect(writes.filter((w) => w === 'PATCH /api/tasks')).toHaveLength(3);
       expect(writes.filter((w) => w !== 'PATCH /api/tasks')).toEqual(['PATCH /api/tasks/' + (await dbTasks())[1]!.id]);
 

@@ -243,6 +243,8 @@ describe.each(hosts)('order and undo, %s', (_name, start) => {
       );
       expect(writes.filter((w) => w === 'POST /api/tasks/restore')).toHaveLength(1);
       await expect.poll(() => page.getByRole('button', { name: 'Undo' }).count()).toBe(0);
+      // The pressed Undo went with its bar: focus goes to the new-task field, never <body>.
+      await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('new-task');
       // The tab that saw them deleted shows them again.
       await expect.poll(() => items(other), { timeout: 30_000 }).toEqual(['Water the plants', 'Pay the rent', 'Feed the cat']);
       await page.reload();

@@ -5,6 +5,7 @@ import { fetchRuntimeConfig, waitingFor, waitingKey } from './config';
 import { createTaskStore, taskStoreKey } from './stores/useTaskStore';
 import { syncTabs } from './stores/tabSync';
 import { syncFilterWithAddress } from './stores/filterAddress';
+import { keepFocus } from './components/keepFocus';
 import './assets/main.css';
 
 const config = await fetchRuntimeConfig();
@@ -12,6 +13,7 @@ const store = createTaskStore(createApiClient({ baseUrl: config.apiUrl }), confi
 syncFilterWithAddress(store);
 
 createApp(App, { appVersion: config.appVersion }).provide(taskStoreKey, store).provide(waitingKey, waitingFor(config)).mount('#app');
+keepFocus(document.getElementById('app')!, () => document.getElementById('new-task'));
 
 void store.load();
 syncTabs(store, { channel: `tasks ${new URL(config.apiUrl, location.href).href}` });

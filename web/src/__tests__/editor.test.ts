@@ -144,6 +144,20 @@ describe('an open editor whose task is deleted in another browser (no reload tel
     expect(api.tasks.map((t) => t.task)).toEqual(['Bread']); // nothing added until the person adds it
   });
 
+  it('left by a click on nothing (blur saves), then the 404: the new-task field takes the text and focus', async () => {
+    const api = fakeApi(['Milk', 'Bread']);
+    const { wrapper } = await mountApp(api);
+    const editor = await openEditor(wrapper);
+    await editor.setValue('Oat milk');
+    api.tasks.splice(0, 1);
+    (editor.element as HTMLInputElement).blur(); // focus on <body>, as a click on the heading leaves it
+    await flushPromises();
+    expect(wrapper.get('[role="alert"]').text()).toContain('“Milk” was deleted elsewhere');
+    const field = wrapper.get<HTMLInputElement>('#new-task');
+    expect(field.element.value).toBe('Oat milk');
+    expect(document.activeElement).toBe(field.element);
+  });
+
   it('after the 404 too, typed text never replaces text already in the new-task field', async () => {
     const api = fakeApi(['Milk']);
     const { wrapper } = await mountApp(api);

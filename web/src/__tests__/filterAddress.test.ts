@@ -46,6 +46,11 @@ describe('the filter in the address', () => {
     expect(window.location.hash).toBe('#/');
   });
 
+  it('treats an empty fragment (/#) as unknown: All, and #/ in the address', async () => {
+    await mountAt('#');
+    expect(window.location.href.endsWith('/#/')).toBe(true);
+  });
+
   it('keeps an address without a fragment as it is (All)', async () => {
     const { wrapper } = await mountAt('');
     expect(texts(wrapper)).toEqual(['One', 'Two', 'Three']);

@@ -24,7 +24,8 @@ export function filterFromFragment(hash: string): Filter {
 export function syncFilterWithAddress(store: TaskStore, win: Window = window): () => void {
   const fromAddress = () => {
     const filter = filterFromFragment(win.location.hash);
-    if (win.location.hash !== '' && win.location.hash !== FILTER_FRAGMENTS[filter]) {
+    // An empty fragment (`/#`) is as unknown as any other; no fragment at all (`/`) is left as it is.
+    if ((win.location.hash !== '' || win.location.href.endsWith('#')) && win.location.hash !== FILTER_FRAGMENTS[filter]) {
       win.history.replaceState(win.history.state, '', FILTER_FRAGMENTS[filter]);
     }
     store.setFilter(filter);
