@@ -301,8 +301,8 @@ describe.each(hosts)('the page and the database agree, %s', (_name, start) => {
     ]);
     await expect.poll(() => shown(b)).toEqual(['Book the dentist']);
     expect(await b.getByRole('alertdialog').count()).toBe(0);
-    // The row left the list with the editor: focus goes to the new-task field, never <body>.
-    await expect.poll(() => b.evaluate(() => document.activeElement?.id)).toBe('new-task');
+    // The row left the list with the editor: focus goes to the next row, never <body>.
+    await expect.poll(() => b.evaluate(() => document.activeElement?.closest('li')?.querySelector('.text')?.textContent)).toBe('Book the dentist');
   });
 
   /** Holds the first request `match` picks before it reaches the API, until `release()`. */

@@ -172,4 +172,27 @@ describe.each(hosts)('filters in the address and toggle all, %s', (_name, start)
       page.off('request', onRequest);
     }
   }, 120_000);
+
+  it('under Active, ticking the focused task by keyboard gives focus to the next row, then the previous, then the new-task field', async () => {
+    for (const t of await dbTasks()) await api('DELETE', `/tasks/${t.id}`);
+    for (const task of ['Buy bread', 'Call the bank', 'Book a table']) await api('POST', '/tasks', { task });
+    await page.goto('about:blank');
+    await page.goto(`${host.url}/#/active`);
+    await expect.poll(items, { timeout: 30_000 }).toEqual(['Buy bread', 'Call the bank', 'Book a table']);
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-labelledby') ?? document.activeElement?.id);
+    const box = (name: string) => page.getByRole('checkbox', { name, exact: true });
+    const idOf = async (name: string) => (await box(name).getAttribute('aria-labelledby'))!;
+    const [bank, table] = [await idOf('Call the bank'), await idOf('Book a table')];
+    await box('Buy bread').focus();
+    await page.keyboard.press('Space');
+    await expect.poll(items).toEqual(['Call the bank', 'Book a table']);
+    await expect.poll(focused).toBe(bank);
+    await page.keyboard.press('Space');
+    await expect.poll(items).toEqual(['Book a table']);
+    await expect.poll(focused).toBe(table);
+    await page.keyboard.press('Space');
+    await expect.poll(items).toEqual([]);
+    await expect.poll(focused).toBe('new-task');
+    await expect.poll(async () => (await dbTasks()).map((t) => t.done)).toEqual([true, true, true]);
+  }, 120_000);
 });

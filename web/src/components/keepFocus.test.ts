@@ -26,6 +26,23 @@ describe('keepFocus', () => {
     expect(document.activeElement).toBe(field);
   });
 
+  it('a removed row that held focus gives it to the next row, else the previous, else the fallback', async () => {
+    const { root, field } = page();
+    const list = root.appendChild(document.createElement('ul'));
+    list.innerHTML = ['One', 'Two', 'Three'].map((t) => `<li><input type="checkbox" aria-label="${t}"><button>Edit</button></li>`).join('');
+    const box = (name: string) => list.querySelector<HTMLElement>(`[aria-label="${name}"]`)!;
+    box('Two').focus();
+    box('Two').parentElement!.remove();
+    await settled();
+    expect(document.activeElement).toBe(box('Three'));
+    box('Three').parentElement!.remove();
+    await settled();
+    expect(document.activeElement).toBe(box('One'));
+    box('One').parentElement!.remove();
+    await settled();
+    expect(document.activeElement).toBe(field);
+  });
+
   it('leaves a focus move the page made itself (in the same turn) where it is', async () => {
     const { undo, root } = page();
     const next = root.appendChild(document.createElement('button'));
